@@ -1,0 +1,65 @@
+package abxbus_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+type BenchPing struct {
+	abxbus.Returns[int]
+	N int `json:"n"`
+}
+
+// BenchmarkCallTyped: emit + immediate await of one typed event with one typed handler.
+func BenchmarkCallTyped(b *testing.B) {
+	ctx := context.Background()
+	bus, _ := abxbus.New("Bench", &abxbus.Options{MaxHistorySize: abxbus.Ptr(0)})
+	defer bus.Destroy(true)
+	abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N + 1, nil })
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := abxbus.Call(ctx, bus, BenchPing{N: i}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUntypedEmitNow: the same through the untyped core.
+func BenchmarkUntypedEmitNow(b *testing.B) {
+	ctx := context.Background()
+	bus, _ := abxbus.New("Bench", &abxbus.Options{MaxHistorySize: abxbus.Ptr(0)})
+	defer bus.Destroy(true)
+	bus.OnType("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { return 1, nil })
+	b.ReportAllocs()
+	for b.Loop() {
+		e, _ := abxbus.NewBaseEvent("Ping", nil)
+		if _, err := bus.Emit(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Now(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Benchmark50k: 1 bus x 50k events x 1 handler: emit all, then wait until idle.
+func Benchmark50k(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		bus, _ := abxbus.New("Bench", &abxbus.Options{MaxHistorySize: abxbus.Ptr(512), MaxHistoryDrop: true})
+		abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N, nil })
+		for i := 0; i < 50_000; i++ {
+			if _, err := abxbus.Emit(ctx, bus, BenchPing{N: i}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := bus.WaitUntilIdle(ctx); err != nil {
+			b.Fatal(err)
+		}
+		bus.Destroy(true)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*50_000), "ns/event")
+}

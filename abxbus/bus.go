@@ -1,0 +1,448 @@
+package abxbus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+func slicesContains(s []string, v string) bool { return slices.Contains(s, v) }
+
+// Bus is an event bus: handler registrations, an event history, a pending queue and the machinery that
+// runs handlers (spec §5-§15). Create one with New. All methods are safe for concurrent use. An idle bus
+// runs no goroutine and no timer: a dispatcher goroutine exists only while events are queued.
+type Bus struct {
+	id          ID
+	name        string
+	label       string
+	defaults    EventOptions // every field set
+	maxHistory  int          // < 0: unbounded
+	drop        bool
+	detectPaths bool
+	logger      *slog.Logger
+	global      *slot
+	slot        slot
+
+	mu          sync.Mutex
+	byType      map[string][]*Handler
+	wildcard    []*Handler
+	handlerIDs  map[ID]*Handler
+	queue       []*BaseEvent // serial events not yet started, FIFO from qhead
+	qhead       int
+	dispatching bool
+	active      int // events accepted and not finished on this bus
+	idle        chan struct{}
+	runs        map[*run]struct{}
+	hist        history
+	destroyed   bool
+	dropWarned  bool
+	finders     []*finder
+}
+
+// New creates a bus. name must be an identifier (letters, digits, '_'); empty means "EventBus". A nil
+// opts gives the defaults of Options. Invalid options give an error wrapping ErrInvalidOption.
+func New(name string, opts *Options) (*Bus, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if name == "" {
+		name = "EventBus"
+	}
+	for i, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return nil, fmt.Errorf("%w: bus name %q is not an identifier", ErrInvalidOption, name)
+		}
+	}
+	b := &Bus{
+		name:        name,
+		maxHistory:  100,
+		drop:        opts.MaxHistoryDrop,
+		detectPaths: true,
+		logger:      opts.Logger,
+		global:      lockDomain(opts.LockDomain),
+		byType:      map[string][]*Handler{},
+		handlerIDs:  map[ID]*Handler{},
+		runs:        map[*run]struct{}{},
+	}
+	if opts.ID != "" {
+		id, err := ParseID(opts.ID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bus id: %v", ErrInvalidOption, err)
+		}
+		b.id = id
+	} else {
+		b.id = newID()
+	}
+	b.label = name + "#" + b.id.short()
+	if opts.MaxHistorySize != nil {
+		b.maxHistory = *opts.MaxHistorySize
+		if b.maxHistory < 0 {
+			b.maxHistory = -1
+		}
+	}
+	if opts.DetectFilePaths != nil {
+		b.detectPaths = *opts.DetectFilePaths
+	}
+	if b.logger == nil {
+		b.logger = slog.Default()
+	}
+	d := EventOptions{
+		Timeout:            opts.EventTimeout,
+		SlowTimeout:        opts.EventSlowTimeout,
+		HandlerSlowTimeout: opts.HandlerSlowTimeout,
+		Concurrency:        opts.EventConcurrency,
+		HandlerConcurrency: opts.HandlerConcurrency,
+		Completion:         opts.Completion,
+	}
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	b.defaults = d.merge(EventOptions{
+		Timeout:            TimeoutOf(60 * time.Second),
+		SlowTimeout:        TimeoutOf(300 * time.Second),
+		HandlerSlowTimeout: TimeoutOf(30 * time.Second),
+		Concurrency:        BusSerial,
+		HandlerConcurrency: HandlersSerial,
+		Completion:         CompleteAll,
+	})
+	b.hist.init()
+	return b, nil
+}
+
+// ID returns the bus id.
+func (b *Bus) ID() ID { return b.id }
+
+// Name returns the bus name.
+func (b *Bus) Name() string { return b.name }
+
+// Label returns `Name#abcd` (F55), the form used in event_path and messages.
+func (b *Bus) Label() string { return b.label }
+
+// String returns the label.
+func (b *Bus) String() string { return b.label }
+
+// Defaults returns the bus-level defaults applied to unset event options at processing time.
+func (b *Bus) Defaults() EventOptions { return b.defaults }
+
+// Emit accepts e on this bus and returns it at once, pending (F5, F69): it records e in the history,
+// queues it (or, for an event that resolves to parallel, starts it), and wakes any find waiters.
+// Completion happens asynchronously; use Now, Wait or the result accessors to wait.
+//
+// ctx supplies the values handlers of e will see (F211); its cancellation never cancels processing (D4).
+// When ctx is a handler's context, e becomes detached top-level work (F83); use EmitChild for a linked
+// child. Emitting an event whose event_path already holds this bus is a no-op that returns e (F72).
+//
+// Errors: ErrBusDestroyed, ErrHistoryFull (D1), ErrHandlerFinished when ctx belongs to a handler whose run
+// is already over (F141). The error is also recorded on e when e was not accepted by any bus, so its
+// Now/Wait report it.
+func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
+	if e == nil {
+		return nil, fmt.Errorf("%w: nil event", ErrInvalidOption)
+	}
+	if caller := currentResult(ctx); caller != nil && caller.finished() {
+		return e, b.reject(e, fmt.Errorf("%s.Emit(%s) refused: %w (handler %s)", b.label, e.label(), ErrHandlerFinished, caller.handler.Label()))
+	}
+	return e, b.accept(ctx, e)
+}
+
+func (b *Bus) reject(e *BaseEvent, err error) error {
+	e.mu.Lock()
+	if len(e.buses) == 0 && e.emitErr == nil {
+		e.emitErr = err
+	}
+	e.mu.Unlock()
+	return err
+}
+
+func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
+	b.mu.Lock()
+	if b.destroyed {
+		b.mu.Unlock()
+		return b.reject(e, &EventBusDestroyedError{Bus: b.label, Op: "Emit"})
+	}
+	e.mu.Lock()
+	visited := slicesContains(e.path, b.label)
+	e.mu.Unlock()
+	if visited {
+		b.mu.Unlock()
+		return nil // F72: already visited
+	}
+	// The history policy looks at other events' states, so it runs without e's lock (lock order: bus,
+	// then one event; a parent before its child).
+	if err := b.admitLocked(e); err != nil {
+		b.mu.Unlock()
+		return b.reject(e, err)
+	}
+	e.mu.Lock()
+	if e.status == EventCompleted {
+		// A completed event forwarded to a new bus is processed there too (A30): it reopens.
+		e.status = EventStarted
+		e.completedAt = 0
+		e.completedFlag.Store(false)
+	}
+	if len(e.buses) == 0 {
+		e.emitCtx = ctx
+	}
+	e.path = append(e.path, b.label)
+	e.buses = append(e.buses, b)
+	e.pendingBuses++
+	mode := e.opts.Concurrency
+	if mode == "" {
+		mode = b.defaults.Concurrency
+	}
+	jumping, lender := e.jumping, e.jumpLender
+	e.mu.Unlock()
+
+	b.active++
+	finders := b.matchFindersLocked(e)
+	var parallel *run
+	if mode == Parallel {
+		parallel = b.newRunLocked(e, nil)
+	} else {
+		b.queue = append(b.queue, e)
+		if !b.dispatching && !jumping {
+			b.dispatching = true
+			go b.dispatchLoop()
+		}
+	}
+	b.mu.Unlock()
+
+	for _, f := range finders {
+		f.deliver(e)
+	}
+	if parallel != nil {
+		go parallel.begin()
+	} else if jumping {
+		e.jumpOn(b, lender) // F110: a queue-jumping event jumps on every bus it reaches
+	}
+	return nil
+}
+
+// dispatchLoop runs serial events in FIFO order. Exactly one goroutine holds the dispatcher role of a bus
+// at a time; the role passes to whichever goroutine finishes a run the dispatcher started (a handler
+// returning, or the timer that timed it out), so a handler that ignores its context never stalls the bus.
+func (b *Bus) dispatchLoop() {
+	for {
+		// Take the head event's slots before popping it, so that while the dispatcher waits for a slot a
+		// queue-jumper can still take the event out of the queue.
+		b.mu.Lock()
+		if b.qhead >= len(b.queue) {
+			b.dispatching = false
+			b.mu.Unlock()
+			return
+		}
+		e := b.queue[b.qhead]
+		b.mu.Unlock()
+		held, n := b.slotsFor(e)
+		for i := 0; i < n; i++ {
+			held[i].acquire(false)
+		}
+		b.mu.Lock()
+		if b.qhead >= len(b.queue) || b.queue[b.qhead] != e {
+			b.mu.Unlock()
+			for i := n - 1; i >= 0; i-- {
+				held[i].release()
+			}
+			continue
+		}
+		b.popLocked()
+		r := b.newRunLocked(e, nil)
+		r.dispatcher = true
+		r.held, r.nheld = held, n
+		b.mu.Unlock()
+		if !r.begin() {
+			return
+		}
+	}
+}
+
+// slotsFor lists the slots a serial event needs on b, global before bus (the lock order).
+func (b *Bus) slotsFor(e *BaseEvent) (s [2]*slot, n int) {
+	mode := e.opts.Concurrency
+	if mode == "" {
+		mode = b.defaults.Concurrency
+	}
+	switch mode {
+	case GlobalSerial:
+		return [2]*slot{b.global, &b.slot}, 2
+	case BusSerial:
+		return [2]*slot{&b.slot}, 1
+	}
+	return s, 0
+}
+
+func (b *Bus) popLocked() *BaseEvent {
+	if b.qhead >= len(b.queue) {
+		return nil
+	}
+	e := b.queue[b.qhead]
+	b.queue[b.qhead] = nil
+	b.qhead++
+	if b.qhead == len(b.queue) {
+		b.queue = b.queue[:0]
+		b.qhead = 0
+	} else if b.qhead > 64 && b.qhead*2 > len(b.queue) {
+		n := copy(b.queue, b.queue[b.qhead:])
+		clear(b.queue[n:])
+		b.queue = b.queue[:n]
+		b.qhead = 0
+	}
+	return e
+}
+
+// unqueueLocked removes e from the pending queue (scanning from the newest end, where a just-emitted
+// child sits) and reports whether it was there.
+func (b *Bus) unqueueLocked(e *BaseEvent) bool {
+	for i := len(b.queue) - 1; i >= b.qhead; i-- {
+		if b.queue[i] == e {
+			copy(b.queue[i:], b.queue[i+1:])
+			b.queue[len(b.queue)-1] = nil
+			b.queue = b.queue[:len(b.queue)-1]
+			return true
+		}
+	}
+	return false
+}
+
+// pushFrontLocked puts e at the head of the queue and makes sure a dispatcher runs.
+func (b *Bus) pushFrontLocked(e *BaseEvent) {
+	if b.qhead > 0 {
+		b.qhead--
+		b.queue[b.qhead] = e
+	} else {
+		b.queue = append(b.queue, nil)
+		copy(b.queue[1:], b.queue)
+		b.queue[0] = e
+	}
+	if !b.dispatching {
+		b.dispatching = true
+		go b.dispatchLoop()
+	}
+}
+
+func (b *Bus) isQueuedLocked(e *BaseEvent) bool {
+	for i := len(b.queue) - 1; i >= b.qhead; i-- {
+		if b.queue[i] == e {
+			return true
+		}
+	}
+	return false
+}
+
+// QueueLen returns the number of events accepted and not yet started.
+func (b *Bus) QueueLen() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue) - b.qhead
+}
+
+// runDone is called once per run, after its slots were released.
+func (b *Bus) runDone(r *run) {
+	b.mu.Lock()
+	delete(b.runs, r)
+	b.active--
+	var idle chan struct{}
+	if b.active == 0 && b.idle != nil {
+		idle = b.idle
+		b.idle = nil
+	}
+	b.mu.Unlock()
+	if idle != nil {
+		close(idle)
+	}
+}
+
+// WaitUntilIdle blocks until every event accepted by this bus has finished processing on it, or ctx is
+// done (then it returns ctx.Err()). It returns nil at once for an idle or destroyed bus (F268).
+func (b *Bus) WaitUntilIdle(ctx context.Context) error {
+	b.mu.Lock()
+	if b.active == 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	if b.idle == nil {
+		b.idle = make(chan struct{})
+	}
+	ch := b.idle
+	b.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// IsIdle reports whether no event is queued or in flight on this bus.
+func (b *Bus) IsIdle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.active == 0
+}
+
+// Destroy stops the bus for good (F269-F272): in-flight handlers are aborted (their contexts
+// cancelled), queued events are finished without running, pending find waiters get nil, and every later
+// operation returns ErrBusDestroyed. With clear (the usual choice) handlers and history are dropped so
+// the bus can be garbage collected; without it they stay readable. Other buses and shared events are
+// unaffected except that events finish on this bus. Destroy is idempotent.
+func (b *Bus) Destroy(clear bool) {
+	b.mu.Lock()
+	if b.destroyed {
+		if clear {
+			b.clearLocked()
+		}
+		b.mu.Unlock()
+		return
+	}
+	b.destroyed = true
+	var queued []*BaseEvent
+	for _, e := range b.queue[b.qhead:] {
+		queued = append(queued, e)
+	}
+	b.queue, b.qhead = nil, 0
+	runs := make([]*run, 0, len(b.runs))
+	for r := range b.runs {
+		runs = append(runs, r)
+	}
+	finders := b.finders
+	b.finders = nil
+	b.mu.Unlock()
+
+	cause := &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
+	for _, f := range finders {
+		f.deliver(nil)
+	}
+	for _, r := range runs {
+		r.stop(cause, stopDestroy)
+	}
+	for _, e := range queued {
+		// run it with no handlers so it finishes on this bus
+		b.mu.Lock()
+		r := b.newRunLocked(e, nil)
+		b.mu.Unlock()
+		r.handlers = nil
+		r.begin()
+	}
+	if clear {
+		b.mu.Lock()
+		b.clearLocked()
+		b.mu.Unlock()
+	}
+}
+
+func (b *Bus) clearLocked() {
+	b.byType = map[string][]*Handler{}
+	b.wildcard = nil
+	b.handlerIDs = map[ID]*Handler{}
+	b.hist.clear()
+}
+
+// IsDestroyed reports whether Destroy was called.
+func (b *Bus) IsDestroyed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.destroyed
+}

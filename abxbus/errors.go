@@ -1,0 +1,214 @@
+package abxbus
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Sentinel errors. Every typed error below matches its sentinel with errors.Is, so callers can branch on
+// the kind without a type assertion, and use errors.As for the details.
+var (
+	// ErrInvalidOption: a bus, event, handler or wait option has an invalid value (D2).
+	ErrInvalidOption = errors.New("abxbus: invalid option")
+	// ErrBusDestroyed: the bus has been destroyed; every later operation on it is rejected (F269).
+	ErrBusDestroyed = errors.New("event bus has been destroyed")
+	// ErrHistoryFull: the emit was rejected because the history is at max_history_size and every retained
+	// event is still in flight (D1).
+	ErrHistoryFull = errors.New("history limit reached")
+	// ErrNoResult: a result accessor asked for a result (RequireResult, or Call) and no handler returned a
+	// valid one (F155).
+	ErrNoResult = errors.New("no handler returned a non-null result")
+	// ErrHandlerTimeout: a handler exceeded its own time budget (F137).
+	ErrHandlerTimeout = errors.New("event handler timed out")
+	// ErrHandlerCancelled: a handler never started because of an event timeout, a first-completion
+	// winner, a parent timeout or a destroyed bus (F138, F125, F140).
+	ErrHandlerCancelled = errors.New("event handler cancelled")
+	// ErrHandlerAborted: a running handler was interrupted by one of the same causes (F138, F126, F140).
+	ErrHandlerAborted = errors.New("event handler aborted")
+	// ErrResultSchema: a handler's return value did not match the event's result type (F218).
+	ErrResultSchema = errors.New("event handler result did not match event_result_type")
+	// ErrEventTimeout: the event exceeded its event-level budget (F138).
+	ErrEventTimeout = errors.New("event timed out")
+	// ErrHandlerPanic: a handler panicked; the panic value and stack are recorded (D2).
+	ErrHandlerPanic = errors.New("event handler panicked")
+	// ErrNotEmitted: Now/Wait on an event that was never emitted to a bus (F98).
+	ErrNotEmitted = errors.New("event has no bus attached")
+	// ErrWouldDeadlock: a wait from inside a handler on an event that cannot start before that handler
+	// returns (D5). Use Now to queue-jump instead.
+	ErrWouldDeadlock = errors.New("wait can never finish: the event cannot start before the waiting handler returns")
+	// ErrHandlerFinished: a child emit from a handler whose run is already over (timed out, aborted or
+	// returned) is refused (F90, F141).
+	ErrHandlerFinished = errors.New("the emitting handler is no longer running")
+	// ErrNotInHandler: a call that needs a running handler's context (such as EmitChild) got another one.
+	ErrNotInHandler = errors.New("context does not belong to a running handler")
+)
+
+// EventHandlerTimeoutError records a handler that exceeded its own budget. It matches ErrHandlerTimeout
+// and context.DeadlineExceeded-style checks are not implied.
+type EventHandlerTimeoutError struct {
+	Message string
+	Timeout time.Duration
+}
+
+func (e *EventHandlerTimeoutError) Error() string        { return e.Message }
+func (e *EventHandlerTimeoutError) Is(target error) bool { return target == ErrHandlerTimeout }
+
+// EventHandlerCancelledError records a handler that never started. Cause says why (event timeout,
+// first completion, parent timeout, bus destroyed).
+type EventHandlerCancelledError struct {
+	Message string
+	Cause   error
+}
+
+func (e *EventHandlerCancelledError) Error() string        { return e.Message }
+func (e *EventHandlerCancelledError) Is(target error) bool { return target == ErrHandlerCancelled }
+func (e *EventHandlerCancelledError) Unwrap() error        { return e.Cause }
+
+// EventHandlerAbortedError records a handler interrupted while running; its context was cancelled.
+type EventHandlerAbortedError struct {
+	Message string
+	Cause   error
+}
+
+func (e *EventHandlerAbortedError) Error() string        { return e.Message }
+func (e *EventHandlerAbortedError) Is(target error) bool { return target == ErrHandlerAborted }
+func (e *EventHandlerAbortedError) Unwrap() error        { return e.Cause }
+
+// EventHandlerResultSchemaError records a return value that did not match event_result_type. The value
+// is discarded (the result's value is null).
+type EventHandlerResultSchemaError struct {
+	Message string
+}
+
+func (e *EventHandlerResultSchemaError) Error() string        { return e.Message }
+func (e *EventHandlerResultSchemaError) Is(target error) bool { return target == ErrResultSchema }
+
+// EventTimeoutError is the event-level timeout, the cause of the cancelled/aborted handler errors it
+// produced.
+type EventTimeoutError struct {
+	Message string
+	Timeout time.Duration
+}
+
+func (e *EventTimeoutError) Error() string        { return e.Message }
+func (e *EventTimeoutError) Is(target error) bool { return target == ErrEventTimeout }
+
+// EventHandlerPanicError records a handler panic: the recovered value and the goroutine stack.
+type EventHandlerPanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *EventHandlerPanicError) Error() string        { return fmt.Sprintf("handler panicked: %v", e.Value) }
+func (e *EventHandlerPanicError) Is(target error) bool { return target == ErrHandlerPanic }
+func (e *EventHandlerPanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// EventHandlerErrors aggregates several handler errors of one event (F154). errors.Is/As look through it.
+type EventHandlerErrors struct {
+	EventType string
+	EventID   string
+	Errors    []error
+}
+
+func (e *EventHandlerErrors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Event %s#%s had %d handler error(s): ", e.EventType, lastN(e.EventID, 4), len(e.Errors))
+	for i, err := range e.Errors {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+func (e *EventHandlerErrors) Unwrap() []error { return e.Errors }
+
+// EventResultNoneError: no handler returned a valid result (F155). Matches ErrNoResult.
+type EventResultNoneError struct {
+	EventType string
+	EventID   string
+}
+
+func (e *EventResultNoneError) Error() string {
+	return fmt.Sprintf("Expected at least one handler to return a non-null result, but none did: %s#%s", e.EventType, lastN(e.EventID, 4))
+}
+func (e *EventResultNoneError) Is(target error) bool { return target == ErrNoResult }
+
+// EventBusDestroyedError names the rejected operation and bus. Matches ErrBusDestroyed.
+type EventBusDestroyedError struct {
+	Bus string
+	Op  string
+}
+
+func (e *EventBusDestroyedError) Error() string {
+	return e.Bus + "." + e.Op + " rejected: event bus has been destroyed"
+}
+func (e *EventBusDestroyedError) Is(target error) bool { return target == ErrBusDestroyed }
+
+// HistoryFullError names the bus and its limit. Matches ErrHistoryFull.
+type HistoryFullError struct {
+	Bus   string
+	Limit int
+	Event string
+}
+
+func (e *HistoryFullError) Error() string {
+	return fmt.Sprintf("%s.Emit(%s) rejected: history limit reached (%d/%d) and every retained event is still in flight", e.Bus, e.Event, e.Limit, e.Limit)
+}
+func (e *HistoryFullError) Is(target error) bool { return target == ErrHistoryFull }
+
+// RemoteError is an error that arrived as data (from JSON written by another runtime or process): the
+// wire {"type", "message"} pair. Its Type is kept verbatim.
+type RemoteError struct {
+	Type    string
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	if e.Type == "" {
+		return e.Message
+	}
+	return e.Type + ": " + e.Message
+}
+
+// ErrorType returns the wire type name of err: the upstream names for this library's error kinds
+// (EventHandlerTimeoutError, ...), the original name of a RemoteError, the exported Go type name of other
+// errors, and "Error" when there is none.
+func ErrorType(err error) string {
+	switch e := err.(type) {
+	case nil:
+		return ""
+	case *RemoteError:
+		if e.Type != "" {
+			return e.Type
+		}
+		return "Error"
+	case interface{ ErrorType() string }:
+		return e.ErrorType()
+	}
+	t := reflect.TypeOf(err)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	name := t.Name()
+	if name == "" || !unicode.IsUpper(rune(name[0])) {
+		return "Error"
+	}
+	return name
+}
+
+func lastN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

@@ -1,0 +1,407 @@
+package abxbus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// EventStatus is the lifecycle of an event (F18): pending -> started -> completed. There is no error
+// status at event level: failures live in the results.
+type EventStatus string
+
+const (
+	EventPending   EventStatus = "pending"
+	EventStarted   EventStatus = "started"
+	EventCompleted EventStatus = "completed"
+)
+
+// DefaultEventVersion is the event_version of an event that declares none (F8).
+const DefaultEventVersion = "0.0.1"
+
+// BaseEvent is the untyped core record of one event: identity, options, payload, lineage, status and
+// results. Buses, schedulers and untyped or wildcard handlers work on *BaseEvent; the typed Event[P, R]
+// is a view of the same record (converting between them costs nothing).
+//
+// A BaseEvent is created by NewEvent (typed) or NewBaseEvent (untyped) and must not be copied. All of its
+// methods are safe for concurrent use.
+type BaseEvent struct {
+	mu sync.Mutex
+
+	id        ID
+	eventType string
+	version   string
+	payload   any
+	info      *typeInfo // nil for untyped events
+	opts      EventOptions
+	createdAt int64
+
+	// resultSchema is a foreign event_result_type (JSON Schema) kept verbatim; nil when none or when the
+	// result type is known from info.
+	resultSchema json.RawMessage
+
+	// lineage
+	parentID     ID
+	emittedBy    ID
+	emittedByRes *EventResult // in-process link to the emitting handler's result (F85)
+	blocksParent bool
+	parent       *BaseEvent // in-process link used to propagate completion and cancellation
+	path         []string
+	children     []*BaseEvent
+
+	// runtime state
+	status        EventStatus
+	completedFlag atomic.Bool // mirrors status == completed for lock-free reads (history scans)
+	startedAt    int64
+	completedAt  int64
+	results      []*EventResult
+	inline        EventResult     // storage for the first result: one allocation less per event
+	inlineResults [1]*EventResult // backing array for a one-handler run's result list
+	inlineUsed    bool
+	resultsBuf    [1]*EventResult
+	pendingBuses int
+	buses        []*Bus // buses that accepted the event, in order
+	runs         []*run // runs in progress
+	emitCtx      context.Context
+	emitErr      error
+	cancelled    error // set when a parent cancellation reached the event before it ran
+
+	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
+	jumping    bool
+	jumpLender *run
+
+	done       chan struct{} // closed at completion; created lazily
+	firstValid chan struct{} // closed at the first valid result or completion; created lazily
+	hasValid   bool
+}
+
+// NewBaseEvent creates an untyped event of the given type with an optional payload. The payload is kept
+// as given (in process no JSON conversion happens); wildcard and untyped handlers read it with Payload
+// or PayloadJSON. The event type must be a non-empty identifier that does not start with '_' (F7).
+func NewBaseEvent(eventType string, payload any) (*BaseEvent, error) {
+	if err := checkEventType(eventType); err != nil {
+		return nil, err
+	}
+	e := &BaseEvent{}
+	e.init(eventType, payload, nil)
+	return e, nil
+}
+
+func (e *BaseEvent) init(eventType string, payload any, info *typeInfo) {
+	e.createdAt = now()
+	e.id = newIDAt(e.createdAt)
+	e.eventType = eventType
+	e.version = DefaultEventVersion
+	e.payload = payload
+	e.info = info
+	e.status = EventPending
+	e.results = e.resultsBuf[:0]
+	if info != nil {
+		if info.version != "" {
+			e.version = info.version
+		}
+		e.opts = info.defaults
+	}
+}
+
+func checkEventType(t string) error {
+	if t == "" || t == "*" {
+		return fmt.Errorf("%w: event type %q is not a valid event type name", ErrInvalidOption, t)
+	}
+	if len(t) > 64 {
+		return fmt.Errorf("%w: event type %q is longer than 64 characters", ErrInvalidOption, t)
+	}
+	if t[0] == '_' {
+		return fmt.Errorf("%w: event type %q must not start with '_'", ErrInvalidOption, t)
+	}
+	for i, c := range t {
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '.' || c == '-') {
+			continue
+		}
+		return fmt.Errorf("%w: event type %q is not an identifier (bad character %q)", ErrInvalidOption, t, c)
+	}
+	return nil
+}
+
+// ID returns the event id (UUIDv7).
+func (e *BaseEvent) ID() ID { return e.id }
+
+// EventID returns the event id as a string.
+func (e *BaseEvent) EventID() string { return e.id.String() }
+
+// Type returns the event type (routing key).
+func (e *BaseEvent) Type() string { return e.eventType }
+
+// Version returns event_version.
+func (e *BaseEvent) Version() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.version
+}
+
+// Payload returns the payload as given at construction (a typed Go value for typed events).
+func (e *BaseEvent) Payload() any { return e.payload }
+
+// PayloadJSON returns the payload encoded as a JSON object.
+func (e *BaseEvent) PayloadJSON() (json.RawMessage, error) {
+	if e.payload == nil {
+		return json.RawMessage("{}"), nil
+	}
+	b, err := json.Marshal(e.payload)
+	if err != nil {
+		return nil, fmt.Errorf("abxbus: encode payload of %s: %w", e.label(), err)
+	}
+	return b, nil
+}
+
+// Options returns the per-event option overrides (unset fields are inherited from the processing bus).
+func (e *BaseEvent) Options() EventOptions {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.opts
+}
+
+// SetOptions replaces the per-event overrides. It must be called before the event is emitted; later
+// calls return an error, as do invalid values (D2).
+func (e *BaseEvent) SetOptions(o EventOptions) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.buses) > 0 {
+		return fmt.Errorf("%w: options of %s cannot change after it was emitted", ErrInvalidOption, e.label())
+	}
+	e.opts = o
+	return nil
+}
+
+// Status returns the event status.
+func (e *BaseEvent) Status() EventStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.status
+}
+
+// CreatedAt, StartedAt and CompletedAt return the lifecycle timestamps (Unix ns; 0 when not reached).
+func (e *BaseEvent) CreatedAt() int64 { return e.createdAt }
+
+func (e *BaseEvent) StartedAt() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.startedAt
+}
+
+func (e *BaseEvent) CompletedAt() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.completedAt
+}
+
+// ParentID returns event_parent_id (zero for top-level events).
+func (e *BaseEvent) ParentID() ID { return e.parentID }
+
+// EmittedByHandlerID returns event_emitted_by_handler_id (zero when unset).
+func (e *BaseEvent) EmittedByHandlerID() ID { return e.emittedBy }
+
+// BlocksParentCompletion reports event_blocks_parent_completion (F24, F85).
+func (e *BaseEvent) BlocksParentCompletion() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.blocksParent
+}
+
+// Path returns a copy of event_path: the labels of the buses that accepted the event, in order.
+func (e *BaseEvent) Path() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.path)
+}
+
+// Children returns the linked children emitted from this event's handlers (F27), in emit order.
+func (e *BaseEvent) Children() []*BaseEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.children)
+}
+
+// PendingBusCount returns event_pending_bus_count: buses that still hold the event queued or in flight.
+func (e *BaseEvent) PendingBusCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pendingBuses
+}
+
+// Bus returns the first bus that accepted the event, or nil.
+func (e *BaseEvent) Bus() *Bus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.buses) == 0 {
+		return nil
+	}
+	return e.buses[0]
+}
+
+// Results returns a snapshot of the per-handler results in handler registration order (F153). It does
+// not wait; use Now/Wait or the result accessors for that.
+func (e *BaseEvent) Results() []*EventResult {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sortedResultsLocked()
+}
+
+func (e *BaseEvent) sortedResultsLocked() []*EventResult {
+	out := slices.Clone(e.results)
+	slices.SortStableFunc(out, func(a, b *EventResult) int {
+		switch {
+		case a.handler.registeredAt != b.handler.registeredAt:
+			return cmpInt64(a.handler.registeredAt, b.handler.registeredAt)
+		case a.startedAt != b.startedAt:
+			return cmpInt64(a.startedAt, b.startedAt)
+		}
+		return 0
+	})
+	return out
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// label is `Type#abcd`, used in messages.
+func (e *BaseEvent) label() string { return e.eventType + "#" + e.id.short() }
+
+// String returns `Type#abcd`.
+func (e *BaseEvent) String() string { return e.label() }
+
+// Done returns a channel closed when the event completes (F146). Cheap to call repeatedly.
+func (e *BaseEvent) Done() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.doneLocked()
+}
+
+func (e *BaseEvent) doneLocked() chan struct{} {
+	if e.done == nil {
+		e.done = make(chan struct{})
+		if e.status == EventCompleted {
+			close(e.done)
+		}
+	}
+	return e.done
+}
+
+func (e *BaseEvent) firstValidLocked() chan struct{} {
+	if e.firstValid == nil {
+		e.firstValid = make(chan struct{})
+		if e.hasValid || e.status == EventCompleted {
+			close(e.firstValid)
+		}
+	}
+	return e.firstValid
+}
+
+// IsChildOf reports whether ancestor is a parent, grandparent, ... of e, following in-process parent
+// links (F89).
+func (e *BaseEvent) IsChildOf(ancestor *BaseEvent) bool {
+	if ancestor == nil {
+		return false
+	}
+	seen := 0
+	for p := e.parentEvent(); p != nil && seen < 1<<16; p = p.parentEvent() {
+		if p == ancestor || p.id == ancestor.id {
+			return true
+		}
+		seen++
+	}
+	return false
+}
+
+func (e *BaseEvent) parentEvent() *BaseEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.parent
+}
+
+// tryCompleteLocked completes the event when every condition of F146 holds: no bus still holds it, every
+// result is terminal, every blocking child is completed. It returns whether it completed the event now;
+// the caller must then call afterComplete outside the lock.
+func (e *BaseEvent) tryCompleteLocked() bool {
+	if e.status == EventCompleted || e.pendingBuses > 0 || len(e.buses) == 0 && e.emitErr == nil {
+		return false
+	}
+	for _, r := range e.results {
+		if !r.status.terminal() {
+			return false
+		}
+	}
+	for _, c := range e.children {
+		if c.blocksParentNoLock() && !c.completedNoLock() {
+			return false
+		}
+	}
+	t := now()
+	if e.startedAt == 0 {
+		e.startedAt = t
+	}
+	e.completedAt = t
+	e.status = EventCompleted
+	e.completedFlag.Store(true)
+	if e.done != nil {
+		close(e.done)
+	}
+	if e.firstValid != nil && !e.hasValid {
+		close(e.firstValid)
+	}
+	return true
+}
+
+// blocksParentNoLock and completedNoLock read a child's flags while the parent's lock is held. Lock order
+// is parent before child (children never lock their parent while holding their own lock).
+func (e *BaseEvent) blocksParentNoLock() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.blocksParent
+}
+
+func (e *BaseEvent) completedNoLock() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.status == EventCompleted
+}
+
+// afterComplete runs outside the lock after the event completed: history retention on every bus that
+// holds it, and completion of a parent that was waiting for this blocking child.
+func (e *BaseEvent) afterComplete() {
+	e.mu.Lock()
+	buses := e.buses
+	parent := e.parent
+	blocks := e.blocksParent
+	e.emitCtx = nil // F150: release the captured context
+	e.mu.Unlock()
+	for _, b := range buses {
+		b.onEventCompleted(e)
+	}
+	if parent != nil && blocks {
+		parent.checkComplete()
+	}
+}
+
+// checkComplete re-evaluates completion (after a child completed or a run finished).
+func (e *BaseEvent) checkComplete() {
+	e.mu.Lock()
+	done := e.tryCompleteLocked()
+	e.mu.Unlock()
+	if done {
+		e.afterComplete()
+	}
+}

@@ -1,0 +1,322 @@
+package abxbus
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// HandlerFunc is the untyped handler shape: it sees the core record and returns any value (encoded as
+// JSON at the boundary) or an error. Wildcard handlers and handlers registered by event type name use it.
+type HandlerFunc func(ctx context.Context, e *BaseEvent) (any, error)
+
+// Handler is one registration on a bus (F45): its stable id, name, source path, pattern and per-handler
+// overrides. Its timeouts may be changed after registration and apply to later executions (F49).
+// Safe for concurrent use.
+type Handler struct {
+	bus          *Bus
+	id           ID
+	name         string
+	filePath     string
+	registeredAt int64
+	pattern      string
+
+	fn     HandlerFunc
+	isNull func(any) bool // reports whether a returned value is JSON null
+	typed  *typeInfo      // set for typed handlers: their values need no result check
+
+	mu          sync.Mutex
+	timeout     Timeout
+	slowTimeout Timeout
+}
+
+// ID returns the handler id (UUIDv5 of the registration, F48, or the id given with WithHandlerID).
+func (h *Handler) ID() ID { return h.id }
+
+// Name returns handler_name.
+func (h *Handler) Name() string { return h.name }
+
+// FilePath returns handler_file_path ("" when not detected).
+func (h *Handler) FilePath() string { return h.filePath }
+
+// Pattern returns the event pattern: an event type or "*".
+func (h *Handler) Pattern() string { return h.pattern }
+
+// RegisteredAt returns handler_registered_at (Unix ns).
+func (h *Handler) RegisteredAt() int64 { return h.registeredAt }
+
+// Bus returns the bus the handler is registered on.
+func (h *Handler) Bus() *Bus { return h.bus }
+
+// Label returns `name#abcd` (F47).
+func (h *Handler) Label() string { return h.name + "#" + h.id.short() }
+
+// Timeout returns handler_timeout (unset: inherit).
+func (h *Handler) Timeout() Timeout {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.timeout
+}
+
+// SetTimeout changes handler_timeout for later executions. A negative value is an error.
+func (h *Handler) SetTimeout(t Timeout) error {
+	if err := t.check("handler_timeout"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.timeout = t
+	h.mu.Unlock()
+	return nil
+}
+
+// SlowTimeout returns handler_slow_timeout.
+func (h *Handler) SlowTimeout() Timeout {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.slowTimeout
+}
+
+// SetSlowTimeout changes handler_slow_timeout for later executions.
+func (h *Handler) SetSlowTimeout(t Timeout) error {
+	if err := t.check("handler_slow_timeout"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.slowTimeout = t
+	h.mu.Unlock()
+	return nil
+}
+
+// HandlerOption configures a registration.
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	name        string
+	id          string
+	filePath    *string
+	timeout     Timeout
+	slowTimeout Timeout
+	registered  int64
+}
+
+// WithName sets handler_name (default: the Go function name).
+func WithName(name string) HandlerOption { return func(c *handlerConfig) { c.name = name } }
+
+// WithHandlerID uses id verbatim instead of the computed UUIDv5 (for restoring a registration).
+func WithHandlerID(id string) HandlerOption { return func(c *handlerConfig) { c.id = id } }
+
+// WithFilePath sets handler_file_path explicitly.
+func WithFilePath(path string) HandlerOption { return func(c *handlerConfig) { c.filePath = &path } }
+
+// WithHandlerTimeout sets handler_timeout.
+func WithHandlerTimeout(t Timeout) HandlerOption { return func(c *handlerConfig) { c.timeout = t } }
+
+// WithHandlerSlowTimeout sets handler_slow_timeout.
+func WithHandlerSlowTimeout(t Timeout) HandlerOption {
+	return func(c *handlerConfig) { c.slowTimeout = t }
+}
+
+// WithRegisteredAt sets handler_registered_at (Unix ns), for restoring a registration.
+func WithRegisteredAt(ns int64) HandlerOption { return func(c *handlerConfig) { c.registered = ns } }
+
+func funcInfo(fn any) (name, file string) {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return "handler", ""
+	}
+	f := runtime.FuncForPC(v.Pointer())
+	if f == nil {
+		return "handler", ""
+	}
+	path, line := f.FileLine(f.Entry())
+	return f.Name(), path + ":" + strconv.Itoa(line)
+}
+
+// OnType registers an untyped handler for events of type eventType, or for every event with "*" (F59).
+// Handlers for one event run in this order: exact-type handlers in registration order, then "*" handlers
+// in registration order (F66). A registration applies to events that start processing afterwards (F68).
+// It returns an error for an invalid pattern or option, or when the bus is destroyed.
+func (b *Bus) OnType(eventType string, fn HandlerFunc, opts ...HandlerOption) (*Handler, error) {
+	if eventType != "*" {
+		if err := checkEventType(eventType); err != nil {
+			return nil, err
+		}
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("%w: nil handler for %q", ErrInvalidOption, eventType)
+	}
+	return b.register(eventType, fn, fn, anyIsNull, nil, opts)
+}
+
+func anyIsNull(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}
+
+func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any) bool, typed *typeInfo, opts []HandlerOption) (*Handler, error) {
+	var cfg handlerConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.timeout.check("handler_timeout"); err != nil {
+		return nil, err
+	}
+	if err := cfg.slowTimeout.check("handler_slow_timeout"); err != nil {
+		return nil, err
+	}
+	name, file := "", ""
+	if cfg.name == "" || (cfg.filePath == nil && b.detectPaths) {
+		name, file = funcInfo(orig)
+	}
+	if cfg.name != "" {
+		name = cfg.name
+	}
+	if cfg.filePath != nil {
+		file = *cfg.filePath
+	} else if !b.detectPaths {
+		file = ""
+	}
+	h := &Handler{
+		bus:          b,
+		name:         name,
+		filePath:     file,
+		registeredAt: cfg.registered,
+		pattern:      pattern,
+		fn:           fn,
+		isNull:       isNull,
+		typed:        typed,
+		timeout:      cfg.timeout,
+		slowTimeout:  cfg.slowTimeout,
+	}
+	if h.registeredAt == 0 {
+		h.registeredAt = now()
+	} else {
+		observeTime(h.registeredAt)
+	}
+	if cfg.id != "" {
+		id, err := ParseID(cfg.id)
+		if err != nil {
+			return nil, fmt.Errorf("%w: handler id: %v", ErrInvalidOption, err)
+		}
+		h.id = id
+	} else {
+		h.id = HandlerID(b.id, h.name, h.filePath, h.registeredAt, pattern)
+	}
+
+	b.mu.Lock()
+	if b.destroyed {
+		b.mu.Unlock()
+		return nil, &EventBusDestroyedError{Bus: b.label, Op: "On"}
+	}
+	if old, ok := b.handlerIDs[h.id]; ok {
+		// F67: an identical computed id is idempotent.
+		b.mu.Unlock()
+		return old, nil
+	}
+	b.handlerIDs[h.id] = h
+	if pattern == "*" {
+		b.wildcard = append(b.wildcard, h)
+	} else {
+		b.byType[pattern] = append(b.byType[pattern], h)
+	}
+	b.mu.Unlock()
+	return h, nil
+}
+
+// Off unregisters h. Events already started keep running it; later events do not. It reports whether h
+// was registered.
+func (b *Bus) Off(h *Handler) bool {
+	if h == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.removeLocked(h)
+}
+
+// OffID unregisters the handler with the given id; it reports whether one was registered.
+func (b *Bus) OffID(id ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.handlerIDs[id]
+	return ok && b.removeLocked(h)
+}
+
+// OffPattern unregisters every handler of a pattern (an event type, or "*" for the wildcard handlers)
+// and returns how many were removed (F62).
+func (b *Bus) OffPattern(pattern string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var list []*Handler
+	if pattern == "*" {
+		list = b.wildcard
+	} else {
+		list = b.byType[pattern]
+	}
+	n := 0
+	for _, h := range slices.Clone(list) {
+		if b.removeLocked(h) {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *Bus) removeLocked(h *Handler) bool {
+	if b.handlerIDs[h.id] != h {
+		return false
+	}
+	delete(b.handlerIDs, h.id)
+	del := func(list []*Handler) []*Handler {
+		i := slices.Index(list, h)
+		if i < 0 {
+			return list
+		}
+		// copy on write: running events hold the old slice
+		out := make([]*Handler, 0, len(list)-1)
+		out = append(out, list[:i]...)
+		return append(out, list[i+1:]...)
+	}
+	if h.pattern == "*" {
+		b.wildcard = del(b.wildcard)
+	} else {
+		b.byType[h.pattern] = del(b.byType[h.pattern])
+		if len(b.byType[h.pattern]) == 0 {
+			delete(b.byType, h.pattern)
+		}
+	}
+	return true
+}
+
+// Handlers returns the registered handlers: exact-type ones grouped by type, then wildcard ones.
+func (b *Bus) Handlers() []*Handler {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*Handler, 0, len(b.handlerIDs))
+	for _, list := range b.byType {
+		out = append(out, list...)
+	}
+	slices.SortFunc(out, func(a, c *Handler) int { return cmpInt64(a.registeredAt, c.registeredAt) })
+	return append(out, b.wildcard...)
+}
+
+// HandlerByID returns the registered handler with that id.
+func (b *Bus) HandlerByID(id ID) (*Handler, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.handlerIDs[id]
+	return h, ok
+}

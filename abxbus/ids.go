@@ -1,0 +1,184 @@
+package abxbus
+
+import (
+	crand "crypto/rand"
+	"crypto/sha1"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// ID is a 128-bit RFC 9562 UUID as used on the wire for event, result, bus and handler ids. Event, result
+// and bus ids are UUIDv7 (time-ordered); handler ids are UUIDv5 (deterministic, F48). The zero ID means
+// "no id". IDs are comparable and usable as map keys; String formats the canonical 36-character form.
+type ID [16]byte
+
+// IsZero reports whether id is the zero (absent) id.
+func (id ID) IsZero() bool { return id == ID{} }
+
+// String returns the canonical lowercase hyphenated form, or "" for the zero ID.
+func (id ID) String() string {
+	if id.IsZero() {
+		return ""
+	}
+	var buf [36]byte
+	id.appendTo(buf[:0])
+	return string(buf[:])
+}
+
+func (id ID) appendTo(dst []byte) []byte {
+	var buf [36]byte
+	hex.Encode(buf[0:8], id[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], id[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], id[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], id[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:36], id[10:16])
+	return append(dst, buf[:]...)
+}
+
+// short returns the last four hex digits, as used in labels (`Type#ab12`).
+func (id ID) short() string {
+	var buf [4]byte
+	hex.Encode(buf[:], id[14:16])
+	return string(buf[:])
+}
+
+// ParseID parses any RFC 9562 UUID in canonical 8-4-4-4-12 form (any version, either case). A malformed
+// string gives an error naming it.
+func ParseID(s string) (ID, error) {
+	var id ID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return id, fmt.Errorf("abxbus: %q is not a UUID", s)
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if s[i] == '-' {
+			i++
+			continue
+		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return ID{}, fmt.Errorf("abxbus: %q is not a UUID", s)
+		}
+		id[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return id, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// UUIDv7 generation (D8): 48-bit Unix milliseconds from the library clock, the remaining bits from
+// oklog/ulid's monotonic entropy, version and variant bits set, and the result forced strictly greater
+// than the previous id so ids are unique and ordered within the process.
+var idGen struct {
+	sync.Mutex
+	entropy *ulid.MonotonicEntropy
+	last    ID
+}
+
+func init() {
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		// crypto/rand never fails on supported platforms; fall back to the clock rather than panic.
+		binary.LittleEndian.PutUint64(seed[:], uint64(now()))
+	}
+	idGen.entropy = ulid.Monotonic(rand.NewChaCha8(seed), 0)
+}
+
+// newID returns a fresh UUIDv7. Safe for concurrent use; no allocation.
+func newID() ID { return newIDAt(now()) }
+
+func newIDAt(ns int64) ID {
+	ms := uint64(ns / 1e6)
+	var u ulid.ULID
+	idGen.Lock()
+	if err := u.SetTime(ms); err == nil {
+		_ = idGen.entropy.MonotonicRead(ms, u[6:])
+	}
+	var id ID
+	copy(id[:], u[:])
+	id[6] = id[6]&0x0f | 0x70
+	id[8] = id[8]&0x3f | 0x80
+	if !idLess(idGen.last, id) {
+		id = idGen.last
+		idIncrement(&id)
+	}
+	idGen.last = id
+	idGen.Unlock()
+	return id
+}
+
+func idLess(a, b ID) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// idIncrement adds one to the random bits of a UUIDv7, skipping the version and variant bits.
+func idIncrement(id *ID) {
+	for i := 15; i >= 9; i-- {
+		id[i]++
+		if id[i] != 0 {
+			return
+		}
+	}
+	if id[8]&0x3f != 0x3f {
+		id[8]++
+		return
+	}
+	id[8] &^= 0x3f
+	if id[7] != 0xff {
+		id[7]++
+		return
+	}
+	id[7] = 0
+	id[6] = id[6]&0xf0 | (id[6]+1)&0x0f
+}
+
+// handlerNamespace is uuidv5(NAMESPACE_DNS, "abxbus-handler") = 98dc1aae-798a-597c-8b2e-2c0511f4a81a.
+var handlerNamespace = uuidV5(ID{0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}, "abxbus-handler")
+
+func uuidV5(ns ID, name string) ID {
+	h := sha1.New()
+	h.Write(ns[:])
+	h.Write([]byte(name))
+	var sum [sha1.Size]byte
+	var id ID
+	copy(id[:], h.Sum(sum[:0]))
+	id[6] = id[6]&0x0f | 0x50
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
+
+// HandlerID computes the deterministic handler id shared by every abxbus runtime (F48):
+// uuidv5 in the "abxbus-handler" namespace of "<bus id>|<name>|<file path or 'unknown'>|<registered at>|<pattern>".
+func HandlerID(busID ID, name, filePath string, registeredAt int64, pattern string) ID {
+	if filePath == "" {
+		filePath = "unknown"
+	}
+	return uuidV5(handlerNamespace, busID.String()+"|"+name+"|"+filePath+"|"+FormatTimestamp(registeredAt)+"|"+pattern)
+}

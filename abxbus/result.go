@@ -1,0 +1,249 @@
+package abxbus
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ResultStatus is the lifecycle of one handler's result (F40): pending -> started -> completed | error.
+type ResultStatus string
+
+const (
+	ResultPending   ResultStatus = "pending"
+	ResultStarted   ResultStatus = "started"
+	ResultCompleted ResultStatus = "completed"
+	ResultError     ResultStatus = "error"
+)
+
+func (s ResultStatus) terminal() bool { return s == ResultCompleted || s == ResultError }
+
+// EventResult is the outcome of one handler for one event on one bus (F39). Once it is terminal
+// (completed or error) it never changes again: a handler that returns after its timeout, abort or
+// cancellation does not alter it (F41). All methods are safe for concurrent use.
+type EventResult struct {
+	ev      *BaseEvent
+	bus     *Bus
+	handler *Handler
+	run     *run
+
+	// guarded by ev.mu
+	id          ID
+	status      ResultStatus
+	value       any
+	null        bool // value represents JSON null
+	err         error
+	startedAt   int64
+	completedAt int64
+	children    []*BaseEvent
+	timeout     time.Duration // effective handler budget (0: none of its own)
+	deadline    int64         // effective deadline, Unix ns (0: none)
+	ownDeadline bool          // the deadline is the handler's own budget, not the event cap (D6)
+	slowAt      int64         // slow-warning time, Unix ns (0: none)
+	cancelCause error         // why a first-completion loser was stopped (D12)
+
+	// handler context state (its own lock: Done/Err are called often by handlers)
+	cmu     sync.Mutex
+	cdone   chan struct{}
+	cerr    error
+	cafter  []*afterFunc
+	canceld bool
+}
+
+// ID returns the result id (UUIDv7).
+func (r *EventResult) ID() ID { return r.id }
+
+// Event returns the event this result belongs to.
+func (r *EventResult) Event() *BaseEvent { return r.ev }
+
+// Handler returns the handler that produced this result.
+func (r *EventResult) Handler() *Handler { return r.handler }
+
+// HandlerName returns the handler's name.
+func (r *EventResult) HandlerName() string { return r.handler.name }
+
+// Bus returns the bus on which the handler ran.
+func (r *EventResult) Bus() *Bus { return r.bus }
+
+// Status returns the result status.
+func (r *EventResult) Status() ResultStatus {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	return r.status
+}
+
+// Value returns the handler's return value (nil while not completed, after an error, or for a null
+// return) and its error.
+func (r *EventResult) Value() (any, error) {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	return r.value, r.err
+}
+
+// Err returns the recorded error, or nil.
+func (r *EventResult) Err() error {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	return r.err
+}
+
+// StartedAt and CompletedAt return the result timestamps (Unix ns; 0 when not reached).
+func (r *EventResult) StartedAt() int64 {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	return r.startedAt
+}
+
+func (r *EventResult) CompletedAt() int64 {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	return r.completedAt
+}
+
+// Children returns the linked children emitted from this handler execution.
+func (r *EventResult) Children() []*BaseEvent {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	return slices.Clone(r.children)
+}
+
+// finished reports whether the handler's run is over (its result is terminal).
+func (r *EventResult) finished() bool {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	return r.status.terminal()
+}
+
+// validLocked reports whether the result passes the default result filter (F152): completed with a
+// non-null value that is not a forwarded event.
+func (r *EventResult) validLocked() bool {
+	if r.status != ResultCompleted || r.null || r.value == nil {
+		return false
+	}
+	_, isEvent := r.value.(*BaseEvent)
+	return !isEvent
+}
+
+// ---- the handler's context ----
+
+// handlerCtx is the context.Context a handler receives. It is the EventResult itself seen through another
+// method set, so it costs no allocation. Values come from the context captured at emit (F211); it is
+// cancelled when the handler's run ends for any reason (returned, timed out, aborted, destroyed).
+type handlerCtx EventResult
+
+type ctxKey struct{}
+
+// currentResult finds the running handler's result in ctx, or nil.
+func currentResult(ctx context.Context) *EventResult {
+	if ctx == nil {
+		return nil
+	}
+	if h, ok := ctx.(*handlerCtx); ok {
+		return (*EventResult)(h)
+	}
+	r, _ := ctx.Value(ctxKey{}).(*EventResult)
+	return r
+}
+
+func (c *handlerCtx) Deadline() (time.Time, bool) {
+	r := (*EventResult)(c)
+	r.ev.mu.Lock()
+	d := r.deadline
+	r.ev.mu.Unlock()
+	if d == 0 {
+		return time.Time{}, false
+	}
+	return nsTime(d), true
+}
+
+func (c *handlerCtx) Done() <-chan struct{} {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.cdone == nil {
+		c.cdone = make(chan struct{})
+		if c.canceld {
+			close(c.cdone)
+		}
+	}
+	return c.cdone
+}
+
+func (c *handlerCtx) Err() error {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	return c.cerr
+}
+
+func (c *handlerCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return (*EventResult)(c)
+	}
+	if parent := c.ev.emitContext(); parent != nil {
+		return parent.Value(key)
+	}
+	return nil
+}
+
+func (c *handlerCtx) String() string { return "abxbus.handlerContext(" + c.handler.name + ")" }
+
+type afterFunc struct {
+	f    func()
+	done bool
+}
+
+// AfterFunc lets context.AfterFunc and context.WithCancel children hook cancellation without a
+// goroutine per derived context.
+func (c *handlerCtx) AfterFunc(f func()) (stop func() bool) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	a := &afterFunc{f: f}
+	if c.canceld {
+		a.done = true
+		go f()
+		return func() bool { return false }
+	}
+	c.cafter = append(c.cafter, a)
+	return func() bool {
+		c.cmu.Lock()
+		defer c.cmu.Unlock()
+		if a.done {
+			return false
+		}
+		a.done = true
+		return true
+	}
+}
+
+// cancel ends the handler's context with err (context.Canceled or context.DeadlineExceeded).
+func (r *EventResult) cancel(err error) {
+	r.cmu.Lock()
+	if r.canceld {
+		r.cmu.Unlock()
+		return
+	}
+	r.canceld = true
+	r.cerr = err
+	if r.cdone != nil {
+		close(r.cdone)
+	}
+	after := r.cafter
+	r.cafter = nil
+	var run []func()
+	for _, a := range after {
+		if !a.done {
+			a.done = true
+			run = append(run, a.f)
+		}
+	}
+	r.cmu.Unlock()
+	for _, f := range run {
+		go f()
+	}
+}
+
+func (e *BaseEvent) emitContext() context.Context {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.emitCtx
+}

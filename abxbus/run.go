@@ -1,0 +1,594 @@
+package abxbus
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+)
+
+// run is the processing of one event on one bus: its results, its schedule (serial or parallel
+// handlers), its timeouts and the slots it holds. Run state is guarded by the event's mu.
+//
+// Ownership: whichever goroutine moves a result to a terminal state drives what follows (starting the
+// next serial handler, finishing the run, continuing the bus dispatcher). A handler goroutine that
+// returns after its result was already finalised (timeout, abort) just exits, so a stuck handler never
+// blocks the event or the bus.
+type run struct {
+	bus        *Bus
+	ev         *BaseEvent
+	handlers   []*Handler
+	opts       EventOptions // resolved: event overrides merged with the bus defaults
+	lender     *run         // run whose slots this one borrows (queue-jump, F103-F106)
+	dispatcher bool         // started by the bus dispatcher: its finisher continues dispatching
+	held       [2]*slot
+	nheld      int
+
+	// guarded by ev.mu
+	results  []*EventResult
+	next     int
+	running  int
+	terminal int
+	finished bool
+	stopped  error
+	deadline int64 // event deadline, Unix ns (0: none)
+	slowAt   int64 // event slow warning, Unix ns (0: none or done)
+	alarmAt  int64
+	timer    *time.Timer
+
+	lmu            sync.Mutex
+	borrowers      int
+	releasePending bool
+	released       bool
+}
+
+// newRunLocked prepares a run of e on b (b.mu held). Handlers are resolved now, when processing
+// starts (F68).
+func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
+	r := &run{bus: b, ev: e, lender: lender}
+	r.opts = e.opts.merge(b.defaults)
+	exact, wild := b.byType[e.eventType], b.wildcard
+	switch {
+	case len(wild) == 0:
+		r.handlers = exact
+	case len(exact) == 0:
+		r.handlers = wild
+	default:
+		r.handlers = append(append(make([]*Handler, 0, len(exact)+len(wild)), exact...), wild...)
+	}
+	b.runs[r] = struct{}{}
+	return r
+}
+
+func (r *run) serial() bool { return r.opts.HandlerConcurrency != HandlersParallel }
+
+// holds reports whether r or a run it borrows from holds s.
+func (r *run) holds(s *slot) bool {
+	for x := r; x != nil; x = x.lender {
+		for i := 0; i < x.nheld; i++ {
+			if x.held[i] == s {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acquire takes the slots the run needs, borrowing those its lender chain holds.
+func (r *run) acquire(priority bool) {
+	need, n := r.bus.slotsFor(r.ev)
+	if r.lender != nil {
+		lent := false
+		for i := 0; i < n; i++ {
+			lent = lent || r.lender.holds(need[i])
+		}
+		if !lent || !r.lender.lend() {
+			r.lender = nil
+		}
+	}
+	for i := 0; i < n; i++ {
+		if r.lender != nil && r.lender.holds(need[i]) {
+			continue
+		}
+		need[i].acquire(priority)
+		r.held[r.nheld] = need[i]
+		r.nheld++
+	}
+}
+
+func (r *run) lend() bool {
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	if r.released || r.releasePending {
+		return false
+	}
+	r.borrowers++
+	return true
+}
+
+// release gives back the run's slots unless borrowers still run under them, in which case the last
+// borrower releases them. It reports whether the caller must continue the bus dispatcher.
+func (r *run) release() bool {
+	r.lmu.Lock()
+	if r.borrowers > 0 {
+		r.releasePending = true
+		r.lmu.Unlock()
+		return false
+	}
+	r.released = true
+	r.lmu.Unlock()
+	for i := r.nheld - 1; i >= 0; i-- {
+		r.held[i].release()
+	}
+	if r.lender != nil {
+		r.lender.borrowerDone()
+	}
+	return r.dispatcher
+}
+
+func (r *run) borrowerDone() {
+	r.lmu.Lock()
+	r.borrowers--
+	take := r.borrowers == 0 && r.releasePending
+	if take {
+		r.releasePending = false
+	}
+	r.lmu.Unlock()
+	if take && r.release() {
+		go r.bus.dispatchLoop()
+	}
+}
+
+// begin starts the run on the calling goroutine. It returns true when the caller must continue the
+// bus dispatcher (see drive).
+func (r *run) begin() bool {
+	e := r.ev
+	t := now()
+	e.mu.Lock()
+	if e.status != EventStarted {
+		e.status = EventStarted
+		e.startedAt = t
+	}
+	e.runs = append(e.runs, r)
+	n := len(r.handlers)
+	if n == 1 && !e.inlineUsed {
+		e.inlineUsed = true
+		r.results = e.inlineResults[:1:1]
+		r.results[0] = &e.inline
+	} else {
+		r.results = make([]*EventResult, n)
+		if n > 0 {
+			block := make([]EventResult, n)
+			for i := range block {
+				r.results[i] = &block[i]
+			}
+		}
+	}
+	for i, h := range r.handlers {
+		res := r.results[i]
+		res.ev, res.bus, res.handler, res.run = e, r.bus, h, r
+		res.id = newIDAt(t)
+		res.status = ResultPending
+		e.results = append(e.results, res)
+	}
+	if d, ok := r.opts.Timeout.Duration(); ok && d > 0 {
+		r.deadline = t + int64(d)
+		r.scheduleLocked(r.deadline)
+	}
+	if d, ok := r.opts.SlowTimeout.Duration(); ok && d > 0 {
+		r.slowAt = t + int64(d)
+		r.scheduleLocked(r.slowAt)
+	}
+	var cascade []*BaseEvent
+	if e.cancelled != nil {
+		r.stopLocked(e.cancelled, stopParent, &cascade)
+	}
+	var next *EventResult
+	var fin bool
+	parallel := !r.serial() && r.terminal < n
+	if parallel {
+		for _, res := range r.results {
+			if res.status == ResultPending {
+				r.startLocked(res, t)
+			}
+		}
+	} else {
+		next, fin = r.advanceLocked()
+	}
+	e.mu.Unlock()
+	r.cascade(cascade)
+	if parallel {
+		for _, res := range r.results[1:] {
+			go r.runParallel(res)
+		}
+		var won bool
+		next, fin, won = r.invoke(r.results[0])
+		if !won {
+			return false
+		}
+	}
+	return r.drive(next, fin)
+}
+
+func (r *run) runParallel(res *EventResult) {
+	if next, fin, won := r.invoke(res); won && r.drive(next, fin) {
+		r.bus.dispatchLoop()
+	}
+}
+
+// drive runs serial handlers one after another and finishes the run when it is over. It returns true
+// when the run was finished here, its slots released, and it was a dispatcher run: the caller then owns
+// the bus dispatcher role.
+func (r *run) drive(next *EventResult, fin bool) bool {
+	for {
+		if fin {
+			return r.finish()
+		}
+		if next == nil {
+			return false
+		}
+		var won bool
+		if next, fin, won = r.invoke(next); !won {
+			return false
+		}
+	}
+}
+
+// advanceLocked decides what happens after a state change: the next serial handler to run (already
+// marked started), or fin=true when every result is terminal (the caller then finishes the run).
+func (r *run) advanceLocked() (next *EventResult, fin bool) {
+	if r.finished {
+		return nil, false
+	}
+	if r.serial() && r.running == 0 {
+		for r.next < len(r.results) {
+			res := r.results[r.next]
+			r.next++
+			if res.status == ResultPending {
+				r.startLocked(res, now())
+				return res, false
+			}
+		}
+	}
+	if r.terminal == len(r.results) {
+		r.finished = true
+		return nil, true
+	}
+	return nil, false
+}
+
+// startLocked marks res started and computes its deadline (D6) and slow-warning time (F135-F136).
+func (r *run) startLocked(res *EventResult, t int64) {
+	res.status = ResultStarted
+	res.startedAt = t
+	r.running++
+	h := res.handler
+	h.mu.Lock()
+	ht, hs := h.timeout, h.slowTimeout
+	h.mu.Unlock()
+	// F134: handler_timeout -> event_handler_timeout -> bus event_timeout, capped by the event deadline.
+	src := ht.orElse(r.ev.opts.HandlerTimeout).orElse(r.bus.defaults.Timeout)
+	res.deadline = r.deadline
+	if d, ok := src.Duration(); ok && d > 0 {
+		if own := t + int64(d); r.deadline == 0 || own < r.deadline {
+			res.deadline = own
+			res.timeout = d
+			res.ownDeadline = true
+		}
+	}
+	if r.stopped != nil {
+		res.deadline = 0
+	}
+	r.scheduleLocked(res.deadline)
+	slow := hs.orElse(r.ev.opts.HandlerSlowTimeout).orElse(r.bus.defaults.HandlerSlowTimeout)
+	if d, ok := slow.Duration(); ok && d > 0 && (res.deadline == 0 || res.deadline-t > int64(d)) {
+		res.slowAt = t + int64(d)
+		r.scheduleLocked(res.slowAt)
+	}
+}
+
+// scheduleLocked makes sure the run's alarm fires no later than at (Unix ns).
+func (r *run) scheduleLocked(at int64) {
+	if at == 0 || r.alarmAt != 0 && r.alarmAt <= at {
+		return
+	}
+	r.alarmAt = at
+	d := time.Duration(at - now())
+	if r.timer == nil {
+		r.timer = time.AfterFunc(d, r.onAlarm)
+	} else {
+		r.timer.Reset(d)
+	}
+}
+
+// call runs the handler function, turning a panic into an error with its stack (D2).
+func (r *run) call(res *EventResult) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, &EventHandlerPanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return res.handler.fn((*handlerCtx)(res), r.ev)
+}
+
+// invoke runs one started handler and settles its result. won is false when the result had already
+// been finalised by someone else (timeout, abort): the caller then stops driving.
+func (r *run) invoke(res *EventResult) (next *EventResult, fin, won bool) {
+	v, err := r.call(res)
+	null := false
+	if err == nil {
+		v, null, err = r.ev.checkResult(res.handler, v)
+	}
+	e := r.ev
+	e.mu.Lock()
+	if res.status != ResultStarted {
+		e.mu.Unlock()
+		return nil, false, false
+	}
+	var cascade []*BaseEvent
+	r.settleLocked(res, v, null, err, &cascade)
+	next, fin = r.advanceLocked()
+	e.mu.Unlock()
+	res.cancel(context.Canceled)
+	r.cascade(cascade)
+	return next, fin, true
+}
+
+// settleLocked moves res to its terminal state. In first-completion mode a valid result stops the rest.
+func (r *run) settleLocked(res *EventResult, v any, null bool, err error, cascade *[]*BaseEvent) {
+	if res.status == ResultStarted {
+		r.running--
+	}
+	r.terminal++
+	res.completedAt = now()
+	if err != nil {
+		res.status, res.err, res.value, res.null = ResultError, err, nil, true
+		return
+	}
+	res.status, res.value, res.null = ResultCompleted, v, null
+	if res.validLocked() {
+		e := r.ev
+		if !e.hasValid {
+			e.hasValid = true
+			if e.firstValid != nil {
+				close(e.firstValid)
+			}
+		}
+		if r.opts.Completion == CompleteFirst && r.stopped == nil {
+			r.stopLocked(errFirstCompletion, stopFirst, cascade)
+		}
+	}
+}
+
+type stopKind int
+
+const (
+	stopEventTimeout stopKind = iota
+	stopFirst
+	stopParent
+	stopDestroy
+)
+
+// errFirstCompletion is the cause recorded on first-completion losers (D12: not counted as failures).
+var errFirstCompletion = fmt.Errorf("event_handler_completion='first' resolved")
+
+// stopLocked ends every unfinished result of the run: pending ones become EventHandlerCancelledError,
+// started ones EventHandlerAbortedError with their contexts cancelled (F125, F126, F138, F140, F269).
+// Blocking children of aborted handlers are collected for the cascade (F130, F140).
+func (r *run) stopLocked(cause error, kind stopKind, cascade *[]*BaseEvent) {
+	if r.stopped == nil {
+		r.stopped = cause
+	}
+	e := r.ev
+	for _, res := range r.results {
+		switch res.status {
+		case ResultPending:
+			r.settleLocked(res, nil, true, &EventHandlerCancelledError{Message: r.stopMessage(res, cause, kind, false), Cause: cause}, cascade)
+		case ResultStarted:
+			r.settleLocked(res, nil, true, &EventHandlerAbortedError{Message: r.stopMessage(res, cause, kind, true), Cause: cause}, cascade)
+			if kind == stopEventTimeout {
+				res.cancel(context.DeadlineExceeded)
+			} else {
+				res.cancel(context.Canceled)
+			}
+			r.collectBlockingLocked(res, cascade)
+		default:
+			continue
+		}
+		if kind == stopFirst {
+			res.cancelCause = errFirstCompletion
+		}
+	}
+	_ = e
+}
+
+func (r *run) collectBlockingLocked(res *EventResult, cascade *[]*BaseEvent) {
+	for _, c := range res.children {
+		if c.blocksParentNoLock() {
+			*cascade = append(*cascade, c)
+		}
+	}
+}
+
+func (r *run) stopMessage(res *EventResult, cause error, kind stopKind, started bool) string {
+	who := r.bus.label + "." + res.handler.Label() + "(" + r.ev.label() + ")"
+	switch kind {
+	case stopEventTimeout:
+		if started {
+			return "Event handler " + who + " was interrupted because the event timed out after " + seconds(r.opts.Timeout) + "s"
+		}
+		return "Cancelled pending handler " + who + ": event timed out after " + seconds(r.opts.Timeout) + "s"
+	case stopFirst:
+		if started {
+			return "Aborted " + who + ": event_handler_completion='first' resolved"
+		}
+		return "Cancelled " + who + ": event_handler_completion='first' resolved"
+	case stopParent:
+		if started {
+			return "Event handler " + who + " was interrupted because of a parent timeout: " + cause.Error()
+		}
+		return "Cancelled pending handler " + who + " as a result of parent error: " + cause.Error()
+	}
+	if started {
+		return "Event handler " + who + " was aborted: " + cause.Error()
+	}
+	return "Cancelled pending handler " + who + ": " + cause.Error()
+}
+
+func seconds(t Timeout) string {
+	s, _ := t.Seconds()
+	return fmt.Sprintf("%g", s)
+}
+
+// stop ends the run from outside (parent cascade, destroy). If that finished the run, its continuation
+// runs on a new goroutine.
+func (r *run) stop(cause error, kind stopKind) {
+	e := r.ev
+	e.mu.Lock()
+	if r.finished {
+		e.mu.Unlock()
+		return
+	}
+	var cascade []*BaseEvent
+	r.stopLocked(cause, kind, &cascade)
+	next, fin := r.advanceLocked()
+	e.mu.Unlock()
+	r.cascade(cascade)
+	if fin || next != nil {
+		go func() {
+			if r.drive(next, fin) {
+				r.bus.dispatchLoop()
+			}
+		}()
+	}
+}
+
+// cascade cancels the blocking children of a stopped handler, recursively (F140): their pending
+// handlers are cancelled, their running ones aborted; background children are untouched.
+func (r *run) cascade(children []*BaseEvent) {
+	for _, c := range children {
+		c.abortTree(&EventTimeoutError{Message: "parent " + r.ev.label() + " stopped: " + causeText(r), Timeout: 0})
+	}
+}
+
+func causeText(r *run) string {
+	r.ev.mu.Lock()
+	defer r.ev.mu.Unlock()
+	if r.stopped != nil {
+		return r.stopped.Error()
+	}
+	return "handler timed out"
+}
+
+func (e *BaseEvent) abortTree(cause error) {
+	e.mu.Lock()
+	if e.status == EventCompleted {
+		e.mu.Unlock()
+		return
+	}
+	if e.cancelled == nil {
+		e.cancelled = cause
+	}
+	runs := slices.Clone(e.runs)
+	e.mu.Unlock()
+	for _, r := range runs {
+		r.stop(cause, stopParent)
+	}
+}
+
+// onAlarm handles the run's timer: event timeout (F138), handler timeouts (F137, D6) and slow warnings
+// (F136). It continues driving the run on this goroutine when a timeout finalised the running handler.
+func (r *run) onAlarm() {
+	e := r.ev
+	t := now()
+	var cascade []*BaseEvent
+	var warns []string
+	e.mu.Lock()
+	r.alarmAt = 0
+	if r.finished {
+		e.mu.Unlock()
+		return
+	}
+	if r.deadline != 0 && t >= r.deadline && r.stopped == nil {
+		r.stopLocked(&EventTimeoutError{
+			Message: fmt.Sprintf("Event %s.on(%s) timed out after %ss", r.bus.label, e.label(), seconds(r.opts.Timeout)),
+			Timeout: durationOf(r.opts.Timeout),
+		}, stopEventTimeout, &cascade)
+	}
+	next := int64(0)
+	keep := func(at int64) {
+		if at != 0 && (next == 0 || at < next) {
+			next = at
+		}
+	}
+	for _, res := range r.results {
+		if res.status != ResultStarted {
+			continue
+		}
+		if res.ownDeadline && t >= res.deadline {
+			who := r.bus.label + "." + res.handler.Label() + "(" + e.label() + ")"
+			r.settleLocked(res, nil, true, &EventHandlerTimeoutError{
+				Message: "Event handler " + who + " timed out after " + fmt.Sprintf("%g", res.timeout.Seconds()) + "s",
+				Timeout: res.timeout,
+			}, &cascade)
+			res.cancel(context.DeadlineExceeded)
+			r.collectBlockingLocked(res, &cascade)
+			continue
+		}
+		if res.slowAt != 0 && t >= res.slowAt {
+			res.slowAt = 0
+			warns = append(warns, "[abxbus] Slow event handler: "+r.bus.label+".on("+e.label()+", "+res.handler.Label()+") still running")
+		}
+		if res.ownDeadline {
+			keep(res.deadline)
+		}
+		keep(res.slowAt)
+	}
+	if r.slowAt != 0 && t >= r.slowAt {
+		r.slowAt = 0
+		warns = append(warns, "[abxbus] Slow event processing: "+r.bus.label+".on("+e.label()+") still running")
+	}
+	keep(r.slowAt)
+	if r.stopped == nil {
+		keep(r.deadline)
+	}
+	r.scheduleLocked(next)
+	nextRes, fin := r.advanceLocked()
+	e.mu.Unlock()
+	for _, w := range warns {
+		r.bus.logger.Warn(w, "bus", r.bus.label, "event", e.label())
+	}
+	r.cascade(cascade)
+	if r.drive(nextRes, fin) {
+		r.bus.dispatchLoop()
+	}
+}
+
+func durationOf(t Timeout) time.Duration {
+	d, _ := t.Duration()
+	return d
+}
+
+// finish ends the run: the event leaves this bus (it may complete, F146), the slots are released and the
+// bus bookkeeping updated. It returns true when the caller must continue the bus dispatcher.
+func (r *run) finish() bool {
+	e := r.ev
+	e.mu.Lock()
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	if i := slices.Index(e.runs, r); i >= 0 {
+		e.runs = slices.Delete(e.runs, i, i+1)
+	}
+	e.pendingBuses--
+	done := e.tryCompleteLocked()
+	e.mu.Unlock()
+	cont := r.release()
+	if done {
+		e.afterComplete()
+	}
+	r.bus.runDone(r)
+	return cont
+}

@@ -1,0 +1,421 @@
+package abxbus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// Returns is the marker that declares an event type and its result type in one Go type: embed it in the
+// payload struct.
+//
+//	type UserCreated struct {
+//		abxbus.Returns[UserID]
+//		Email string `json:"email"`
+//	}
+//
+// The marker has no fields and adds nothing to the JSON. The event type name is the Go type name
+// ("UserCreated") unless the payload type has an EventSpec method saying otherwise.
+type Returns[R any] struct{}
+
+func (Returns[R]) abxbusResult(*R) {}
+
+// Payload is the constraint satisfied by payload types that embed Returns[R]. It lets the typed
+// functions infer R from the payload: Emit(ctx, bus, UserCreated{...}) is an *Event[UserCreated, UserID].
+type Payload[R any] interface {
+	abxbusResult(*R)
+}
+
+// EventSpec holds per-event-type declarations. A payload type may declare them with a method
+// `func (T) EventSpec() abxbus.EventSpec` (the generator writes one from struct tags); it is called once
+// per type on the zero value.
+type EventSpec struct {
+	// Type overrides the event type name (default: the Go type name).
+	Type string
+	// Version is event_version (default "0.0.1").
+	Version string
+	// Defaults are applied to every new event of the type, like fields set at construction (F34).
+	Defaults EventOptions
+}
+
+// Event is the typed view of an event record: P is the payload type, R the result type. It has no state
+// of its own: *Event[P, R] and *BaseEvent are the same record (Base converts for free), so typed and
+// untyped code can share events.
+type Event[P any, R any] BaseEvent
+
+// typeInfo is what the typed layer learned once about a payload type.
+type typeInfo struct {
+	eventType   string
+	version     string
+	defaults    EventOptions
+	payloadType reflect.Type
+	resultType  reflect.Type
+	isNull      func(any) bool
+	err         error
+}
+
+var typeInfos sync.Map // reflect.Type (payload) -> *typeInfo
+
+// reservedPayloadNames are JSON keys a payload may not use (F33, and the names the TypeScript runtime
+// reserves).
+var reservedPayloadNames = map[string]bool{
+	"bus": true, "emit": true, "now": true, "wait": true, "eventResult": true, "eventResultsList": true,
+	"toString": true, "toJSON": true, "fromJSON": true,
+}
+
+func infoOf[P Payload[R], R any]() *typeInfo {
+	pt := reflect.TypeFor[P]()
+	if v, ok := typeInfos.Load(pt); ok {
+		return v.(*typeInfo)
+	}
+	rt := reflect.TypeFor[R]()
+	info := &typeInfo{payloadType: pt, resultType: rt, version: DefaultEventVersion}
+	info.isNull = nullCheckFor(rt)
+	info.eventType = pt.Name()
+	if i := strings.IndexByte(info.eventType, '['); i >= 0 {
+		info.eventType = info.eventType[:i]
+	}
+	var zero P
+	if s, ok := any(zero).(interface{ EventSpec() EventSpec }); ok {
+		spec := s.EventSpec()
+		if spec.Type != "" {
+			info.eventType = spec.Type
+		}
+		if spec.Version != "" {
+			info.version = spec.Version
+		}
+		info.defaults = spec.Defaults
+		if err := info.defaults.check(); err != nil {
+			info.err = fmt.Errorf("event type %s: %w", pt, err)
+		}
+	}
+	if info.err == nil {
+		if err := checkEventType(info.eventType); err != nil {
+			info.err = fmt.Errorf("payload type %s: %w", pt, err)
+		}
+	}
+	if info.err == nil {
+		info.err = checkPayloadType(pt)
+	}
+	v, _ := typeInfos.LoadOrStore(pt, info)
+	return v.(*typeInfo)
+}
+
+// checkPayloadType rejects payload types that cannot be a flat event object: non-structs, and JSON keys
+// that collide with event_* metadata, model_* or reserved names (F32-F35).
+func checkPayloadType(t reflect.Type) error {
+	if t.Kind() != reflect.Struct {
+		return fmt.Errorf("%w: payload type %s must be a struct (it is encoded as the flat event object)", ErrInvalidOption, t)
+	}
+	var walk func(t reflect.Type) error
+	walk = func(t reflect.Type) error {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			name, _, _ := strings.Cut(tag, ",")
+			if name == "-" && tag == "-" {
+				continue
+			}
+			if f.Anonymous && name == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					if err := walk(ft); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			switch {
+			case strings.HasPrefix(name, "event_"):
+				return fmt.Errorf("%w: payload field %s.%s uses the reserved JSON name %q (event_* is event metadata)", ErrInvalidOption, t, f.Name, name)
+			case strings.HasPrefix(name, "model_"):
+				return fmt.Errorf("%w: payload field %s.%s uses the reserved JSON name %q (model_* is reserved)", ErrInvalidOption, t, f.Name, name)
+			case reservedPayloadNames[name]:
+				return fmt.Errorf("%w: payload field %s.%s uses the reserved JSON name %q", ErrInvalidOption, t, f.Name, name)
+			}
+		}
+		return nil
+	}
+	return walk(t)
+}
+
+// nullCheckFor returns how to tell a JSON-null value of type t (nil pointers, maps, slices, interfaces).
+func nullCheckFor(t reflect.Type) func(any) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
+		return anyIsNull
+	}
+	return func(v any) bool { return v == nil }
+}
+
+// NewEvent creates the typed event for payload p, applying the type's EventSpec defaults. An invalid
+// declaration (see Returns, EventSpec) is recorded on the event and reported by Emit.
+func NewEvent[P Payload[R], R any](p P) *Event[P, R] {
+	info := infoOf[P, R]()
+	e := &Event[P, R]{}
+	b := e.Base()
+	b.init(info.eventType, p, info)
+	if info.err != nil {
+		b.emitErr = info.err
+	}
+	return e
+}
+
+// Base returns the untyped core record (the same object).
+func (e *Event[P, R]) Base() *BaseEvent { return (*BaseEvent)(e) }
+
+// Payload returns the typed payload. For an event that arrived untyped (JSON from a bridge or another
+// runtime) the payload is decoded into P; an error names the field that does not fit.
+func (e *Event[P, R]) Payload() (P, error) { return payloadAs[P](e.Base()) }
+
+// ID returns the event id.
+func (e *Event[P, R]) ID() ID { return e.id }
+
+// String returns `Type#abcd`.
+func (e *Event[P, R]) String() string { return e.Base().label() }
+
+// Now processes the event immediately and waits for it; see BaseEvent.Now.
+func (e *Event[P, R]) Now(ctx context.Context, opts ...WaitOption) error {
+	return e.Base().Now(ctx, opts...)
+}
+
+// Wait waits for completion in queue order; see BaseEvent.Wait.
+func (e *Event[P, R]) Wait(ctx context.Context, opts ...WaitOption) error {
+	return e.Base().Wait(ctx, opts...)
+}
+
+// Result waits for the first valid result (or completion) and returns it typed, with the error policy
+// of F156 (see ResultOptions). A pending event is driven like Now(ctx, FirstResult) (F157, D13).
+func (e *Event[P, R]) Result(ctx context.Context, opts ...ResultOptions) (R, error) {
+	v, err := e.Base().Result(ctx, opts...)
+	if err != nil || v == nil {
+		var zero R
+		return zero, err
+	}
+	return resultAs[R](v)
+}
+
+// Results waits for completion and returns every valid result typed, in handler registration order
+// (F153), with the error policy of F156.
+func (e *Event[P, R]) Results(ctx context.Context, opts ...ResultOptions) ([]R, error) {
+	vs, err := e.Base().ResultsList(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]R, 0, len(vs))
+	for _, v := range vs {
+		r, err := resultAs[R](v)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// EventResults returns a snapshot of the per-handler results (no waiting).
+func (e *Event[P, R]) EventResults() []*EventResult { return e.Base().Results() }
+
+// Status returns the event status.
+func (e *Event[P, R]) Status() EventStatus { return e.Base().Status() }
+
+func payloadAs[P any](b *BaseEvent) (P, error) {
+	if p, ok := b.payload.(P); ok {
+		return p, nil
+	}
+	var p P
+	raw, err := b.PayloadJSON()
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return p, fmt.Errorf("abxbus: payload of %s does not fit %T: %w", b.label(), p, err)
+	}
+	return p, nil
+}
+
+func resultAs[R any](v any) (R, error) {
+	if r, ok := v.(R); ok {
+		return r, nil
+	}
+	var r R
+	raw, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(raw, &r)
+	}
+	if err != nil {
+		return r, &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not fit %T: %v", v, r, err)}
+	}
+	return r, nil
+}
+
+// checkResult normalises a handler's return value: a returned event becomes its *BaseEvent (a forward
+// reference, never a valid result, F221); on a typed event a value from an untyped handler must fit the
+// result type R (converted through JSON when it is JSON-shaped data) or it is an
+// EventHandlerResultSchemaError (F218). It reports whether the value is JSON null.
+func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
+	if v == nil {
+		return nil, true, nil
+	}
+	if be, ok := v.(interface{ Base() *BaseEvent }); ok {
+		return be.Base(), false, nil
+	}
+	if _, ok := v.(*BaseEvent); ok {
+		return v, false, nil
+	}
+	if h.isNull(v) {
+		return nil, true, nil
+	}
+	info := e.info
+	if info == nil || h.typed == info || reflect.TypeOf(v) == info.resultType {
+		return v, false, nil
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Type().AssignableTo(info.resultType) {
+		out := reflect.New(info.resultType).Elem()
+		out.Set(rv)
+		return out.Interface(), false, nil
+	}
+	raw, err := json.Marshal(v)
+	if err == nil {
+		ptr := reflect.New(info.resultType)
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(ptr.Interface()); err == nil {
+			return ptr.Elem().Interface(), info.isNull(ptr.Elem().Interface()), nil
+		}
+	}
+	preview := string(raw)
+	if len(preview) > 40 {
+		preview = preview[:40]
+	}
+	return nil, true, &EventHandlerResultSchemaError{Message: fmt.Sprintf(
+		"EventHandlerResultSchemaError: Event handler return value %s... did not match event_result_type: %v is not %v", preview, reflect.TypeOf(v), info.resultType)}
+}
+
+// On registers a typed handler for the event type of P (F59-F61). fn receives the decoded payload and
+// returns the typed result; its context carries the values of the emitting context (F211) and is
+// cancelled by the handler's timeout, the event timeout, a first-completion loss, a parent timeout and
+// bus destroy (D4). Use EmitChild/CallChild with that context for linked children.
+func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error), opts ...HandlerOption) (*Handler, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
+	}
+	info := infoOf[P, R]()
+	if info.err != nil {
+		return nil, info.err
+	}
+	h := func(ctx context.Context, e *BaseEvent) (any, error) {
+		p, ok := e.payload.(P)
+		if !ok {
+			var err error
+			if p, err = payloadAs[P](e); err != nil {
+				return nil, err
+			}
+		}
+		r, err := fn(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	return b.registerTyped(info, h, fn, opts)
+}
+
+// OnEvent registers a typed handler that receives the whole event (ids, lineage, results, options) as
+// well as the payload (via e.Payload).
+func OnEvent[P Payload[R], R any](b *Bus, fn func(ctx context.Context, e *Event[P, R]) (R, error), opts ...HandlerOption) (*Handler, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
+	}
+	info := infoOf[P, R]()
+	if info.err != nil {
+		return nil, info.err
+	}
+	h := func(ctx context.Context, e *BaseEvent) (any, error) {
+		r, err := fn(ctx, (*Event[P, R])(e))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	return b.registerTyped(info, h, fn, opts)
+}
+
+func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []HandlerOption) (*Handler, error) {
+	return b.register(info.eventType, h, orig, info.isNull, info, opts)
+}
+
+// Emit creates the event for payload p and emits it on b (see Bus.Emit). The event is returned even on
+// error, with the error recorded so its Now/Wait/Result report it too.
+func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], error) {
+	e := NewEvent(p)
+	if err := e.emitErr; err != nil {
+		return e, err
+	}
+	_, err := b.Emit(ctx, e.Base())
+	return e, err
+}
+
+// EmitChild emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
+func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], error) {
+	e := NewEvent(p)
+	if err := e.emitErr; err != nil {
+		return e, err
+	}
+	_, err := EmitChild(ctx, e.Base())
+	return e, err
+}
+
+// Call is request/response over the bus: emit p, process it now (queue-jumping when called from a
+// handler, F101) and return the first valid result. A handler error is returned as is (D3); when no
+// handler returns a non-null result the error matches ErrNoResult. ctx bounds the wait (D4).
+func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P) (R, error) {
+	e, err := Emit(ctx, b, p)
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return e.Result(ctx, ResultOptions{RequireResult: true})
+}
+
+// CallChild is Call for a linked child of the handler that owns ctx: the child blocks its parent's
+// completion and queue-jumps (F84 first row).
+func CallChild[P Payload[R], R any](ctx context.Context, p P) (R, error) {
+	e, err := EmitChildOf(ctx, p)
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return e.Result(ctx, ResultOptions{RequireResult: true})
+}
+
+// As returns the typed view of an event record when its payload is a P (or can be decoded into one).
+func As[P Payload[R], R any](b *BaseEvent) (*Event[P, R], bool) {
+	if b == nil {
+		return nil, false
+	}
+	if _, ok := b.payload.(P); ok {
+		return (*Event[P, R])(b), true
+	}
+	info := infoOf[P, R]()
+	if b.eventType != info.eventType {
+		return nil, false
+	}
+	if _, err := payloadAs[P](b); err != nil {
+		return nil, false
+	}
+	return (*Event[P, R])(b), true
+}
