@@ -55,19 +55,19 @@ type BaseEvent struct {
 	// runtime state
 	status        EventStatus
 	completedFlag atomic.Bool // mirrors status == completed for lock-free reads (history scans)
-	startedAt    int64
-	completedAt  int64
-	results      []*EventResult
+	startedAt     int64
+	completedAt   int64
+	results       []*EventResult
 	inline        EventResult     // storage for the first result: one allocation less per event
 	inlineResults [1]*EventResult // backing array for a one-handler run's result list
 	inlineUsed    bool
 	resultsBuf    [1]*EventResult
-	pendingBuses int
-	buses        []*Bus // buses that accepted the event, in order
-	runs         []*run // runs in progress
-	emitCtx      context.Context
-	emitErr      error
-	cancelled    error // set when a parent cancellation reached the event before it ran
+	pendingBuses  int
+	buses         []*Bus // buses that accepted the event, in order
+	runs          []*run // runs in progress
+	emitCtx       context.Context
+	emitErr       error
+	cancelled     error // set when a parent cancellation reached the event before it ran
 
 	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
 	jumping    bool
