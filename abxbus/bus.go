@@ -446,3 +446,26 @@ func (b *Bus) IsDestroyed() bool {
 	defer b.mu.Unlock()
 	return b.destroyed
 }
+
+// SetMaxHistory changes max_history_size / max_history_drop at run time (see Options) and applies the
+// new policy to the retained history at once: completed events are evicted oldest first; in drop mode
+// unfinished ones too. Negative size means unbounded.
+func (b *Bus) SetMaxHistory(size int, drop bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if size < 0 {
+		size = -1
+	}
+	b.maxHistory, b.drop = size, drop
+	if size < 0 {
+		return
+	}
+	for b.hist.n > size {
+		if !b.hist.evictCompleted() {
+			if !drop {
+				return
+			}
+			b.hist.evictOldest()
+		}
+	}
+}
