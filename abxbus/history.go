@@ -59,21 +59,30 @@ func (h *history) remove(e *BaseEvent) bool {
 }
 
 // evictCompleted drops the oldest completed event; it reports whether there was one.
-func (h *history) evictCompleted() bool {
+func (h *history) evictCompleted() bool { return h.takeCompleted() != nil }
+
+// takeCompleted drops the oldest completed event and returns it (nil when there is none).
+func (h *history) takeCompleted() *BaseEvent {
 	for i := h.head; i < len(h.items); i++ {
 		if e := h.items[i]; e != nil && e.completedFlag.Load() {
 			h.removeAt(i)
-			return true
+			return e
 		}
 	}
-	return false
+	return nil
 }
 
 // evictOldest drops the oldest event whatever its state.
-func (h *history) evictOldest() {
-	if h.n > 0 {
-		h.removeAt(h.head)
+func (h *history) evictOldest() { h.takeOldest() }
+
+// takeOldest drops the oldest event whatever its state and returns it (nil when empty).
+func (h *history) takeOldest() *BaseEvent {
+	if h.n == 0 {
+		return nil
 	}
+	e := h.items[h.head]
+	h.removeAt(h.head)
+	return e
 }
 
 // each calls f on the live events, newest first, until f returns false.
@@ -101,8 +110,13 @@ func (b *Bus) admitLocked(e *BaseEvent) error {
 			if !b.hist.evictCompleted() {
 				if !b.dropWarned {
 					b.dropWarned = true
-					b.logger.Warn("[abxbus] bus has exceeded max_history_size and is dropping oldest history entries (even uncompleted events)",
-						"bus", b.label, "max_history_size", b.maxHistory)
+					// The logger is user code: it runs after accept released the bus lock (see
+					// matchFindersLocked).
+					logger, label, limit := b.logger, b.label, b.maxHistory
+					b.finders = append(b.finders, &finder{note: func() {
+						logger.Warn("[abxbus] bus has exceeded max_history_size and is dropping oldest history entries (even uncompleted events)",
+							"bus", label, "max_history_size", limit)
+					}})
 				}
 				b.hist.evictOldest() // D14: the dropped event is still processed
 			}
@@ -113,14 +127,64 @@ func (b *Bus) admitLocked(e *BaseEvent) error {
 }
 
 // onEventCompleted applies retention after e completed: with max_history_size=0 the event leaves the
-// history at once (F188).
+// history at once (F188). Other sizes evict lazily, when room is needed (D1).
 func (b *Bus) onEventCompleted(e *BaseEvent) {
-	if b.maxHistory != 0 {
-		return
+	b.mu.Lock()
+	if b.maxHistory == 0 {
+		b.hist.remove(e)
+	}
+	b.mu.Unlock()
+}
+
+// HistoryEvent returns the retained event with that id (F255 get_event). Cost: O(history).
+func (b *Bus) HistoryEvent(id ID) (*BaseEvent, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.historyEventLocked(id)
+	return e, e != nil
+}
+
+// RemoveFromHistory drops e from the retained history (F255 remove_event) and reports whether it was
+// there. It does not affect processing (D14): a removed in-flight event still runs and completes.
+func (b *Bus) RemoveFromHistory(e *BaseEvent) bool {
+	if e == nil {
+		return false
 	}
 	b.mu.Lock()
-	b.hist.remove(e)
+	defer b.mu.Unlock()
+	return b.hist.remove(e)
+}
+
+// TrimHistory applies the retention policy now (F257) and calls onRemove (if not nil) for each removed
+// event, oldest first, after the bus lock was released. It returns how many events were removed. Normal
+// operation never needs it (admission makes room, D1); it is for shrinking a history after the policy
+// changed or for running cleanup on the removed entries.
+//
+// Policy: completed events leave first, oldest first, until the history fits max_history_size; in drop
+// mode the oldest unfinished ones follow. With max_history_size=0 every completed event leaves.
+func (b *Bus) TrimHistory(onRemove func(*BaseEvent)) int {
+	b.mu.Lock()
+	var removed []*BaseEvent
+	limit := b.maxHistory
+	if limit >= 0 {
+		for b.hist.n > limit {
+			e := b.hist.takeCompleted()
+			if e == nil {
+				if !b.drop || limit == 0 {
+					break
+				}
+				e = b.hist.takeOldest()
+			}
+			removed = append(removed, e)
+		}
+	}
 	b.mu.Unlock()
+	if onRemove != nil {
+		for _, e := range removed {
+			onRemove(e)
+		}
+	}
+	return len(removed)
 }
 
 // HistoryLen returns the number of events retained in the history.
@@ -143,35 +207,24 @@ func (b *Bus) History() []*BaseEvent {
 	return out
 }
 
-// finder is a pending future lookup: resolved with the first matching event accepted by the bus, or nil
-// when the bus is destroyed.
-type finder struct {
-	match func(*BaseEvent) bool
-	ch    chan *BaseEvent // buffered(1)
-}
-
-func (f *finder) deliver(e *BaseEvent) {
-	select {
-	case f.ch <- e:
-	default:
-	}
-}
-
-// matchFindersLocked removes and returns the waiters that e satisfies (F79, F171).
+// matchFindersLocked returns the pending future lookups to offer e to once accept has released the bus
+// lock (F79, F171): the list itself (copy on write, so it may be read without the lock), and each
+// finder evaluates its query outside the lock. The list may also carry deferred notes queued by
+// admitLocked, which are taken off it here.
 func (b *Bus) matchFindersLocked(e *BaseEvent) []*finder {
-	if len(b.finders) == 0 {
-		return nil
-	}
-	var hit []*finder
-	keep := b.finders[:0]
-	for _, f := range b.finders {
-		if f.match(e) {
-			hit = append(hit, f)
-		} else {
-			keep = append(keep, f)
+	list := b.finders
+	for i, f := range list {
+		if f.note != nil {
+			keep := make([]*finder, 0, len(list))
+			keep = append(keep, list[:i]...)
+			for _, g := range list[i+1:] {
+				if g.note == nil {
+					keep = append(keep, g)
+				}
+			}
+			b.finders = keep
+			break
 		}
 	}
-	clear(b.finders[len(keep):])
-	b.finders = keep
-	return hit
+	return list
 }

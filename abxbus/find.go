@@ -1,0 +1,538 @@
+package abxbus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Window is the time range of a find (spec §18): how far back in the history to look (Past) or how long
+// to wait for a future event (Future). It has three states:
+//
+//   - Always: all retained history (Past) / wait until the context is done (Future);
+//   - Never: skip the history (Past) / do not wait (Future);
+//   - Within(d): events created within the last d (Past, measured against event_created_at, F166) / wait
+//     up to d (Future, F167).
+//
+// The zero value means "the default of the field": Always for Past, Never for Future. It is a small
+// value type; copy it freely.
+type Window struct {
+	d    time.Duration
+	kind windowKind
+}
+
+type windowKind uint8
+
+const (
+	windowDefault windowKind = iota
+	windowAlways
+	windowNever
+	windowWithin
+)
+
+var (
+	// Always is the unbounded window: all history, or wait until the context is done.
+	Always = Window{kind: windowAlways}
+	// Never is the empty window: skip history, or do not wait.
+	Never = Window{kind: windowNever}
+)
+
+// Within returns a window of d. A negative or zero d is the same as Never (F166, F167: negative values
+// clamp to 0, and a zero window holds nothing).
+func Within(d time.Duration) Window {
+	if d <= 0 {
+		return Never
+	}
+	return Window{d: d, kind: windowWithin}
+}
+
+func (w Window) String() string {
+	switch w.kind {
+	case windowDefault:
+		return "default"
+	case windowAlways:
+		return "always"
+	case windowNever:
+		return "never"
+	}
+	return "within " + w.d.String()
+}
+
+// resolve returns the window with its default applied.
+func (w Window) resolve(def Window) Window {
+	if w.kind == windowDefault {
+		return def
+	}
+	return w
+}
+
+func (w Window) enabled() bool { return w.kind == windowAlways || w.kind == windowWithin }
+
+// FindOptions are the filters of Bus.Find / Bus.Filter and their typed forms (F164-F176). All set
+// filters are ANDed; the zero value matches every event in the retained history and does not wait.
+type FindOptions struct {
+	// Where is an optional predicate. It is never called with a lock held; for future matching it is
+	// called once per accepted event of the pattern's type, on the goroutine that emits that event (so it
+	// may run concurrently and should be quick). A panic in Where ends the lookup with an error.
+	Where func(e *BaseEvent) bool
+	// ChildOf keeps only descendants (child, grandchild, ...) of this event, following event_parent_id
+	// through this bus's history (see Bus.EventIsChildOf).
+	ChildOf *BaseEvent
+	// Equals holds strict equality filters on event fields by their JSON names: metadata
+	// ("event_status": "completed", "event_parent_id": nil) or payload fields ("order_id": "o-1").
+	// Values are compared in their JSON form (so 1 and 1.0 are equal; an ID compares with its string
+	// form). A field the event does not have never matches.
+	Equals map[string]any
+	// Past is the history window (zero value: Always).
+	Past Window
+	// Future is how long to wait for a matching event to be emitted (zero value: Never). A future event
+	// matches when it is accepted by the bus, before its handlers finish (F171): call Now or Wait on it
+	// before reading results (F177).
+	Future Window
+	// Limit caps the number of events Filter returns (0: no cap; negative: nothing, F175). Find ignores it.
+	Limit int
+}
+
+// Find returns the newest event matching pattern and opts (F164-F172): pattern is an event type or "*".
+// The retained history is searched newest first; when nothing matches and opts.Future is enabled, Find
+// waits for the first matching event accepted by the bus. No match gives (nil, nil), never an error.
+//
+// ctx bounds the wait for a future event. Errors: an invalid pattern (ErrInvalidOption), ctx.Err() when
+// ctx ends during a future wait, ErrBusDestroyed for a future wait on a destroyed bus (a wait in progress
+// when the bus is destroyed returns (nil, nil), F269), and an error when opts.Where panics.
+//
+// Cost: O(history) under the bus lock for the type and window pre-filter, then the other filters on the
+// candidates without any lock.
+func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*BaseEvent, error) {
+	out, err := b.lookup(ctx, pattern, &opts, 1)
+	if len(out) == 0 {
+		return nil, err
+	}
+	return out[0], err
+}
+
+// Filter returns every event matching pattern and opts, newest first, at most opts.Limit of them (F175).
+// When the history yields fewer than the limit (or there is no limit) and opts.Future is enabled, it waits
+// for at most one future match and appends it. Errors are those of Find; matches found before an error
+// are returned with it.
+func (b *Bus) Filter(ctx context.Context, pattern string, opts FindOptions) ([]*BaseEvent, error) {
+	if opts.Limit < 0 {
+		return []*BaseEvent{}, checkPattern(pattern)
+	}
+	out, err := b.lookup(ctx, pattern, &opts, opts.Limit)
+	if out == nil {
+		out = []*BaseEvent{}
+	}
+	return out, err
+}
+
+// Find is the typed form of Bus.Find: the pattern is the event type of P and the match is returned as an
+// *Event[P, R] (the same record).
+func Find[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions) (*Event[P, R], error) {
+	info := infoOf[P, R]()
+	if info.err != nil {
+		return nil, info.err
+	}
+	e, err := b.Find(ctx, info.eventType, opts)
+	if e == nil {
+		return nil, err
+	}
+	return (*Event[P, R])(e), err
+}
+
+// FilterOf is the typed form of Bus.Filter for the event type of P.
+func FilterOf[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions) ([]*Event[P, R], error) {
+	info := infoOf[P, R]()
+	if info.err != nil {
+		return nil, info.err
+	}
+	list, err := b.Filter(ctx, info.eventType, opts)
+	out := make([]*Event[P, R], len(list))
+	for i, e := range list {
+		out[i] = (*Event[P, R])(e)
+	}
+	return out, err
+}
+
+func checkPattern(pattern string) error {
+	if pattern == "*" {
+		return nil
+	}
+	if err := checkEventType(pattern); err != nil {
+		return fmt.Errorf("find pattern: %w", err)
+	}
+	return nil
+}
+
+// testHookFindWaiting, when set by a test, is called once a future lookup is registered on b (after the
+// bus lock is released), so tests can emit only after a waiter exists.
+var testHookFindWaiting func(b *Bus)
+
+// query is one compiled lookup.
+type query struct {
+	bus     *Bus
+	pattern string
+	where   func(*BaseEvent) bool
+	childOf *BaseEvent
+	equals  []fieldWant
+}
+
+type fieldWant struct {
+	name    string
+	payload bool // a payload field (not event_*)
+	want    any  // JSON-normalised value
+}
+
+func (b *Bus) compileQuery(pattern string, opts *FindOptions) (*query, error) {
+	if err := checkPattern(pattern); err != nil {
+		return nil, err
+	}
+	q := &query{bus: b, pattern: pattern, where: opts.Where, childOf: opts.ChildOf}
+	for name, v := range opts.Equals {
+		w, err := normaliseWant(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: find Equals[%q]: %v", ErrInvalidOption, name, err)
+		}
+		q.equals = append(q.equals, fieldWant{name: name, payload: !strings.HasPrefix(name, "event_"), want: w})
+	}
+	return q, nil
+}
+
+// typeMatches is the cheap part of the query, safe under the bus lock (immutable fields only).
+func (q *query) typeMatches(e *BaseEvent) bool {
+	return q.pattern == "*" || e.eventType == q.pattern
+}
+
+// match evaluates the rest of the query without any lock held. A panic in Where becomes an error.
+func (q *query) match(e *BaseEvent, lineage func(e, ancestor *BaseEvent) bool) (ok bool, err error) {
+	if !q.typeMatches(e) {
+		return false, nil
+	}
+	if q.childOf != nil && !lineage(e, q.childOf) {
+		return false, nil
+	}
+	if len(q.equals) > 0 {
+		var payload map[string]json.RawMessage
+		payloadErr := error(nil)
+		loaded := false
+		for _, f := range q.equals {
+			var got any
+			var present bool
+			if f.payload {
+				if !loaded {
+					loaded = true
+					payload, payloadErr = payloadFields(e)
+				}
+				if payloadErr != nil {
+					return false, nil
+				}
+				raw, ok := payload[f.name]
+				if !ok {
+					return false, nil
+				}
+				if err := json.Unmarshal(raw, &got); err != nil {
+					return false, nil
+				}
+				present = true
+			} else {
+				got, present = metaField(e, f.name)
+			}
+			if !present || !reflect.DeepEqual(got, f.want) {
+				return false, nil
+			}
+		}
+	}
+	if q.where != nil {
+		defer func() {
+			if p := recover(); p != nil {
+				ok, err = false, fmt.Errorf("abxbus: find Where predicate panicked on %s: %v", e.label(), p)
+			}
+		}()
+		return q.where(e), nil
+	}
+	return true, nil
+}
+
+// payloadFields decodes the payload's JSON object into its top-level fields.
+func payloadFields(e *BaseEvent) (map[string]json.RawMessage, error) {
+	raw, err := e.PayloadJSON()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// normaliseWant turns a wanted value into the form a decoded JSON value has (string, float64, bool,
+// nil, []any, map[string]any), so that comparison is by JSON value.
+func normaliseWant(v any) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case ID:
+		if x.IsZero() {
+			return nil, nil
+		}
+		return x.String(), nil
+	case Timeout:
+		if s, ok := x.Seconds(); ok {
+			return s, nil
+		}
+		return nil, nil
+	case time.Duration:
+		return x.Seconds(), nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// metaField returns an event_* field in its JSON form (the values the wire format carries, F25) and
+// whether the event has such a field.
+func metaField(e *BaseEvent, name string) (any, bool) {
+	idv := func(id ID) any {
+		if id.IsZero() {
+			return nil
+		}
+		return id.String()
+	}
+	ts := func(ns int64) any {
+		if ns == 0 {
+			return nil
+		}
+		return FormatTimestamp(ns)
+	}
+	to := func(t Timeout) any {
+		if s, ok := t.Seconds(); ok {
+			return s
+		}
+		return nil
+	}
+	str := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	switch name {
+	case "event_id":
+		return e.id.String(), true
+	case "event_type":
+		return e.eventType, true
+	case "event_created_at":
+		return FormatTimestamp(e.createdAt), true
+	case "event_parent_id":
+		return idv(e.ParentID()), true
+	case "event_emitted_by_handler_id":
+		return idv(e.EmittedByHandlerID()), true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch name {
+	case "event_version":
+		return e.version, true
+	case "event_status":
+		return string(e.status), true
+	case "event_started_at":
+		return ts(e.startedAt), true
+	case "event_completed_at":
+		return ts(e.completedAt), true
+	case "event_path":
+		out := make([]any, len(e.path))
+		for i, p := range e.path {
+			out[i] = p
+		}
+		return out, true
+	case "event_pending_bus_count":
+		return float64(e.pendingBuses), true
+	case "event_blocks_parent_completion":
+		return e.blocksParent, true
+	case "event_timeout":
+		return to(e.opts.Timeout), true
+	case "event_handler_timeout":
+		return to(e.opts.HandlerTimeout), true
+	case "event_slow_timeout":
+		return to(e.opts.SlowTimeout), true
+	case "event_handler_slow_timeout":
+		return to(e.opts.HandlerSlowTimeout), true
+	case "event_concurrency":
+		return str(string(e.opts.Concurrency)), true
+	case "event_handler_concurrency":
+		return str(string(e.opts.HandlerConcurrency)), true
+	case "event_handler_completion":
+		return str(string(e.opts.Completion)), true
+	}
+	return nil, false
+}
+
+// lookup is Find (limit 1) and Filter.
+func (b *Bus) lookup(ctx context.Context, pattern string, opts *FindOptions, limit int) ([]*BaseEvent, error) {
+	q, err := b.compileQuery(pattern, opts)
+	if err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	past := opts.Past.resolve(Always)
+	future := opts.Future.resolve(Never)
+	if !past.enabled() && !future.enabled() {
+		return nil, nil // F168
+	}
+	var cutoff int64
+	if past.kind == windowWithin {
+		cutoff = now() - int64(past.d)
+	}
+
+	b.mu.Lock()
+	if future.enabled() && b.destroyed {
+		b.mu.Unlock()
+		return nil, &EventBusDestroyedError{Bus: b.label, Op: "Find"}
+	}
+	var f *finder
+	if future.enabled() {
+		// Registered under the same lock as the history snapshot: every event is either in the snapshot
+		// or offered to the finder, never both, never neither.
+		f = &finder{q: q, ch: make(chan *BaseEvent, 1)}
+		b.finders = append(b.finders, f)
+	}
+	var cands []*BaseEvent
+	if past.enabled() {
+		b.hist.eachNewest(func(e *BaseEvent) bool {
+			if q.typeMatches(e) && (cutoff == 0 || e.createdAt >= cutoff) {
+				cands = append(cands, e)
+			}
+			return true
+		})
+	}
+	b.mu.Unlock()
+	if hook := testHookFindWaiting; f != nil && hook != nil {
+		hook(b)
+	}
+
+	var out []*BaseEvent
+	for _, e := range cands {
+		ok, err := q.match(e, b.EventIsChildOf)
+		if err != nil {
+			b.dropFinder(f)
+			return out, err
+		}
+		if ok {
+			out = append(out, e)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+	}
+	if f == nil || limit > 0 && len(out) >= limit {
+		b.dropFinder(f)
+		return out, nil
+	}
+
+	var timeout <-chan time.Time
+	if future.kind == windowWithin {
+		t := time.NewTimer(future.d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case e := <-f.ch:
+		b.dropFinder(f)
+		if f.err != nil {
+			return out, f.err
+		}
+		if e != nil {
+			out = append(out, e)
+		}
+		return out, nil
+	case <-timeout:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	b.dropFinder(f)
+	// A match may have been delivered while we were leaving.
+	select {
+	case e := <-f.ch:
+		if f.err != nil {
+			return out, f.err
+		}
+		if e != nil {
+			return append(out, e), nil
+		}
+	default:
+	}
+	return out, err
+}
+
+// dropFinder unregisters f (copy on write: accept iterates a snapshot of the list without the lock).
+// After it, f receives nothing new; a value sent just before stays readable on f.ch.
+func (b *Bus) dropFinder(f *finder) {
+	if f == nil {
+		return
+	}
+	f.claimed.Store(true)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, x := range b.finders {
+		if x == f {
+			list := make([]*finder, 0, len(b.finders)-1)
+			list = append(list, b.finders[:i]...)
+			b.finders = append(list, b.finders[i+1:]...)
+			return
+		}
+	}
+}
+
+// finder is a pending future lookup: resolved with the first matching event accepted by the bus, or nil
+// when the bus is destroyed (F269). Its query runs outside the bus lock, on the emitting goroutine.
+type finder struct {
+	q       *query
+	ch      chan *BaseEvent // buffered(1); receives exactly one value
+	claimed atomic.Bool     // set by whoever sends on ch (or by the owner giving up)
+	err     error           // written before the send on ch
+
+	// note, when set, makes this a carrier of work that must run after the bus lock is released (the
+	// one-time history-drop warning) rather than a lookup.
+	note func()
+}
+
+// deliver offers e to the finder (after the bus lock was released). nil resolves it with nil.
+func (f *finder) deliver(e *BaseEvent) {
+	if f.note != nil {
+		f.note()
+		return
+	}
+	if f.claimed.Load() {
+		return
+	}
+	if e == nil {
+		if f.claimed.CompareAndSwap(false, true) {
+			f.ch <- nil
+		}
+		return
+	}
+	ok, err := f.q.match(e, f.q.bus.EventIsChildOf)
+	if !ok && err == nil {
+		return
+	}
+	if f.claimed.CompareAndSwap(false, true) {
+		if err != nil {
+			f.err = err
+			e = nil
+		}
+		f.ch <- e
+	}
+}
