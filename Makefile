@@ -1,5 +1,5 @@
 GO ?= go
-MODULES := .
+MODULES := . ./cmd/watermillbench
 
 .PHONY: all demo test vet unit bench generate fmt
 
@@ -13,14 +13,17 @@ demo:
 test: vet unit
 
 vet:
-	$(GO) vet ./...
+	for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
 
-## bench: micro-benchmarks of the hot paths
+## bench: the standard workloads (abxbus bench), the micro-benchmarks of the hot paths, and the
+## watermill comparison on the 50k workload (prints the ratio)
 bench:
+	$(GO) run ./cmd/abxbus bench
 	$(GO) test -run '^$$' -bench . -benchmem ./abxbus/...
+	cd cmd/watermillbench && $(GO) run .
 
 ## generate: run go:generate everywhere
 generate:

@@ -339,6 +339,13 @@ func (b *Bus) QueueLen() int {
 	return len(b.queue) - b.qhead
 }
 
+// PendingQueue returns the events accepted and not yet started, in the order they will start.
+func (b *Bus) PendingQueue() []*BaseEvent {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*BaseEvent(nil), b.queue[b.qhead:]...)
+}
+
 // runDone is called once per run, after its slots were released.
 func (b *Bus) runDone(r *run) {
 	b.mu.Lock()
