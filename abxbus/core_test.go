@@ -200,9 +200,15 @@ func TestQueueJumpOrderF102(t *testing.T) {
 	// F92: Now from outside a handler does not wait for its queue turn either: a parent emitted after
 	// an unrelated queued event and awaited with Now runs first; Wait keeps queue order.
 	rec.log = nil
-	gate := make(chan struct{})
-	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) { <-gate; rec.add("blocker"); return 0, nil }))
+	gate, blocking := make(chan struct{}), make(chan struct{})
+	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) {
+		close(blocking)
+		<-gate
+		rec.add("blocker")
+		return 0, nil
+	}))
 	must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, bus, Ping{})) // occupies the bus
+	<-blocking
 	if _, err := abxbus.Emit(ctx, bus, Side{Tag: "earlier"}); err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +216,9 @@ func TestQueueJumpOrderF102(t *testing.T) {
 	nowDone := make(chan error, 1)
 	go func() { nowDone <- p.Now(ctx) }()
 	for q := bus.PendingQueue(); len(q) == 0 || q[0] != p.Base(); q = bus.PendingQueue() {
+		if ctx.Err() != nil {
+			t.Fatalf("Now never moved the parent to the head of the queue: %v", q)
+		}
 		time.Sleep(time.Millisecond) // until Now has moved the parent to the head of the queue
 	}
 	close(gate)
