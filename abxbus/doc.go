@@ -1,0 +1,96 @@
+// Package abxbus is a typed, in-process event bus and RPC layer that implements the abxbus model (the
+// event bus of the Python, TypeScript and Rust abxbus runtimes) and speaks its JSON, so Go services can
+// exchange events with TypeScript and Python ones.
+//
+// # Declaring events
+//
+// An event is one Go struct that embeds [Returns] to name its result type:
+//
+//	type UserCreated struct {
+//		abxbus.Returns[UserID]        // handlers of UserCreated return a UserID
+//		Email string `json:"email"` // payload fields; JSON names are the wire keys
+//	}
+//
+// The event type name is the struct name unless the type has an EventSpec method, which also gives a
+// version and per-event defaults (timeouts, concurrency, completion). Payload fields must not use the
+// event_* metadata names or the reserved names of the other runtimes; a bad declaration is reported by
+// [On] and [Emit] as an error wrapping [ErrInvalidOption].
+//
+// # Typed and untyped
+//
+// [On] registers a func(ctx, P) (R, error); [Emit] returns an [*Event] of the payload and result types;
+// [Call] is request/response: emit, run now, return the first result or the handler error. A wrong
+// result type does not compile. Underneath, every event is one untyped [BaseEvent] record moved through
+// buses by an untyped dispatcher; [Event] is a zero-cost typed view of it ([Event.Base], [As]).
+// Wildcard ("*") and untyped handlers ([Bus.OnType]) receive the *BaseEvent and can read the payload as
+// JSON ([BaseEvent.PayloadJSON]).
+//
+// # Ordering
+//
+// By default a bus is strict FIFO: one event at a time per bus (bus-serial), handlers of an event one at
+// a time in registration order (serial), and every handler runs (completion "all"). Events start, and on
+// a serial bus complete, in emit order (F149). The only exception is the queue-jump: a child event that
+// a handler emits and awaits with [BaseEvent.Now] (or [CallChild]) runs at once, borrowing the slot of
+// the waiting parent, like a function call (F101-F110). [BaseEvent.Wait] waits without jumping the queue;
+// a Wait from inside a handler that could never finish (the awaited event is queued behind that handler
+// on the same serial slot) fails at once with [ErrWouldDeadlock] (D5).
+//
+// Options relax ordering per bus ([Options]) or per event ([EventOptions]): event concurrency
+// [GlobalSerial] (one slot per lock domain, process-wide by default), [BusSerial] or [Parallel]; handler
+// concurrency [HandlersSerial] or [HandlersParallel]; completion [CompleteAll] or [CompleteFirst] (the
+// first non-nil result wins, pending handlers are cancelled and running ones aborted). Each bus resolves
+// unset event options with its own defaults when it processes the event.
+//
+// # Contexts, timeouts and cancellation
+//
+// A context passed to a blocking call (Now, Wait, Result, Call, Find, WaitUntilIdle) bounds that call's
+// wait only; it never cancels processing (D4). Values of the emitting context reach handlers and flow
+// into children. A handler's own context is cancelled by its timeout, by the event timeout, by a
+// first-completion loss, by a parent's timeout (for children the parent was waiting on, recursively) and
+// by [Bus.Destroy]; handlers should return when it is done. Results returned after that, and children
+// emitted after that, are refused ([ErrHandlerFinished]).
+//
+// Timeouts have three levels (bus, event, handler; [Timeout] is unset, [NoTimeout] or a duration). A
+// handler's limit is min(its own or the event's handler timeout or the bus event timeout, the event
+// deadline) (F134, D6). Expiry records [EventHandlerTimeoutError] (own budget), [EventHandlerAbortedError]
+// (was running when the event deadline, a first-completion loss or a parent timeout hit) or
+// [EventHandlerCancelledError] (had not started). Slow-event and slow-handler thresholds only log a
+// warning through the bus's [log/slog] logger.
+//
+// # Errors
+//
+// Waits ([BaseEvent.Now], [BaseEvent.Wait]) report only wait and processing failures: the caller's
+// context, a rejected emit ([ErrBusDestroyed], [ErrHistoryFull]), misuse. Handler errors are read from the
+// results: [BaseEvent.Result] and [Event.Result] return the first valid result or the first handler error;
+// [BaseEvent.ResultsList] and [Event.Results] aggregate several errors in an [EventHandlerErrors]; an event
+// with no result gives [EventResultNoneError] only when ResultOptions.RequireResult is set (F156).
+// [Call] returns the handler error directly. Every error works with errors.Is (sentinels such as
+// [ErrHandlerTimeout]) and errors.As (typed errors); messages name the bus label, the event type and the
+// event's short id. A panicking handler is recovered into [EventHandlerPanicError] with its stack and the
+// bus keeps working. No call in this package panics on bad input.
+//
+// # Concurrency safety
+//
+// Every method of [Bus], [BaseEvent], [Event], [EventResult] and [Handler] is safe for concurrent use.
+// No lock is held while a handler or a user predicate runs. Handlers run on goroutines the bus owns:
+// serial handlers on the bus's dispatcher goroutine (which exists only while the bus has queued work),
+// each parallel handler and each parallel event on a goroutine of its own. A handler that ignores its
+// context does not stall the bus once its timeout fires: the dispatcher role moves on without it.
+// [Bus.Destroy] cancels in-flight handlers; [Bus.WaitUntilIdle] waits for the queue to drain.
+//
+// # History
+//
+// Each bus keeps the events it accepted in a bounded history (default 100), searchable with [Bus.Find],
+// [Bus.Filter], [Find] and [FilterOf], which can also wait for a future event. When the history is full,
+// completed events are evicted oldest first; an emit is rejected with [ErrHistoryFull] only when every
+// retained event is still in flight, unless MaxHistoryDrop is set (D1).
+//
+// # Cost
+//
+// Emit is O(1) amortised plus the handler lookup (a map by type plus the wildcard list) and history
+// admission (O(1) amortised). A typed emit plus await with one handler costs a few microseconds and a
+// handful of allocations (see BenchmarkCallTyped and `abxbus bench`); an idle bus has no goroutine and
+// no timer. Payloads stay typed Go values in process: JSON is produced only at the boundaries
+// (PayloadJSON, Find with field equality, bridges). A running event uses at most one timer, shared by
+// its event timeout, its handlers' timeouts and the slow warnings.
+package abxbus
