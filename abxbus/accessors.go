@@ -2,7 +2,6 @@ package abxbus
 
 import (
 	"context"
-	"errors"
 )
 
 // ResultOptions shape the result accessors (F151-F156). The zero value is the default policy:
@@ -28,11 +27,7 @@ func (e *BaseEvent) Result(ctx context.Context, opts ...ResultOptions) (any, err
 	if err := e.Now(ctx, FirstResult); err != nil {
 		return nil, err
 	}
-	vs, err := e.collect(optsOf(opts), true)
-	if err != nil || len(vs) == 0 {
-		return nil, err
-	}
-	return vs[0], nil
+	return e.firstResult(optsOf(opts))
 }
 
 // ResultsList waits for completion (driving the event like Now) and returns every valid result value
@@ -41,12 +36,12 @@ func (e *BaseEvent) ResultsList(ctx context.Context, opts ...ResultOptions) ([]a
 	if err := e.Now(ctx); err != nil {
 		return nil, err
 	}
-	return e.collect(optsOf(opts), false)
+	return e.collect(optsOf(opts))
 }
 
 // ResultsSnapshot applies the accessor policy to the results recorded so far, without waiting.
 func (e *BaseEvent) ResultsSnapshot(opts ...ResultOptions) ([]any, error) {
-	return e.collect(optsOf(opts), false)
+	return e.collect(optsOf(opts))
 }
 
 func optsOf(opts []ResultOptions) ResultOptions {
@@ -56,62 +51,123 @@ func optsOf(opts []ResultOptions) ResultOptions {
 	return opts[0]
 }
 
-func (e *BaseEvent) collect(o ResultOptions, first bool) ([]any, error) {
-	e.mu.Lock()
-	results := e.sortedResultsLocked()
-	type snap struct {
-		r     *EventResult
-		value any
-		err   error
-		ok    bool
-	}
-	snaps := make([]snap, len(results))
-	for i, r := range results {
-		snaps[i] = snap{r: r, value: r.value, err: r.err, ok: r.validLocked()}
-		if r.cancelCause == errFirstCompletion {
-			snaps[i].err = nil // D12: a first-completion loser is not a failure
-		}
-	}
-	eventType, eventID := e.eventType, e.id.String()
-	e.mu.Unlock()
-
-	if !o.IgnoreErrors {
-		var errs []error
-		for _, s := range snaps {
-			if s.err != nil {
-				errs = append(errs, s.err)
-			}
-		}
-		switch len(errs) {
-		case 0:
-		case 1:
-			return nil, errs[0]
-		default:
-			return nil, &EventHandlerErrors{EventType: eventType, EventID: eventID, Errors: errs}
-		}
-	}
-	var out []any
-	for _, s := range snaps {
-		keep := s.ok
-		if o.Include != nil {
-			keep = o.Include(s.r)
-		}
-		if !keep {
-			continue
-		}
-		out = append(out, s.value)
-		if first {
-			break
-		}
-	}
-	if len(out) == 0 && o.RequireResult {
-		return nil, &EventResultNoneError{EventType: eventType, EventID: eventID}
-	}
-	if out == nil && !first {
-		out = []any{}
-	}
-	return out, nil
+// collect is the list accessor's policy without waiting.
+func (e *BaseEvent) collect(o ResultOptions) ([]any, error) {
+	_, list, _, err := e.scanResults(o, false)
+	return list, err
 }
 
-// isLoser reports whether err is the record of a first-completion loser (D12).
-func isLoser(err error) bool { return errors.Is(err, errFirstCompletion) }
+// firstResult is the single-result accessor's policy without waiting.
+func (e *BaseEvent) firstResult(o ResultOptions) (any, error) {
+	one, _, _, err := e.scanResults(o, true)
+	return one, err
+}
+
+// scanResults applies the accessor policy (F152-F156, D12) to the results in registration order. Without
+// an Include filter it works under the event lock without copying; with one, it snapshots first so the
+// user's filter runs without the lock.
+func (e *BaseEvent) scanResults(o ResultOptions, first bool) (one any, list []any, found bool, err error) {
+	e.mu.Lock()
+	results := e.orderedResultsLocked()
+	if o.Include != nil {
+		type snap struct {
+			r     *EventResult
+			value any
+			err   error
+		}
+		snaps := make([]snap, len(results))
+		for i, r := range results {
+			snaps[i] = snap{r: r, value: r.value, err: r.accessorErrLocked()}
+		}
+		e.mu.Unlock()
+		if !o.IgnoreErrors {
+			var errs []error
+			for _, s := range snaps {
+				if s.err != nil {
+					errs = append(errs, s.err)
+				}
+			}
+			if err := e.handlerErrors(errs); err != nil {
+				return nil, nil, false, err
+			}
+		}
+		for _, s := range snaps {
+			if !o.Include(s.r) {
+				continue
+			}
+			if first {
+				return s.value, nil, true, nil
+			}
+			list = append(list, s.value)
+		}
+		return e.scanEnd(o, first, one, list, len(list) > 0)
+	}
+	if !o.IgnoreErrors {
+		var firstErr error
+		n := 0
+		for _, r := range results {
+			if err := r.accessorErrLocked(); err != nil {
+				if n == 0 {
+					firstErr = err
+				}
+				n++
+			}
+		}
+		if n > 0 {
+			errs := []error{firstErr}
+			if n > 1 {
+				errs = errs[:0]
+				for _, r := range results {
+					if err := r.accessorErrLocked(); err != nil {
+						errs = append(errs, err)
+					}
+				}
+			}
+			e.mu.Unlock()
+			return nil, nil, false, e.handlerErrors(errs)
+		}
+	}
+	for _, r := range results {
+		if !r.validLocked() {
+			continue
+		}
+		found = true
+		if first {
+			one = r.value
+			break
+		}
+		list = append(list, r.value)
+	}
+	e.mu.Unlock()
+	return e.scanEnd(o, first, one, list, found)
+}
+
+func (e *BaseEvent) scanEnd(o ResultOptions, first bool, one any, list []any, found bool) (any, []any, bool, error) {
+	if !found && o.RequireResult {
+		return nil, nil, false, &EventResultNoneError{EventType: e.eventType, EventID: e.id.String()}
+	}
+	if list == nil && !first {
+		list = []any{}
+	}
+	return one, list, found, nil
+}
+
+// handlerErrors is the F154 raise: nil, the single error itself, or the aggregate.
+func (e *BaseEvent) handlerErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return &EventHandlerErrors{EventType: e.eventType, EventID: e.id.String(), Errors: errs}
+}
+
+// accessorErrLocked is the error a result contributes to the accessors: none for first-completion
+// losers (D12).
+func (r *EventResult) accessorErrLocked() error {
+	if r.cancelCause == errFirstCompletion {
+		return nil
+	}
+	return r.err
+}

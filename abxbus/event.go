@@ -62,6 +62,9 @@ type BaseEvent struct {
 	inlineResults [1]*EventResult // backing array for a one-handler run's result list
 	inlineUsed    bool
 	resultsBuf    [1]*EventResult
+	pathBuf       [1]string // backing arrays for the common single-bus event: fewer allocations
+	busesBuf      [1]*Bus
+	runsBuf       [1]*run
 	pendingBuses  int
 	buses         []*Bus // buses that accepted the event, in order
 	runs          []*run // runs in progress
@@ -99,6 +102,9 @@ func (e *BaseEvent) init(eventType string, payload any, info *typeInfo) {
 	e.info = info
 	e.status = EventPending
 	e.results = e.resultsBuf[:0]
+	e.path = e.pathBuf[:0]
+	e.buses = e.busesBuf[:0]
+	e.runs = e.runsBuf[:0]
 	if info != nil {
 		if info.version != "" {
 			e.version = info.version
@@ -250,21 +256,28 @@ func (e *BaseEvent) Bus() *Bus {
 func (e *BaseEvent) Results() []*EventResult {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.sortedResultsLocked()
+	return slices.Clone(e.orderedResultsLocked())
 }
 
-func (e *BaseEvent) sortedResultsLocked() []*EventResult {
+// orderedResultsLocked returns the results in registration order (F153): e.results itself when it is
+// already in order (the common case, no allocation), else a sorted copy. Callers must not modify it.
+func (e *BaseEvent) orderedResultsLocked() []*EventResult {
+	if slices.IsSortedFunc(e.results, cmpResults) {
+		return e.results
+	}
 	out := slices.Clone(e.results)
-	slices.SortStableFunc(out, func(a, b *EventResult) int {
-		switch {
-		case a.handler.registeredAt != b.handler.registeredAt:
-			return cmpInt64(a.handler.registeredAt, b.handler.registeredAt)
-		case a.startedAt != b.startedAt:
-			return cmpInt64(a.startedAt, b.startedAt)
-		}
-		return 0
-	})
+	slices.SortStableFunc(out, cmpResults)
 	return out
+}
+
+func cmpResults(a, b *EventResult) int {
+	switch {
+	case a.handler.registeredAt != b.handler.registeredAt:
+		return cmpInt64(a.handler.registeredAt, b.handler.registeredAt)
+	case a.startedAt != b.startedAt:
+		return cmpInt64(a.startedAt, b.startedAt)
+	}
+	return 0
 }
 
 func cmpInt64(a, b int64) int {

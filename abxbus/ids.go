@@ -95,6 +95,7 @@ var idGen struct {
 	sync.Mutex
 	entropy *ulid.MonotonicEntropy
 	last    ID
+	buf     ulid.ULID // scratch, guarded by the mutex: keeps the entropy read from escaping per id
 }
 
 func init() {
@@ -111,8 +112,8 @@ func newID() ID { return newIDAt(now()) }
 
 func newIDAt(ns int64) ID {
 	ms := uint64(ns / 1e6)
-	var u ulid.ULID
 	idGen.Lock()
+	u := &idGen.buf
 	if err := u.SetTime(ms); err == nil {
 		_ = idGen.entropy.MonotonicRead(ms, u[6:])
 	}

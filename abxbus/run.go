@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +37,7 @@ type run struct {
 	deadline int64 // event deadline, Unix ns (0: none)
 	slowAt   int64 // event slow warning, Unix ns (0: none or done)
 	alarmAt  int64
-	timer    *time.Timer
+	alarm    *alarm
 
 	lmu            sync.Mutex
 	borrowers      int
@@ -296,10 +297,46 @@ func (r *run) scheduleLocked(at int64) {
 	}
 	r.alarmAt = at
 	d := time.Duration(at - now())
-	if r.timer == nil {
-		r.timer = time.AfterFunc(d, r.onAlarm)
+	if r.alarm == nil {
+		r.alarm = newAlarm(r, d)
 	} else {
-		r.timer.Reset(d)
+		r.alarm.t.Reset(d)
+	}
+}
+
+// alarm is a run's timer. Timers are pooled: a default bus gives every event a 60 s timeout, so every
+// run needs one. A pooled timer may deliver a stale fire to its next run; onAlarm tolerates early calls
+// (it re-checks every deadline against the clock and re-arms).
+type alarm struct {
+	t *time.Timer
+	r atomic.Pointer[run]
+}
+
+var alarmPool sync.Pool
+
+func newAlarm(r *run, d time.Duration) *alarm {
+	if a, ok := alarmPool.Get().(*alarm); ok {
+		a.r.Store(r)
+		a.t.Reset(d)
+		return a
+	}
+	a := &alarm{}
+	a.r.Store(r)
+	a.t = time.AfterFunc(d, a.fire)
+	return a
+}
+
+func (a *alarm) fire() {
+	if r := a.r.Load(); r != nil {
+		r.onAlarm()
+	}
+}
+
+// release stops the timer; it goes back to the pool only when it was stopped before firing.
+func (a *alarm) release() {
+	if a.t.Stop() {
+		a.r.Store(nil)
+		alarmPool.Put(a)
 	}
 }
 
@@ -576,8 +613,9 @@ func durationOf(t Timeout) time.Duration {
 func (r *run) finish() bool {
 	e := r.ev
 	e.mu.Lock()
-	if r.timer != nil {
-		r.timer.Stop()
+	if r.alarm != nil {
+		r.alarm.release()
+		r.alarm = nil
 	}
 	if i := slices.Index(e.runs, r); i >= 0 {
 		e.runs = slices.Delete(e.runs, i, i+1)

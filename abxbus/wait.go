@@ -83,7 +83,8 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	} else {
 		ch = e.doneLocked()
 	}
-	var buses []*Bus
+	var busArr [4]*Bus // stays on the stack in the common case
+	buses := busArr[:0]
 	if jump {
 		if !e.jumping || e.jumpLender == nil {
 			e.jumping, e.jumpLender = true, lender
