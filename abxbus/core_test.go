@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -445,5 +446,29 @@ func TestHandlerIDMatchesTypeScript(t *testing.T) {
 	got := abxbus.HandlerID(busID, "my_handler", "", reg.UnixNano(), "MyEvent").String()
 	if got != "61b51c1a-2ccc-5cae-a3e5-ec84cf4a9235" {
 		t.Fatalf("handler id %s", got)
+	}
+}
+
+// An idle bus costs nothing: once its work is done no goroutine of it is left (no dispatcher, no ticker,
+// no poll loop), and a new emit starts one again.
+func TestIdleBusRunsNoGoroutine(t *testing.T) {
+	ctx := tctx(t)
+	base := runtime.NumGoroutine()
+	bus := newBus(t, "Idle", nil)
+	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) { return p.N, nil }))
+	for round := range 3 {
+		for i := range 100 {
+			if _, err := abxbus.Emit(ctx, bus, Ping{N: i}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		idle(t, bus)
+		// The dispatcher goroutine returns right after the queue drains; give it a moment to exit.
+		for n := runtime.NumGoroutine(); n > base; n = runtime.NumGoroutine() {
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: %d goroutines on an idle bus, want %d", round, n, base)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
