@@ -365,7 +365,15 @@ func (r *run) invoke(res *EventResult) (next *EventResult, fin, won bool) {
 		return nil, false, false
 	}
 	var cascade []*BaseEvent
-	r.settleLocked(res, v, null, err, &cascade)
+	// The deadline, not the timer, decides: a handler that returns after its deadline while the alarm
+	// is still on its way (a busy machine fires timers late) gets the timeout outcome, not its value.
+	if t := now(); res.deadline != 0 && t >= res.deadline {
+		r.expireEventLocked(t, &cascade)
+		r.expireHandlerLocked(res, t, &cascade)
+	}
+	if res.status == ResultStarted {
+		r.settleLocked(res, v, null, err, &cascade)
+	}
 	next, fin = r.advanceLocked()
 	e.mu.Unlock()
 	res.cancel(context.Canceled)
@@ -548,12 +556,7 @@ func (r *run) onAlarm() {
 		e.mu.Unlock()
 		return
 	}
-	if r.deadline != 0 && t >= r.deadline && r.stopped == nil {
-		r.stopLocked(&EventTimeoutError{
-			Message: fmt.Sprintf("Event %s.on(%s) timed out after %ss", r.bus.label, e.label(), seconds(r.opts.Timeout)),
-			Timeout: durationOf(r.opts.Timeout),
-		}, stopEventTimeout, &cascade)
-	}
+	r.expireEventLocked(t, &cascade)
 	next := int64(0)
 	keep := func(at int64) {
 		if at != 0 && (next == 0 || at < next) {
@@ -564,14 +567,7 @@ func (r *run) onAlarm() {
 		if res.status != ResultStarted {
 			continue
 		}
-		if res.ownDeadline && t >= res.deadline {
-			who := r.bus.label + "." + res.handler.Label() + "(" + e.label() + ")"
-			r.settleLocked(res, nil, true, &EventHandlerTimeoutError{
-				Message: "Event handler " + who + " timed out after " + fmt.Sprintf("%g", res.timeout.Seconds()) + "s",
-				Timeout: res.timeout,
-			}, &cascade)
-			res.cancel(context.DeadlineExceeded)
-			r.collectBlockingLocked(res, &cascade)
+		if r.expireHandlerLocked(res, t, &cascade) {
 			continue
 		}
 		if res.slowAt != 0 && t >= res.slowAt {
@@ -601,6 +597,31 @@ func (r *run) onAlarm() {
 	if r.drive(nextRes, fin) {
 		r.bus.dispatchLoop()
 	}
+}
+
+// expireEventLocked applies the event timeout (F138) when the event deadline has passed.
+func (r *run) expireEventLocked(t int64, cascade *[]*BaseEvent) {
+	if r.deadline != 0 && t >= r.deadline && r.stopped == nil {
+		r.stopLocked(&EventTimeoutError{
+			Message: fmt.Sprintf("Event %s.on(%s) timed out after %ss", r.bus.label, r.ev.label(), seconds(r.opts.Timeout)),
+			Timeout: durationOf(r.opts.Timeout),
+		}, stopEventTimeout, cascade)
+	}
+}
+
+// expireHandlerLocked applies a started handler's own timeout (F137) when its deadline has passed.
+func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]*BaseEvent) bool {
+	if res.status != ResultStarted || !res.ownDeadline || t < res.deadline {
+		return false
+	}
+	who := r.bus.label + "." + res.handler.Label() + "(" + r.ev.label() + ")"
+	r.settleLocked(res, nil, true, &EventHandlerTimeoutError{
+		Message: "Event handler " + who + " timed out after " + fmt.Sprintf("%g", res.timeout.Seconds()) + "s",
+		Timeout: res.timeout,
+	}, cascade)
+	res.cancel(context.DeadlineExceeded)
+	r.collectBlockingLocked(res, cascade)
+	return true
 }
 
 func durationOf(t Timeout) time.Duration {
