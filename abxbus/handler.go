@@ -128,13 +128,26 @@ func funcInfo(fn any) (name, file string) {
 	if v.Kind() != reflect.Func || v.IsNil() {
 		return "handler", ""
 	}
-	f := runtime.FuncForPC(v.Pointer())
+	pc := v.Pointer()
+	if m, ok := funcInfos.Load(pc); ok {
+		fi := m.(*funcMeta)
+		return fi.name, fi.file
+	}
+	f := runtime.FuncForPC(pc)
 	if f == nil {
 		return "handler", ""
 	}
 	path, line := f.FileLine(f.Entry())
-	return f.Name(), path + ":" + strconv.Itoa(line)
+	fi := &funcMeta{name: f.Name(), file: path + ":" + strconv.Itoa(line)}
+	funcInfos.Store(pc, fi)
+	return fi.name, fi.file
 }
+
+// funcInfos caches name and source position per function entry point: registering the same function
+// (or closure body) again costs no allocation.
+var funcInfos sync.Map // uintptr -> *funcMeta
+
+type funcMeta struct{ name, file string }
 
 // OnType registers an untyped handler for events of type eventType, or for every event with "*" (F59).
 // Handlers for one event run in this order: exact-type handlers in registration order, then "*" handlers
@@ -166,10 +179,14 @@ func anyIsNull(v any) bool {
 
 func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any) bool, typed *typeInfo, opts []HandlerOption) (*Handler, error) {
 	var cfg handlerConfig
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
+	if len(opts) > 0 {
+		c := new(handlerConfig) // options take a pointer: keep cfg itself off the heap
+		for _, o := range opts {
+			if o != nil {
+				o(c)
+			}
 		}
+		cfg = *c
 	}
 	if err := cfg.timeout.check("handler_timeout"); err != nil {
 		return nil, err

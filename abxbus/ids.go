@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -163,13 +164,16 @@ func idIncrement(id *ID) {
 // handlerNamespace is uuidv5(NAMESPACE_DNS, "abxbus-handler") = 98dc1aae-798a-597c-8b2e-2c0511f4a81a.
 var handlerNamespace = uuidV5(ID{0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}, "abxbus-handler")
 
+// uuidV5 is RFC 9562 UUIDv5 of name in namespace ns.
 func uuidV5(ns ID, name string) ID {
-	h := sha1.New()
-	h.Write(ns[:])
-	h.Write([]byte(name))
-	var sum [sha1.Size]byte
+	return uuidV5Of(append(ns[:len(ns):len(ns)], name...))
+}
+
+// uuidV5Of is UUIDv5 of data = namespace bytes followed by the name.
+func uuidV5Of(data []byte) ID {
+	sum := sha1.Sum(data)
 	var id ID
-	copy(id[:], h.Sum(sum[:0]))
+	copy(id[:], sum[:])
 	id[6] = id[6]&0x0f | 0x50
 	id[8] = id[8]&0x3f | 0x80
 	return id
@@ -181,5 +185,15 @@ func HandlerID(busID ID, name, filePath string, registeredAt int64, pattern stri
 	if filePath == "" {
 		filePath = "unknown"
 	}
-	return uuidV5(handlerNamespace, busID.String()+"|"+name+"|"+filePath+"|"+FormatTimestamp(registeredAt)+"|"+pattern)
+	var buf [256]byte // the usual key fits: no allocation
+	b := append(buf[:0], handlerNamespace[:]...)
+	b = busID.appendTo(b)
+	b = append(append(b, '|'), name...)
+	b = append(append(b, '|'), filePath...)
+	b = append(b, '|')
+	if registeredAt != 0 {
+		b = time.Unix(0, registeredAt).UTC().AppendFormat(b, TimestampLayout)
+	}
+	b = append(append(b, '|'), pattern...)
+	return uuidV5Of(b)
 }
