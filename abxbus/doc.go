@@ -85,12 +85,26 @@
 // completed events are evicted oldest first; an emit is rejected with [ErrHistoryFull] only when every
 // retained event is still in flight, unless MaxHistoryDrop is set (D1).
 //
-// # Cost
+// # Performance
 //
-// Emit is O(1) amortised plus the handler lookup (a map by type plus the wildcard list) and history
-// admission (O(1) amortised). A typed emit plus await with one handler costs a few microseconds and a
-// handful of allocations (see BenchmarkCallTyped and `abxbus bench`); an idle bus has no goroutine and
-// no timer. Payloads stay typed Go values in process: JSON is produced only at the boundaries
-// (PayloadJSON, Find with field equality, bridges). A running event uses at most one timer, shared by
-// its event timeout, its handlers' timeouts and the slow warnings.
+// Measured on a shared 2-core linux/amd64 machine with go1.26 (`go test -bench . -benchmem ./abxbus`,
+// `abxbus bench`); absolute times move 2-4x between runs, ratios less:
+//
+//	operation                                        time           allocations
+//	typed Call (emit + await + result, 1 handler)    ~2 us          6
+//	untyped Emit + Now (1 handler)                   ~1.9 us        4
+//	50k events awaited in batches (workload 50k)     ~1.3 us/event  4 per event
+//	register a handler (On)                          ~0.7 us        3
+//	register, emit, await, unregister (onoff)        ~3 us          11
+//	child awaited on another bus from a handler      ~5 us          11
+//
+// Costs by operation: Emit is O(1) amortised plus history admission (O(1) amortised: completed events are
+// evicted oldest first, holes compacted in batches); handler lookup is a map by type plus the wildcard
+// list. An idle bus has no goroutine and no timer; a bus with queued serial work has one dispatcher
+// goroutine, which runs serial handlers itself; each parallel handler or parallel event gets a goroutine.
+// A running event uses at most one timer (pooled), shared by its event timeout, its handlers' timeouts and
+// the slow warnings; no context.WithTimeout is created per handler. Payloads stay typed Go values in
+// process: JSON is produced only at the boundaries (PayloadJSON, Find with field equality, bridges).
+// Memory: about 1.2 KB per retained event with one result (the event record holds its first result,
+// path, bus and run inline).
 package abxbus
