@@ -23,11 +23,8 @@ import (
 // emitWith emits p with per-event options on bus.
 func emitWith[P abxbus.Payload[R], R any](t testing.TB, bus *abxbus.Bus, p P, o abxbus.EventOptions) *abxbus.Event[P, R] {
 	t.Helper()
-	e := abxbus.NewEvent[P, R](p)
-	if err := e.Base().SetOptions(o); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.Emit(context.Background(), e.Base()); err != nil {
+	e, err := abxbus.EmitWith[P, R](context.Background(), bus, p, o)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -824,3 +821,27 @@ func (s *syncBuffer) String() string {
 func (s *syncBuffer) contains(sub string) bool { return strings.Contains(s.String(), sub) }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// F15, F111: per-event options override the bus defaults; invalid ones are refused before emit.
+func TestEmitWithOptions(t *testing.T) {
+	ctx := tctx(t)
+	bus := newBus(t, "EmitWith", nil)
+	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}))
+	e := must[*abxbus.Event[Ping, int]](t)(abxbus.EmitWith[Ping, int](ctx, bus, Ping{}, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(5 * time.Millisecond)}))
+	if _, err := e.Result(ctx); !errors.Is(err, abxbus.ErrHandlerAborted) {
+		t.Fatalf("per-event timeout not applied: %v", err)
+	}
+	bad, err := abxbus.EmitWith[Ping, int](ctx, bus, Ping{}, abxbus.EventOptions{Completion: "most"})
+	if !errors.Is(err, abxbus.ErrInvalidOption) || !strings.Contains(err.Error(), "most") {
+		t.Fatalf("invalid option: %v", err)
+	}
+	if err := bad.Now(ctx); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("Now on the refused event: %v", err)
+	}
+	if bus.HistoryLen() != 1 {
+		t.Fatalf("refused event reached the bus: history %d", bus.HistoryLen())
+	}
+}

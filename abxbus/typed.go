@@ -369,6 +369,22 @@ func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], 
 	return e, err
 }
 
+// EmitWith is Emit with per-event options (F10-F17) layered over the type's EventSpec defaults: set
+// fields override, unset fields keep the defaults, and whatever stays unset is resolved by each
+// processing bus. An invalid option is an error wrapping ErrInvalidOption and nothing is emitted.
+func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventOptions) (*Event[P, R], error) {
+	e := NewEvent(p)
+	if err := e.emitErr; err != nil {
+		return e, err
+	}
+	if err := e.Base().SetOptions(opts.merge(e.Base().Options())); err != nil {
+		e.emitErr = err
+		return e, err
+	}
+	_, err := b.Emit(ctx, e.Base())
+	return e, err
+}
+
 // EmitChild emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
 func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
