@@ -1,0 +1,21 @@
+// Command abxbus-gen generates typed helpers for abxbus event declarations. Use it from go generate,
+// next to the declarations:
+//
+//	//go:generate go run github.com/typedbus/abxbus-go/cmd/abxbus-gen
+//
+// Usage:
+//
+//	abxbus-gen [-output file] [-check] [dir | dir/... ...]
+//
+// Each event type is a struct embedding abxbus.Returns[R]; its options go in an abxbus struct tag on
+// that field. -check writes nothing and exits 1 when a generated file is missing or stale. See package
+// codegen for what is generated.
+package main
+
+import (
+	"os"
+
+	"github.com/typedbus/abxbus-go/codegen"
+)
+
+func main() { os.Exit(codegen.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,43 @@
+package codegen
+
+import (
+	"go/token"
+	"unicode"
+	"unicode/utf8"
+)
+
+// packageNames are the package-level identifiers every generated file declares.
+var packageNames = []string{"EventTypes", "RegisterEvents"}
+
+// Identifiers are the package-level names generated for one event: exported when the payload type
+// is exported (UserCreated gives OnUserCreated, userCreated gives onUserCreated).
+type Identifiers struct {
+	On, OnEvent, Emit, EmitChild, Await, Call, CallChild, Find, Filter, Decode, EventTypeConst, SchemaConst string
+}
+
+func (ev *Event) names() Identifiers {
+	n := ev.GoName
+	exported := token.IsExported(n)
+	r, size := utf8.DecodeRuneInString(n)
+	upper := string(unicode.ToUpper(r)) + n[size:]
+	pre := func(prefix string) string {
+		if !exported {
+			r, size := utf8.DecodeRuneInString(prefix)
+			prefix = string(unicode.ToLower(r)) + prefix[size:]
+		}
+		return prefix + upper
+	}
+	return Identifiers{
+		On: pre("On"), OnEvent: pre("On") + "Event", Emit: pre("Emit"), EmitChild: pre("Emit") + "Child",
+		Await: pre("Await"), Call: pre("Call"), CallChild: pre("Call") + "Child", Find: pre("Find"),
+		Filter: pre("Filter"), Decode: pre("Decode") + "Result",
+		EventTypeConst: n + "EventType", SchemaConst: n + "ResultSchema",
+	}
+}
+
+// GeneratedNames lists the package-level identifiers generated for the event.
+func (ev *Event) GeneratedNames() []string {
+	x := ev.names()
+	return []string{x.On, x.OnEvent, x.Emit, x.EmitChild, x.Await, x.Call, x.CallChild, x.Find, x.Filter,
+		x.Decode, x.EventTypeConst, x.SchemaConst}
+}

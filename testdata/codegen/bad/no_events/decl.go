@@ -1,0 +1,5 @@
+package no_events
+
+type Plain struct {
+	Name string `json:"name"`
+}
