@@ -12,7 +12,7 @@ var packageNames = []string{"EventTypes", "RegisterEvents"}
 // Identifiers are the package-level names generated for one event: exported when the payload type
 // is exported (UserCreated gives OnUserCreated, userCreated gives onUserCreated).
 type Identifiers struct {
-	On, OnEvent, Emit, EmitChild, Await, Call, CallChild, Find, Filter, Decode, EventTypeConst, SchemaConst string
+	On, OnEvent, Emit, EmitWith, EmitChild, Await, Call, CallChild, Find, Filter, Decode, EventTypeConst, SchemaConst string
 }
 
 func (ev *Event) names() Identifiers {
@@ -28,7 +28,7 @@ func (ev *Event) names() Identifiers {
 		return prefix + upper
 	}
 	return Identifiers{
-		On: pre("On"), OnEvent: pre("On") + "Event", Emit: pre("Emit"), EmitChild: pre("Emit") + "Child",
+		On: pre("On"), OnEvent: pre("On") + "Event", Emit: pre("Emit"), EmitWith: pre("Emit") + "With", EmitChild: pre("Emit") + "Child",
 		Await: pre("Await"), Call: pre("Call"), CallChild: pre("Call") + "Child", Find: pre("Find"),
 		Filter: pre("Filter"), Decode: pre("Decode") + "Result",
 		EventTypeConst: n + "EventType", SchemaConst: n + "ResultSchema",
@@ -38,6 +38,6 @@ func (ev *Event) names() Identifiers {
 // GeneratedNames lists the package-level identifiers generated for the event.
 func (ev *Event) GeneratedNames() []string {
 	x := ev.names()
-	return []string{x.On, x.OnEvent, x.Emit, x.EmitChild, x.Await, x.Call, x.CallChild, x.Find, x.Filter,
+	return []string{x.On, x.OnEvent, x.Emit, x.EmitWith, x.EmitChild, x.Await, x.Call, x.CallChild, x.Find, x.Filter,
 		x.Decode, x.EventTypeConst, x.SchemaConst}
 }

@@ -232,6 +232,12 @@ func {{$n.Emit}}(ctx context.Context, bus *abxbus.Bus, p {{.GoName}}) (*abxbus.E
 	return abxbus.Emit(ctx, bus, p)
 }
 
+// {{$n.EmitWith}} is {{$n.Emit}} with per-event options layered over the declared defaults (see
+// abxbus.EmitWith).
+func {{$n.EmitWith}}(ctx context.Context, bus *abxbus.Bus, p {{.GoName}}, opts abxbus.EventOptions) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
+	return abxbus.EmitWith(ctx, bus, p, opts)
+}
+
 // {{$n.EmitChild}} emits p as a linked child of the running handler that owns ctx, without waiting
 // (see abxbus.EmitChildOf).
 func {{$n.EmitChild}}(ctx context.Context, p {{.GoName}}) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
