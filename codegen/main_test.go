@@ -1,0 +1,171 @@
+package codegen_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/codegen"
+)
+
+// genTempModule makes a module in a temporary directory that requires this repository's module
+// through a replace directive, so the generator can type-check declarations there.
+func genTempModule(t *testing.T) string {
+	t.Helper()
+	root := genModuleRoot(t)
+	tmp := t.TempDir()
+	genWrite(t, filepath.Join(tmp, "go.mod"), fmt.Sprintf(
+		"module gentmp\n\ngo 1.25\n\nrequire github.com/typedbus/abxbus-go v0.0.0\n\nreplace github.com/typedbus/abxbus-go => %s\n", root))
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	genWrite(t, filepath.Join(tmp, "go.sum"), string(sum))
+	return tmp
+}
+
+func genMain(args ...string) (int, string, string) {
+	var stdout, stderr strings.Builder
+	code := codegen.Main(args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestMainCheckAndWrite covers -check (missing, fresh, stale) and that a run writes only when the
+// output changes.
+func TestMainCheckAndWrite(t *testing.T) {
+	dir := filepath.Join(genTempModule(t), "basic")
+	genCopyGoFiles(t, filepath.Join(genTestdata, "golden", "basic"), dir)
+	out := filepath.Join(dir, codegen.DefaultOutput)
+
+	if code, _, stderr := genMain("-check", dir); code != 1 || !strings.Contains(stderr, out+" is stale") {
+		t.Fatalf("-check with no generated file: exit %d, stderr %q; want 1 and a stale message", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("-check wrote %s", out)
+	}
+	if code, stdout, stderr := genMain(dir); code != 0 || stdout != "wrote "+out+"\n" {
+		t.Fatalf("generate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if code, _, stderr := genMain("-check", dir); code != 0 {
+		t.Fatalf("-check after generating: exit %d, stderr %q", code, stderr)
+	}
+
+	// Unchanged output: the file is not rewritten (its modification time stays).
+	past := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(out, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ := genMain(dir); code != 0 || stdout != "" {
+		t.Fatalf("second generate: exit %d, stdout %q; want 0 and nothing written", code, stdout)
+	}
+	if fi, err := os.Stat(out); err != nil || !fi.ModTime().Equal(past) {
+		t.Fatalf("unchanged output was rewritten: %v %v", fi.ModTime(), err)
+	}
+
+	// A changed declaration makes the file stale until the next run.
+	decl := filepath.Join(dir, "decl.go")
+	src, err := os.ReadFile(decl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genWrite(t, decl, strings.Replace(string(src), "version=2", "version=3", 1))
+	if code, _, stderr := genMain("-check", dir); code != 1 || !strings.Contains(stderr, "stale") {
+		t.Fatalf("-check after a declaration change: exit %d, stderr %q", code, stderr)
+	}
+	if code, stdout, _ := genMain(dir); code != 0 || stdout == "" {
+		t.Fatalf("regenerate: exit %d, stdout %q", code, stdout)
+	}
+	if got, _ := os.ReadFile(out); !strings.Contains(string(got), `Version: "3"`) {
+		t.Fatalf("regenerated file lacks the new version")
+	}
+
+	// A hand-edited generated file is stale too.
+	genWrite(t, out, strings.Replace(string(mustRead(t, out)), "Version: \"3\"", "Version: \"4\"", 1))
+	if code, _, _ := genMain("-check", dir); code != 1 {
+		t.Fatalf("-check of a hand-edited generated file: exit %d, want 1", code)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestMainPattern covers dir/...: packages are found by their go:generate directives, whose flags
+// are used; testdata directories are skipped.
+func TestMainPattern(t *testing.T) {
+	tmp := genTempModule(t)
+	a := filepath.Join(tmp, "a")
+	b := filepath.Join(tmp, "nested", "b")
+	skipped := filepath.Join(tmp, "testdata", "c")
+	for _, d := range []string{a, b, skipped} {
+		genCopyGoFiles(t, filepath.Join(genTestdata, "golden", "scalars"), d)
+	}
+	genWrite(t, filepath.Join(a, "gen.go"), "package scalars\n\n//go:generate go run github.com/typedbus/abxbus-go/cmd/abxbus-gen\n")
+	genWrite(t, filepath.Join(b, "gen.go"), "package scalars\n\n//go:generate abxbus-gen -output events_gen.go\n")
+	genWrite(t, filepath.Join(skipped, "gen.go"), "package scalars\n\n//go:generate abxbus-gen\n")
+
+	ds, err := codegen.FindDirectives(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 || ds[0].Dir != a || ds[1].Dir != b || len(ds[0].Args) != 0 || strings.Join(ds[1].Args, " ") != "-output events_gen.go" {
+		t.Fatalf("FindDirectives = %+v", ds)
+	}
+	if code, _, stderr := genMain("-check", tmp+"/..."); code != 1 || strings.Count(stderr, "stale") != 2 {
+		t.Fatalf("-check ./...: exit %d, stderr %q", code, stderr)
+	}
+	if code, stdout, stderr := genMain(tmp + "/..."); code != 0 || strings.Count(stdout, "wrote") != 2 {
+		t.Fatalf("generate ./...: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, p := range []string{filepath.Join(a, codegen.DefaultOutput), filepath.Join(b, "events_gen.go")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("missing %s: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(skipped, codegen.DefaultOutput)); !os.IsNotExist(err) {
+		t.Errorf("generated into a testdata directory")
+	}
+	if code, _, stderr := genMain("-check", tmp+"/..."); code != 0 {
+		t.Fatalf("-check ./... after generating: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestMainErrors covers bad usage, bad declarations (file:line:col, nothing written) and refusing
+// to overwrite a file the generator did not write.
+func TestMainErrors(t *testing.T) {
+	if code, _, stderr := genMain("-nope"); code != 2 || !strings.Contains(stderr, "usage: abxbus-gen") {
+		t.Errorf("unknown flag: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := genMain("-output", "../x.go", filepath.Join(genTestdata, "golden", "basic")); code != 1 || !strings.Contains(stderr, "must be a non-test .go file name") {
+		t.Errorf("bad -output: exit %d, stderr %q", code, stderr)
+	}
+
+	tmp := genTempModule(t)
+	bad := filepath.Join(tmp, "bad")
+	genCopyGoFiles(t, filepath.Join(genTestdata, "bad", "unknown_option"), bad)
+	code, stdout, stderr := genMain(bad)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, filepath.Join(bad, "decl.go")+`:6:25: event type Typo: unknown option "timout"`) {
+		t.Errorf("bad declarations: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(bad, codegen.DefaultOutput)); !os.IsNotExist(err) {
+		t.Errorf("bad declarations produced output")
+	}
+
+	mine := filepath.Join(tmp, "mine")
+	genCopyGoFiles(t, filepath.Join(genTestdata, "golden", "scalars"), mine)
+	genWrite(t, filepath.Join(mine, codegen.DefaultOutput), "package scalars\n\n// hand-written\n")
+	if code, _, stderr := genMain(mine); code != 1 || !strings.Contains(stderr, "was not written by abxbus-gen") {
+		t.Errorf("overwrite of a hand-written file: exit %d, stderr %q", code, stderr)
+	}
+	if got := string(mustRead(t, filepath.Join(mine, codegen.DefaultOutput))); got != "package scalars\n\n// hand-written\n" {
+		t.Errorf("the hand-written file changed")
+	}
+}
