@@ -1,7 +1,7 @@
 GO ?= go
 MODULES := . ./cmd/watermillbench
 
-.PHONY: all demo test vet unit bench generate fmt
+.PHONY: all demo test vet gencheck unit bench generate fmt
 
 all: test
 
@@ -9,11 +9,15 @@ all: test
 demo:
 	$(GO) run ./examples/checkout
 
-## test: vet and race-test every module
-test: vet unit
+## test: vet, check that generated code is fresh, and race-test every module
+test: vet gencheck unit
 
 vet:
 	for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## gencheck: fail when a file abxbus-gen writes is missing or stale (run make generate to fix)
+gencheck:
+	$(GO) run ./cmd/abxbus-gen -check ./...
 
 unit:
 	for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
@@ -25,7 +29,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./abxbus/...
 	cd cmd/watermillbench && $(GO) run .
 
-## generate: run go:generate everywhere
+## generate: run go:generate everywhere (abxbus-gen writes the typed helpers of declared events)
 generate:
 	$(GO) generate ./...
 
