@@ -182,10 +182,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: abxbus-gen [-output file] [-check] [dir | dir/... ...]\n\n"+
 			"Generates typed helpers for the event types (structs embedding abxbus.Returns[R]) of the Go\n"+
 			"package in each dir (default: the current directory). dir/... finds every package below dir\n"+
-			"with a go:generate directive running abxbus-gen and uses that directive's flags.\n\n")
+			"with a go:generate directive running abxbus-gen and uses that directive's flags.\n\n"+
+			"Options of an event, in the abxbus struct tag of its abxbus.Returns[R] field (key=value,...):\n")
+		for _, k := range optionKeys {
+			fmt.Fprintf(stderr, "  %-22s %s\n", k, options[k].doc)
+		}
+		fmt.Fprintln(stderr, "\nFlags:")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	type job struct {

@@ -90,15 +90,15 @@ var options = map[string]option{
 		e.Version = v
 		return nil
 	}},
-	"timeout":              {"event_timeout", durationOpt("timeout", func(o *Options) **Duration { return &o.Timeout })},
-	"handler_timeout":      {"event_handler_timeout", durationOpt("handler_timeout", func(o *Options) **Duration { return &o.HandlerTimeout })},
-	"slow_timeout":         {"event_slow_timeout", durationOpt("slow_timeout", func(o *Options) **Duration { return &o.SlowTimeout })},
-	"handler_slow_timeout": {"event_handler_slow_timeout", durationOpt("handler_slow_timeout", func(o *Options) **Duration { return &o.HandlerSlowTimeout })},
-	"concurrency": {"event_concurrency", enumOpt("concurrency", []string{"global-serial", "bus-serial", "parallel"},
+	"timeout":              {"event_timeout: Go duration or none", durationOpt("timeout", func(o *Options) **Duration { return &o.Timeout })},
+	"handler_timeout":      {"event_handler_timeout: Go duration or none", durationOpt("handler_timeout", func(o *Options) **Duration { return &o.HandlerTimeout })},
+	"slow_timeout":         {"event_slow_timeout: Go duration or none", durationOpt("slow_timeout", func(o *Options) **Duration { return &o.SlowTimeout })},
+	"handler_slow_timeout": {"event_handler_slow_timeout: Go duration or none", durationOpt("handler_slow_timeout", func(o *Options) **Duration { return &o.HandlerSlowTimeout })},
+	"concurrency": {"event_concurrency: global-serial, bus-serial or parallel", enumOpt("concurrency", []string{"global-serial", "bus-serial", "parallel"},
 		func(o *Options) *string { return &o.Concurrency })},
-	"handler_concurrency": {"event_handler_concurrency", enumOpt("handler_concurrency", []string{"serial", "parallel"},
+	"handler_concurrency": {"event_handler_concurrency: serial or parallel", enumOpt("handler_concurrency", []string{"serial", "parallel"},
 		func(o *Options) *string { return &o.HandlerConcurrency })},
-	"completion": {"event_handler_completion", enumOpt("completion", []string{"all", "first"},
+	"completion": {"event_handler_completion: all or first", enumOpt("completion", []string{"all", "first"},
 		func(o *Options) *string { return &o.Completion })},
 }
 
