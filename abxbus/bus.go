@@ -363,7 +363,9 @@ func (b *Bus) runDone(r *run) {
 }
 
 // WaitUntilIdle blocks until every event accepted by this bus has finished processing on it, or ctx is
-// done (then it returns ctx.Err()). It returns nil at once for an idle or destroyed bus (F268).
+// done (then it returns ctx.Err()). It returns nil at once for an idle bus (F268). On a destroyed bus it
+// returns as soon as the runs Destroy stopped have wound up, which does not wait for handlers that
+// ignore their context.
 func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 	b.mu.Lock()
 	if b.active == 0 {
