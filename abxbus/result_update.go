@@ -1,0 +1,157 @@
+package abxbus
+
+import "fmt"
+
+// ResultUpdate is a create-or-update of one handler's result row (F160, F43). Zero fields change
+// nothing; the set ones apply in this order: Timeout, Result, Error, then Status (an explicit status is
+// applied last, F43).
+type ResultUpdate struct {
+	// Bus is the bus the row is recorded for when it is created (its eventbus_name/eventbus_id). nil: the
+	// handler's bus. It does not emit the event on that bus.
+	Bus *Bus
+	// Status sets the row status (pending, started, completed or error).
+	Status ResultStatus
+	// Result sets the row's value when SetResult is true or Result is not nil (set SetResult to record
+	// a null result). The value is checked against the event's result type like a handler's return:
+	// valid gives status completed; a mismatch gives status error with an EventHandlerResultSchemaError
+	// and a null value; an error value gives status error with that error.
+	Result    any
+	SetResult bool
+	// Error, when not nil, records that error: status error, null value.
+	Error error
+	// Timeout sets the row's handler timeout (handler_timeout); NoTimeout clears it.
+	Timeout Timeout
+}
+
+// UpdateResult creates or updates the result row of handler h on e (F160, F161), for seeding or
+// rehydrating results (for example from a log) rather than for normal processing. A new row is pending
+// until the update says otherwise. Effects on the event (F161): a row updated to started marks a
+// pending event started; a row going back to pending or started reopens a completed event (clearing
+// event_completed_at); a terminal row may complete an event that was only waiting for it.
+//
+// Rows produced by a bus running the handler are owned by that run and are never changed here (F41):
+// updating one returns an error matching ErrInvalidOption, as do a nil handler and an unknown status.
+// Rows created here are kept in handler registration order with the others (F153) and are seen by the
+// result accessors. Safe for concurrent use; no user code runs.
+func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, error) {
+	if h == nil {
+		return nil, fmt.Errorf("%w: UpdateResult on %s: nil handler", ErrInvalidOption, e.label())
+	}
+	switch upd.Status {
+	case "", ResultPending, ResultStarted, ResultCompleted, ResultError:
+	default:
+		return nil, fmt.Errorf("%w: UpdateResult on %s: unknown result status %q", ErrInvalidOption, e.label(), upd.Status)
+	}
+	if err := upd.Timeout.check("handler timeout"); err != nil {
+		return nil, err
+	}
+	// The value check may encode JSON of a user type: do it before taking the lock.
+	var value any
+	var null bool
+	var valueErr error
+	setValue := upd.SetResult || upd.Result != nil
+	if setValue {
+		if err, ok := upd.Result.(error); ok {
+			valueErr = err
+		} else {
+			value, null, valueErr = e.checkResult(h, upd.Result)
+		}
+	}
+
+	e.mu.Lock()
+	var row *EventResult
+	for _, r := range e.results {
+		if r.handler == h || r.handler.id == h.id {
+			row = r
+			break
+		}
+	}
+	t := now()
+	if row == nil {
+		bus := upd.Bus
+		if bus == nil {
+			bus = h.bus
+		}
+		row = &EventResult{ev: e, bus: bus, handler: h, id: newIDAt(t), status: ResultPending, null: true}
+		e.results = append(e.results, row)
+	} else if row.run != nil {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("%w: UpdateResult on %s: the result of %s belongs to a bus run and is final once settled (F41)",
+			ErrInvalidOption, e.label(), h.Label())
+	}
+
+	if d, ok := upd.Timeout.Duration(); ok {
+		row.timeout = d
+	}
+	if setValue {
+		if valueErr != nil {
+			row.status, row.err, row.value, row.null = ResultError, valueErr, nil, true
+		} else {
+			row.status, row.err, row.value, row.null = ResultCompleted, nil, value, null
+		}
+	}
+	if upd.Error != nil {
+		row.status, row.err, row.value, row.null = ResultError, upd.Error, nil, true
+	}
+	if upd.Status != "" {
+		row.status = upd.Status
+	}
+
+	// Timestamps and the event's own state follow the row.
+	switch row.status {
+	case ResultPending:
+		row.completedAt = 0
+		e.reopenLocked()
+	case ResultStarted:
+		if row.startedAt == 0 {
+			row.startedAt = t
+		}
+		row.completedAt = 0
+		e.reopenLocked()
+		if e.status == EventPending {
+			e.status = EventStarted
+			e.startedAt = t
+		}
+	default: // terminal
+		if row.startedAt == 0 {
+			row.startedAt = t
+		}
+		if row.completedAt == 0 {
+			row.completedAt = t
+		}
+		if row.validLocked() && !e.hasValid {
+			e.hasValid = true
+			if e.firstValid != nil {
+				close(e.firstValid)
+			}
+		}
+	}
+	done := row.status.terminal() && e.tryCompleteLocked()
+	e.mu.Unlock()
+	if done {
+		e.afterComplete()
+	}
+	return row, nil
+}
+
+// Update is e.UpdateResult(r.Handler(), upd) for the event this row belongs to (F43, F160).
+func (r *EventResult) Update(upd ResultUpdate) (*EventResult, error) {
+	return r.ev.UpdateResult(r.handler, upd)
+}
+
+// reopenLocked turns a completed event back into a started one because one of its rows is no longer
+// terminal (F161): event_completed_at is cleared and the completion signals are re-armed. It reports
+// whether the event was completed.
+func (e *BaseEvent) reopenLocked() bool {
+	if e.status != EventCompleted {
+		return false
+	}
+	e.status = EventStarted
+	e.completedAt = 0
+	e.completedFlag.Store(false)
+	e.done = nil // a fresh channel is made on demand and closed at the next completion
+	if !e.hasValid {
+		e.firstValid = nil
+	}
+	return true
+}
