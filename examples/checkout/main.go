@@ -147,6 +147,8 @@ func run() error {
 	for i, s := range trace {
 		fmt.Printf("  %2d. %s\n", i+1, s)
 	}
+	// The causality tree of everything the bus saw: handlers, children, results and errors (F205).
+	fmt.Println(bus.LogTree())
 	return nil
 }
 
