@@ -444,3 +444,49 @@ func TestEventIsChildOfF89(t *testing.T) {
 		t.Fatal("direct parent link must not need the history")
 	}
 }
+
+// DESIGN "never hold a lock while calling user code", F171: the Where predicate may call back into the
+// bus (history reads, a nested find, lineage) both for history candidates and for future matching, and
+// a future ChildOf lookup matches a descendant emitted later.
+func TestFindPredicateRunsWithoutLockF171(t *testing.T) {
+	ctx := tctx(t)
+	b := orderBus(t, nil)
+	emitOrders(t, b, "o1")
+	reentrant := func(e *abxbus.BaseEvent) bool {
+		_ = b.HistoryLen()
+		_, _ = b.Find(ctx, "*", abxbus.FindOptions{})
+		_ = b.EventIsChildOf(e, e)
+		return true
+	}
+	if e, err := b.Find(ctx, "Order", abxbus.FindOptions{Where: reentrant}); err != nil || e == nil {
+		t.Fatalf("history find with a re-entrant predicate = %v, %v", e, err)
+	}
+	waiting := waitingFinds(t)
+	found := goFind(ctx, b, "Shipment", abxbus.FindOptions{Past: abxbus.Never, Future: abxbus.Always, Where: reentrant})
+	<-waiting
+	s := must[*abxbus.Event[Shipment, string]](t)(abxbus.Emit(ctx, b, Shipment{OrderID: "o1"}))
+	if r := <-found; r.err != nil || r.e != s.Base() {
+		t.Fatalf("future find with a re-entrant predicate = %v, %v", r.e, r.err)
+	}
+
+	// Future ChildOf: the parent's handler emits the child after the lookup started.
+	lb := newBus(t, "LineageFuture", nil)
+	release := make(chan struct{})
+	must[*abxbus.Handler](t)(abxbus.On(lb, func(ctx context.Context, p Parent) (string, error) {
+		<-release
+		_, err := abxbus.EmitChildOf(ctx, Kid{N: 7})
+		return "", err
+	}))
+	must[*abxbus.Handler](t)(abxbus.On(lb, func(ctx context.Context, k Kid) (int, error) { return k.N, nil }))
+	p := must[*abxbus.Event[Parent, string]](t)(abxbus.Emit(ctx, lb, Parent{Name: "p"}))
+	kid := goFind(ctx, lb, "Kid", abxbus.FindOptions{Past: abxbus.Never, Future: abxbus.Always, ChildOf: p.Base()})
+	<-waiting
+	other := must[*abxbus.Event[Kid, int]](t)(abxbus.Emit(ctx, lb, Kid{N: 1})) // offered first, not a descendant
+	close(release)
+	r := <-kid
+	if r.err != nil || r.e == nil || r.e == other.Base() || r.e.ParentID() != p.ID() {
+		t.Fatalf("future ChildOf find = %v, %v", r.e, r.err)
+	}
+	idle(t, lb)
+	idle(t, b)
+}
