@@ -177,12 +177,9 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		return b.reject(e, err)
 	}
 	e.mu.Lock()
-	if e.status == EventCompleted {
-		// A completed event forwarded to a new bus is processed there too (A30): it reopens.
-		e.status = EventStarted
-		e.completedAt = 0
-		e.completedFlag.Store(false)
-	}
+	// A completed event forwarded to a new bus is processed there too (A30): it reopens, with fresh
+	// completion channels so waiters see the second completion.
+	e.reopenLocked()
 	if len(e.buses) == 0 {
 		e.emitCtx = ctx
 	}

@@ -472,3 +472,53 @@ func TestIdleBusRunsNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// A30: an event that completed on one bus and is then emitted on another reopens: Wait waits for the
+// second bus, and it completes again with both results.
+func TestForwardCompletedEventReopens(t *testing.T) {
+	ctx := tctx(t)
+	a, b := newBus(t, "ReopenA", nil), newBus(t, "ReopenB", nil)
+	gate := make(chan struct{})
+	must[*abxbus.Handler](t)(abxbus.On(a, func(ctx context.Context, p Ping) (int, error) { return 1, nil }))
+	must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, p Ping) (int, error) { <-gate; return 2, nil }))
+	e := must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, a, Ping{}))
+	if err := e.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Emit(ctx, e.Base()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-e.Base().Done():
+		t.Fatal("Done is closed while the second bus is still processing")
+	default:
+	}
+	close(gate)
+	vals, err := e.Results(ctx)
+	if err != nil || !cmp.Equal([]int{1, 2}, vals) {
+		t.Fatalf("Results = %v, %v", vals, err)
+	}
+}
+
+// Destroy right after parallel emits: every event still completes (a run stopped before it began
+// must not add rows).
+func TestDestroyRightAfterParallelEmits(t *testing.T) {
+	ctx := tctx(t)
+	for range 200 {
+		bus, err := abxbus.New("DestroyRace", &abxbus.Options{EventConcurrency: abxbus.Parallel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) { return p.N, nil }))
+		var evs []*abxbus.Event[Ping, int]
+		for i := range 4 {
+			evs = append(evs, must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, bus, Ping{N: i})))
+		}
+		bus.Destroy(true)
+		for _, e := range evs {
+			if err := e.Wait(ctx); err != nil {
+				t.Fatalf("%s: %v (status %s)", e, err, e.Status())
+			}
+		}
+	}
+}

@@ -148,6 +148,10 @@ func (r *run) begin() bool {
 	e := r.ev
 	t := now()
 	e.mu.Lock()
+	if r.finished { // stopped (bus destroyed) before it began: its slots are already released
+		e.mu.Unlock()
+		return false
+	}
 	if e.status != EventStarted {
 		e.status = EventStarted
 		e.startedAt = t
