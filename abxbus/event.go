@@ -43,6 +43,12 @@ type BaseEvent struct {
 	// result type is known from info.
 	resultSchema json.RawMessage
 
+	// extra holds payload keys of a decoded event that its Go payload type does not have (kept for
+	// re-encoding); wirePendingBuses is event_pending_bus_count as decoded, written back while the event
+	// has not been emitted here.
+	extra            map[string]json.RawMessage
+	wirePendingBuses int
+
 	// lineage
 	parentID     ID
 	emittedBy    ID

@@ -42,6 +42,7 @@ type EventResult struct {
 	ownDeadline bool          // the deadline is the handler's own budget, not the event cap (D6)
 	slowAt      int64         // slow-warning time, Unix ns (0: none)
 	cancelCause error         // why a first-completion loser was stopped (D12)
+	wire        *resultWire   // set for rows decoded from JSON (bus, children and values as written)
 
 	// handler context state (its own lock: Done/Err are called often by handlers)
 	cmu     sync.Mutex
@@ -65,6 +66,29 @@ func (r *EventResult) HandlerName() string { return r.handler.name }
 
 // Bus returns the bus on which the handler ran.
 func (r *EventResult) Bus() *Bus { return r.bus }
+
+// BusName returns eventbus_name: the name of the bus the handler ran on (also for rows decoded from
+// JSON, whose Bus is nil).
+func (r *EventResult) BusName() string {
+	if r.wire != nil {
+		return r.wire.busName
+	}
+	if r.bus == nil {
+		return ""
+	}
+	return r.bus.name
+}
+
+// busLabel is "Name#abcd" of the bus the row belongs to.
+func (r *EventResult) busLabel() string {
+	if r.wire != nil {
+		return r.wire.busName + "#" + r.wire.busID.short()
+	}
+	if r.bus == nil {
+		return "?"
+	}
+	return r.bus.label
+}
 
 // Status returns the result status.
 func (r *EventResult) Status() ResultStatus {

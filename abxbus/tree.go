@@ -140,7 +140,7 @@ func (w *treeWriter) event(e *BaseEvent, indent string, last bool) {
 
 func (w *treeWriter) result(row *treeRow, indent string, last bool) {
 	r := row.res
-	w.buf.WriteString(indent + treeConnector(last) + resultIcon(row.status, row.err) + " " + r.bus.label + "." + r.handler.Label())
+	w.buf.WriteString(indent + treeConnector(last) + resultIcon(row.status, row.err) + " " + r.busLabel() + "." + r.handler.Label())
 	if row.started != 0 {
 		w.buf.WriteString(" [" + clockTime(row.started))
 		if row.done != 0 {

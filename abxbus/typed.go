@@ -279,6 +279,13 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 		return nil, true, nil
 	}
 	info := e.info
+	if info == nil && e.resultSchema != nil {
+		// A foreign event_result_type (from JSON) is enforced on untyped results (F218, F222).
+		if err := ValidateResult(e.resultSchema, v); err != nil {
+			return nil, true, err
+		}
+		return v, false, nil
+	}
 	if info == nil || h.typed == info || reflect.TypeOf(v) == info.resultType {
 		return v, false, nil
 	}

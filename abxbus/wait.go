@@ -58,13 +58,13 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		e.mu.Unlock()
 		return err
 	}
+	if e.status == EventCompleted || first && e.hasValid { // also a completed event decoded from JSON
+		e.mu.Unlock()
+		return nil
+	}
 	if len(e.buses) == 0 {
 		e.mu.Unlock()
 		return fmt.Errorf("%s: %w", e.label(), ErrNotEmitted)
-	}
-	if e.status == EventCompleted || first && e.hasValid {
-		e.mu.Unlock()
-		return nil
 	}
 	var lender *run
 	if caller != nil {

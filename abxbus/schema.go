@@ -1,0 +1,477 @@
+package abxbus
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// SchemaDialect is the $schema of every event_result_type this package writes (JSON Schema draft
+// 2020-12, as the TypeScript package writes it).
+const SchemaDialect = "https://json-schema.org/draft/2020-12/schema"
+
+var schemaCache sync.Map // reflect.Type -> schemaEntry
+
+type schemaEntry struct {
+	schema json.RawMessage
+	err    error
+}
+
+// ResultSchemaFor derives the event_result_type JSON Schema of Go type t: a description of the JSON that
+// encoding/json writes for a value of t, in the shape the TypeScript package (zod 4 toJSONSchema) writes:
+// "$schema" first, structs as objects with their JSON field names, a sorted "required" list of the fields
+// without omitempty/omitzero and "additionalProperties": false; maps as records ("propertyNames" plus
+// "additionalProperties"); slices and arrays as arrays ([]byte as a base64 string); pointers as
+// "anyOf": [T, {"type": "null"}]; integers as "integer", floats as "number"; time.Time as a date-time
+// string; types implementing encoding.TextMarshaler as strings; interfaces without methods as {} (any
+// value). A type that refers to itself is written once: the root as {"$ref": "#"}, others under "$defs".
+//
+// Types whose JSON form is not known from the type (channels, functions, complex numbers, interfaces
+// with methods, json.Marshaler implementations) give an error naming the field. The result is cached
+// per type; the abxbus-gen generator writes the same text for the same type. Safe for concurrent use.
+func ResultSchemaFor(t reflect.Type) (json.RawMessage, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%w: ResultSchemaFor(nil)", ErrInvalidOption)
+	}
+	if v, ok := schemaCache.Load(t); ok {
+		e := v.(schemaEntry)
+		return e.schema, e.err
+	}
+	s, err := deriveSchema(t)
+	if err != nil {
+		err = fmt.Errorf("abxbus: result type %s has no JSON Schema: %w", t, err)
+	}
+	schemaCache.Store(t, schemaEntry{s, err})
+	return s, err
+}
+
+// schema returns the typed event's event_result_type, or nil when its result type has no JSON Schema
+// (see ResultSchemaFor): such events are written without one.
+func (info *typeInfo) schema() (json.RawMessage, error) {
+	s, err := ResultSchemaFor(info.resultType)
+	if err != nil {
+		return nil, nil
+	}
+	return s, nil
+}
+
+// ordered is a JSON object that keeps its keys in insertion order.
+type ordered []orderedKV
+
+type orderedKV struct {
+	k string
+	v any
+}
+
+func (o ordered) set(k string, v any) ordered { return append(o, orderedKV{k, v}) }
+
+func (o ordered) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, e := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, e.k)
+		b.WriteByte(':')
+		v, err := json.Marshal(e.v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+type schemaGen struct {
+	root      reflect.Type
+	pass2     bool
+	recursive map[reflect.Type]bool
+	defs      map[string]any
+	defNames  map[reflect.Type]string
+}
+
+func deriveSchema(t reflect.Type) (json.RawMessage, error) {
+	g := &schemaGen{root: t, recursive: map[reflect.Type]bool{}, defs: map[string]any{}, defNames: map[reflect.Type]string{}}
+	// The first pass finds the named types that refer to themselves; the second writes them once.
+	if _, err := g.schema(t, nil); err != nil {
+		return nil, err
+	}
+	g.pass2 = true
+	s, err := g.schema(t, nil)
+	if err != nil {
+		return nil, err
+	}
+	root, _ := s.(ordered)
+	out := ordered{{"$schema", SchemaDialect}}
+	out = append(out, root...)
+	if len(g.defs) > 0 {
+		keys := make([]string, 0, len(g.defs))
+		for k := range g.defs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var defs ordered
+		for _, k := range keys {
+			defs = defs.set(k, g.defs[k])
+		}
+		out = out.set("$defs", defs)
+	}
+	return json.Marshal(out)
+}
+
+// defName is the $defs key of a recursive named type: its name without package paths, brackets of type
+// arguments turned into underscores (Tree[int] -> Tree_int), made unique with a number.
+func (g *schemaGen) defName(t reflect.Type) string {
+	if n, ok := g.defNames[t]; ok {
+		return n
+	}
+	name := stripPkgPaths(t.Name())
+	name = strings.NewReplacer("[", "_", "]", "", ",", "_", " ", "", "*", "").Replace(name)
+	base, n := name, 2
+	for used := true; used; {
+		used = false
+		for _, v := range g.defNames {
+			if v == name {
+				used = true
+				name = fmt.Sprintf("%s%d", base, n)
+				n++
+				break
+			}
+		}
+	}
+	g.defNames[t] = name
+	return name
+}
+
+// stripPkgPaths turns "Tree[example.com/x.Node,int]" into "Tree[Node,int]".
+func stripPkgPaths(s string) string {
+	var out strings.Builder
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || strings.ContainsRune("[],* ", rune(s[i])) {
+			tok := s[start:i]
+			if j := strings.LastIndexByte(tok, '.'); j >= 0 {
+				tok = tok[j+1:]
+			}
+			out.WriteString(tok)
+			if i < len(s) {
+				out.WriteByte(s[i])
+			}
+			start = i + 1
+		}
+	}
+	return out.String()
+}
+
+var (
+	timeType          = reflect.TypeFor[time.Time]()
+	rawMessageType    = reflect.TypeFor[json.RawMessage]()
+	numberType        = reflect.TypeFor[json.Number]()
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+func implements(t, iface reflect.Type) bool {
+	return t.Implements(iface) || reflect.PointerTo(t).Implements(iface)
+}
+
+func onStack(stack []reflect.Type, t reflect.Type) bool {
+	for _, s := range stack {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *schemaGen) schema(t reflect.Type, stack []reflect.Type) (any, error) {
+	named := t.Name() != "" && t.PkgPath() != ""
+	if named {
+		switch t {
+		case timeType:
+			return ordered{{"type", "string"}, {"format", "date-time"}}, nil
+		case rawMessageType:
+			return ordered{}, nil
+		case numberType:
+			return ordered{{"type", "number"}}, nil
+		}
+		if t.Kind() != reflect.Interface {
+			if implements(t, jsonMarshalerType) {
+				return nil, fmt.Errorf("%s implements json.Marshaler, so its JSON form is not known from its type", t)
+			}
+			if implements(t, textMarshalerType) {
+				return ordered{{"type", "string"}}, nil
+			}
+		}
+		if t.Kind() == reflect.Interface && t.NumMethod() > 0 {
+			return nil, fmt.Errorf("%s is an interface type with methods, so it has no fixed JSON form", t)
+		}
+		if onStack(stack, t) {
+			if !g.pass2 {
+				g.recursive[t] = true
+				return ordered{}, nil
+			}
+			if t == g.root {
+				return ordered{{"$ref", "#"}}, nil
+			}
+			return ordered{{"$ref", "#/$defs/" + g.defName(t)}}, nil
+		}
+		if g.pass2 && g.recursive[t] && t != g.root {
+			name := g.defName(t)
+			if _, done := g.defs[name]; !done {
+				g.defs[name] = ordered{} // placeholder against re-entry
+				s, err := g.structural(t, append(stack, t))
+				if err != nil {
+					return nil, err
+				}
+				g.defs[name] = s
+			}
+			return ordered{{"$ref", "#/$defs/" + name}}, nil
+		}
+		stack = append(stack, t)
+	}
+	return g.structural(t, stack)
+}
+
+// structural is the schema of t's underlying form.
+func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error) {
+	switch t.Kind() {
+	case reflect.Bool:
+		return ordered{{"type", "boolean"}}, nil
+	case reflect.String:
+		return ordered{{"type", "string"}}, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return ordered{{"type", "integer"}}, nil
+	case reflect.Float32, reflect.Float64:
+		return ordered{{"type", "number"}}, nil
+	case reflect.Pointer:
+		s, err := g.schema(t.Elem(), stack)
+		if err != nil {
+			return nil, err
+		}
+		return ordered{{"anyOf", []any{s, ordered{{"type", "null"}}}}}, nil
+	case reflect.Slice:
+		if isByteElem(t.Elem()) {
+			return ordered{{"type", "string"}, {"contentEncoding", "base64"}}, nil
+		}
+		s, err := g.schema(t.Elem(), stack)
+		if err != nil {
+			return nil, err
+		}
+		return ordered{{"type", "array"}, {"items", s}}, nil
+	case reflect.Array:
+		s, err := g.schema(t.Elem(), stack)
+		if err != nil {
+			return nil, err
+		}
+		return ordered{{"type", "array"}, {"items", s}, {"minItems", t.Len()}, {"maxItems", t.Len()}}, nil
+	case reflect.Map:
+		k := t.Key()
+		switch {
+		case k.Kind() == reflect.String, k.Kind() >= reflect.Int && k.Kind() <= reflect.Uint64 && k.Kind() != reflect.Uintptr:
+		case k.Name() != "" && implements(k, textMarshalerType):
+		default:
+			return nil, fmt.Errorf("map key type %s is not a string, an integer or an encoding.TextMarshaler", k)
+		}
+		s, err := g.schema(t.Elem(), stack)
+		if err != nil {
+			return nil, err
+		}
+		return ordered{{"type", "object"}, {"propertyNames", ordered{{"type", "string"}}}, {"additionalProperties", s}}, nil
+	case reflect.Interface:
+		if t.NumMethod() > 0 {
+			return nil, fmt.Errorf("interface type %s has methods, so it has no fixed JSON form", t)
+		}
+		return ordered{}, nil
+	case reflect.Struct:
+		return g.structSchema(t, stack)
+	}
+	return nil, fmt.Errorf("%s has no JSON form", t)
+}
+
+// isByteElem mirrors encoding/json: []T is base64 when T's kind is uint8 and T has no marshaler.
+func isByteElem(t reflect.Type) bool {
+	if t.Kind() != reflect.Uint8 {
+		return false
+	}
+	return t.Name() == "" || t.PkgPath() == "" || !implements(t, jsonMarshalerType) && !implements(t, textMarshalerType)
+}
+
+type schemaField struct {
+	name     string
+	typ      reflect.Type
+	optional bool
+	depth    int
+	tagged   bool
+}
+
+// structSchema describes a struct as encoding/json writes it: exported fields by JSON name, embedded
+// structs flattened (the shallowest field wins; a tie without a unique tagged field drops the name),
+// `-` skipped, omitempty/omitzero fields not required.
+func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, error) {
+	var fields []schemaField
+	var collect func(t reflect.Type, depth int)
+	collect = func(t reflect.Type, depth int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			ft := f.Type
+			if f.Anonymous {
+				et := ft
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if !f.IsExported() && et.Kind() != reflect.Struct {
+					continue
+				}
+				if et.Kind() == reflect.Struct && name == "" && (et.Name() == "" || !implements(et, jsonMarshalerType)) {
+					collect(et, depth+1)
+					continue
+				}
+			} else if !f.IsExported() {
+				continue
+			}
+			tagged := name != ""
+			if name == "" {
+				name = f.Name
+			}
+			optional := false
+			for _, o := range strings.Split(opts, ",") {
+				switch o {
+				case "omitempty", "omitzero":
+					optional = true
+				case "string":
+					switch ft.Kind() {
+					case reflect.Bool, reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32,
+						reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+						reflect.Float32, reflect.Float64:
+						ft = reflect.TypeFor[string]()
+					}
+				}
+			}
+			fields = append(fields, schemaField{name: name, typ: ft, optional: optional, depth: depth, tagged: tagged})
+		}
+	}
+	collect(t, 0)
+	byName := map[string][]int{}
+	var order []string
+	for i, f := range fields {
+		if _, seen := byName[f.name]; !seen {
+			order = append(order, f.name)
+		}
+		byName[f.name] = append(byName[f.name], i)
+	}
+	keep := make([]bool, len(fields))
+	for _, name := range order {
+		idx := byName[name]
+		best, ambiguous := -1, false
+		for _, i := range idx {
+			switch {
+			case best < 0 || fields[i].depth < fields[best].depth:
+				best, ambiguous = i, false
+			case fields[i].depth == fields[best].depth:
+				if fields[i].tagged && !fields[best].tagged {
+					best, ambiguous = i, false
+				} else if fields[i].tagged == fields[best].tagged {
+					ambiguous = true
+				}
+			}
+		}
+		if !ambiguous {
+			keep[best] = true
+		}
+	}
+	props := ordered{}
+	var required []string
+	for i, f := range fields {
+		if !keep[i] {
+			continue
+		}
+		fs, err := g.schema(f.typ, stack)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.name, err)
+		}
+		props = props.set(f.name, fs)
+		if !f.optional {
+			required = append(required, f.name)
+		}
+	}
+	sort.Strings(required)
+	out := ordered{{"type", "object"}, {"properties", props}}
+	if len(required) > 0 {
+		out = out.set("required", required)
+	}
+	return out.set("additionalProperties", false), nil
+}
+
+// ---- validation ----
+
+var compiledSchemas sync.Map // string(schema) -> compiledEntry
+
+type compiledEntry struct {
+	s   *jsonschema.Schema
+	err error
+}
+
+func compileSchema(schema json.RawMessage) (*jsonschema.Schema, error) {
+	key := string(schema)
+	if v, ok := compiledSchemas.Load(key); ok {
+		e := v.(compiledEntry)
+		return e.s, e.err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	var s *jsonschema.Schema
+	if err == nil {
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		if err = c.AddResource("event_result_type.json", doc); err == nil {
+			s, err = c.Compile("event_result_type.json")
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: event_result_type is not a usable JSON Schema: %v", ErrInvalidOption, err)
+	}
+	compiledSchemas.Store(key, compiledEntry{s, err})
+	return s, err
+}
+
+// ValidateResult checks value (a Go value, encoded to JSON first, or raw JSON as json.RawMessage)
+// against an event_result_type JSON Schema, with a maintained validator
+// (github.com/santhosh-tekuri/jsonschema/v6, draft 2020-12 by default). A mismatch, or a value that does
+// not encode, is an *EventHandlerResultSchemaError naming the problem; a schema that does not compile is
+// an error wrapping ErrInvalidOption. Compiled schemas are cached by their text. Safe for concurrent use.
+func ValidateResult(schema json.RawMessage, value any) error {
+	s, err := compileSchema(schema)
+	if err != nil {
+		return err
+	}
+	raw, ok := value.(json.RawMessage)
+	if !ok {
+		if raw, err = json.Marshal(value); err != nil {
+			return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not encode to JSON: %v", value, err)}
+		}
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result is not JSON: %v", err)}
+	}
+	if err := s.Validate(inst); err != nil {
+		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: Event handler return value %.60s did not match event_result_type: %v", raw, err)}
+	}
+	return nil
+}
