@@ -280,7 +280,7 @@ func isByte(t types.Type) bool {
 }
 
 func mapKeyOK(k types.Type) bool {
-	if b, ok := k.Underlying().(*types.Basic); ok && b.Info()&(types.IsString|types.IsInteger) != 0 {
+	if b, ok := k.Underlying().(*types.Basic); ok && b.Info()&(types.IsString|types.IsInteger) != 0 && b.Kind() != types.Uintptr {
 		return true
 	}
 	if n, ok := k.(*types.Named); ok && hasMethod(n, "MarshalText") {
