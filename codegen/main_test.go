@@ -57,7 +57,8 @@ func genWrite(t *testing.T, path, content string) {
 }
 
 // genTempModule makes a module in a temporary directory that requires this repository's module
-// through a replace directive, so the generator can type-check declarations there.
+// through a replace directive, so the generator can type-check declarations there. It sets the go
+// command's environment for the test, so tests using it cannot run in parallel.
 func genTempModule(t *testing.T) string {
 	t.Helper()
 	root := genModuleRoot(t)
@@ -69,6 +70,11 @@ func genTempModule(t *testing.T) string {
 		t.Fatal(err)
 	}
 	genWrite(t, filepath.Join(tmp, "go.sum"), string(sum))
+	// The generator's go list resolves the module graph from the module cache (no network), adding
+	// the requirements of the replaced module to go.mod as needed.
+	t.Setenv("GOFLAGS", "-mod=mod -buildvcs=false")
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOWORK", "off")
 	return tmp
 }
 
