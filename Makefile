@@ -5,9 +5,11 @@ MODULES := . ./cmd/watermillbench
 
 all: test
 
-## demo: run the main example program (a checkout workflow on a real bus)
+## demo: run the main example program (a checkout workflow on a real bus) and the generated-events
+## example (events declared as Go types, used through the helpers abxbus-gen writes)
 demo:
 	$(GO) run ./examples/checkout
+	$(GO) run ./examples/generated
 
 ## test: vet, check that generated code is fresh, and race-test every module
 test: vet gencheck unit

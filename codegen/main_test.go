@@ -64,7 +64,7 @@ func genTempModule(t *testing.T) string {
 	root := genModuleRoot(t)
 	tmp := t.TempDir()
 	genWrite(t, filepath.Join(tmp, "go.mod"), fmt.Sprintf(
-		"module gentmp\n\ngo 1.25\n\nrequire github.com/typedbus/abxbus-go v0.0.0\n\nreplace github.com/typedbus/abxbus-go => %s\n", root))
+		"module abxbusgene2e\n\ngo 1.25\n\nrequire github.com/typedbus/abxbus-go v0.0.0\n\nreplace github.com/typedbus/abxbus-go => %s\n", root))
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
