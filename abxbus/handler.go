@@ -32,6 +32,23 @@ type Handler struct {
 	mu          sync.Mutex
 	timeout     Timeout
 	slowTimeout Timeout
+
+	// A handler restored from bus JSON (BusFromJSON) has no function until one is registered with its
+	// id; these are guarded by mu.
+	restored      bool
+	attached      HandlerFunc
+	attachedNull  func(any) bool
+	attachedTyped *typeInfo
+}
+
+// function returns the handler's function and result checks (for a restored handler: the attached ones).
+func (h *Handler) function() (HandlerFunc, func(any) bool, *typeInfo) {
+	if !h.restored {
+		return h.fn, h.isNull, h.typed
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.attached, h.attachedNull, h.attachedTyped
 }
 
 // ID returns the handler id (UUIDv5 of the registration, F48, or the id given with WithHandlerID).
@@ -239,8 +256,18 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		return nil, &EventBusDestroyedError{Bus: b.label, Op: "On"}
 	}
 	if old, ok := b.handlerIDs[h.id]; ok {
-		// F67: an identical computed id is idempotent.
 		b.mu.Unlock()
+		if old.restored {
+			// F230: a handler restored from bus JSON gets its function by id; its metadata stays.
+			old.mu.Lock()
+			defer old.mu.Unlock()
+			if old.attached != nil {
+				return nil, fmt.Errorf("%w: restored handler %s already has a function", ErrInvalidOption, old.Label())
+			}
+			old.attached, old.attachedNull, old.attachedTyped = fn, isNull, typed
+			return old, nil
+		}
+		// F67: an identical computed id is idempotent.
 		return old, nil
 	}
 	b.handlerIDs[h.id] = h

@@ -557,7 +557,7 @@ func (d *eventDecoder) raw(key string) (json.RawMessage, bool) {
 		return nil, false
 	}
 	v, ok := d.obj[key]
-	if !ok || firstByte(v) == 'n' {
+	if !ok || len(v) == 0 || firstByte(v) == 'n' {
 		return nil, false
 	}
 	return v, true

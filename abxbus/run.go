@@ -351,7 +351,11 @@ func (r *run) call(res *EventResult) (v any, err error) {
 			v, err = nil, &EventHandlerPanicError{Value: p, Stack: debug.Stack()}
 		}
 	}()
-	return res.handler.fn((*handlerCtx)(res), r.ev)
+	fn, _, _ := res.handler.function()
+	if fn == nil {
+		return nil, fmt.Errorf("%w: handler %s was restored from JSON and no function was registered with its id (F230)", ErrInvalidOption, res.handler.Label())
+	}
+	return fn((*handlerCtx)(res), r.ev)
 }
 
 // invoke runs one started handler and settles its result. won is false when the result had already

@@ -275,7 +275,8 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 	if _, ok := v.(*BaseEvent); ok {
 		return v, false, nil
 	}
-	if h.isNull(v) {
+	_, isNull, typed := h.function()
+	if isNull != nil && isNull(v) {
 		return nil, true, nil
 	}
 	info := e.info
@@ -286,7 +287,7 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 		}
 		return v, false, nil
 	}
-	if info == nil || h.typed == info || reflect.TypeOf(v) == info.resultType {
+	if info == nil || typed == info || reflect.TypeOf(v) == info.resultType {
 		return v, false, nil
 	}
 	rv := reflect.ValueOf(v)

@@ -1,0 +1,167 @@
+package abxbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+// F229: the TS whole-bus dump restores and re-encodes with every key equal.
+func TestBusJSONFixtureRoundtripF229(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(wireFixtures, "bus_processed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := abxbus.BusFromJSON(data, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Destroy(true)
+	out, err := b.ToJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got map[string]any
+	json.Unmarshal(data, &want)
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range want {
+		if diff := cmp.Diff(v, got[k]); diff != "" {
+			t.Errorf("key %s (-want +got):\n%s", k, diff)
+		}
+	}
+}
+
+// F230: a bus with queued work is written out, restored elsewhere, its handlers re-attached by id, and
+// the restored queue runs in order.
+func TestBusJSONResumeF230(t *testing.T) {
+	ctx := tctx(t)
+	src := newBus(t, "SrcBus", nil)
+	gate, started := make(chan struct{}), make(chan struct{}, 1)
+	h := must[*abxbus.Handler](t)(abxbus.On(src, func(ctx context.Context, p Ping) (int, error) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-gate
+		return p.N, nil
+	}, abxbus.WithName("ping_handler")))
+	for i := range 4 {
+		must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, src, Ping{N: i}))
+	}
+	<-started // event 0 is running; 1..3 are queued
+	dump, err := src.ToJSON()
+	close(gate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shape struct {
+		Pending []string                   `json:"pending_event_queue"`
+		History map[string]json.RawMessage `json:"event_history"`
+	}
+	if err := json.Unmarshal(dump, &shape); err != nil || len(shape.Pending) != 3 || len(shape.History) != 4 {
+		t.Fatalf("dump: pending %d history %d (%v)", len(shape.Pending), len(shape.History), err)
+	}
+
+	reg := abxbus.NewRegistry()
+	if err := abxbus.Register[Ping](reg); err != nil {
+		t.Fatal(err)
+	}
+	dst, err := abxbus.BusFromJSON(dump, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dst.Destroy(true) })
+	rec := &recorder{}
+	h2, err := abxbus.On(dst, func(ctx context.Context, p Ping) (int, error) {
+		rec.add(string(rune('0' + p.N)))
+		return p.N * 10, nil
+	}, abxbus.WithHandlerID(h.ID().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.ID() != h.ID() || h2.Name() != "ping_handler" || len(dst.Handlers()) != 1 {
+		t.Fatalf("re-attached handler: %s %s, %d handlers", h2.ID(), h2.Name(), len(dst.Handlers()))
+	}
+	if dst.QueueLen() != 3 {
+		t.Fatalf("restored queue %d", dst.QueueLen())
+	}
+	dst.Resume()
+	idle(t, dst)
+	if diff := cmp.Diff([]string{"1", "2", "3"}, rec.get()); diff != "" {
+		t.Fatalf("restored queue order (-want +got):\n%s", diff)
+	}
+	for _, e := range dst.PendingQueue() {
+		t.Fatalf("still queued: %s", e)
+	}
+	n := 0
+	for _, e := range dst.History() {
+		if p, ok := abxbus.As[Ping](e); ok && e.Status() == abxbus.EventCompleted {
+			if pl, _ := p.Payload(); pl.N > 0 {
+				if v, err := p.Result(ctx); err != nil || v != pl.N*10 {
+					t.Fatalf("%s: %v %v", e, v, err)
+				}
+				n++
+			}
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d restored events completed with results", n)
+	}
+}
+
+// A restored handler without a function records an error naming it; bad bus JSON is an error.
+func TestBusJSONErrors(t *testing.T) {
+	ctx := tctx(t)
+	src := newBus(t, "Lonely", nil)
+	must[*abxbus.Handler](t)(src.OnType("Side", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { return nil, nil }, abxbus.WithName("gone")))
+	dump := must[[]byte](t)(src.ToJSON())
+	dst, err := abxbus.BusFromJSON(dump, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Destroy(true)
+	e := must[*abxbus.Event[Side, string]](t)(abxbus.Emit(ctx, dst, Side{}))
+	if _, err := e.Result(ctx); !errors.Is(err, abxbus.ErrInvalidOption) || !strings.Contains(err.Error(), "gone") {
+		t.Fatalf("unattached handler: %v", err)
+	}
+	for in, want := range map[string]string{
+		`[]`:                                     "bus JSON",
+		`{"name":"X","max_history_size":-3}`:     "max_history_size",
+		`{"name":"X","event_concurrency":"odd"}`: "event_concurrency",
+		`{"name":"X","pending_event_queue":["01a20279-f147-73b3-ae9a-7a81a2cdd3d3"]}`:   "pending_event_queue",
+		`{"name":"X","handlers_by_key":{"A":["01a20279-f147-73b3-ae9a-7a81a2cdd3d3"]}}`: "handlers_by_key",
+		`{"name":"X","event_history":{"a":{"event_timeout":"x"}}}`:                      "event_timeout",
+		`{"name":"X","handlers":{"h":{"id":"bad"}}}`:                                    "id",
+	} {
+		if _, err := abxbus.BusFromJSON([]byte(in), nil, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("BusFromJSON(%s) = %v, want an error naming %q", in, err, want)
+		}
+	}
+}
+
+// The bus decoder never panics; what it accepts re-encodes.
+func FuzzBusFromJSON(f *testing.F) {
+	if data, err := os.ReadFile(filepath.Join(wireFixtures, "bus_processed.json")); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte(`{"name":"X","handlers":{},"event_history":{},"pending_event_queue":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := abxbus.BusFromJSON(data, nil, nil)
+		if err != nil {
+			return
+		}
+		defer b.Destroy(true)
+		if _, err := b.ToJSON(); err != nil {
+			t.Fatalf("restored bus does not encode: %v", err)
+		}
+	})
+}
