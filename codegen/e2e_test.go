@@ -58,6 +58,12 @@ func TestEndToEnd(t *testing.T) {
 		imports = append(imports, fmt.Sprintf("\t%q\n", "abxbusgene2e/"+name))
 		checks = append(checks, fmt.Sprintf("\t%q: %s.E2ECheck,\n", name, f.Package.Name))
 	}
+	// The result types the generator rejects are rejected by the runtime too.
+	unsupported := filepath.Join(tmp, "unsupported")
+	genCopyGoFiles(t, filepath.Join(genTestdata, "bad", "unsupported_result"), unsupported)
+	genWrite(t, filepath.Join(unsupported, "e2e_check.go"), genUnsupportedCheck)
+	imports = append(imports, fmt.Sprintf("\t%q\n", "abxbusgene2e/unsupported"))
+	checks = append(checks, "\t\"unsupported\": unsupported_result.E2ECheck,\n")
 	sort.Strings(imports)
 	genWrite(t, filepath.Join(tmp, "cases.go"), "package main\n\nimport (\n"+strings.Join(imports, "")+
 		")\n\nvar schemaChecks = map[string]func() []string{\n"+strings.Join(checks, "")+"}\n")
@@ -106,3 +112,37 @@ func genSchemaCheck(p *codegen.Package) string {
 	b.WriteString("\treturn bad\n}\n")
 	return b.String()
 }
+
+// genUnsupportedCheck is E2ECheck for testdata/codegen/bad/unsupported_result: ResultSchemaFor must
+// reject every result type that the generator rejects there.
+const genUnsupportedCheck = `package unsupported_result
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+func E2ECheck() []string {
+	var bad []string
+	for _, t := range []reflect.Type{
+		reflect.TypeFor[chan int](),
+		reflect.TypeFor[func() error](),
+		reflect.TypeFor[complex128](),
+		reflect.TypeFor[map[[2]int]string](),
+		reflect.TypeFor[io.Reader](),
+		reflect.TypeFor[Custom](),
+		reflect.TypeFor[[]struct {
+			Ok bool   ` + "`json:\"ok\"`" + `
+			Fn func() ` + "`json:\"fn\"`" + `
+		}](),
+	} {
+		if s, err := abxbus.ResultSchemaFor(t); err == nil {
+			bad = append(bad, fmt.Sprintf("ResultSchemaFor accepted %v, which abxbus-gen rejects: %s", t, s))
+		}
+	}
+	return bad
+}
+`
