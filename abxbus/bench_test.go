@@ -65,3 +65,69 @@ func Benchmark50k(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*50_000), "ns/event")
 }
+
+// BenchmarkFindFullHistory: Find the oldest matching event in a full history of 1000 (newest first, so
+// the whole history is scanned), with and without a field-equality filter.
+func BenchmarkFindFullHistory(b *testing.B) {
+	ctx := context.Background()
+	bus, _ := abxbus.New("Bench", &abxbus.Options{MaxHistorySize: abxbus.Ptr(1000)})
+	defer bus.Destroy(true)
+	abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N, nil })
+	var first *abxbus.Event[BenchPing, int]
+	for i := range 1000 {
+		e, _ := abxbus.Emit(ctx, bus, BenchPing{N: i})
+		if i == 0 {
+			first = e
+		}
+	}
+	bus.WaitUntilIdle(ctx)
+	b.Run("predicate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e, err := abxbus.Find[BenchPing](ctx, bus, abxbus.FindOptions{Where: func(e *abxbus.BaseEvent) bool { return e == first.Base() }})
+			if err != nil || e == nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("equals", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e, err := abxbus.Find[BenchPing](ctx, bus, abxbus.FindOptions{Equals: map[string]any{"n": 0}})
+			if err != nil || e == nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkEventJSON: encode and decode one processed event with a result.
+func BenchmarkEventJSON(b *testing.B) {
+	ctx := context.Background()
+	bus, _ := abxbus.New("Bench", nil)
+	defer bus.Destroy(true)
+	abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N, nil })
+	e, _ := abxbus.Emit(ctx, bus, BenchPing{N: 7})
+	e.Now(ctx)
+	data, _ := e.Base().ToJSON()
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := e.Base().ToJSON(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	reg := abxbus.NewRegistry()
+	abxbus.Register[BenchPing](reg)
+	b.Run("decode-typed", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := reg.Decode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
