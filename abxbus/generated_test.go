@@ -62,3 +62,34 @@ func ExampleDecodeResult() {
 	// [1 2 3] <nil>
 	// true
 }
+
+// FuzzDecodeResult: any input gives a typed value or an *EventHandlerResultSchemaError, never a panic;
+// a value it accepts encodes back to JSON that the schema accepts too.
+func FuzzDecodeResult(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":"r1","at":"2026-01-02T03:04:05Z","note":null}`, `null`, `{"id":1}`, `[`, ``, `"x"`,
+		`{"id":"r","at":"2026-01-02T03:04:05.123456789Z","note":"n","tags":["a","b"]}`, `{"id":"r","at":"x","note":null}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	schema, err := abxbus.ResultSchemaFor(reflect.TypeFor[genReceipt]())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := abxbus.DecodeResult[genReceipt](string(schema), data)
+		if err != nil {
+			var se *abxbus.EventHandlerResultSchemaError
+			if !errors.As(err, &se) {
+				t.Fatalf("%q: error %v (%T), want *EventHandlerResultSchemaError", data, err, err)
+			}
+			return
+		}
+		if r.ID == "" && r.At.IsZero() {
+			return // JSON null
+		}
+		if err := abxbus.ValidateResult(schema, r); err != nil {
+			t.Fatalf("%q decoded to %+v, which does not validate: %v", data, r, err)
+		}
+	})
+}
