@@ -568,6 +568,10 @@ func (d *eventDecoder) str(key, def string) string {
 	if !ok {
 		return def
 	}
+	v = bytes.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v[1:len(v)-1], '\\') < 0 {
+		return string(v[1 : len(v)-1]) // already validated JSON: no escapes, no decoding needed
+	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		d.fail(key, "must be a string")
@@ -607,8 +611,8 @@ func (d *eventDecoder) timeout(key string) Timeout {
 	if !ok {
 		return Timeout{}
 	}
-	var f float64
-	if err := json.Unmarshal(v, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
+	if firstByte(v) == '"' || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		d.fail(key, "must be a number of seconds or null")
 		return Timeout{}
 	}
@@ -628,11 +632,14 @@ func (d *eventDecoder) boolean(key string) bool {
 	if !ok {
 		return false
 	}
-	var b bool
-	if err := json.Unmarshal(v, &b); err != nil {
-		d.fail(key, "must be a boolean")
+	switch string(bytes.TrimSpace(v)) {
+	case "true":
+		return true
+	case "false":
+		return false
 	}
-	return b
+	d.fail(key, "must be a boolean")
+	return false
 }
 
 func (d *eventDecoder) count(key string) int {
