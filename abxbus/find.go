@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -223,6 +225,12 @@ func (q *query) match(e *BaseEvent, lineage func(e, ancestor *BaseEvent) bool) (
 			var got any
 			var present bool
 			if f.payload {
+				if v, found, ok := fastPayloadField(e, f.name); ok {
+					if !found || !reflect.DeepEqual(v, f.want) {
+						return false, nil
+					}
+					continue
+				}
 				if !loaded {
 					loaded = true
 					payload, payloadErr = payloadFields(e)
@@ -255,6 +263,150 @@ func (q *query) match(e *BaseEvent, lineage func(e, ancestor *BaseEvent) bool) (
 		return q.where(e), nil
 	}
 	return true, nil
+}
+
+// fastPayloadField reads one payload field in its JSON form without encoding the whole payload: from a
+// JSONPayload, or from a struct payload through a per-type index of its JSON field names. ok is false
+// when it cannot decide (the caller then encodes the payload); found reports whether the field exists.
+func fastPayloadField(e *BaseEvent, name string) (v any, found, ok bool) {
+	if raw, has := e.extra[name]; has { // e.extra is set at decode time and never changed
+		return jsonValue(raw)
+	}
+	switch p := e.payload.(type) {
+	case nil:
+		return nil, false, true
+	case JSONPayload:
+		raw, has := p[name]
+		if !has {
+			return nil, false, true
+		}
+		return jsonValue(raw)
+	}
+	rv := reflect.ValueOf(e.payload)
+	if rv.Kind() != reflect.Struct {
+		return nil, false, false
+	}
+	idx, known := payloadFieldIndex(rv.Type())[name]
+	if !known {
+		return nil, false, true
+	}
+	fv, err := rv.FieldByIndexErr(idx.path)
+	if err != nil {
+		return nil, false, false // through a nil embedded pointer: let encoding/json decide
+	}
+	if idx.omit && fv.IsZero() {
+		return nil, false, true
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		if !idx.asString {
+			return fv.String(), true, true
+		}
+	case reflect.Bool:
+		if !idx.asString {
+			return fv.Bool(), true, true
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if !idx.asString {
+			return float64(fv.Int()), true, true
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if !idx.asString {
+			return float64(fv.Uint()), true, true
+		}
+	}
+	return nil, false, false
+}
+
+func jsonValue(raw json.RawMessage) (any, bool, bool) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, false, true
+	}
+	return v, true, true
+}
+
+type fieldIndex struct {
+	path     []int
+	omit     bool // omitempty/omitzero: absent when zero
+	asString bool // ",string": written as a JSON string
+}
+
+var payloadIndexes sync.Map // reflect.Type -> map[string]fieldIndex
+
+// payloadFieldIndex maps the JSON names of a struct's top-level fields to their index paths, following
+// encoding/json's rules for tags and embedded structs (the shallowest name wins; ambiguous names are
+// left out, so the slow path decides them).
+func payloadFieldIndex(t reflect.Type) map[string]fieldIndex {
+	if m, ok := payloadIndexes.Load(t); ok {
+		return m.(map[string]fieldIndex)
+	}
+	type cand struct {
+		fieldIndex
+		depth  int
+		tagged bool
+	}
+	cands := map[string][]cand{}
+	var walk func(t reflect.Type, prefix []int, depth int)
+	walk = func(t reflect.Type, prefix []int, depth int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			path := append(slices.Clone(prefix), i)
+			if f.Anonymous && name == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					walk(ft, path, depth+1)
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			c := cand{fieldIndex: fieldIndex{path: path}, depth: depth, tagged: name != ""}
+			if name == "" {
+				name = f.Name
+			}
+			for _, o := range strings.Split(opts, ",") {
+				switch o {
+				case "omitempty", "omitzero":
+					c.omit = true
+				case "string":
+					c.asString = true
+				}
+			}
+			cands[name] = append(cands[name], c)
+		}
+	}
+	walk(t, nil, 0)
+	m := map[string]fieldIndex{}
+	for name, cs := range cands {
+		best, ambiguous := -1, false
+		for i, c := range cs {
+			switch {
+			case best < 0 || c.depth < cs[best].depth:
+				best, ambiguous = i, false
+			case c.depth == cs[best].depth:
+				if c.tagged && !cs[best].tagged {
+					best, ambiguous = i, false
+				} else if c.tagged == cs[best].tagged {
+					ambiguous = true
+				}
+			}
+		}
+		if !ambiguous {
+			m[name] = cs[best].fieldIndex
+		}
+	}
+	v, _ := payloadIndexes.LoadOrStore(t, m)
+	return v.(map[string]fieldIndex)
 }
 
 // payloadFields decodes the payload's JSON object into its top-level fields.

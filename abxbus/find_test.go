@@ -490,3 +490,54 @@ func TestFindPredicateRunsWithoutLockF171(t *testing.T) {
 	idle(t, lb)
 	idle(t, b)
 }
+
+type findInner struct {
+	Region string `json:"region"`
+}
+
+type FindTricky struct {
+	abxbus.Returns[int]
+	findInner
+	Count  int     `json:"count,omitempty"`
+	Code   int     `json:"code,string"`
+	Ratio  float64 `json:"ratio"`
+	Hidden string  `json:"-"`
+	Plain  string
+	Tags   []string `json:"tags"`
+}
+
+// F169: field equality reads struct payloads by their JSON names exactly as encoding/json writes them
+// (embedded fields, omitempty, ",string", "-", untagged names, non-scalar values).
+func TestFindEqualsJSONNamesF169(t *testing.T) {
+	ctx := tctx(t)
+	bus := newBus(t, "Tricky", nil)
+	e := must[*abxbus.Event[FindTricky, int]](t)(abxbus.Emit(ctx, bus, FindTricky{
+		findInner: findInner{Region: "eu"}, Code: 7, Ratio: 0.5, Hidden: "h", Plain: "p", Tags: []string{"a"},
+	}))
+	idle(t, bus)
+	cases := []struct {
+		eq   map[string]any
+		want bool
+	}{
+		{map[string]any{"region": "eu"}, true},
+		{map[string]any{"region": "us"}, false},
+		{map[string]any{"count": 0}, false}, // omitted when zero: absent
+		{map[string]any{"code": "7"}, true}, // written as a string
+		{map[string]any{"code": 7}, false},
+		{map[string]any{"ratio": 0.5}, true},
+		{map[string]any{"Hidden": "h"}, false},
+		{map[string]any{"Plain": "p"}, true},
+		{map[string]any{"tags": []string{"a"}}, true},
+		{map[string]any{"tags": []string{"b"}}, false},
+		{map[string]any{"region": "eu", "Plain": "p", "ratio": 0.5}, true},
+	}
+	for _, c := range cases {
+		got, err := abxbus.Find[FindTricky](ctx, bus, abxbus.FindOptions{Equals: c.eq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got != nil) != c.want || got != nil && got.Base() != e.Base() {
+			t.Errorf("Equals %v: found %v, want %v", c.eq, got != nil, c.want)
+		}
+	}
+}
