@@ -1,4 +1,7 @@
 GO ?= go
+# The nested modules are built as CI builds them: without a local go.work.
+export GOWORK := off
+
 MODULES := . ./cmd/watermillbench
 
 .PHONY: all demo test vet gencheck unit bench generate fmt
