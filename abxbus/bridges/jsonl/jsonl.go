@@ -241,7 +241,8 @@ func (br *Bridge) Close() error {
 }
 
 // Follow follows the file at path from its current end (or from offset 0 when fromStart) and calls fn
-// with each complete, non-blank line (without its newline, trimmed) until ctx ends. It is the reading
+// with each complete, non-blank line (without its newline, trimmed; valid only during the call) until ctx
+// ends. It is the reading
 // half of a Bridge, for tools that want raw lines (abxbus tail). A missing file is waited for.
 func Follow(ctx context.Context, path string, fromStart bool, opts *Options, fn func(line []byte)) error {
 	var o Options
@@ -263,7 +264,11 @@ func Follow(ctx context.Context, path string, fromStart bool, opts *Options, fn 
 		}
 	}
 	fl := &follower{path: path, offset: offset, minPoll: min(o.MinPoll, o.PollInterval), maxPoll: o.PollInterval,
-		onLine: func(line []byte, _ int64) { fn(line) }}
+		onLine: func(line []byte, _ int64) {
+			if ctx.Err() == nil { // nothing is delivered once ctx ended, even from a batch already read
+				fn(line)
+			}
+		}}
 	fl.run(ctx)
 	return nil
 }

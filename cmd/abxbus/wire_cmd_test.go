@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func run(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runMain(ctx, args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// emit appends lines; tail prints them (human and --json); bad input is an error with a non-zero exit.
+func TestEmitAndTail(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "sub", "bus.jsonl")
+	tailed := make(chan string, 1)
+	go func() {
+		out, errs, code := run(t, ctx, "tail", path, "--count", "2", "--poll", "2ms")
+		if code != 0 {
+			out = "exit " + errs
+		}
+		tailed <- out
+	}()
+	for _, p := range []string{`{"n":1}`, `{"n":2}`} {
+		// the follower starts at the end of the file: wait until it exists before writing
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Dir(path)); err == nil || time.Now().After(deadline) {
+				break
+			}
+			os.MkdirAll(filepath.Dir(path), 0o755)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if out, errs, code := run(t, ctx, "emit", path, "--type", "Num", "--payload", p); code != 0 || len(strings.TrimSpace(out)) != 36 {
+			t.Fatalf("emit: %d %q %q", code, out, errs)
+		}
+	}
+	got := <-tailed
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], " Num ") || !strings.HasSuffix(lines[1], `{"n":2}`) {
+		t.Fatalf("tail printed %q", got)
+	}
+	out, _, code := run(t, ctx, "tail", path, "--from-start", "--count", "1", "--json")
+	var m map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &m) != nil || m["event_type"] != "Num" {
+		t.Fatalf("tail --json: %d %q", code, out)
+	}
+	for _, bad := range [][]string{
+		{"emit", path},
+		{"emit", path, "--type", "Num", "--payload", "[1]"},
+		{"emit", path, "--type", "Num", "--payload", `{"event_bogus":1}`},
+		{"tail"},
+	} {
+		if _, errs, code := run(t, ctx, bad...); code == 0 || errs == "" {
+			t.Errorf("%v: exit %d, stderr %q", bad, code, errs)
+		}
+	}
+}
+
+// roundtrip events/bus keeps every key of the TS fixtures; bad files are errors.
+func TestRoundtripCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fix := "../../../shared/interop/ts-abxbus-2.5.56/"
+	for _, c := range []struct{ mode, file string }{{"events", "processed_events.json"}, {"events", "roundtrip_events.json"}, {"bus", "bus_processed.json"}} {
+		out := filepath.Join(dir, c.file)
+		if _, errs, code := run(t, ctx, "roundtrip", c.mode, fix+c.file, out); code != 0 {
+			t.Fatalf("%s: %s", c.file, errs)
+		}
+		in, _ := os.ReadFile(fix + c.file)
+		got, _ := os.ReadFile(out)
+		var a, b any
+		json.Unmarshal(in, &a)
+		if err := json.Unmarshal(got, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !containsAll(a, b) {
+			t.Errorf("%s: an original key changed", c.file)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`[{"event_status":"exploded"}]`), 0o644)
+	if _, errs, code := run(t, ctx, "roundtrip", "events", bad, filepath.Join(dir, "x")); code == 0 || !strings.Contains(errs, "event_status") {
+		t.Fatalf("bad input: %d %s", code, errs)
+	}
+	if _, _, code := run(t, ctx, "roundtrip", "neither", bad, bad); code == 0 {
+		t.Fatal("bad mode accepted")
+	}
+}
+
+// containsAll reports whether every key of want is in got with an equal value (recursively for objects).
+func containsAll(want, got any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range w {
+			if !containsAll(v, g[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !containsAll(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	return bytes.Equal(wj, gj)
+}
