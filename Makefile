@@ -4,7 +4,7 @@ export GOWORK := off
 
 MODULES := . ./cmd/watermillbench
 
-.PHONY: all demo test vet gencheck unit bench generate fmt
+.PHONY: all demo test interop-deps vet gencheck unit bench generate fmt
 
 all: test
 
@@ -15,7 +15,13 @@ demo:
 	$(GO) run ./examples/generated
 
 ## test: vet, check that generated code is fresh, and race-test every module
-test: vet gencheck unit
+test: interop-deps vet gencheck unit
+
+## interop-deps: the pinned TypeScript peer (abxbus@2.5.56, zod@4.4.3) for the interop suite
+interop-deps: testdata/interop/node_modules/.package-lock.json
+
+testdata/interop/node_modules/.package-lock.json: testdata/interop/package.json testdata/interop/package-lock.json
+	cd testdata/interop && npm ci --no-audit --no-fund
 
 vet:
 	for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
