@@ -17,10 +17,13 @@ import (
 func TestEmitReturnsSameRecordPending(t *testing.T) {
 	ctx := tctx(t)
 	bus := newBus(t, "EmitBus", nil)
-	gate := make(chan struct{})
-	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) { <-gate; return p.N, nil }))
+	gate, started := make(chan struct{}), make(chan int, 2)
+	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) { started <- p.N; <-gate; return p.N, nil }))
 	first := must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, bus, Ping{N: 1}))
 	second := must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, bus, Ping{N: 2}))
+	if n := <-started; n != 1 { // the first is running, the second queued behind it
+		t.Fatalf("event %d started first", n)
+	}
 	if s := second.Status(); s != abxbus.EventPending {
 		t.Fatalf("second status %s, want pending", s)
 	}
