@@ -102,11 +102,11 @@ func run() error {
 		}
 		step("checkout: end " + c.OrderID)
 		return Receipt{OrderID: c.OrderID, Reservation: res, Charge: charge, Email: email}, nil
-	}))
+	}, abxbus.WithName("checkout")))
 	must(abxbus.On(bus, func(ctx context.Context, r ReserveInventory) (string, error) {
 		step("reserve " + strings.Join(r.Items, ","))
 		return "rsv-" + r.OrderID, nil
-	}))
+	}, abxbus.WithName("reserve")))
 	must(abxbus.On(bus, func(ctx context.Context, c ChargeCard) (string, error) {
 		step("charge " + c.Card)
 		ok, err := abxbus.CallChild(ctx, FraudCheck{Card: c.Card})
@@ -117,19 +117,19 @@ func run() error {
 			return "", errors.New("card declined by fraud check")
 		}
 		return "chg-" + c.OrderID, nil
-	}))
+	}, abxbus.WithName("charge")))
 	must(abxbus.On(bus, func(ctx context.Context, f FraudCheck) (bool, error) {
 		step("fraud-check " + f.Card)
 		return !strings.HasPrefix(f.Card, "0000"), nil
-	}))
+	}, abxbus.WithName("fraud_check")))
 	must(abxbus.On(bus, func(ctx context.Context, s SendReceipt) (string, error) {
 		step("send-receipt " + s.OrderID)
 		return "receipt-" + s.OrderID + "@example.com", nil
-	}))
+	}, abxbus.WithName("send_receipt")))
 	must(abxbus.On(bus, func(ctx context.Context, a AuditLog) (string, error) {
 		step("audit: " + a.Message)
 		return "logged", nil
-	}))
+	}, abxbus.WithName("audit")))
 
 	receipt, err := abxbus.Call(ctx, bus, Checkout{OrderID: "ord-123", Items: []string{"book", "pen"}, Card: "4242"})
 	if err != nil {
