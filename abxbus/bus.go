@@ -143,6 +143,9 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 		return nil, fmt.Errorf("%w: nil event", ErrInvalidOption)
 	}
 	if caller := currentResult(ctx); caller != nil && caller.finished() {
+		if caller.bus.IsDestroyed() {
+			return e, b.reject(e, &EventBusDestroyedError{Bus: caller.bus.label, Op: "Emit"})
+		}
 		return e, b.reject(e, fmt.Errorf("%s.Emit(%s) refused: %w (handler %s)", b.label, e.label(), ErrHandlerFinished, caller.handler.Label()))
 	}
 	return e, b.accept(ctx, e)
@@ -158,6 +161,10 @@ func (b *Bus) reject(e *BaseEvent, err error) error {
 }
 
 func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
+	if caller := currentResult(ctx); caller != nil {
+		// Keep the values the handler sees reachable after its event completes and lets go of them.
+		ctx = &emitValues{Context: ctx, base: caller.ev.emitContext()}
+	}
 	b.mu.Lock()
 	if b.destroyed {
 		b.mu.Unlock()
@@ -195,6 +202,14 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 
 	b.active++
 	finders := b.matchFindersLocked(e)
+	var gate chan struct{}
+	if slices.ContainsFunc(finders, func(f *finder) bool { return f.note == nil && f.q.typeMatches(e) }) {
+		// Future lookups see the event as it was accepted: its processing waits until they were offered it.
+		gate = make(chan struct{})
+		e.mu.Lock()
+		e.gates = append(e.gates, gate)
+		e.mu.Unlock()
+	}
 	var parallel *run
 	if mode == Parallel {
 		parallel = b.newRunLocked(e, nil)
@@ -209,6 +224,12 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 
 	for _, f := range finders {
 		f.deliver(e)
+	}
+	if gate != nil {
+		e.mu.Lock()
+		e.gates = slices.DeleteFunc(e.gates, func(g chan struct{}) bool { return g == gate })
+		e.mu.Unlock()
+		close(gate)
 	}
 	if parallel != nil {
 		go parallel.begin()
@@ -392,7 +413,9 @@ func (b *Bus) IsIdle() bool {
 // Destroy stops the bus for good (F269-F272): in-flight handlers are aborted (their contexts
 // cancelled), queued events are finished without running, pending find waiters get nil, and every later
 // operation returns ErrBusDestroyed. With clear (the usual choice) handlers and history are dropped so
-// the bus can be garbage collected; without it they stay readable. Other buses and shared events are
+// the bus can be garbage collected; without it they stay readable through Handlers, History and
+// HistoryEvent (Find and Filter return ErrBusDestroyed). Events still queued end without running on this
+// bus: their Now, Wait and result accessors return an error matching ErrBusDestroyed. Other buses and shared events are
 // unaffected except that events finish on this bus. Destroy is idempotent.
 func (b *Bus) Destroy(clear bool) {
 	b.mu.Lock()
@@ -425,7 +448,12 @@ func (b *Bus) Destroy(clear bool) {
 		r.stop(cause, stopDestroy)
 	}
 	for _, e := range queued {
-		// run it with no handlers so it finishes on this bus
+		// run it with no handlers so it finishes on this bus, recording that it was never processed here
+		e.mu.Lock()
+		if e.failErr == nil {
+			e.failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
+		}
+		e.mu.Unlock()
 		b.mu.Lock()
 		r := b.newRunLocked(e, nil)
 		b.mu.Unlock()

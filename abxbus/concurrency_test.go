@@ -595,9 +595,10 @@ func TestTimeoutPrecedenceF134(t *testing.T) {
 		{"handler timeout beats event handler timeout", abxbus.NoTimeout, abxbus.EventOptions{HandlerTimeout: abxbus.TimeoutOf(time.Hour)}, abxbus.TimeoutOf(short), abxbus.ErrHandlerTimeout},
 		{"event deadline caps handler", abxbus.NoTimeout, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(short)}, abxbus.TimeoutOf(time.Hour), abxbus.ErrHandlerAborted},
 		{"handler 0 disables own limit only", abxbus.NoTimeout, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(short)}, abxbus.NoTimeout, abxbus.ErrHandlerAborted},
-		// F134 step 1 falls back to the bus event_timeout, not the event's: disabling the event budget
-		// alone leaves the handler limit in place; disabling both levels removes every limit.
-		{"event 0 leaves the bus handler limit", abxbus.TimeoutOf(short), abxbus.EventOptions{Timeout: abxbus.NoTimeout}, abxbus.Timeout{}, abxbus.ErrHandlerTimeout},
+		// D15: handlers fall back to the resolved event timeout, so disabling the event budget removes
+		// their fallback limit too; an event handler timeout still applies.
+		{"event 0 removes the handler fallback", abxbus.TimeoutOf(short), abxbus.EventOptions{Timeout: abxbus.NoTimeout}, abxbus.Timeout{}, nil},
+		{"event 0 keeps the event handler timeout", abxbus.TimeoutOf(time.Hour), abxbus.EventOptions{Timeout: abxbus.NoTimeout, HandlerTimeout: abxbus.TimeoutOf(short)}, abxbus.Timeout{}, abxbus.ErrHandlerTimeout},
 		{"event and event-handler 0 disable all", abxbus.TimeoutOf(short), abxbus.EventOptions{Timeout: abxbus.NoTimeout, HandlerTimeout: abxbus.NoTimeout}, abxbus.Timeout{}, nil},
 	}
 	for _, c := range cases {

@@ -45,6 +45,9 @@ var (
 	ErrHandlerFinished = errors.New("the emitting handler is no longer running")
 	// ErrNotInHandler: a call that needs a running handler's context (such as EmitChild) got another one.
 	ErrNotInHandler = errors.New("context does not belong to a running handler")
+	// ErrLineageCycle: a linked emit of the handler's own event or of one of its ancestors, which would
+	// make the event its own descendant.
+	ErrLineageCycle = errors.New("an event cannot be a linked child of itself or of its descendants")
 )
 
 // EventHandlerTimeoutError records a handler that exceeded its own budget. It matches ErrHandlerTimeout

@@ -76,14 +76,17 @@ type BaseEvent struct {
 	runs          []*run // runs in progress
 	emitCtx       context.Context
 	emitErr       error
-	cancelled     error // set when a parent cancellation reached the event before it ran
+	failErr       error           // the event was not processed on a bus that accepted it (destroyed while queued)
+	cancelled     error           // set when a parent cancellation reached the event before it ran
+	gates         []chan struct{} // open while future lookups are being offered the event: it must not start yet
 
 	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
 	jumping    bool
 	jumpLender *run
 
-	done       chan struct{} // closed at completion; created lazily
-	firstValid chan struct{} // closed at the first valid result or completion; created lazily
+	done       chan struct{}    // closed at completion; created lazily
+	wake       [2]chan struct{} // done / firstValid channels to close once completion is recorded everywhere
+	firstValid chan struct{}    // closed at the first valid result or completion; created lazily
 	hasValid   bool
 }
 
@@ -247,7 +250,9 @@ func (e *BaseEvent) PendingBusCount() int {
 	return e.pendingBuses
 }
 
-// Bus returns the first bus that accepted the event, or nil.
+// Bus returns the first bus that accepted the event (the one it was emitted on), or nil before it was
+// emitted. A handler that needs the bus running it now (a forwarded event runs on several) uses
+// BusFromContext.
 func (e *BaseEvent) Bus() *Bus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -369,17 +374,16 @@ func (e *BaseEvent) tryCompleteLocked() bool {
 		}
 	}
 	t := now()
-	if e.startedAt == 0 {
-		e.startedAt = t
+	if e.startedAt == 0 || len(e.results) == 0 {
+		e.startedAt = t // no handler ran: processing started and ended at once
 	}
 	e.completedAt = t
 	e.status = EventCompleted
 	e.completedFlag.Store(true)
-	if e.done != nil {
-		close(e.done)
-	}
+	// Waiters are woken by afterComplete, once the buses' history reflects the completion.
+	e.wake[0] = e.done
 	if e.firstValid != nil && !e.hasValid {
-		close(e.firstValid)
+		e.wake[1] = e.firstValid
 	}
 	return true
 }
@@ -409,6 +413,15 @@ func (e *BaseEvent) afterComplete() {
 	e.mu.Unlock()
 	for _, b := range buses {
 		b.onEventCompleted(e)
+	}
+	e.mu.Lock()
+	wake := e.wake
+	e.wake = [2]chan struct{}{}
+	e.mu.Unlock()
+	for _, ch := range wake {
+		if ch != nil {
+			close(ch)
+		}
 	}
 	if parent != nil && blocks {
 		parent.checkComplete()

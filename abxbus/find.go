@@ -104,13 +104,13 @@ type FindOptions struct {
 // waits for the first matching event accepted by the bus. No match gives (nil, nil), never an error.
 //
 // ctx bounds the wait for a future event. Errors: an invalid pattern (ErrInvalidOption), ctx.Err() when
-// ctx ends during a future wait, ErrBusDestroyed for a future wait on a destroyed bus (a wait in progress
-// when the bus is destroyed returns (nil, nil), F269), and an error when opts.Where panics.
+// ctx ends during a future wait, ErrBusDestroyed on a destroyed bus (a future wait in progress when the bus
+// is destroyed returns (nil, nil)), and an error when opts.Where panics.
 //
 // Cost: O(history) under the bus lock for the type and window pre-filter, then the other filters on the
 // candidates without any lock.
 func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*BaseEvent, error) {
-	out, err := b.lookup(ctx, pattern, &opts, 1)
+	out, err := b.lookup(ctx, "Find", pattern, &opts, 1)
 	if len(out) == 0 {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (b *Bus) Filter(ctx context.Context, pattern string, opts FindOptions) ([]*
 	if opts.Limit < 0 {
 		return []*BaseEvent{}, checkPattern(pattern)
 	}
-	out, err := b.lookup(ctx, pattern, &opts, opts.Limit)
+	out, err := b.lookup(ctx, "Filter", pattern, &opts, opts.Limit)
 	if out == nil {
 		out = []*BaseEvent{}
 	}
@@ -531,7 +531,7 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 }
 
 // lookup is Find (limit 1) and Filter.
-func (b *Bus) lookup(ctx context.Context, pattern string, opts *FindOptions, limit int) ([]*BaseEvent, error) {
+func (b *Bus) lookup(ctx context.Context, op, pattern string, opts *FindOptions, limit int) ([]*BaseEvent, error) {
 	q, err := b.compileQuery(pattern, opts)
 	if err != nil {
 		return nil, err
@@ -550,9 +550,9 @@ func (b *Bus) lookup(ctx context.Context, pattern string, opts *FindOptions, lim
 	}
 
 	b.mu.Lock()
-	if future.enabled() && b.destroyed {
+	if b.destroyed {
 		b.mu.Unlock()
-		return nil, &EventBusDestroyedError{Bus: b.label, Op: "Find"}
+		return nil, &EventBusDestroyedError{Bus: b.label, Op: op}
 	}
 	var f *finder
 	if future.enabled() {

@@ -373,7 +373,7 @@ func TestFindErrors(t *testing.T) {
 }
 
 // F269: Destroy resolves a waiting find with nil; later future lookups return the bus-destroyed error;
-// with clear=false the history stays searchable.
+// with clear=false the history stays readable (History), while Find reports the destroyed bus.
 func TestDestroyResolvesFindF269(t *testing.T) {
 	ctx := tctx(t)
 	b := orderBus(t, nil)
@@ -388,12 +388,15 @@ func TestDestroyResolvesFindF269(t *testing.T) {
 	if _, err := b.Find(ctx, "Order", abxbus.FindOptions{Future: abxbus.Within(time.Second)}); !errors.Is(err, abxbus.ErrBusDestroyed) {
 		t.Fatalf("future Find after Destroy: err = %v", err)
 	}
-	if e, err := b.Find(ctx, "Order", abxbus.FindOptions{}); err != nil || e != orders[0].Base() {
-		t.Fatalf("history Find after Destroy(clear=false) = %v, %v", e, err)
+	if h := b.History(); len(h) != 1 || h[0] != orders[0].Base() {
+		t.Fatalf("history after Destroy(clear=false) = %v", h)
+	}
+	if _, err := b.Find(ctx, "Order", abxbus.FindOptions{}); !errors.Is(err, abxbus.ErrBusDestroyed) {
+		t.Fatalf("history Find after Destroy(clear=false): %v", err)
 	}
 	b.Destroy(true)
-	if e, err := b.Find(ctx, "Order", abxbus.FindOptions{}); err != nil || e != nil {
-		t.Fatalf("history Find after Destroy(clear=true) = %v, %v", e, err)
+	if e, err := b.Find(ctx, "Order", abxbus.FindOptions{}); !errors.Is(err, abxbus.ErrBusDestroyed) || e != nil || b.HistoryLen() != 0 {
+		t.Fatalf("history Find after Destroy(clear=true) = %v, %v (history %d)", e, err, b.HistoryLen())
 	}
 }
 

@@ -239,6 +239,25 @@ func (c *handlerCtx) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
+// BusFromContext returns the bus processing the event whose handler owns ctx (for an event forwarded to
+// another bus, the bus running this handler, not the first one that accepted the event), or nil when ctx
+// does not come from a handler. Contexts derived from a handler's context work too.
+func BusFromContext(ctx context.Context) *Bus {
+	if r := currentResult(ctx); r != nil {
+		return r.bus
+	}
+	return nil
+}
+
+// EventFromContext returns the event whose handler owns ctx, or nil when ctx does not come from a
+// handler. Typed handlers that need the envelope (ids, parent, path) read it here.
+func EventFromContext(ctx context.Context) *BaseEvent {
+	if r := currentResult(ctx); r != nil {
+		return r.ev
+	}
+	return nil
+}
+
 // cancel ends the handler's context with err (context.Canceled or context.DeadlineExceeded).
 func (r *EventResult) cancel(err error) {
 	r.cmu.Lock()
@@ -264,6 +283,22 @@ func (r *EventResult) cancel(err error) {
 	for _, f := range run {
 		go f()
 	}
+}
+
+// emitValues is what an emit made with a handler's context (or one derived from it) captures: lookups try
+// that context first, then the context the handler's event was emitted with, taken at emit time. The
+// handler's event releases its own captured context when it completes; a child that runs later (a linked
+// background child, a detached event) still sees the values through base.
+type emitValues struct {
+	context.Context
+	base context.Context
+}
+
+func (c *emitValues) Value(key any) any {
+	if v := c.Context.Value(key); v != nil || c.base == nil {
+		return v
+	}
+	return c.base.Value(key)
 }
 
 func (e *BaseEvent) emitContext() context.Context {

@@ -24,8 +24,11 @@ type run struct {
 	opts       EventOptions // resolved: event overrides merged with the bus defaults
 	lender     *run         // run whose slots this one borrows (queue-jump, F103-F106)
 	dispatcher bool         // started by the bus dispatcher: its finisher continues dispatching
+	unlocked   bool         // waits for no slot (Now from outside any handler runs the event at once)
 	held       [2]*slot
 	nheld      int
+	exempt     [2]*slot // slots an unlocked run needed and runs without
+	nexempt    int
 
 	// guarded by ev.mu
 	results  []*EventResult
@@ -65,11 +68,17 @@ func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
 
 func (r *run) serial() bool { return r.opts.HandlerConcurrency != HandlersParallel }
 
-// holds reports whether r or a run it borrows from holds s.
+// holds reports whether r or a run it borrows from holds s (or runs without it: an unlocked run lets its
+// queue-jumping children run without the slots it was exempted from too).
 func (r *run) holds(s *slot) bool {
 	for x := r; x != nil; x = x.lender {
 		for i := 0; i < x.nheld; i++ {
 			if x.held[i] == s {
+				return true
+			}
+		}
+		for i := 0; i < x.nexempt; i++ {
+			if x.exempt[i] == s {
 				return true
 			}
 		}
@@ -80,6 +89,20 @@ func (r *run) holds(s *slot) bool {
 // acquire takes the slots the run needs, borrowing those its lender chain holds.
 func (r *run) acquire(priority bool) {
 	need, n := r.bus.slotsFor(r.ev)
+	if r.unlocked {
+		// Never waits: takes the slots that are free, so that on an idle bus the event still runs alone.
+		// The slots it could not take count as held for its queue-jumping children (see holds).
+		for i := 0; i < n; i++ {
+			if need[i].tryAcquire() {
+				r.held[r.nheld] = need[i]
+				r.nheld++
+			} else {
+				r.exempt[r.nexempt] = need[i]
+				r.nexempt++
+			}
+		}
+		return
+	}
 	if r.lender != nil {
 		lent := false
 		for i := 0; i < n; i++ {
@@ -146,8 +169,14 @@ func (r *run) borrowerDone() {
 // bus dispatcher (see drive).
 func (r *run) begin() bool {
 	e := r.ev
-	t := now()
 	e.mu.Lock()
+	for len(e.gates) > 0 { // future lookups are being offered the event (see Bus.accept)
+		g := e.gates[0]
+		e.mu.Unlock()
+		<-g
+		e.mu.Lock()
+	}
+	t := now()
 	if r.finished { // stopped (bus destroyed) before it began: its slots are already released
 		e.mu.Unlock()
 		return false
@@ -273,8 +302,9 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	h.mu.Lock()
 	ht, hs := h.timeout, h.slowTimeout
 	h.mu.Unlock()
-	// F134: handler_timeout -> event_handler_timeout -> bus event_timeout, capped by the event deadline.
-	src := ht.orElse(r.ev.opts.HandlerTimeout).orElse(r.bus.defaults.Timeout)
+	// handler_timeout -> event_handler_timeout -> the resolved event timeout (the event's own, else the
+	// bus's), capped by the event deadline.
+	src := ht.orElse(r.ev.opts.HandlerTimeout).orElse(r.opts.Timeout)
 	res.deadline = r.deadline
 	if d, ok := src.Duration(); ok && d > 0 {
 		if own := t + int64(d); r.deadline == 0 || own < r.deadline {
@@ -344,24 +374,47 @@ func (a *alarm) release() {
 	}
 }
 
-// call runs the handler function, turning a panic into an error with its stack (D2).
+// call runs the handler function, turning a panic into an error with its stack (D2). A handler that
+// calls runtime.Goexit (t.FailNow in a test's handler) ends the calling goroutine: its result is settled
+// as an error on a new goroutine, which takes over whatever this goroutine was doing for the run (driving
+// the next handler, the bus dispatcher); call then never returns.
 func (r *run) call(res *EventResult) (v any, err error) {
+	returned := false
 	defer func() {
+		if returned {
+			return
+		}
 		if p := recover(); p != nil {
 			v, err = nil, &EventHandlerPanicError{Value: p, Stack: debug.Stack()}
+			return
 		}
+		exitErr := &EventHandlerPanicError{Value: "handler called runtime.Goexit (t.FailNow, t.Fatal or t.SkipNow in a handler?); the handler did not return", Stack: debug.Stack()}
+		go func() {
+			if next, fin, won := r.settleCall(res, nil, exitErr); won && r.drive(next, fin) {
+				r.bus.dispatchLoop()
+			}
+		}()
 	}()
 	fn, _, _ := res.handler.function()
 	if fn == nil {
-		return nil, fmt.Errorf("%w: handler %s was restored from JSON and no function was registered with its id (F230)", ErrInvalidOption, res.handler.Label())
+		returned = true
+		return nil, fmt.Errorf("%w: handler %s was restored from JSON and no function was registered with its id", ErrInvalidOption, res.handler.Label())
 	}
-	return fn((*handlerCtx)(res), r.ev)
+	v, err = fn((*handlerCtx)(res), r.ev)
+	returned = true
+	return v, err
 }
 
 // invoke runs one started handler and settles its result. won is false when the result had already
 // been finalised by someone else (timeout, abort): the caller then stops driving.
 func (r *run) invoke(res *EventResult) (next *EventResult, fin, won bool) {
 	v, err := r.call(res)
+	return r.settleCall(res, v, err)
+}
+
+// settleCall records what a handler call returned (checking the value against the result type) and
+// decides what runs next.
+func (r *run) settleCall(res *EventResult, v any, err error) (next *EventResult, fin, won bool) {
 	null := false
 	if err == nil {
 		v, null, err = r.ev.checkResult(res.handler, v)

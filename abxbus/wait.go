@@ -58,9 +58,15 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		e.mu.Unlock()
 		return err
 	}
+	if jump && caller != nil && e.emittedByRes == caller && !e.blocksParent {
+		// Awaiting a linked child from the handler that emitted it makes it block the parent, whether or
+		// not it has completed already.
+		e.blocksParent = true
+	}
 	if e.status == EventCompleted || first && e.hasValid { // also a completed event decoded from JSON
+		err := e.failErr
 		e.mu.Unlock()
-		return nil
+		return err
 	}
 	if len(e.buses) == 0 {
 		e.mu.Unlock()
@@ -73,9 +79,6 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 			return fmt.Errorf("%s waits on its own event: %w", caller.handler.Label(), ErrWouldDeadlock)
 		}
 		lender = caller.run
-		if jump && e.emittedByRes == caller && !e.blocksParent {
-			e.blocksParent = true // F85
-		}
 	}
 	var ch chan struct{}
 	if first {
@@ -104,32 +107,37 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	}
 	select {
 	case <-ch:
-		return nil
+		return e.failure()
 	default:
 	}
 	select {
 	case <-ch:
-		return nil
+		return e.failure()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// jumpOn takes e out of b's queue and runs it now: borrowing the lender's slots when it holds the ones
-// e needs, otherwise waiting for them with priority. Outside a handler (no lender) e just moves to the
-// head of the queue.
+// failure is the processing failure recorded on a completed event (a bus destroyed while it was queued
+// there), or nil.
+func (e *BaseEvent) failure() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failErr
+}
+
+// jumpOn takes e out of b's queue and runs it now. Inside a handler (lender set) the run borrows the
+// lender's slots when they are the ones e needs and waits for the others with priority. Outside a handler
+// (no lender) it waits for no slot: it takes those that are free and runs at once, beside whatever else
+// runs on b.
 func (e *BaseEvent) jumpOn(b *Bus, lender *run) {
 	b.mu.Lock()
 	if !b.unqueueLocked(e) {
 		b.mu.Unlock()
 		return
 	}
-	if lender == nil {
-		b.pushFrontLocked(e)
-		b.mu.Unlock()
-		return
-	}
 	r := b.newRunLocked(e, lender)
+	r.unlocked = lender == nil
 	b.mu.Unlock()
 	go func() {
 		r.acquire(true)
@@ -168,7 +176,8 @@ func (e *BaseEvent) checkWaitable(lender *run) error {
 // that handler, with event_parent_id, event_emitted_by_handler_id and an entry in the handler's
 // children. Awaiting it with Now from the same handler makes it block the parent (F85) and lets it
 // queue-jump (F101). Errors: ErrNotInHandler when ctx is not a handler's context, ErrHandlerFinished when
-// that handler already timed out or returned (F90, F141), and the errors of Bus.Emit.
+// that handler already timed out or returned, ErrLineageCycle when child is the handler's own event or
+// one of its ancestors, and the errors of Bus.Emit (ErrBusDestroyed when the handler's bus was destroyed).
 func EmitChild(ctx context.Context, child *BaseEvent) (*BaseEvent, error) {
 	if child == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrInvalidOption)
@@ -178,6 +187,12 @@ func EmitChild(ctx context.Context, child *BaseEvent) (*BaseEvent, error) {
 		return child, fmt.Errorf("EmitChild(%s): %w", child.label(), ErrNotInHandler)
 	}
 	parent := caller.ev
+	if child == parent || parent.IsChildOf(child) {
+		return child, fmt.Errorf("EmitChild(%s) from a handler of %s: %w", child.label(), parent.label(), ErrLineageCycle)
+	}
+	if caller.bus.IsDestroyed() {
+		return child, caller.bus.reject(child, &EventBusDestroyedError{Bus: caller.bus.label, Op: "EmitChild"})
+	}
 	if caller.finished() {
 		return child, caller.bus.reject(child, fmt.Errorf("%s.EmitChild(%s) refused: %w (handler %s)", caller.bus.label, child.label(), ErrHandlerFinished, caller.handler.Label()))
 	}
