@@ -40,6 +40,15 @@ type Bus struct {
 	destroyed   bool
 	dropWarned  bool
 	finders     []*finder
+	acquiring   *run // the dispatcher's run while it takes the head event's slots
+}
+
+// headChangedLocked stops the dispatcher's wait for the slots of an event that is no longer the head of
+// the queue, so that it starts over with the new head.
+func (b *Bus) headChangedLocked() {
+	if b.acquiring != nil {
+		b.acquiring.abort(abortStop)
+	}
 }
 
 // New creates a bus. name must be an identifier (letters, digits, '_'); empty means "EventBus". A nil
@@ -215,6 +224,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		parallel = b.newRunLocked(e, nil)
 	} else {
 		b.queue = append(b.queue, e)
+		e.queued.Add(1)
 		if !b.dispatching && !jumping {
 			b.dispatching = true
 			go b.dispatchLoop()
@@ -245,7 +255,9 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 func (b *Bus) dispatchLoop() {
 	for {
 		// Take the head event's slots before popping it, so that while the dispatcher waits for a slot a
-		// queue-jumper can still take the event out of the queue.
+		// queue-jumper can still take the event out of the queue. The run exists from the start (not yet
+		// registered): it owns the slots taken so far, so the deadlock detector sees what it holds and
+		// waits for.
 		b.mu.Lock()
 		if b.qhead >= len(b.queue) {
 			b.dispatching = false
@@ -253,22 +265,44 @@ func (b *Bus) dispatchLoop() {
 			return
 		}
 		e := b.queue[b.qhead]
+		r := &run{bus: b, ev: e, dispatcher: true}
+		b.acquiring = r
 		b.mu.Unlock()
 		held, n := b.slotsFor(e)
-		for i := 0; i < n; i++ {
-			held[i].acquire(false)
+		got := 0
+		for got < n {
+			s := held[got]
+			blocked := false
+			ok := s.acquire(r, false, func() <-chan struct{} {
+				blocked = true
+				return r.dispatcherBlockedOn(s)
+			})
+			if blocked {
+				r.unblocked()
+			}
+			if !ok {
+				break
+			}
+			got++
 		}
 		b.mu.Lock()
-		if b.qhead >= len(b.queue) || b.queue[b.qhead] != e {
+		b.acquiring = nil
+		if got < n || b.qhead >= len(b.queue) || b.queue[b.qhead] != e {
+			stop := b.destroyed
+			if stop {
+				b.dispatching = false
+			}
 			b.mu.Unlock()
-			for i := n - 1; i >= 0; i-- {
+			for i := got - 1; i >= 0; i-- {
 				held[i].release()
+			}
+			if stop {
+				return
 			}
 			continue
 		}
 		b.popLocked()
-		r := b.newRunLocked(e, nil)
-		r.dispatcher = true
+		b.initRunLocked(r, nil)
 		r.held, r.nheld = held, n
 		b.mu.Unlock()
 		if !r.begin() {
@@ -297,6 +331,7 @@ func (b *Bus) popLocked() *BaseEvent {
 		return nil
 	}
 	e := b.queue[b.qhead]
+	e.queued.Add(-1)
 	b.queue[b.qhead] = nil
 	b.qhead++
 	if b.qhead == len(b.queue) {
@@ -316,6 +351,10 @@ func (b *Bus) popLocked() *BaseEvent {
 func (b *Bus) unqueueLocked(e *BaseEvent) bool {
 	for i := len(b.queue) - 1; i >= b.qhead; i-- {
 		if b.queue[i] == e {
+			e.queued.Add(-1)
+			if i == b.qhead {
+				b.headChangedLocked()
+			}
 			copy(b.queue[i:], b.queue[i+1:])
 			b.queue[len(b.queue)-1] = nil
 			b.queue = b.queue[:len(b.queue)-1]
@@ -327,6 +366,8 @@ func (b *Bus) unqueueLocked(e *BaseEvent) bool {
 
 // pushFrontLocked puts e at the head of the queue and makes sure a dispatcher runs.
 func (b *Bus) pushFrontLocked(e *BaseEvent) {
+	e.queued.Add(1)
+	b.headChangedLocked()
 	if b.qhead > 0 {
 		b.qhead--
 		b.queue[b.qhead] = e
@@ -429,9 +470,11 @@ func (b *Bus) Destroy(clear bool) {
 	b.destroyed = true
 	var queued []*BaseEvent
 	for _, e := range b.queue[b.qhead:] {
+		e.queued.Add(-1)
 		queued = append(queued, e)
 	}
 	b.queue, b.qhead = nil, 0
+	b.headChangedLocked()
 	runs := make([]*run, 0, len(b.runs))
 	for r := range b.runs {
 		runs = append(runs, r)

@@ -342,6 +342,7 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 		}
 		e.mu.Unlock()
 		b.queue = append(b.queue, e)
+		e.queued.Add(1)
 		b.active++
 	}
 	return b, nil

@@ -328,3 +328,147 @@ func TestContextValuesReachLateBackgroundChild(t *testing.T) {
 	}
 	idle(t, b)
 }
+
+type (
+	XQ struct {
+		abxbus.Returns[string]
+	}
+	XD struct {
+		abxbus.Returns[string]
+	}
+	XP struct {
+		abxbus.Returns[string]
+	}
+	XC struct {
+		abxbus.Returns[string]
+	}
+)
+
+// Issue 10 item 1: two global-serial buses X and Y in one lock domain. Q on Y (bus-serial override) holds
+// only Y's slot and awaits a linked child D that needs the global slot; P on X holds the global slot and
+// awaits C on Y, which borrows the global slot and needs Y's. The runs take borrowed and owned slots in
+// opposite orders. The detector breaks the cycle: exactly one of the two awaits fails at once with
+// ErrWouldDeadlock, its child runs later in queue order, and every event completes, without any timeout.
+func TestCrossBusQueueJumpCycleIsBroken(t *testing.T) {
+	for i := range 20 {
+		ctx := tctx(t)
+		opts := &abxbus.Options{EventConcurrency: abxbus.GlobalSerial, LockDomain: t.Name(), EventTimeout: abxbus.NoTimeout}
+		x := newBus(t, "X", opts)
+		y := newBus(t, "Y", opts)
+		qRunning, pRunning := make(chan struct{}), make(chan struct{})
+		var qErr, pErr error
+		must[*abxbus.Handler](t)(abxbus.On(y, func(ctx context.Context, _ XQ) (string, error) {
+			close(qRunning)
+			<-pRunning
+			_, qErr = abxbus.CallChild(ctx, XD{})
+			return "q", nil
+		}))
+		must[*abxbus.Handler](t)(abxbus.On(y, func(ctx context.Context, _ XD) (string, error) { return "d", nil }))
+		must[*abxbus.Handler](t)(abxbus.On(x, func(ctx context.Context, _ XP) (string, error) {
+			close(pRunning)
+			<-qRunning
+			c, err := abxbus.Emit(ctx, y, XC{})
+			if err != nil {
+				return "", err
+			}
+			pErr = c.Now(ctx)
+			return "p", nil
+		}))
+		must[*abxbus.Handler](t)(abxbus.On(y, func(ctx context.Context, _ XC) (string, error) { return "c", nil }))
+		q := must[*abxbus.Event[XQ, string]](t)(abxbus.EmitWith(ctx, y, XQ{}, abxbus.EventOptions{Concurrency: abxbus.BusSerial}))
+		p := must[*abxbus.Event[XP, string]](t)(abxbus.Emit(ctx, x, XP{}))
+		for _, e := range []*abxbus.BaseEvent{q.Base(), p.Base()} {
+			if err := e.Wait(ctx); err != nil {
+				t.Fatalf("run %d: %s never completed: %v\n%s", i, e, err, abxbus.DumpWaits(x, y))
+			}
+		}
+		idle(t, x)
+		idle(t, y)
+		failed := 0
+		for _, err := range []error{qErr, pErr} {
+			switch {
+			case err == nil:
+			case errors.Is(err, abxbus.ErrWouldDeadlock):
+				failed++
+			default:
+				t.Fatalf("run %d: await failed with %v", i, err)
+			}
+		}
+		if failed != 1 {
+			t.Fatalf("run %d: %d awaits failed with ErrWouldDeadlock (Q: %v, P: %v), want exactly 1", i, failed, qErr, pErr)
+		}
+		for _, e := range append(y.History(), x.History()...) {
+			if e.Status() != abxbus.EventCompleted {
+				t.Fatalf("run %d: %s is %s", i, e, e.Status())
+			}
+			for _, r := range e.Results() {
+				if r.Status() != abxbus.ResultCompleted {
+					t.Fatalf("run %d: %s handler %s: %s %v", i, e, r.HandlerName(), r.Status(), r.Err())
+				}
+			}
+		}
+		x.Destroy(true)
+		y.Destroy(true)
+	}
+}
+
+// Issue 10 item 1 (a): a run waiting for a slot (here a queue-jumping child that borrowed one slot and
+// waits for the other) is reached by a timeout of the awaiting parent and by Destroy: it ends, the bus
+// becomes idle, and no goroutine is left behind, while the slot's holder is still busy.
+func TestRunWaitingForSlotEndsOnTimeoutAndDestroy(t *testing.T) {
+	for _, how := range []string{"timeout", "destroy"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := tctx(t)
+			domain := t.Name()
+			holder := newBus(t, "Holder", &abxbus.Options{EventConcurrency: abxbus.GlobalSerial, LockDomain: domain})
+			y, err := abxbus.New("Waiter", &abxbus.Options{LockDomain: domain, EventTimeout: abxbus.NoTimeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer y.Destroy(true)
+			release, holding := make(chan struct{}), make(chan struct{})
+			must[*abxbus.Handler](t)(abxbus.On(holder, func(ctx context.Context, _ XP) (string, error) {
+				close(holding)
+				<-release
+				return "held", nil
+			}))
+			awaiting := make(chan struct{})
+			childErr := make(chan error, 1)
+			must[*abxbus.Handler](t)(abxbus.On(y, func(ctx context.Context, _ XQ) (string, error) {
+				// D needs the global slot, which the holder keeps: it borrows Y's slot and waits.
+				d := abxbus.NewEvent(XD{})
+				if err := d.Base().SetOptions(abxbus.EventOptions{Concurrency: abxbus.GlobalSerial}); err != nil {
+					return "", err
+				}
+				if _, err := abxbus.EmitChild(ctx, d.Base()); err != nil {
+					return "", err
+				}
+				close(awaiting)
+				childErr <- d.Now(ctx)
+				return "", ctx.Err()
+			}))
+			must[*abxbus.Handler](t)(abxbus.On(y, func(ctx context.Context, _ XD) (string, error) { return "d", nil }))
+			must[*abxbus.Event[XP, string]](t)(abxbus.Emit(ctx, holder, XP{}))
+			<-holding
+			var o abxbus.EventOptions
+			if how == "timeout" {
+				o.Timeout = abxbus.TimeoutOf(30 * time.Millisecond)
+			}
+			q := must[*abxbus.Event[XQ, string]](t)(abxbus.EmitWith(ctx, y, XQ{}, o))
+			<-awaiting
+			if how == "destroy" {
+				time.Sleep(10 * time.Millisecond)
+				y.Destroy(false)
+			}
+			if err := y.WaitUntilIdle(ctx); err != nil {
+				t.Fatalf("%s never became idle while the slot's holder is busy: %v\n%s", y, err, abxbus.DumpWaits(holder, y))
+			}
+			if err := q.Wait(ctx); err != nil && !errors.Is(err, abxbus.ErrBusDestroyed) {
+				t.Fatal(err)
+			}
+			<-childErr
+			close(release)
+			idle(t, holder)
+		})
+	}
+}

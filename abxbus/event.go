@@ -79,6 +79,8 @@ type BaseEvent struct {
 	failErr       error           // the event was not processed on a bus that accepted it (destroyed while queued)
 	cancelled     error           // set when a parent cancellation reached the event before it ran
 	gates         []chan struct{} // open while future lookups are being offered the event: it must not start yet
+	queued        atomic.Int32    // number of bus queues holding the event (deadlock.go)
+	requeued      chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
 
 	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
 	jumping    bool

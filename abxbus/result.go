@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,12 +38,13 @@ type EventResult struct {
 	startedAt   int64
 	completedAt int64
 	children    []*BaseEvent
-	timeout     time.Duration // effective handler budget (0: none of its own)
-	deadline    int64         // effective deadline, Unix ns (0: none)
-	ownDeadline bool          // the deadline is the handler's own budget, not the event cap (D6)
-	slowAt      int64         // slow-warning time, Unix ns (0: none)
-	cancelCause error         // why a first-completion loser was stopped (D12)
-	wire        *resultWire   // set for rows decoded from JSON (bus, children and values as written)
+	timeout     time.Duration             // effective handler budget (0: none of its own)
+	deadline    int64                     // effective deadline, Unix ns (0: none)
+	ownDeadline bool                      // the deadline is the handler's own budget, not the event cap (D6)
+	slowAt      int64                     // slow-warning time, Unix ns (0: none)
+	cancelCause error                     // why a first-completion loser was stopped (D12)
+	waitOn      atomic.Pointer[BaseEvent] // the event the handler is blocked on in Now/Wait/Result (deadlock.go)
+	wire        *resultWire               // set for rows decoded from JSON (bus, children and values as written)
 
 	// handler context state (its own lock: Done/Err are called often by handlers)
 	cmu     sync.Mutex

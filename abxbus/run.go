@@ -42,16 +42,79 @@ type run struct {
 	alarmAt  int64
 	alarm    *alarm
 
+	begun       bool     // guarded by ev.mu: begin has run (results exist)
+	preStop     error    // guarded by ev.mu: stop requested before begin
+	preStopKind stopKind //
+
+	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
+	waitingOn atomic.Pointer[slot]
+
 	lmu            sync.Mutex
-	borrowers      int
+	borrowers      []*run // runs that borrow this run's slots
 	releasePending bool
 	released       bool
+	acquiring      bool          // in acquire, able to give up (guarded by lmu)
+	abortWhy       abortReason   // why the acquisition must stop (guarded by lmu)
+	abortCh        chan struct{} // closed when abortWhy is set; created on demand
+}
+
+type abortReason uint8
+
+const (
+	abortNone     abortReason = iota
+	abortStop                 // stopped before it began (Destroy, a parent's timeout)
+	abortDeadlock             // its wait for a slot would close a cycle
+)
+
+// abortChan returns the channel closed when the run's acquisition must stop.
+func (r *run) abortChan() <-chan struct{} {
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	if r.abortCh == nil {
+		r.abortCh = make(chan struct{})
+		if r.abortWhy != abortNone {
+			close(r.abortCh)
+		}
+	}
+	return r.abortCh
+}
+
+// abort asks the run to stop acquiring. A deadlock abort is accepted only while the run is acquiring
+// (it then gives up and requeues its event); abort reports whether the run will act on it.
+func (r *run) abort(why abortReason) bool {
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	if r.abortWhy != abortNone {
+		return r.abortWhy == why
+	}
+	if why == abortDeadlock && !r.acquiring {
+		return false
+	}
+	r.abortWhy = why
+	if r.abortCh != nil {
+		close(r.abortCh)
+	}
+	return true
+}
+
+func (r *run) aborted() abortReason {
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	return r.abortWhy
 }
 
 // newRunLocked prepares a run of e on b (b.mu held). Handlers are resolved now, when processing
 // starts (F68).
 func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
-	r := &run{bus: b, ev: e, lender: lender}
+	r := &run{bus: b, ev: e}
+	b.initRunLocked(r, lender)
+	return r
+}
+
+// initRunLocked prepares r (bus and event set) to run (b.mu held).
+func (b *Bus) initRunLocked(r *run, lender *run) {
+	e := r.ev
+	r.lender = lender
 	r.opts = e.opts.merge(b.defaults)
 	exact, wild := b.byType[e.eventType], b.wildcard
 	switch {
@@ -63,7 +126,9 @@ func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
 		r.handlers = append(append(make([]*Handler, 0, len(exact)+len(wild)), exact...), wild...)
 	}
 	b.runs[r] = struct{}{}
-	return r
+	e.mu.Lock()
+	e.runs = append(e.runs, r) // from now on stop and the deadlock detector reach it
+	e.mu.Unlock()
 }
 
 func (r *run) serial() bool { return r.opts.HandlerConcurrency != HandlersParallel }
@@ -86,14 +151,16 @@ func (r *run) holds(s *slot) bool {
 	return false
 }
 
-// acquire takes the slots the run needs, borrowing those its lender chain holds.
-func (r *run) acquire(priority bool) {
+// acquire takes the slots the run needs, borrowing those its lender chain holds. It stops early when the
+// run is stopped (begin then ends it) or when waiting would deadlock: then it returns true and the caller
+// must give the run up (abandon).
+func (r *run) acquire(priority bool) (abandon bool) {
 	need, n := r.bus.slotsFor(r.ev)
 	if r.unlocked {
 		// Never waits: takes the slots that are free, so that on an idle bus the event still runs alone.
 		// The slots it could not take count as held for its queue-jumping children (see holds).
 		for i := 0; i < n; i++ {
-			if need[i].tryAcquire() {
+			if need[i].tryAcquire(r) {
 				r.held[r.nheld] = need[i]
 				r.nheld++
 			} else {
@@ -101,34 +168,89 @@ func (r *run) acquire(priority bool) {
 				r.nexempt++
 			}
 		}
-		return
+		return false
 	}
 	if r.lender != nil {
 		lent := false
 		for i := 0; i < n; i++ {
 			lent = lent || r.lender.holds(need[i])
 		}
-		if !lent || !r.lender.lend() {
+		if !lent || !r.lender.lend(r) {
 			r.lender = nil
 		}
 	}
+	r.lmu.Lock()
+	r.acquiring = true
+	r.lmu.Unlock()
 	for i := 0; i < n; i++ {
 		if r.lender != nil && r.lender.holds(need[i]) {
 			continue
 		}
-		need[i].acquire(priority)
-		r.held[r.nheld] = need[i]
+		s := need[i]
+		blocked := false
+		ok := s.acquire(r, priority, func() <-chan struct{} {
+			blocked = true
+			return r.blockedOn(s)
+		})
+		if blocked {
+			r.unblocked()
+		}
+		if !ok {
+			break
+		}
+		r.held[r.nheld] = s
 		r.nheld++
 	}
+	// A deadlock abort accepted while acquiring is always carried out, even when the slot arrived
+	// meanwhile: whoever asked for it waits for the event to be requeued.
+	r.lmu.Lock()
+	r.acquiring = false
+	why := r.abortWhy
+	r.lmu.Unlock()
+	return why == abortDeadlock
 }
 
-func (r *run) lend() bool {
+// abandon gives up a queue-jump whose wait for a slot would have closed a cycle: the slots taken and
+// borrowed go back, the event returns to the head of the bus queue (it runs later in queue order) and
+// the handlers awaiting it re-check their wait. On a bus destroyed meanwhile the run just ends.
+func (r *run) abandon() {
+	for i := r.nheld - 1; i >= 0; i-- {
+		r.held[i].release()
+	}
+	r.nheld = 0
+	b, e := r.bus, r.ev
+	b.mu.Lock()
+	if b.destroyed {
+		b.mu.Unlock()
+		if r.begin() {
+			b.dispatchLoop()
+		}
+		return
+	}
+	delete(b.runs, r)
+	e.mu.Lock()
+	if i := slices.Index(e.runs, r); i >= 0 {
+		e.runs = slices.Delete(e.runs, i, i+1)
+	}
+	if e.jumpLender == r.lender {
+		e.jumping, e.jumpLender = false, nil
+	}
+	e.mu.Unlock()
+	b.pushFrontLocked(e)
+	b.mu.Unlock()
+	if r.lender != nil {
+		r.lender.borrowerDone(r)
+	}
+	e.nudge()
+}
+
+func (r *run) lend(b *run) bool {
 	r.lmu.Lock()
 	defer r.lmu.Unlock()
 	if r.released || r.releasePending {
 		return false
 	}
-	r.borrowers++
+	r.borrowers = append(r.borrowers, b)
 	return true
 }
 
@@ -136,7 +258,7 @@ func (r *run) lend() bool {
 // borrower releases them. It reports whether the caller must continue the bus dispatcher.
 func (r *run) release() bool {
 	r.lmu.Lock()
-	if r.borrowers > 0 {
+	if len(r.borrowers) > 0 {
 		r.releasePending = true
 		r.lmu.Unlock()
 		return false
@@ -147,15 +269,17 @@ func (r *run) release() bool {
 		r.held[i].release()
 	}
 	if r.lender != nil {
-		r.lender.borrowerDone()
+		r.lender.borrowerDone(r)
 	}
 	return r.dispatcher
 }
 
-func (r *run) borrowerDone() {
+func (r *run) borrowerDone(b *run) {
 	r.lmu.Lock()
-	r.borrowers--
-	take := r.borrowers == 0 && r.releasePending
+	if i := slices.Index(r.borrowers, b); i >= 0 {
+		r.borrowers = slices.Delete(r.borrowers, i, i+1)
+	}
+	take := len(r.borrowers) == 0 && r.releasePending
 	if take {
 		r.releasePending = false
 	}
@@ -177,15 +301,11 @@ func (r *run) begin() bool {
 		e.mu.Lock()
 	}
 	t := now()
-	if r.finished { // stopped (bus destroyed) before it began: its slots are already released
-		e.mu.Unlock()
-		return false
-	}
+	r.begun = true
 	if e.status != EventStarted {
 		e.status = EventStarted
 		e.startedAt = t
 	}
-	e.runs = append(e.runs, r)
 	n := len(r.handlers)
 	if n == 1 && !e.inlineUsed {
 		e.inlineUsed = true
@@ -216,7 +336,9 @@ func (r *run) begin() bool {
 		r.scheduleLocked(r.slowAt)
 	}
 	var cascade []*BaseEvent
-	if e.cancelled != nil {
+	if r.preStop != nil {
+		r.stopLocked(r.preStop, r.preStopKind, &cascade)
+	} else if e.cancelled != nil {
 		r.stopLocked(e.cancelled, stopParent, &cascade)
 	}
 	var next *EventResult
@@ -555,6 +677,15 @@ func (r *run) stop(cause error, kind stopKind) {
 	e.mu.Lock()
 	if r.finished {
 		e.mu.Unlock()
+		return
+	}
+	if !r.begun {
+		// Still acquiring its slots (or about to begin): begin ends it.
+		if r.preStop == nil {
+			r.preStop, r.preStopKind = cause, kind
+		}
+		e.mu.Unlock()
+		_ = r.abort(abortStop)
 		return
 	}
 	var cascade []*BaseEvent

@@ -13,7 +13,11 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus"
 )
 
-var stressSeed = flag.Uint64("stress.seed", 0, "seed for TestStress (0: time-based)")
+var (
+	stressSeed   = flag.Uint64("stress.seed", 0, "seed for TestStress and TestStressCrossBus (0: time-based)")
+	stressWait   = flag.Duration("stress.wait", 2*time.Minute, "how long a stress run may take before it fails")
+	stressEvents = flag.Int("stress.events", 0, "top-level events per stress run (0: the default size)")
+)
 
 // StressJob tells each handler what to do; the emitter draws it at random.
 type StressJob struct {
@@ -40,6 +44,9 @@ type stressWorld struct {
 	mu    sync.Mutex
 	rng   *rand.Rand
 	all   []*abxbus.BaseEvent
+	// cross: children go to any bus (awaits in every direction, cycles across buses possible) and
+	// events draw per-event concurrency overrides of every kind.
+	cross bool
 }
 
 func (w *stressWorld) intn(n int) int {
@@ -58,7 +65,10 @@ func (w *stressWorld) track(e *abxbus.BaseEvent) {
 // awaited work forms a DAG across buses and cannot wait in a cycle).
 func (w *stressWorld) job(depth, from int) (StressJob, abxbus.EventOptions) {
 	j := StressJob{Depth: depth, Sleep: w.intn(300), Target: -1}
-	if from+1 < len(w.buses) {
+	switch {
+	case w.cross:
+		j.Target = w.intn(len(w.buses))
+	case from+1 < len(w.buses):
 		j.Target = from + 1 + w.intn(len(w.buses)-from-1)
 	}
 	var o abxbus.EventOptions
@@ -76,6 +86,14 @@ func (w *stressWorld) job(depth, from int) (StressJob, abxbus.EventOptions) {
 		o.HandlerConcurrency = abxbus.HandlersParallel
 	case 2:
 		o.Completion = abxbus.CompleteFirst
+	}
+	if w.cross {
+		switch w.intn(4) {
+		case 0:
+			o.Concurrency = abxbus.GlobalSerial
+		case 1:
+			o.Concurrency = abxbus.BusSerial
+		}
 	}
 	for range 3 {
 		a := w.intn(actCount)
@@ -138,7 +156,16 @@ func (w *stressWorld) handle(ctx context.Context, busIdx, slot int, j StressJob)
 // TestStress runs many buses with random modes, timeouts, failures and nested awaited and background
 // children emitted across buses, from several goroutines at once. It ends with every accepted event
 // completed, every result terminal, every bus idle, and (TestMain) no goroutine left.
-func TestStress(t *testing.T) {
+func TestStress(t *testing.T) { runStress(t, false) }
+
+// TestStressCrossBus (issue 10 item 1) is TestStress without its precautions: awaited children go to any
+// bus, in every direction (including the event's own bus), events override their concurrency with every
+// mode, global-serial and bus-serial buses share one lock domain, and only some events have a timeout
+// (the buses have none). Lock cycles across buses form; the deadlock detector breaks them (a wait fails
+// with ErrWouldDeadlock, a queue-jump falls back to queue order) and timeouts end the rest.
+func TestStressCrossBus(t *testing.T) { runStress(t, true) }
+
+func runStress(t *testing.T, cross bool) {
 	seed := *stressSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -148,13 +175,19 @@ func TestStress(t *testing.T) {
 	if testing.Short() {
 		nEvents = 300
 	}
-	w := &stressWorld{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	w := &stressWorld{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), cross: cross}
+	if *stressEvents > 0 {
+		nEvents = *stressEvents
+	}
 	// Awaited children always go to a bus with a higher index, and global-serial buses come first: the
 	// global slot is shared, so a global-serial event awaiting work on a busy bus-serial bus whose running
 	// event awaits global-serial work would be a real lock cycle (as upstream, only a timeout breaks it).
 	nGlobal := w.intn(3)
 	for i := range nBuses {
 		o := &abxbus.Options{LockDomain: t.Name()}
+		if cross {
+			o.EventTimeout = abxbus.NoTimeout
+		}
 		switch {
 		case i < nGlobal:
 			o.EventConcurrency = abxbus.GlobalSerial
@@ -188,7 +221,7 @@ func TestStress(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), *stressWait)
 	defer cancel()
 	var wg sync.WaitGroup
 	var rejected, accepted sync.Map
@@ -226,7 +259,7 @@ func TestStress(t *testing.T) {
 	wg.Wait()
 	for _, b := range w.buses {
 		if err := b.WaitUntilIdle(ctx); err != nil {
-			t.Fatalf("%s never became idle: %v", b, err)
+			t.Fatalf("%s never became idle: %v\n%s", b, err, abxbus.DumpWaits(w.buses...))
 		}
 	}
 	w.mu.Lock()

@@ -3,6 +3,7 @@ package abxbus
 import (
 	"context"
 	"fmt"
+	"runtime"
 )
 
 // WaitOption shapes Now and Wait (F91).
@@ -100,15 +101,18 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		for _, b := range buses {
 			e.jumpOn(b, lender)
 		}
-	} else if lender != nil {
-		if err := e.checkWaitable(lender); err != nil {
-			return err
-		}
 	}
 	select {
 	case <-ch:
 		return e.failure()
 	default:
+	}
+	if caller != nil {
+		op := "Wait"
+		if jump {
+			op = "Now"
+		}
+		return e.handlerWait(ctx, caller, ch, op)
 	}
 	select {
 	case <-ch:
@@ -116,6 +120,60 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// handlerWait is a wait from inside a handler (caller): it publishes the wait for the deadlock detector
+// and fails with ErrWouldDeadlock when the event cannot complete before that handler returns (it is
+// queued behind a slot the handler's run holds, or the wait closes a cycle across buses).
+func (e *BaseEvent) handlerWait(ctx context.Context, caller *EventResult, ch chan struct{}, op string) error {
+	caller.waitOn.Store(e)
+	counted := false
+	defer func() {
+		caller.waitOn.Store(nil)
+		if counted {
+			waitEdges.Add(-1)
+		}
+	}()
+	for {
+		requeued := e.requeuedChan()
+		queued := e.queued.Load() > 0
+		if queued && !counted {
+			counted = true
+			waitEdges.Add(1)
+		}
+		var other <-chan struct{} // the requeue of an event whose run was asked to give up
+		if queued || waitEdges.Load() > 0 {
+			o, retry, err := e.checkHandlerWait(caller, op)
+			if err != nil {
+				return err
+			}
+			if retry {
+				runtime.Gosched()
+				continue
+			}
+			if o != nil {
+				other = o.requeuedChan()
+			}
+		}
+		select {
+		case <-ch:
+			return e.failure()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-requeued: // a queue-jump of e was given up to break a cycle: check again
+		case <-other:
+		}
+	}
+}
+
+// requeuedChan returns the channel closed at the next requeue (or nudge) of e.
+func (e *BaseEvent) requeuedChan() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.requeued == nil {
+		e.requeued = make(chan struct{})
+	}
+	return e.requeued
 }
 
 // failure is the processing failure recorded on a completed event (a bus destroyed while it was queued
@@ -140,36 +198,14 @@ func (e *BaseEvent) jumpOn(b *Bus, lender *run) {
 	r.unlocked = lender == nil
 	b.mu.Unlock()
 	go func() {
-		r.acquire(true)
+		if r.acquire(true) {
+			r.abandon()
+			return
+		}
 		if r.begin() {
 			b.dispatchLoop()
 		}
 	}()
-}
-
-// checkWaitable implements D5: e is still queued on a bus whose slot the waiting handler's run (or a run
-// it borrows from) holds, so it cannot start before that handler returns.
-func (e *BaseEvent) checkWaitable(lender *run) error {
-	e.mu.Lock()
-	buses := append([]*Bus(nil), e.buses...)
-	mode := e.opts.Concurrency
-	e.mu.Unlock()
-	for _, b := range buses {
-		b.mu.Lock()
-		queued := b.isQueuedLocked(e)
-		b.mu.Unlock()
-		if !queued {
-			continue
-		}
-		m := mode
-		if m == "" {
-			m = b.defaults.Concurrency
-		}
-		if lender.holds(&b.slot) || m == GlobalSerial && lender.holds(b.global) {
-			return fmt.Errorf("Wait(%s) on %s: %w", e.label(), b.label, ErrWouldDeadlock)
-		}
-	}
-	return nil
 }
 
 // EmitChild emits child as a linked child of the event whose handler owns ctx (F82): on the bus running
