@@ -196,8 +196,9 @@ func (e *Event[P, R]) Wait(ctx context.Context, opts ...WaitOption) error {
 	return e.Base().Wait(ctx, opts...)
 }
 
-// Result waits for the first valid result (or completion) and returns it typed, with the error policy
-// of F156 (see ResultOptions). A pending event is driven like Now(ctx, FirstResult) (F157, D13).
+// Result waits for the event to complete and returns the first value that passes the filter, typed,
+// with the error policy of BaseEvent.Result (see ResultOptions; First returns early on request). It
+// returns the zero R when nothing passes the filter and RequireResult is not set.
 func (e *Event[P, R]) Result(ctx context.Context, opts ...ResultOptions) (R, error) {
 	v, err := e.Base().Result(ctx, opts...)
 	if err != nil || v == nil {
@@ -207,8 +208,8 @@ func (e *Event[P, R]) Result(ctx context.Context, opts ...ResultOptions) (R, err
 	return resultAs[R](v)
 }
 
-// Results waits for completion and returns every valid result typed, in handler registration order
-// (F153), with the error policy of F156.
+// Results waits for the event to complete and returns every value that passes the filter, typed, in
+// handler registration order, with the error policy of BaseEvent.Result (see ResultsList).
 func (e *Event[P, R]) Results(ctx context.Context, opts ...ResultOptions) ([]R, error) {
 	vs, err := e.Base().ResultsList(ctx, opts...)
 	if err != nil {
@@ -403,27 +404,43 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 	return e, err
 }
 
-// Call is request/response over the bus: emit p, process it now (queue-jumping when called from a
-// handler, F101) and return the first valid result. A handler error is returned as is (D3); when no
-// handler returns a non-null result the error matches ErrNoResult. ctx bounds the wait (D4).
-func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P) (R, error) {
+// Call is request/response over the bus: it emits p, processes it now (queue-jumping when called from a
+// handler), waits until every handler has finished and returns the first valid result in handler
+// registration order. Handler errors are returned like a function call's: with the default policy, any
+// handler error is the answer (one as is, several as *EventHandlerErrors), even when an earlier
+// handler returned a value; when no handler returns a non-null result the error matches ErrNoResult.
+// The answer never depends on which handler finishes first. ctx bounds only the wait; processing
+// continues if it ends.
+//
+// opts (at most one is used) shape the read like Result's, except that RequireResult is always set:
+// IgnoreErrors returns the first value despite failed handlers, and First returns as soon as a valid
+// result exists, without waiting for the remaining handlers (which keep running) and reporting only
+// the errors of handlers already finished.
+func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts ...ResultOptions) (R, error) {
 	e, err := Emit(ctx, b, p)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, ResultOptions{RequireResult: true})
+	return e.Result(ctx, callOptions(opts))
 }
 
-// CallChild is Call for a linked child of the handler that owns ctx: the child blocks its parent's
-// completion and queue-jumps (F84 first row).
-func CallChild[P Payload[R], R any](ctx context.Context, p P) (R, error) {
+// CallChild is Call for a linked child of the handler that owns ctx: the child queue-jumps (it runs at
+// once, in the slot the calling handler's event holds) and blocks its parent's completion. It waits for
+// the child to complete, like Call, unless opts ask for First.
+func CallChild[P Payload[R], R any](ctx context.Context, p P, opts ...ResultOptions) (R, error) {
 	e, err := EmitChildOf(ctx, p)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, ResultOptions{RequireResult: true})
+	return e.Result(ctx, callOptions(opts))
+}
+
+func callOptions(opts []ResultOptions) ResultOptions {
+	o := optsOf(opts)
+	o.RequireResult = true
+	return o
 }
 
 // As returns the typed view of an event record when its payload is a P (or can be decoded into one).
