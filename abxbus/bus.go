@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,7 @@ type Bus struct {
 	destroyed   bool
 	dropWarned  bool
 	finders     []*finder
+	bound       atomic.Pointer[typeBindings] // event type name -> Go payload type (binding.go)
 }
 
 // New creates a bus. name must be an identifier (letters, digits, '_'); empty means "EventBus". A nil
@@ -144,6 +146,9 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 	}
 	if caller := currentResult(ctx); caller != nil && caller.finished() {
 		return e, b.reject(e, fmt.Errorf("%s.Emit(%s) refused: %w (handler %s)", b.label, e.label(), ErrHandlerFinished, caller.handler.Label()))
+	}
+	if err := b.checkBinding(e); err != nil {
+		return e, err
 	}
 	return e, b.accept(ctx, e)
 }

@@ -255,6 +255,12 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		b.mu.Unlock()
 		return nil, &EventBusDestroyedError{Bus: b.label, Op: "On"}
 	}
+	if typed != nil {
+		if bound := b.bindLocked(typed); bound != nil {
+			b.mu.Unlock()
+			return nil, b.bindingConflict("On", bound, typed)
+		}
+	}
 	if old, ok := b.handlerIDs[h.id]; ok {
 		b.mu.Unlock()
 		if old.restored {

@@ -45,8 +45,8 @@ func Register[P Payload[R], R any](reg *Registry) error {
 		if old.info.payloadType == info.payloadType {
 			return nil
 		}
-		return fmt.Errorf("%w: event type %q is already registered as %s, not %s", ErrInvalidOption,
-			info.eventType, old.info.payloadType, info.payloadType)
+		return fmt.Errorf("%w: event type %q is already registered as Go type %s, not %s", ErrInvalidOption,
+			info.eventType, goTypeName(old.info.payloadType), goTypeName(info.payloadType))
 	}
 	reg.types[info.eventType] = entry
 	return nil

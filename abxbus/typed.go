@@ -317,7 +317,13 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 // On registers a typed handler for the event type of P (F59-F61). fn receives the decoded payload and
 // returns the typed result; its context carries the values of the emitting context (F211) and is
 // cancelled by the handler's timeout, the event timeout, a first-completion loss, a parent timeout and
-// bus destroy (D4). Use EmitChild/CallChild with that context for linked children.
+// bus destroy. Use EmitChild/CallChild with that context for linked children.
+//
+// One event type name has one Go type per bus: the first typed handler registered or typed event
+// emitted for a name binds it to its payload type for the bus's lifetime, and registering a handler of
+// another Go type under that name (two packages' Created, or an EventSpec Type naming another type's
+// event) is an error wrapping ErrInvalidOption that names both Go types. Untyped handlers (OnType) are
+// not bound.
 func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error), opts ...HandlerOption) (*Handler, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
@@ -368,7 +374,9 @@ func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []Hand
 }
 
 // Emit creates the event for payload p and emits it on b (see Bus.Emit). The event is returned even on
-// error, with the error recorded so its Now/Wait/Result report it too.
+// error, with the error recorded so its Now/Wait/Result report it too. When the event type name of P is
+// bound on b to another Go type (see On), nothing is emitted and the error wraps ErrInvalidOption and
+// names both types; otherwise the emit binds the name to P on b.
 func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
 	if err := e.emitErr; err != nil {
