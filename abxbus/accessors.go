@@ -35,6 +35,9 @@ type ResultOptions struct {
 // set. Wait failures (ctx done, the emit rejected, never emitted, ErrWouldDeadlock) are returned as
 // from Now. With First set, it returns as soon as a valid result exists (see ResultOptions.First).
 func (e *BaseEvent) Result(ctx context.Context, opts ...ResultOptions) (any, error) {
+	if err := e.unusable("Result"); err != nil {
+		return nil, err
+	}
 	o := optsOf(opts)
 	if err := e.waitFor(ctx, o); err != nil {
 		return nil, err
@@ -47,6 +50,9 @@ func (e *BaseEvent) Result(ctx context.Context, opts ...ResultOptions) (any, err
 // nil, when nothing passes. With First set, it returns once a valid result exists, with the values
 // recorded by then.
 func (e *BaseEvent) ResultsList(ctx context.Context, opts ...ResultOptions) ([]any, error) {
+	if err := e.unusable("ResultsList"); err != nil {
+		return nil, err
+	}
 	o := optsOf(opts)
 	if err := e.waitFor(ctx, o); err != nil {
 		return nil, err
@@ -65,6 +71,9 @@ func (e *BaseEvent) waitFor(ctx context.Context, o ResultOptions) error {
 // ResultsSnapshot applies the policy of ResultsList to the results recorded so far, without waiting and
 // without driving the event: handlers still queued or running contribute neither values nor errors.
 func (e *BaseEvent) ResultsSnapshot(opts ...ResultOptions) ([]any, error) {
+	if err := e.unusable("ResultsSnapshot"); err != nil {
+		return nil, err
+	}
 	return e.collect(optsOf(opts))
 }
 

@@ -72,7 +72,9 @@
 // running. [BaseEvent.ResultsSnapshot] reads the results recorded so far without waiting. Every error works with errors.Is (sentinels such as
 // [ErrHandlerTimeout]) and errors.As (typed errors); messages name the bus label, the event type and the
 // event's short id. A panicking handler is recovered into [EventHandlerPanicError] with its stack and the
-// bus keeps working. No call in this package panics on bad input.
+// bus keeps working. No call in this package panics on bad input, nil receivers included: a nil or zero
+// Bus, event, Handler or EventResult gives an error wrapping [ErrInvalidOption] where the method returns
+// an error, zero values otherwise. The zero [Registry] is ready to use.
 //
 // # Concurrency safety
 //

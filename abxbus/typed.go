@@ -178,13 +178,19 @@ func (e *Event[P, R]) Base() *BaseEvent { return (*BaseEvent)(e) }
 
 // Payload returns the typed payload. For an event that arrived untyped (JSON from a bridge or another
 // runtime) the payload is decoded into P; an error names the field that does not fit.
-func (e *Event[P, R]) Payload() (P, error) { return payloadAs[P](e.Base()) }
+func (e *Event[P, R]) Payload() (P, error) {
+	if err := e.Base().unusable("Payload"); err != nil {
+		var zero P
+		return zero, err
+	}
+	return payloadAs[P](e.Base())
+}
 
 // ID returns the event id.
-func (e *Event[P, R]) ID() ID { return e.id }
+func (e *Event[P, R]) ID() ID { return e.Base().ID() }
 
 // String returns `Type#abcd`.
-func (e *Event[P, R]) String() string { return e.Base().label() }
+func (e *Event[P, R]) String() string { return e.Base().String() }
 
 // Now processes the event immediately and waits for it; see BaseEvent.Now.
 func (e *Event[P, R]) Now(ctx context.Context, opts ...WaitOption) error {
