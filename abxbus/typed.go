@@ -37,7 +37,7 @@ type EventSpec struct {
 	Type string
 	// Version is event_version (default "0.0.1").
 	Version string
-	// Defaults are applied to every new event of the type, like fields set at construction (F34).
+	// Defaults are applied to every new event of the type, like fields set at construction.
 	Defaults EventOptions
 }
 
@@ -320,10 +320,12 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 		"EventHandlerResultSchemaError: Event handler return value %s... did not match event_result_type: %v is not %v", preview, reflect.TypeOf(v), info.resultType)}
 }
 
-// On registers a typed handler for the event type of P (F59-F61). fn receives the decoded payload and
-// returns the typed result; its context carries the values of the emitting context (F211) and is
-// cancelled by the handler's timeout, the event timeout, a first-completion loss, a parent timeout and
-// bus destroy. Use EmitChild/CallChild with that context for linked children.
+// On registers a typed handler for the event type of P. fn receives the decoded payload and returns
+// the typed result; its context carries the values of the emitting context and is cancelled by the
+// handler's timeout, the event timeout, a first-completion loss, a parent timeout and bus destroy. Use
+// EmitChildOf/CallChild with that context for linked children. Errors (wrapping ErrInvalidOption): a
+// nil fn, an invalid declaration of P, a nil bus or one not made by New, an event type name bound to
+// another Go type (below); and the bus-destroyed error.
 //
 // One event type name has one Go type per bus: the first typed handler registered or typed event
 // emitted for a name binds it to its payload type for the bus's lifetime, and registering a handler of
@@ -356,7 +358,7 @@ func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error
 }
 
 // OnEvent registers a typed handler that receives the whole event (ids, lineage, results, options) as
-// well as the payload (via e.Payload).
+// well as the payload (via e.Payload). Registration and its errors are those of On.
 func OnEvent[P Payload[R], R any](b *Bus, fn func(ctx context.Context, e *Event[P, R]) (R, error), opts ...HandlerOption) (*Handler, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
@@ -392,7 +394,7 @@ func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], 
 	return e, err
 }
 
-// EmitWith is Emit with per-event options (F10-F17) layered over the type's EventSpec defaults: set
+// EmitWith is Emit with per-event options layered over the type's EventSpec defaults: set
 // fields override, unset fields keep the defaults, and whatever stays unset is resolved by each
 // processing bus. An invalid option is an error wrapping ErrInvalidOption and nothing is emitted.
 func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventOptions) (*Event[P, R], error) {
@@ -408,7 +410,7 @@ func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventO
 	return e, err
 }
 
-// EmitChild emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
+// EmitChildOf emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
 func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
 	if err := e.emitErr; err != nil {
