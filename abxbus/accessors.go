@@ -15,11 +15,12 @@ type ResultOptions struct {
 	IgnoreErrors bool
 	// RequireResult makes "no result passes the filter" an error matching ErrNoResult.
 	RequireResult bool
-	// First returns early, on request: the accessor waits only until a valid result exists (or the
-	// event completes without one), like Now with FirstResult, and then applies the filter and the
-	// error policy to the results recorded at that moment. Only handlers already finished can
-	// contribute an error; handlers still queued or running keep running and are not waited for (to
-	// stop them, use completion mode first). Without First, every accessor waits for the whole event.
+	// First returns early, on request: the accessor waits only until a valid result exists (valid by
+	// the default filter, whatever Include says) or the event completes without one, like Now with
+	// FirstResult, and then applies the filter and the error policy to the results recorded at that
+	// moment. Only handlers already finished can contribute an error; handlers still queued or
+	// running keep running and are not waited for (to stop them, use completion mode first). Without
+	// First, every accessor waits for the whole event.
 	First bool
 }
 
