@@ -81,6 +81,23 @@ func TestCallWaitsForCompletionD13(t *testing.T) {
 			bus.Destroy(true)
 		}
 	})
+	// A handler reading the results of its own event cannot wait for that event's completion: the
+	// read fails at once instead of hanging.
+	t.Run("OwnEvent", func(t *testing.T) {
+		bus := newBus(t, "OwnEvent", nil)
+		got := make(chan error, 1)
+		must[*abxbus.Handler](t)(abxbus.OnEvent(bus, func(hctx context.Context, e *abxbus.Event[Ping, int]) (int, error) {
+			short, cancel := context.WithTimeout(hctx, 5*time.Second)
+			defer cancel()
+			_, err := e.Result(short)
+			got <- err
+			return 1, nil
+		}))
+		must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, bus, Ping{})).Wait(ctx)
+		if err := <-got; !errors.Is(err, abxbus.ErrWouldDeadlock) {
+			t.Fatalf("Result of its own event from a handler: %v, want ErrWouldDeadlock", err)
+		}
+	})
 	t.Run("CallChild", func(t *testing.T) {
 		for i := range runs / 4 {
 			var finished atomic.Bool
