@@ -24,7 +24,9 @@
 // [BaseEvent] record moved through buses by an untyped dispatcher; [Event] is a zero-cost typed view of
 // it ([Event.Base], [As]).
 // Wildcard ("*") and untyped handlers ([Bus.OnType]) receive the *BaseEvent and can read the payload as
-// JSON ([BaseEvent.PayloadJSON]).
+// JSON ([BaseEvent.PayloadJSON]). On one bus an event type name stands for one Go type: the first typed
+// handler or typed event binds the name, and a typed handler or typed emit of another Go type under that
+// name (two packages' Created types, say) is refused with an error naming both.
 //
 // # Ordering
 //
