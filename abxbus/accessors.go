@@ -4,43 +4,77 @@ import (
 	"context"
 )
 
-// ResultOptions shape the result accessors (F151-F156). The zero value is the default policy:
-// raise_if_any=true, raise_if_none=false, default filter.
+// ResultOptions shape the result accessors (Result, ResultsList, Call). The zero value is the default
+// policy: wait for the event to complete, report handler errors, allow an empty answer, default filter.
 type ResultOptions struct {
-	// Include replaces the default filter (completed, non-null, not a forwarded event; F152). It sees
-	// every result of the event, in handler registration order.
+	// Include replaces the default filter (a completed result with a non-null value that is not a
+	// forwarded event). It sees every result of the event, in handler registration order.
 	Include func(r *EventResult) bool
-	// IgnoreErrors disables raise_if_any: handler errors are not reported.
+	// IgnoreErrors stops handler errors from being reported: the accessors return the values that
+	// pass the filter as if the failed handlers had returned null.
 	IgnoreErrors bool
-	// RequireResult enables raise_if_none: an error matching ErrNoResult when no result passes the
-	// filter.
+	// RequireResult makes "no result passes the filter" an error matching ErrNoResult.
 	RequireResult bool
+	// First returns early, on request: the accessor waits only until a valid result exists (valid by
+	// the default filter, whatever Include says) or the event completes without one, like Now with
+	// FirstResult, and then applies the filter and the error policy to the results recorded at that
+	// moment. Only handlers already finished can contribute an error; handlers still queued or
+	// running keep running and are not waited for (to stop them, use completion mode first). Without
+	// First, every accessor waits for the whole event.
+	First bool
 }
 
-// Result returns the first valid result value in handler registration order (F151, F153). It waits
-// until a valid result exists or the event completes, driving a pending event like Now(ctx,
-// FirstResult) (F157, D13); ctx bounds the wait. Errors follow F156: with the default options a single
-// handler error is returned as is and several as *EventHandlerErrors (checked before values); the
-// losers of first-completion mode are not counted (D12). It returns (nil, nil) when there is no valid
-// result and RequireResult is not set.
+// Result returns the first value that passes the filter, in handler registration order (not completion
+// order). It waits until the event has completed, driving a pending event like Now (from a handler,
+// the event queue-jumps), and only then applies the filter and the error policy, so the answer does not
+// depend on which handler happens to finish first. ctx bounds only the wait (processing continues).
+//
+// Errors, checked before values: with the default options one handler error is returned as is and
+// several as *EventHandlerErrors; with RequireResult, an *EventResultNoneError (matching ErrNoResult)
+// when nothing passes the filter. Handlers cancelled because another won in completion mode first are
+// not counted as errors. It returns (nil, nil) when nothing passes the filter and RequireResult is not
+// set. Wait failures (ctx done, the emit rejected, never emitted, ErrWouldDeadlock) are returned as
+// from Now. With First set, it returns as soon as a valid result exists (see ResultOptions.First).
 func (e *BaseEvent) Result(ctx context.Context, opts ...ResultOptions) (any, error) {
-	if err := e.Now(ctx, FirstResult); err != nil {
+	if err := e.unusable("Result"); err != nil {
 		return nil, err
 	}
-	return e.firstResult(optsOf(opts))
+	o := optsOf(opts)
+	if err := e.waitFor(ctx, o); err != nil {
+		return nil, err
+	}
+	return e.firstResult(o)
 }
 
-// ResultsList waits for completion (driving the event like Now) and returns every valid result value
-// in handler registration order, with the error policy of Result. It may return an empty list.
+// ResultsList waits for the event to complete (driving it like Now) and returns every value that passes
+// the filter, in handler registration order, with the error policy of Result. The list is empty, not
+// nil, when nothing passes. With First set, it returns once a valid result exists, with the values
+// recorded by then.
 func (e *BaseEvent) ResultsList(ctx context.Context, opts ...ResultOptions) ([]any, error) {
-	if err := e.Now(ctx); err != nil {
+	if err := e.unusable("ResultsList"); err != nil {
 		return nil, err
 	}
-	return e.collect(optsOf(opts))
+	o := optsOf(opts)
+	if err := e.waitFor(ctx, o); err != nil {
+		return nil, err
+	}
+	return e.collect(o)
 }
 
-// ResultsSnapshot applies the accessor policy to the results recorded so far, without waiting.
+// waitFor is the accessors' wait: the whole event, or with First the first valid result.
+func (e *BaseEvent) waitFor(ctx context.Context, o ResultOptions) error {
+	if o.First {
+		return e.Now(ctx, FirstResult)
+	}
+	return e.Now(ctx)
+}
+
+// ResultsSnapshot applies the policy of ResultsList to the results recorded so far, without waiting and
+// without driving the event: handlers still queued or running contribute neither values nor errors.
 func (e *BaseEvent) ResultsSnapshot(opts ...ResultOptions) ([]any, error) {
+	if err := e.unusable("ResultsSnapshot"); err != nil {
+		return nil, err
+	}
 	return e.collect(optsOf(opts))
 }
 

@@ -6,14 +6,18 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 func slicesContains(s []string, v string) bool { return slices.Contains(s, v) }
 
 // Bus is an event bus: handler registrations, an event history, a pending queue and the machinery that
-// runs handlers (spec §5-§15). Create one with New. All methods are safe for concurrent use. An idle bus
-// runs no goroutine and no timer: a dispatcher goroutine exists only while events are queued.
+// runs handlers. Create one with New. All methods are safe for concurrent use. An idle bus runs no
+// goroutine and no timer: a dispatcher goroutine exists only while events are queued.
+//
+// A nil *Bus or a Bus value not created by New (such as Bus{}) is refused: its methods that return an
+// error return one wrapping ErrInvalidOption that says to use New, the others return zero values.
 type Bus struct {
 	id          ID
 	name        string
@@ -40,7 +44,9 @@ type Bus struct {
 	destroyed   bool
 	dropWarned  bool
 	finders     []*finder
-	acquiring   *run // the dispatcher's run while it takes the head event's slots
+	acquiring   *run                         // the dispatcher's run while it takes the head event's slots
+	made        bool                         // set by New: the zero Bus is refused (nilsafe.go)
+	bound       atomic.Pointer[typeBindings] // event type name -> Go payload type (binding.go)
 }
 
 // headChangedLocked stops the dispatcher's wait for the slots of an event that is no longer the head of
@@ -75,6 +81,7 @@ func New(name string, opts *Options) (*Bus, error) {
 		byType:      map[string][]*Handler{},
 		handlerIDs:  map[ID]*Handler{},
 		runs:        map[*run]struct{}{},
+		made:        true,
 	}
 	if opts.ID != "" {
 		id, err := ParseID(opts.ID)
@@ -122,19 +129,44 @@ func New(name string, opts *Options) (*Bus, error) {
 }
 
 // ID returns the bus id.
-func (b *Bus) ID() ID { return b.id }
+func (b *Bus) ID() ID {
+	if !b.usable() {
+		return ID{}
+	}
+	return b.id
+}
 
 // Name returns the bus name.
-func (b *Bus) Name() string { return b.name }
+func (b *Bus) Name() string {
+	if !b.usable() {
+		return ""
+	}
+	return b.name
+}
 
 // Label returns `Name#abcd` (F55), the form used in event_path and messages.
-func (b *Bus) Label() string { return b.label }
+func (b *Bus) Label() string {
+	if !b.usable() {
+		return ""
+	}
+	return b.label
+}
 
-// String returns the label.
-func (b *Bus) String() string { return b.label }
+// String returns the label ("<nil>" for a nil bus).
+func (b *Bus) String() string {
+	if b == nil {
+		return "<nil>"
+	}
+	return b.label
+}
 
 // Defaults returns the bus-level defaults applied to unset event options at processing time.
-func (b *Bus) Defaults() EventOptions { return b.defaults }
+func (b *Bus) Defaults() EventOptions {
+	if !b.usable() {
+		return EventOptions{}
+	}
+	return b.defaults
+}
 
 // Emit accepts e on this bus and returns it at once, pending (F5, F69): it records e in the history,
 // queues it (or, for an event that resolves to parallel, starts it), and wakes any find waiters.
@@ -148,14 +180,20 @@ func (b *Bus) Defaults() EventOptions { return b.defaults }
 // is already over (F141). The error is also recorded on e when e was not accepted by any bus, so its
 // Now/Wait report it.
 func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
-	if e == nil {
-		return nil, fmt.Errorf("%w: nil event", ErrInvalidOption)
+	if err := e.unusable("Emit"); err != nil {
+		return e, err
+	}
+	if err := b.unusable("Emit"); err != nil {
+		return e, b.reject(e, err)
 	}
 	if caller := currentResult(ctx); caller != nil && caller.finished() {
 		if caller.bus.IsDestroyed() {
 			return e, b.reject(e, &EventBusDestroyedError{Bus: caller.bus.label, Op: "Emit"})
 		}
 		return e, b.reject(e, fmt.Errorf("%s.Emit(%s) refused: %w (handler %s)", b.label, e.label(), ErrHandlerFinished, caller.handler.Label()))
+	}
+	if err := b.checkBinding(e); err != nil {
+		return e, err
 	}
 	return e, b.accept(ctx, e)
 }
@@ -393,6 +431,9 @@ func (b *Bus) isQueuedLocked(e *BaseEvent) bool {
 
 // QueueLen returns the number of events accepted and not yet started.
 func (b *Bus) QueueLen() int {
+	if !b.usable() {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.queue) - b.qhead
@@ -400,6 +441,9 @@ func (b *Bus) QueueLen() int {
 
 // PendingQueue returns the events accepted and not yet started, in the order they will start.
 func (b *Bus) PendingQueue() []*BaseEvent {
+	if !b.usable() {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]*BaseEvent(nil), b.queue[b.qhead:]...)
@@ -426,6 +470,9 @@ func (b *Bus) runDone(r *run) {
 // returns as soon as the runs Destroy stopped have wound up, which does not wait for handlers that
 // ignore their context.
 func (b *Bus) WaitUntilIdle(ctx context.Context) error {
+	if err := b.unusable("WaitUntilIdle"); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	if b.active == 0 {
 		b.mu.Unlock()
@@ -446,6 +493,9 @@ func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 
 // IsIdle reports whether no event is queued or in flight on this bus.
 func (b *Bus) IsIdle() bool {
+	if !b.usable() {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.active == 0
@@ -459,6 +509,9 @@ func (b *Bus) IsIdle() bool {
 // bus: their Now, Wait and result accessors return an error matching ErrBusDestroyed. Other buses and shared events are
 // unaffected except that events finish on this bus. Destroy is idempotent.
 func (b *Bus) Destroy(clear bool) {
+	if !b.usable() {
+		return
+	}
 	b.mu.Lock()
 	if b.destroyed {
 		if clear {
@@ -519,6 +572,9 @@ func (b *Bus) clearLocked() {
 
 // IsDestroyed reports whether Destroy was called.
 func (b *Bus) IsDestroyed() bool {
+	if !b.usable() {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.destroyed
@@ -528,6 +584,9 @@ func (b *Bus) IsDestroyed() bool {
 // new policy to the retained history at once: completed events are evicted oldest first; in drop mode
 // unfinished ones too. Negative size means unbounded.
 func (b *Bus) SetMaxHistory(size int, drop bool) {
+	if !b.usable() {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if size < 0 {

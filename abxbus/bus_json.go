@@ -16,12 +16,20 @@ import (
 // including the queued events) and pending_event_queue (ids in queue order).
 
 // MarshalJSON encodes the bus (see ToJSON).
-func (b *Bus) MarshalJSON() ([]byte, error) { return b.ToJSON() }
+func (b *Bus) MarshalJSON() ([]byte, error) {
+	if err := b.unusable("MarshalJSON"); err != nil {
+		return nil, err
+	}
+	return b.ToJSON()
+}
 
 // ToJSON snapshots the bus as whole-bus JSON (F229). Handler functions are not data: a restored bus gets
 // them back by handler id (BusFromJSON). Safe for concurrent use; events keep changing while it runs,
 // each is encoded from a consistent snapshot of itself.
 func (b *Bus) ToJSON() ([]byte, error) {
+	if err := b.unusable("ToJSON"); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	handlers := b.handlersLocked()
 	var events []*BaseEvent
@@ -351,6 +359,9 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 // Resume starts processing the pending queue of a bus restored by BusFromJSON (Emit and Now do it too).
 // It does nothing on a bus that is already processing or has nothing queued.
 func (b *Bus) Resume() {
+	if !b.usable() {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.dispatching && !b.destroyed && b.qhead < len(b.queue) {

@@ -252,7 +252,8 @@ func TestParentWaitsForBlockingChildrenF146(t *testing.T) {
 	}))
 	parent := must[*abxbus.Event[Parent, string]](t)(abxbus.Emit(ctx, bus, Parent{}))
 	<-started // the child is running (queue-jumped under the parent's slot)
-	if got, err := parent.Result(ctx); err != nil || got != "handler-done" {
+	// The explicit early read (D13, F94): the handler's value exists while the event is still open.
+	if got, err := parent.Result(ctx, abxbus.ResultOptions{First: true}); err != nil || got != "handler-done" {
 		t.Fatalf("parent result %q %v", got, err)
 	}
 	select {

@@ -19,11 +19,14 @@
 // # Typed and untyped
 //
 // [On] registers a func(ctx, P) (R, error); [Emit] returns an [*Event] of the payload and result types;
-// [Call] is request/response: emit, run now, return the first result or the handler error. A wrong
-// result type does not compile. Underneath, every event is one untyped [BaseEvent] record moved through
-// buses by an untyped dispatcher; [Event] is a zero-cost typed view of it ([Event.Base], [As]).
+// [Call] is request/response: emit, run now, wait for every handler, return the first result or the
+// handler error. A wrong result type does not compile. Underneath, every event is one untyped
+// [BaseEvent] record moved through buses by an untyped dispatcher; [Event] is a zero-cost typed view of
+// it ([Event.Base], [As]).
 // Wildcard ("*") and untyped handlers ([Bus.OnType]) receive the *BaseEvent and can read the payload as
-// JSON ([BaseEvent.PayloadJSON]).
+// JSON ([BaseEvent.PayloadJSON]). On one bus an event type name stands for one Go type: the first typed
+// handler or typed event binds the name, and a typed handler or typed emit of another Go type under that
+// name (two packages' Created types, say) is refused with an error naming both.
 //
 // # Ordering
 //
@@ -61,13 +64,19 @@
 //
 // Waits ([BaseEvent.Now], [BaseEvent.Wait]) report only wait and processing failures: the caller's
 // context, a rejected emit ([ErrBusDestroyed], [ErrHistoryFull]), misuse. Handler errors are read from the
-// results: [BaseEvent.Result] and [Event.Result] return the first valid result or the first handler error;
-// [BaseEvent.ResultsList] and [Event.Results] aggregate several errors in an [EventHandlerErrors]; an event
-// with no result gives [EventResultNoneError] only when ResultOptions.RequireResult is set (F156).
-// [Call] returns the handler error directly. Every error works with errors.Is (sentinels such as
+// results. The result accessors ([BaseEvent.Result], [Event.Result], [BaseEvent.ResultsList],
+// [Event.Results]) and [Call] wait until the event has completed and only then apply the filter and the
+// error policy, so their answer does not depend on timing: by default any handler error is the answer
+// (one as is, several aggregated in an [EventHandlerErrors]), checked before values, and an event with no
+// result gives [EventResultNoneError] only when ResultOptions.RequireResult is set ([Call] sets it).
+// Returning early is explicit: with ResultOptions.First an accessor or [Call] returns as soon as a valid
+// result exists and reports only the errors of handlers already finished; the other handlers keep
+// running. [BaseEvent.ResultsSnapshot] reads the results recorded so far without waiting. Every error works with errors.Is (sentinels such as
 // [ErrHandlerTimeout]) and errors.As (typed errors); messages name the bus label, the event type and the
 // event's short id. A panicking handler is recovered into [EventHandlerPanicError] with its stack and the
-// bus keeps working. No call in this package panics on bad input.
+// bus keeps working. No call in this package panics on bad input, nil receivers included: a nil or zero
+// Bus, event, Handler or EventResult gives an error wrapping [ErrInvalidOption] where the method returns
+// an error, zero values otherwise. The zero [Registry] is ready to use.
 //
 // # Concurrency safety
 //

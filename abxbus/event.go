@@ -26,8 +26,10 @@ const DefaultEventVersion = "0.0.1"
 // results. Buses, schedulers and untyped or wildcard handlers work on *BaseEvent; the typed Event[P, R]
 // is a view of the same record (converting between them costs nothing).
 //
-// A BaseEvent is created by NewEvent (typed) or NewBaseEvent (untyped) and must not be copied. All of its
-// methods are safe for concurrent use.
+// A BaseEvent is created by NewEvent (typed), NewBaseEvent (untyped) or FromJSON and must not be copied.
+// All of its methods are safe for concurrent use. On a nil *BaseEvent or a zero BaseEvent{} the methods
+// that return an error return one wrapping ErrInvalidOption and the others return zero values; a bus
+// refuses to emit such an event.
 type BaseEvent struct {
 	mu sync.Mutex
 
@@ -92,6 +94,9 @@ type BaseEvent struct {
 	hasValid   bool
 }
 
+// closedChan is the Done channel of a nil event.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // NewBaseEvent creates an untyped event of the given type with an optional payload. The payload is kept
 // as given (in process no JSON conversion happens); wildcard and untyped handlers read it with Payload
 // or PayloadJSON. The event type must be a non-empty identifier that does not start with '_' (F7).
@@ -144,26 +149,52 @@ func checkEventType(t string) error {
 }
 
 // ID returns the event id (UUIDv7).
-func (e *BaseEvent) ID() ID { return e.id }
+func (e *BaseEvent) ID() ID {
+	if e == nil {
+		return ID{}
+	}
+	return e.id
+}
 
 // EventID returns the event id as a string.
-func (e *BaseEvent) EventID() string { return e.id.String() }
+func (e *BaseEvent) EventID() string {
+	if e == nil {
+		return ""
+	}
+	return e.id.String()
+}
 
 // Type returns the event type (routing key).
-func (e *BaseEvent) Type() string { return e.eventType }
+func (e *BaseEvent) Type() string {
+	if e == nil {
+		return ""
+	}
+	return e.eventType
+}
 
 // Version returns event_version.
 func (e *BaseEvent) Version() string {
+	if e == nil {
+		return ""
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.version
 }
 
 // Payload returns the payload as given at construction (a typed Go value for typed events).
-func (e *BaseEvent) Payload() any { return e.payload }
+func (e *BaseEvent) Payload() any {
+	if e == nil {
+		return nil
+	}
+	return e.payload
+}
 
 // PayloadJSON returns the payload encoded as a JSON object.
 func (e *BaseEvent) PayloadJSON() (json.RawMessage, error) {
+	if err := e.unusable("PayloadJSON"); err != nil {
+		return nil, err
+	}
 	if e.payload == nil {
 		return json.RawMessage("{}"), nil
 	}
@@ -176,6 +207,9 @@ func (e *BaseEvent) PayloadJSON() (json.RawMessage, error) {
 
 // Options returns the per-event option overrides (unset fields are inherited from the processing bus).
 func (e *BaseEvent) Options() EventOptions {
+	if e == nil {
+		return EventOptions{}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.opts
@@ -184,6 +218,9 @@ func (e *BaseEvent) Options() EventOptions {
 // SetOptions replaces the per-event overrides. It must be called before the event is emitted; later
 // calls return an error, as do invalid values (D2).
 func (e *BaseEvent) SetOptions(o EventOptions) error {
+	if err := e.unusable("SetOptions"); err != nil {
+		return err
+	}
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -198,34 +235,61 @@ func (e *BaseEvent) SetOptions(o EventOptions) error {
 
 // Status returns the event status.
 func (e *BaseEvent) Status() EventStatus {
+	if e == nil {
+		return ""
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.status
 }
 
 // CreatedAt, StartedAt and CompletedAt return the lifecycle timestamps (Unix ns; 0 when not reached).
-func (e *BaseEvent) CreatedAt() int64 { return e.createdAt }
+func (e *BaseEvent) CreatedAt() int64 {
+	if e == nil {
+		return 0
+	}
+	return e.createdAt
+}
 
 func (e *BaseEvent) StartedAt() int64 {
+	if e == nil {
+		return 0
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.startedAt
 }
 
 func (e *BaseEvent) CompletedAt() int64 {
+	if e == nil {
+		return 0
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.completedAt
 }
 
 // ParentID returns event_parent_id (zero for top-level events).
-func (e *BaseEvent) ParentID() ID { return e.parentID }
+func (e *BaseEvent) ParentID() ID {
+	if e == nil {
+		return ID{}
+	}
+	return e.parentID
+}
 
 // EmittedByHandlerID returns event_emitted_by_handler_id (zero when unset).
-func (e *BaseEvent) EmittedByHandlerID() ID { return e.emittedBy }
+func (e *BaseEvent) EmittedByHandlerID() ID {
+	if e == nil {
+		return ID{}
+	}
+	return e.emittedBy
+}
 
 // BlocksParentCompletion reports event_blocks_parent_completion (F24, F85).
 func (e *BaseEvent) BlocksParentCompletion() bool {
+	if e == nil {
+		return false
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.blocksParent
@@ -233,6 +297,9 @@ func (e *BaseEvent) BlocksParentCompletion() bool {
 
 // Path returns a copy of event_path: the labels of the buses that accepted the event, in order.
 func (e *BaseEvent) Path() []string {
+	if e == nil {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.path)
@@ -240,6 +307,9 @@ func (e *BaseEvent) Path() []string {
 
 // Children returns the linked children emitted from this event's handlers (F27), in emit order.
 func (e *BaseEvent) Children() []*BaseEvent {
+	if e == nil {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.children)
@@ -247,6 +317,9 @@ func (e *BaseEvent) Children() []*BaseEvent {
 
 // PendingBusCount returns event_pending_bus_count: buses that still hold the event queued or in flight.
 func (e *BaseEvent) PendingBusCount() int {
+	if e == nil {
+		return 0
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.pendingBuses
@@ -256,6 +329,9 @@ func (e *BaseEvent) PendingBusCount() int {
 // emitted. A handler that needs the bus running it now (a forwarded event runs on several) uses
 // BusFromContext.
 func (e *BaseEvent) Bus() *Bus {
+	if e == nil {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.buses) == 0 {
@@ -267,6 +343,9 @@ func (e *BaseEvent) Bus() *Bus {
 // Results returns a snapshot of the per-handler results in handler registration order (F153). It does
 // not wait; use Now/Wait or the result accessors for that.
 func (e *BaseEvent) Results() []*EventResult {
+	if e == nil {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.orderedResultsLocked())
@@ -306,11 +385,20 @@ func cmpInt64(a, b int64) int {
 // label is `Type#abcd`, used in messages.
 func (e *BaseEvent) label() string { return e.eventType + "#" + e.id.short() }
 
-// String returns `Type#abcd`.
-func (e *BaseEvent) String() string { return e.label() }
+// String returns `Type#abcd` ("<nil>" for a nil event).
+func (e *BaseEvent) String() string {
+	if e == nil {
+		return "<nil>"
+	}
+	return e.label()
+}
 
-// Done returns a channel closed when the event completes (F146). Cheap to call repeatedly.
+// Done returns a channel closed when the event completes. Cheap to call repeatedly. For a nil event
+// the channel is already closed, so a select on it does not block forever.
 func (e *BaseEvent) Done() <-chan struct{} {
+	if e == nil {
+		return closedChan
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.doneLocked()
@@ -339,6 +427,9 @@ func (e *BaseEvent) firstValidLocked() chan struct{} {
 // IsChildOf reports whether ancestor is a parent, grandparent, ... of e, following in-process parent
 // links (F89).
 func (e *BaseEvent) IsChildOf(ancestor *BaseEvent) bool {
+	if e == nil {
+		return false
+	}
 	if ancestor == nil {
 		return false
 	}

@@ -110,6 +110,9 @@ type FindOptions struct {
 // Cost: O(history) under the bus lock for the type and window pre-filter, then the other filters on the
 // candidates without any lock.
 func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*BaseEvent, error) {
+	if err := b.unusable("Find"); err != nil {
+		return nil, err
+	}
 	out, err := b.lookup(ctx, "Find", pattern, &opts, 1)
 	if len(out) == 0 {
 		return nil, err
@@ -122,6 +125,9 @@ func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*Base
 // for at most one future match and appends it. Errors are those of Find; matches found before an error
 // are returned with it.
 func (b *Bus) Filter(ctx context.Context, pattern string, opts FindOptions) ([]*BaseEvent, error) {
+	if err := b.unusable("Filter"); err != nil {
+		return nil, err
+	}
 	if opts.Limit < 0 {
 		return []*BaseEvent{}, checkPattern(pattern)
 	}

@@ -16,7 +16,8 @@ type HandlerFunc func(ctx context.Context, e *BaseEvent) (any, error)
 
 // Handler is one registration on a bus (F45): its stable id, name, source path, pattern and per-handler
 // overrides. Its timeouts may be changed after registration and apply to later executions (F49).
-// Safe for concurrent use.
+// Safe for concurrent use. A nil *Handler, or one not made by a registration, returns zero values and
+// refuses SetTimeout and SetSlowTimeout with an error wrapping ErrInvalidOption.
 type Handler struct {
 	bus          *Bus
 	id           ID
@@ -52,28 +53,66 @@ func (h *Handler) function() (HandlerFunc, func(any) bool, *typeInfo) {
 }
 
 // ID returns the handler id (UUIDv5 of the registration, F48, or the id given with WithHandlerID).
-func (h *Handler) ID() ID { return h.id }
+func (h *Handler) ID() ID {
+	if h == nil {
+		return ID{}
+	}
+	return h.id
+}
 
 // Name returns handler_name.
-func (h *Handler) Name() string { return h.name }
+func (h *Handler) Name() string {
+	if h == nil {
+		return ""
+	}
+	return h.name
+}
 
 // FilePath returns handler_file_path ("" when not detected).
-func (h *Handler) FilePath() string { return h.filePath }
+func (h *Handler) FilePath() string {
+	if h == nil {
+		return ""
+	}
+	return h.filePath
+}
 
 // Pattern returns the event pattern: an event type or "*".
-func (h *Handler) Pattern() string { return h.pattern }
+func (h *Handler) Pattern() string {
+	if h == nil {
+		return ""
+	}
+	return h.pattern
+}
 
 // RegisteredAt returns handler_registered_at (Unix ns).
-func (h *Handler) RegisteredAt() int64 { return h.registeredAt }
+func (h *Handler) RegisteredAt() int64 {
+	if h == nil {
+		return 0
+	}
+	return h.registeredAt
+}
 
 // Bus returns the bus the handler is registered on.
-func (h *Handler) Bus() *Bus { return h.bus }
+func (h *Handler) Bus() *Bus {
+	if h == nil {
+		return nil
+	}
+	return h.bus
+}
 
 // Label returns `name#abcd` (F47).
-func (h *Handler) Label() string { return h.name + "#" + h.id.short() }
+func (h *Handler) Label() string {
+	if h == nil {
+		return ""
+	}
+	return h.name + "#" + h.id.short()
+}
 
 // Timeout returns handler_timeout (unset: inherit).
 func (h *Handler) Timeout() Timeout {
+	if h == nil {
+		return Timeout{}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.timeout
@@ -81,6 +120,9 @@ func (h *Handler) Timeout() Timeout {
 
 // SetTimeout changes handler_timeout for later executions. A negative value is an error.
 func (h *Handler) SetTimeout(t Timeout) error {
+	if err := h.unusable("SetTimeout"); err != nil {
+		return err
+	}
 	if err := t.check("handler_timeout"); err != nil {
 		return err
 	}
@@ -92,6 +134,9 @@ func (h *Handler) SetTimeout(t Timeout) error {
 
 // SlowTimeout returns handler_slow_timeout.
 func (h *Handler) SlowTimeout() Timeout {
+	if h == nil {
+		return Timeout{}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.slowTimeout
@@ -99,6 +144,9 @@ func (h *Handler) SlowTimeout() Timeout {
 
 // SetSlowTimeout changes handler_slow_timeout for later executions.
 func (h *Handler) SetSlowTimeout(t Timeout) error {
+	if err := h.unusable("SetSlowTimeout"); err != nil {
+		return err
+	}
 	if err := t.check("handler_slow_timeout"); err != nil {
 		return err
 	}
@@ -171,6 +219,9 @@ type funcMeta struct{ name, file string }
 // in registration order (F66). A registration applies to events that start processing afterwards (F68).
 // It returns an error for an invalid pattern or option, or when the bus is destroyed.
 func (b *Bus) OnType(eventType string, fn HandlerFunc, opts ...HandlerOption) (*Handler, error) {
+	if err := b.unusable("OnType"); err != nil {
+		return nil, err
+	}
 	if eventType != "*" {
 		if err := checkEventType(eventType); err != nil {
 			return nil, err
@@ -195,6 +246,9 @@ func anyIsNull(v any) bool {
 }
 
 func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any) bool, typed *typeInfo, opts []HandlerOption) (*Handler, error) {
+	if err := b.unusable("On"); err != nil {
+		return nil, err
+	}
 	var cfg handlerConfig
 	if len(opts) > 0 {
 		c := new(handlerConfig) // options take a pointer: keep cfg itself off the heap
@@ -255,6 +309,12 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		b.mu.Unlock()
 		return nil, &EventBusDestroyedError{Bus: b.label, Op: "On"}
 	}
+	if typed != nil {
+		if bound := b.bindLocked(typed); bound != nil {
+			b.mu.Unlock()
+			return nil, b.bindingConflict("On", bound, typed)
+		}
+	}
 	if old, ok := b.handlerIDs[h.id]; ok {
 		b.mu.Unlock()
 		if old.restored {
@@ -283,6 +343,9 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 // Off unregisters h. Events already started keep running it; later events do not. It reports whether h
 // was registered.
 func (b *Bus) Off(h *Handler) bool {
+	if !b.usable() {
+		return false
+	}
 	if h == nil {
 		return false
 	}
@@ -293,6 +356,9 @@ func (b *Bus) Off(h *Handler) bool {
 
 // OffID unregisters the handler with the given id; it reports whether one was registered.
 func (b *Bus) OffID(id ID) bool {
+	if !b.usable() {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	h, ok := b.handlerIDs[id]
@@ -302,6 +368,9 @@ func (b *Bus) OffID(id ID) bool {
 // OffPattern unregisters every handler of a pattern (an event type, or "*" for the wildcard handlers)
 // and returns how many were removed (F62).
 func (b *Bus) OffPattern(pattern string) int {
+	if !b.usable() {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var list []*Handler
@@ -347,6 +416,9 @@ func (b *Bus) removeLocked(h *Handler) bool {
 
 // Handlers returns the registered handlers: exact-type ones grouped by type, then wildcard ones.
 func (b *Bus) Handlers() []*Handler {
+	if !b.usable() {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]*Handler, 0, len(b.handlerIDs))
@@ -359,6 +431,9 @@ func (b *Bus) Handlers() []*Handler {
 
 // HandlerByID returns the registered handler with that id.
 func (b *Bus) HandlerByID(id ID) (*Handler, bool) {
+	if !b.usable() {
+		return nil, false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	h, ok := b.handlerIDs[id]

@@ -138,6 +138,9 @@ func (b *Bus) onEventCompleted(e *BaseEvent) {
 
 // HistoryEvent returns the retained event with that id (F255 get_event). Cost: O(history).
 func (b *Bus) HistoryEvent(id ID) (*BaseEvent, bool) {
+	if !b.usable() {
+		return nil, false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e := b.historyEventLocked(id)
@@ -147,6 +150,9 @@ func (b *Bus) HistoryEvent(id ID) (*BaseEvent, bool) {
 // RemoveFromHistory drops e from the retained history (F255 remove_event) and reports whether it was
 // there. It does not affect processing (D14): a removed in-flight event still runs and completes.
 func (b *Bus) RemoveFromHistory(e *BaseEvent) bool {
+	if !b.usable() {
+		return false
+	}
 	if e == nil {
 		return false
 	}
@@ -163,6 +169,9 @@ func (b *Bus) RemoveFromHistory(e *BaseEvent) bool {
 // Policy: completed events leave first, oldest first, until the history fits max_history_size; in drop
 // mode the oldest unfinished ones follow. With max_history_size=0 every completed event leaves.
 func (b *Bus) TrimHistory(onRemove func(*BaseEvent)) int {
+	if !b.usable() {
+		return 0
+	}
 	b.mu.Lock()
 	var removed []*BaseEvent
 	limit := b.maxHistory
@@ -189,6 +198,9 @@ func (b *Bus) TrimHistory(onRemove func(*BaseEvent)) int {
 
 // HistoryLen returns the number of events retained in the history.
 func (b *Bus) HistoryLen() int {
+	if !b.usable() {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.hist.n
@@ -196,6 +208,9 @@ func (b *Bus) HistoryLen() int {
 
 // History returns the retained events, oldest first.
 func (b *Bus) History() []*BaseEvent {
+	if !b.usable() {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]*BaseEvent, 0, b.hist.n)

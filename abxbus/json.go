@@ -36,7 +36,12 @@ type resultWire struct {
 }
 
 // MarshalJSON encodes the event (see ToJSON).
-func (e *BaseEvent) MarshalJSON() ([]byte, error) { return e.ToJSON() }
+func (e *BaseEvent) MarshalJSON() ([]byte, error) {
+	if err := e.unusable("MarshalJSON"); err != nil {
+		return nil, err
+	}
+	return e.ToJSON()
+}
 
 // ToJSON encodes the event as abxbus event JSON, byte-compatible with the TypeScript package (D7): the
 // payload's fields (and any unknown payload keys it arrived with), the metadata, the result type's JSON
@@ -45,6 +50,9 @@ func (e *BaseEvent) MarshalJSON() ([]byte, error) { return e.ToJSON() }
 // when the payload does not encode to a JSON object or a value cannot be encoded, naming the field.
 // Safe for concurrent use; the event is snapshotted under its lock and encoded outside it.
 func (e *BaseEvent) ToJSON() ([]byte, error) {
+	if err := e.unusable("ToJSON"); err != nil {
+		return nil, err
+	}
 	payload, err := e.payloadObject()
 	if err != nil {
 		return nil, err

@@ -8,6 +8,9 @@ package abxbus
 //
 // Cost: O(depth x history) under the bus lock; no user code runs. Safe for concurrent use.
 func (b *Bus) EventIsChildOf(e, ancestor *BaseEvent) bool {
+	if !b.usable() {
+		return false
+	}
 	if e == nil || ancestor == nil || e == ancestor {
 		return false
 	}
@@ -39,6 +42,9 @@ func (b *Bus) EventIsChildOf(e, ancestor *BaseEvent) bool {
 // EventIsParentOf reports whether e is the parent, grandparent, ... of descendant; it is
 // EventIsChildOf(descendant, e).
 func (b *Bus) EventIsParentOf(e, descendant *BaseEvent) bool {
+	if !b.usable() {
+		return false
+	}
 	return b.EventIsChildOf(descendant, e)
 }
 

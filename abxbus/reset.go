@@ -8,6 +8,9 @@ import "maps"
 // event_emitted_by_handler_id and event_path. Bridges reset every inbound event before emitting it
 // locally (D9); the path still stops loops. The original is not changed. Safe for concurrent use.
 func (e *BaseEvent) Reset() (*BaseEvent, error) {
+	if err := e.unusable("Reset"); err != nil {
+		return nil, err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := &BaseEvent{}

@@ -22,7 +22,9 @@ func (s ResultStatus) terminal() bool { return s == ResultCompleted || s == Resu
 
 // EventResult is the outcome of one handler for one event on one bus (F39). Once it is terminal
 // (completed or error) it never changes again: a handler that returns after its timeout, abort or
-// cancellation does not alter it (F41). All methods are safe for concurrent use.
+// cancellation does not alter it (F41). All methods are safe for concurrent use. A nil *EventResult, or
+// one that belongs to no event, returns zero values (Err: nil) and refuses Value and Update with an
+// error wrapping ErrInvalidOption.
 type EventResult struct {
 	ev      *BaseEvent
 	bus     *Bus
@@ -55,23 +57,51 @@ type EventResult struct {
 }
 
 // ID returns the result id (UUIDv7).
-func (r *EventResult) ID() ID { return r.id }
+func (r *EventResult) ID() ID {
+	if r == nil {
+		return ID{}
+	}
+	return r.id
+}
 
 // Event returns the event this result belongs to.
-func (r *EventResult) Event() *BaseEvent { return r.ev }
+func (r *EventResult) Event() *BaseEvent {
+	if r == nil {
+		return nil
+	}
+	return r.ev
+}
 
 // Handler returns the handler that produced this result.
-func (r *EventResult) Handler() *Handler { return r.handler }
+func (r *EventResult) Handler() *Handler {
+	if r == nil {
+		return nil
+	}
+	return r.handler
+}
 
 // HandlerName returns the handler's name.
-func (r *EventResult) HandlerName() string { return r.handler.name }
+func (r *EventResult) HandlerName() string {
+	if r == nil || r.handler == nil {
+		return ""
+	}
+	return r.handler.name
+}
 
 // Bus returns the bus on which the handler ran.
-func (r *EventResult) Bus() *Bus { return r.bus }
+func (r *EventResult) Bus() *Bus {
+	if r == nil {
+		return nil
+	}
+	return r.bus
+}
 
 // BusName returns eventbus_name: the name of the bus the handler ran on (also for rows decoded from
 // JSON, whose Bus is nil).
 func (r *EventResult) BusName() string {
+	if r == nil {
+		return ""
+	}
 	if r.wire != nil {
 		return r.wire.busName
 	}
@@ -94,6 +124,9 @@ func (r *EventResult) busLabel() string {
 
 // Status returns the result status.
 func (r *EventResult) Status() ResultStatus {
+	if r == nil || r.ev == nil {
+		return ""
+	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
 	return r.status
@@ -102,6 +135,9 @@ func (r *EventResult) Status() ResultStatus {
 // Value returns the handler's return value (nil while not completed, after an error, or for a null
 // return) and its error.
 func (r *EventResult) Value() (any, error) {
+	if r == nil || r.ev == nil {
+		return nil, errResultUnattached("Value")
+	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
 	return r.value, r.err
@@ -109,6 +145,9 @@ func (r *EventResult) Value() (any, error) {
 
 // Err returns the recorded error, or nil.
 func (r *EventResult) Err() error {
+	if r == nil || r.ev == nil {
+		return nil
+	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
 	return r.err
@@ -116,12 +155,18 @@ func (r *EventResult) Err() error {
 
 // StartedAt and CompletedAt return the result timestamps (Unix ns; 0 when not reached).
 func (r *EventResult) StartedAt() int64 {
+	if r == nil || r.ev == nil {
+		return 0
+	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
 	return r.startedAt
 }
 
 func (r *EventResult) CompletedAt() int64 {
+	if r == nil || r.ev == nil {
+		return 0
+	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
 	return r.completedAt
@@ -129,6 +174,9 @@ func (r *EventResult) CompletedAt() int64 {
 
 // Children returns the linked children emitted from this handler execution.
 func (r *EventResult) Children() []*BaseEvent {
+	if r == nil || r.ev == nil {
+		return nil
+	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
 	return slices.Clone(r.children)

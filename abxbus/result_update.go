@@ -34,6 +34,9 @@ type ResultUpdate struct {
 // Rows created here are kept in handler registration order with the others (F153) and are seen by the
 // result accessors. Safe for concurrent use; no user code runs.
 func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, error) {
+	if err := e.unusable("UpdateResult"); err != nil {
+		return nil, err
+	}
 	if h == nil {
 		return nil, fmt.Errorf("%w: UpdateResult on %s: nil handler", ErrInvalidOption, e.label())
 	}
@@ -136,6 +139,9 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 
 // Update is e.UpdateResult(r.Handler(), upd) for the event this row belongs to (F43, F160).
 func (r *EventResult) Update(upd ResultUpdate) (*EventResult, error) {
+	if r == nil || r.ev == nil {
+		return nil, errResultUnattached("Update")
+	}
 	return r.ev.UpdateResult(r.handler, upd)
 }
 

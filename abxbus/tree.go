@@ -43,6 +43,9 @@ import (
 // result's JSON encoding (MarshalJSON) used to size objects. Safe for concurrent use, also while events
 // are in flight (the tree is a snapshot).
 func (b *Bus) LogTree() string {
+	if !b.usable() {
+		return ""
+	}
 	events := b.History()
 	retained := make(map[ID]bool, len(events))
 	for _, e := range events {
@@ -73,6 +76,9 @@ func (b *Bus) LogTree() string {
 // children they emitted, recursively) in the shape of Bus.LogTree, without the header: the first line
 // is `└── <icon> Type#abcd [...]`. It needs no bus: it follows the in-process links of the event.
 func (e *BaseEvent) LogTree() string {
+	if e == nil {
+		return ""
+	}
 	var w treeWriter
 	w.visited = map[*BaseEvent]bool{}
 	w.event(e, "", true)

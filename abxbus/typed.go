@@ -37,7 +37,7 @@ type EventSpec struct {
 	Type string
 	// Version is event_version (default "0.0.1").
 	Version string
-	// Defaults are applied to every new event of the type, like fields set at construction (F34).
+	// Defaults are applied to every new event of the type, like fields set at construction.
 	Defaults EventOptions
 }
 
@@ -178,13 +178,19 @@ func (e *Event[P, R]) Base() *BaseEvent { return (*BaseEvent)(e) }
 
 // Payload returns the typed payload. For an event that arrived untyped (JSON from a bridge or another
 // runtime) the payload is decoded into P; an error names the field that does not fit.
-func (e *Event[P, R]) Payload() (P, error) { return payloadAs[P](e.Base()) }
+func (e *Event[P, R]) Payload() (P, error) {
+	if err := e.Base().unusable("Payload"); err != nil {
+		var zero P
+		return zero, err
+	}
+	return payloadAs[P](e.Base())
+}
 
 // ID returns the event id.
-func (e *Event[P, R]) ID() ID { return e.id }
+func (e *Event[P, R]) ID() ID { return e.Base().ID() }
 
 // String returns `Type#abcd`.
-func (e *Event[P, R]) String() string { return e.Base().label() }
+func (e *Event[P, R]) String() string { return e.Base().String() }
 
 // Now processes the event immediately and waits for it; see BaseEvent.Now.
 func (e *Event[P, R]) Now(ctx context.Context, opts ...WaitOption) error {
@@ -196,8 +202,9 @@ func (e *Event[P, R]) Wait(ctx context.Context, opts ...WaitOption) error {
 	return e.Base().Wait(ctx, opts...)
 }
 
-// Result waits for the first valid result (or completion) and returns it typed, with the error policy
-// of F156 (see ResultOptions). A pending event is driven like Now(ctx, FirstResult) (F157, D13).
+// Result waits for the event to complete and returns the first value that passes the filter, typed,
+// with the error policy of BaseEvent.Result (see ResultOptions; First returns early on request). It
+// returns the zero R when nothing passes the filter and RequireResult is not set.
 func (e *Event[P, R]) Result(ctx context.Context, opts ...ResultOptions) (R, error) {
 	v, err := e.Base().Result(ctx, opts...)
 	if err != nil || v == nil {
@@ -207,8 +214,8 @@ func (e *Event[P, R]) Result(ctx context.Context, opts ...ResultOptions) (R, err
 	return resultAs[R](v)
 }
 
-// Results waits for completion and returns every valid result typed, in handler registration order
-// (F153), with the error policy of F156.
+// Results waits for the event to complete and returns every value that passes the filter, typed, in
+// handler registration order, with the error policy of BaseEvent.Result (see ResultsList).
 func (e *Event[P, R]) Results(ctx context.Context, opts ...ResultOptions) ([]R, error) {
 	vs, err := e.Base().ResultsList(ctx, opts...)
 	if err != nil {
@@ -313,10 +320,18 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 		"EventHandlerResultSchemaError: Event handler return value %s... did not match event_result_type: %v is not %v", preview, reflect.TypeOf(v), info.resultType)}
 }
 
-// On registers a typed handler for the event type of P (F59-F61). fn receives the decoded payload and
-// returns the typed result; its context carries the values of the emitting context (F211) and is
-// cancelled by the handler's timeout, the event timeout, a first-completion loss, a parent timeout and
-// bus destroy (D4). Use EmitChild/CallChild with that context for linked children.
+// On registers a typed handler for the event type of P. fn receives the decoded payload and returns
+// the typed result; its context carries the values of the emitting context and is cancelled by the
+// handler's timeout, the event timeout, a first-completion loss, a parent timeout and bus destroy. Use
+// EmitChildOf/CallChild with that context for linked children. Errors (wrapping ErrInvalidOption): a
+// nil fn, an invalid declaration of P, a nil bus or one not made by New, an event type name bound to
+// another Go type (below); and the bus-destroyed error.
+//
+// One event type name has one Go type per bus: the first typed handler registered or typed event
+// emitted for a name binds it to its payload type for the bus's lifetime, and registering a handler of
+// another Go type under that name (two packages' Created, or an EventSpec Type naming another type's
+// event) is an error wrapping ErrInvalidOption that names both Go types. Untyped handlers (OnType) are
+// not bound.
 func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error), opts ...HandlerOption) (*Handler, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
@@ -343,7 +358,7 @@ func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error
 }
 
 // OnEvent registers a typed handler that receives the whole event (ids, lineage, results, options) as
-// well as the payload (via e.Payload).
+// well as the payload (via e.Payload). Registration and its errors are those of On.
 func OnEvent[P Payload[R], R any](b *Bus, fn func(ctx context.Context, e *Event[P, R]) (R, error), opts ...HandlerOption) (*Handler, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
@@ -367,7 +382,9 @@ func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []Hand
 }
 
 // Emit creates the event for payload p and emits it on b (see Bus.Emit). The event is returned even on
-// error, with the error recorded so its Now/Wait/Result report it too.
+// error, with the error recorded so its Now/Wait/Result report it too. When the event type name of P is
+// bound on b to another Go type (see On), nothing is emitted and the error wraps ErrInvalidOption and
+// names both types; otherwise the emit binds the name to P on b.
 func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
 	if err := e.emitErr; err != nil {
@@ -377,7 +394,7 @@ func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], 
 	return e, err
 }
 
-// EmitWith is Emit with per-event options (F10-F17) layered over the type's EventSpec defaults: set
+// EmitWith is Emit with per-event options layered over the type's EventSpec defaults: set
 // fields override, unset fields keep the defaults, and whatever stays unset is resolved by each
 // processing bus. An invalid option is an error wrapping ErrInvalidOption and nothing is emitted.
 func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventOptions) (*Event[P, R], error) {
@@ -393,7 +410,7 @@ func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventO
 	return e, err
 }
 
-// EmitChild emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
+// EmitChildOf emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
 func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
 	if err := e.emitErr; err != nil {
@@ -403,27 +420,43 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 	return e, err
 }
 
-// Call is request/response over the bus: emit p, process it now (queue-jumping when called from a
-// handler, F101) and return the first valid result. A handler error is returned as is (D3); when no
-// handler returns a non-null result the error matches ErrNoResult. ctx bounds the wait (D4).
-func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P) (R, error) {
+// Call is request/response over the bus: it emits p, processes it now (queue-jumping when called from a
+// handler), waits until every handler has finished and returns the first valid result in handler
+// registration order. Handler errors are returned like a function call's: with the default policy, any
+// handler error is the answer (one as is, several as *EventHandlerErrors), even when an earlier
+// handler returned a value; when no handler returns a non-null result the error matches ErrNoResult.
+// The answer never depends on which handler finishes first. ctx bounds only the wait; processing
+// continues if it ends.
+//
+// opts (at most one is used) shape the read like Result's, except that RequireResult is always set:
+// IgnoreErrors returns the first value despite failed handlers, and First returns as soon as a valid
+// result exists, without waiting for the remaining handlers (which keep running) and reporting only
+// the errors of handlers already finished.
+func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts ...ResultOptions) (R, error) {
 	e, err := Emit(ctx, b, p)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, ResultOptions{RequireResult: true})
+	return e.Result(ctx, callOptions(opts))
 }
 
-// CallChild is Call for a linked child of the handler that owns ctx: the child blocks its parent's
-// completion and queue-jumps (F84 first row).
-func CallChild[P Payload[R], R any](ctx context.Context, p P) (R, error) {
+// CallChild is Call for a linked child of the handler that owns ctx: the child queue-jumps (it runs at
+// once, in the slot the calling handler's event holds) and blocks its parent's completion. It waits for
+// the child to complete, like Call, unless opts ask for First.
+func CallChild[P Payload[R], R any](ctx context.Context, p P, opts ...ResultOptions) (R, error) {
 	e, err := EmitChildOf(ctx, p)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, ResultOptions{RequireResult: true})
+	return e.Result(ctx, callOptions(opts))
+}
+
+func callOptions(opts []ResultOptions) ResultOptions {
+	o := optsOf(opts)
+	o.RequireResult = true
+	return o
 }
 
 // As returns the typed view of an event record when its payload is a P (or can be decoded into one).

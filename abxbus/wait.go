@@ -29,6 +29,9 @@ const (
 // accessors (D3). Errors: the emit rejection recorded on the event, ErrNotEmitted, ErrWouldDeadlock,
 // ctx.Err().
 func (e *BaseEvent) Now(ctx context.Context, opts ...WaitOption) error {
+	if err := e.unusable("Now"); err != nil {
+		return err
+	}
 	return e.wait(ctx, true, opts)
 }
 
@@ -36,6 +39,9 @@ func (e *BaseEvent) Now(ctx context.Context, opts ...WaitOption) error {
 // inside a handler, waiting on an event that cannot start before that handler returns (queued behind
 // the slot the handler's event holds) returns ErrWouldDeadlock at once (D5).
 func (e *BaseEvent) Wait(ctx context.Context, opts ...WaitOption) error {
+	if err := e.unusable("Wait"); err != nil {
+		return err
+	}
 	return e.wait(ctx, false, opts)
 }
 
@@ -215,8 +221,8 @@ func (e *BaseEvent) jumpOn(b *Bus, lender *run) {
 // that handler already timed out or returned, ErrLineageCycle when child is the handler's own event or
 // one of its ancestors, and the errors of Bus.Emit (ErrBusDestroyed when the handler's bus was destroyed).
 func EmitChild(ctx context.Context, child *BaseEvent) (*BaseEvent, error) {
-	if child == nil {
-		return nil, fmt.Errorf("%w: nil event", ErrInvalidOption)
+	if err := child.unusable("EmitChild"); err != nil {
+		return child, err
 	}
 	caller := currentResult(ctx)
 	if caller == nil {

@@ -95,12 +95,12 @@ func newBus(o *outcome, name string, opts *abxbus.Options) *abxbus.Bus {
 // awaitBatch calls Now on every event of a batch and checks that each one completed.
 func awaitBatch[P any, R any](ctx context.Context, o *outcome, batch []*abxbus.Event[P, R]) {
 	for _, e := range batch {
-		if err := e.Now(ctx); err != nil {
-			o.fail("Now(%s): %v", e, err)
+		if err := e.Wait(ctx); err != nil {
+			o.fail("Wait(%s): %v", e, err)
 			return
 		}
 		if s := e.Status(); s != abxbus.EventCompleted {
-			o.fail("%s is %s after Now", e, s)
+			o.fail("%s is %s after Wait", e, s)
 			return
 		}
 	}

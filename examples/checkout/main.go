@@ -136,6 +136,10 @@ func run() error {
 		return err
 	}
 	fmt.Printf("receipt: %+v\n", receipt)
+	// Call processes its event at once, ahead of anything queued: let the queued audit event run first.
+	if err := bus.WaitUntilIdle(ctx); err != nil {
+		return err
+	}
 
 	_, err = abxbus.Call(ctx, bus, Checkout{OrderID: "ord-124", Items: []string{"lamp"}, Card: "0000-1111"})
 	fmt.Printf("declined order: %v\n", err)
