@@ -229,11 +229,12 @@ func TestFollowRawLines(t *testing.T) {
 	lines := make(chan string, 4)
 	done := make(chan error)
 	go func() {
-		done <- Follow(ctx, path, true, &Options{PollInterval: 2 * time.Millisecond}, func(l []byte) {
+		done <- Follow(ctx, path, &Options{PollInterval: 2 * time.Millisecond, FromStart: true}, func(l []byte, _ int64) error {
 			lines <- string(l)
 			if len(lines) == 2 {
 				cancel()
 			}
+			return nil
 		})
 	}()
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)

@@ -1,0 +1,243 @@
+package jsonl
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+// pingLine is the JSONL line of a Ping with payload n, newline included.
+func pingLine(t testing.TB, n int) string {
+	t.Helper()
+	raw, err := abxbus.NewEvent(Ping{N: n}).Base().ToJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw) + "\n"
+}
+
+// appendTo appends s to path with one write, as a foreign writer would.
+func appendTo(t testing.TB, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pingLines(t testing.TB, from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		b.WriteString(pingLine(t, i))
+	}
+	return b.String()
+}
+
+func seq(from, to int) string {
+	s := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return fmt.Sprint(s)
+}
+
+func waitCount(t *testing.T, c *collector, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); c.count() < n; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d of %d", c.count(), n)
+		}
+	}
+}
+
+func logged(t *testing.T) (*logBuf, *slog.Logger) {
+	logs := &logBuf{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	return logs, slog.New(slog.NewTextHandler(logs, nil))
+}
+
+// Issue 11 item 7 (F245 rotation): logrotate's default renames the file away and creates a new one. The
+// lines written just before the rename (not yet read) and the lines of the new file all arrive, once,
+// in order. The poll interval is long so that the rename and the new writes happen between two polls.
+func TestRotationRenameAndRecreateItem7(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	_, lg := logged(t)
+	recv := newBridge(t, path, &Options{PollInterval: 150 * time.Millisecond, MinPoll: 150 * time.Millisecond, Logger: lg})
+	c := newCollector(30)
+	recv.On("*", c.handler)
+	appendTo(t, path, pingLines(t, 0, 5))
+	waitCount(t, c, 5)
+	for round := range 5 {
+		base := 5 + round*5
+		appendTo(t, path, pingLines(t, base, base+3)) // written just before the rename, not yet read
+		if err := os.Rename(path, fmt.Sprintf("%s.%d", path, round)); err != nil {
+			t.Fatal(err)
+		}
+		appendTo(t, path, pingLines(t, base+3, base+5)) // the recreated file
+		waitCount(t, c, base+5)
+	}
+	if got := fmt.Sprint(c.wait(t)); got != seq(0, 30) {
+		t.Fatalf("received %s", got)
+	}
+}
+
+// Issue 11 item 7: the file is truncated and regrown past the old read position between two polls; the
+// new content is read from its start, nothing of it is lost or read from the middle of a line.
+func TestTruncateAndRegrowWithinOnePollItem7(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	_, lg := logged(t)
+	recv := newBridge(t, path, &Options{PollInterval: 200 * time.Millisecond, MinPoll: 200 * time.Millisecond, Logger: lg})
+	c := newCollector(25)
+	recv.On("*", c.handler)
+	appendTo(t, path, pingLines(t, 0, 5))
+	waitCount(t, c, 5)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, pingLines(t, 5, 25)) // four times what was there: size grows past the old offset
+	if got := fmt.Sprint(c.wait(t)); got != seq(0, 25) {
+		t.Fatalf("received %s", got)
+	}
+}
+
+// Issue 11 item 8: a writer killed mid-write leaves half a line without its newline; the next writer's
+// complete line follows on the same physical line. The good line is delivered and the torn bytes are
+// reported with their offset.
+func TestTornLineResyncItem8(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	logs, lg := logged(t)
+	recv := newBridge(t, path, &Options{Logger: lg})
+	c := newCollector(4)
+	recv.On("*", c.handler)
+	appendTo(t, path, pingLine(t, 0))
+	waitCount(t, c, 1)
+	first := int64(len(pingLine(t, 0)))
+	l := pingLine(t, 99)
+	for _, cut := range []int{len(l) / 2, len(l) - 1} { // mid-line, and just before its newline
+		appendTo(t, path, l[:cut])
+	}
+	appendTo(t, path, pingLine(t, 1)+pingLine(t, 2))
+	appendTo(t, path, "garbage"+pingLine(t, 3))
+	if got := fmt.Sprint(c.wait(t)); got != "[0 1 2 3]" {
+		t.Fatalf("received %s", got)
+	}
+	if !strings.Contains(logs.String(), fmt.Sprintf("offset=%d", first)) || !strings.Contains(logs.String(), "torn") {
+		t.Fatalf("torn bytes not reported at offset %d: %s", first, logs.String())
+	}
+}
+
+// Issue 11 item 9: a line longer than the limit is skipped with a logged reason, without buffering it:
+// following a 64 MiB line allocates far less than the line, and the next line is delivered.
+func TestOverlongLineSkippedItem9(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	logs, lg := logged(t)
+	recv := newBridge(t, path, &Options{Logger: lg})
+	c := newCollector(2)
+	recv.On("*", c.handler)
+	appendTo(t, path, pingLine(t, 0))
+	waitCount(t, c, 1)
+	big := []byte(`{"event_type":"Ping","n":7,"junk":"` + strings.Repeat("x", 64<<20) + `"}` + "\n" + pingLine(t, 1))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := f.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got := c.wait(t)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if fmt.Sprint(got) != "[0 1]" {
+		t.Fatalf("received %v", got)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 24<<20 {
+		t.Fatalf("following a 64 MiB line allocated %d MiB", alloc>>20)
+	}
+	if !strings.Contains(logs.String(), "longer than") {
+		t.Fatalf("overlong line not reported: %s", logs.String())
+	}
+}
+
+// Issue 11 item 9: the inbound queue applies backpressure. With the handler blocked and a backlog of
+// 30000 lines appended, the follower stops reading ahead instead of holding every event in memory.
+func TestBackpressureBoundsMemoryItem9(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	_, lg := logged(t)
+	recv := newBridge(t, path, &Options{Logger: lg})
+	gate := make(chan struct{})
+	started := make(chan struct{}, 1)
+	c := newCollector(30000)
+	recv.On("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-gate
+		return c.handler(ctx, e)
+	})
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	appendTo(t, path, pingLines(t, 0, 30000))
+	<-started
+	time.Sleep(500 * time.Millisecond) // time to read the whole backlog, if it were going to
+	runtime.GC()
+	var during runtime.MemStats
+	runtime.ReadMemStats(&during)
+	close(gate)
+	if got := c.wait(t); fmt.Sprint(got) != seq(0, 30000) {
+		t.Fatalf("received %d events, out of order or duplicated", len(got))
+	}
+	grew := int64(during.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %d KiB while the handler was blocked", grew>>10)
+	if grew > 16<<20 {
+		t.Fatalf("heap grew by %d MiB while the handler was blocked: the backlog was read ahead", grew>>20)
+	}
+}
+
+// Issue 11 item 10: when the path stops being a readable file (here a directory takes its place), the
+// bridge reports the read error instead of going silent, and resumes when a file is back.
+func TestReadErrorReportedItem10(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	logs, lg := logged(t)
+	recv := newBridge(t, path, &Options{Logger: lg})
+	c := newCollector(2)
+	recv.On("*", c.handler)
+	appendTo(t, path, pingLine(t, 0))
+	waitCount(t, c, 1)
+	os.Remove(path)
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "directory"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("read error not reported: %s", logs.String())
+		}
+	}
+	os.Remove(path)
+	appendTo(t, path, pingLine(t, 1))
+	if got := fmt.Sprint(c.wait(t)); got != "[0 1]" {
+		t.Fatalf("received %s", got)
+	}
+}
