@@ -127,3 +127,19 @@ func containsAll(want, got any) bool {
 	gj, _ := json.Marshal(got)
 	return bytes.Equal(wj, gj)
 }
+
+// Issue 11 item 10: tail on something that is not a readable file (a directory) exits non-zero at once
+// with a message naming the path, instead of looping silently.
+func TestTailOnDirectoryFailsItem10(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	start := time.Now()
+	_, errs, code := run(t, ctx, "tail", dir, "--poll", "2ms")
+	if code == 0 || !strings.Contains(errs, dir) || !strings.Contains(errs, "directory") {
+		t.Fatalf("tail on a directory: exit %d, stderr %q", code, errs)
+	}
+	if ctx.Err() != nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("tail on a directory ran until the deadline")
+	}
+}

@@ -466,10 +466,10 @@ func (f *follower) line(ctx context.Context, s *source, raw []byte, start int64)
 			ErrTornLine, skip, off+int64(skip))})
 	}
 	err := f.deliver(ctx, t[skip:], off+int64(skip))
-	if ctx.Err() != nil {
-		return
-	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return // stopped, not refused: the line is read again by the next reader with this cursor
+		}
 		f.report(&LineError{Path: f.path, Offset: off + int64(skip), Len: int64(len(t) - skip), Err: err})
 		return
 	}

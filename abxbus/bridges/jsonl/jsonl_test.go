@@ -16,7 +16,12 @@ import (
 	"github.com/typedbus/abxbus-go/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(cursorReaderEnv) != "" { // the test binary re-executed as a reader process
+		os.Exit(cursorReaderMain())
+	}
+	leakcheck.Main(m)
+}
 
 type Ping struct {
 	abxbus.Returns[int]
