@@ -99,9 +99,14 @@ func (c *collector) count() int {
 
 func (c *collector) wait(t *testing.T) []int {
 	t.Helper()
+	return c.waitFor(t, 20*time.Second)
+}
+
+func (c *collector) waitFor(t *testing.T, d time.Duration) []int {
+	t.Helper()
 	select {
 	case <-c.done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(d):
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		t.Fatalf("received %d of %d events: %v", len(c.got), c.want, c.got)
