@@ -185,7 +185,7 @@ func TestTailCursorAndBadLinesItem11(t *testing.T) {
 	if !strings.Contains(errs, "torn line") {
 		t.Fatalf("torn line not reported: %q", errs)
 	}
-	if !strings.Contains(errs, "offset") || !strings.Contains(errs, "not JSON") {
+	if !strings.Contains(errs, "8 bytes at offset") || !strings.Contains(errs, "invalid character") {
 		t.Fatalf("bad line not reported: %q", errs)
 	}
 }

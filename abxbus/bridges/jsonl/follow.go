@@ -95,7 +95,7 @@ type source struct {
 	lineStart int64  // offset of the first byte of the line being read
 	partial   []byte // the bytes of the unfinished last line
 	skipping  bool   // inside a line longer than the limit: dropping bytes up to its newline
-	tail      []byte // the last ≤ tailLen bytes before offset
+	tail      []byte // ends with the last ≤ tailLen bytes before offset (see window)
 	size      int64  // size and modification time at the last look
 	mod       time.Time
 }
@@ -123,28 +123,39 @@ func openSource(path string) (*source, error) {
 // seek places the read position at off, loading the window before it.
 func (s *source) seek(off int64) error {
 	s.offset, s.lineStart, s.partial, s.skipping = off, off, nil, false
-	s.tail = s.tail[:0]
-	if n := min(off, tailLen); n > 0 {
-		w := make([]byte, n)
-		if _, err := s.f.ReadAt(w, off-n); err != nil {
+	if s.tail == nil {
+		s.tail = make([]byte, 0, 2*tailLen)
+	}
+	s.tail = s.tail[:min(off, tailLen)]
+	if len(s.tail) > 0 {
+		if _, err := s.f.ReadAt(s.tail, off-int64(len(s.tail))); err != nil {
 			return err
 		}
-		s.tail = w
 	}
 	return nil
 }
 
-// advance records that b, the next bytes of the file, were consumed.
+// advance records that b, the next bytes of the file, were consumed. The window is kept in a buffer
+// of twice its size, shifted down only when full, so that keeping it costs O(1) per byte.
 func (s *source) advance(b []byte) {
 	s.offset += int64(len(b))
 	if len(b) >= tailLen {
 		s.tail = append(s.tail[:0], b[len(b)-tailLen:]...)
 		return
 	}
-	s.tail = append(s.tail, b...)
-	if over := len(s.tail) - tailLen; over > 0 {
-		s.tail = append(s.tail[:0], s.tail[over:]...)
+	if len(s.tail)+len(b) > 2*tailLen {
+		n := copy(s.tail, s.tail[len(s.tail)-(tailLen-len(b)):])
+		s.tail = s.tail[:n]
 	}
+	s.tail = append(s.tail, b...)
+}
+
+// window returns the last ≤ tailLen bytes before the read position.
+func (s *source) window() []byte {
+	if len(s.tail) > tailLen {
+		return s.tail[len(s.tail)-tailLen:]
+	}
+	return s.tail
 }
 
 // rewritten reports whether the bytes before the read position are no longer those that were read:
@@ -153,18 +164,19 @@ func (s *source) rewritten(size int64) bool {
 	if size < s.offset {
 		return true
 	}
-	if len(s.tail) == 0 {
+	want := s.window()
+	if len(want) == 0 {
 		return false
 	}
-	w := make([]byte, len(s.tail))
+	w := make([]byte, len(want))
 	if _, err := s.f.ReadAt(w, s.offset-int64(len(w))); err != nil {
 		return true
 	}
-	return !bytes.Equal(w, s.tail)
+	return !bytes.Equal(w, want)
 }
 
 func (s *source) position() position {
-	return position{id: s.id, offset: s.offset, window: s.tail}
+	return position{id: s.id, offset: s.offset, window: s.window()}
 }
 
 func (s *source) close() {
@@ -446,8 +458,8 @@ func (f *follower) tooLong(offset, n int64) {
 	f.report(&LineError{Path: f.path, Offset: offset, Len: n, Err: fmt.Errorf("%w of %d bytes", ErrLineTooLong, f.maxLine)})
 }
 
-// line handles one complete physical line: blank lines are skipped, a line that is not JSON is searched
-// for a complete line after torn bytes, and what remains is delivered.
+// line handles one complete physical line: blank lines are skipped, the line is delivered, and when it
+// is refused and is not JSON, a complete line after torn bytes is looked for in it and delivered.
 func (f *follower) line(ctx context.Context, s *source, raw []byte, start int64) {
 	t := bytes.TrimLeft(raw, " \t\r\v\f")
 	off := start + int64(len(raw)-len(t))
@@ -455,22 +467,22 @@ func (f *follower) line(ctx context.Context, s *source, raw []byte, start int64)
 	if len(t) == 0 {
 		return
 	}
-	skip, synErr := resync(t)
-	if skip < 0 {
-		f.report(&LineError{Path: f.path, Offset: off, Len: int64(len(t)), Err: fmt.Errorf("not JSON: %w", synErr)})
-		return
+	err := f.deliver(ctx, t, off)
+	if err != nil && ctx.Err() == nil && !json.Valid(t) {
+		// Not JSON: maybe the torn start of a line followed by a whole line.
+		if skip, _ := resync(t); skip > 0 {
+			f.report(&LineError{Path: f.path, Offset: off, Len: int64(skip), Err: fmt.Errorf(
+				"%w: %d bytes without a newline (a writer stopped mid-line) before a complete line at offset %d, which is read",
+				ErrTornLine, skip, off+int64(skip))})
+			t, off = t[skip:], off+int64(skip)
+			err = f.deliver(ctx, t, off)
+		}
 	}
-	if skip > 0 {
-		f.report(&LineError{Path: f.path, Offset: off, Len: int64(skip), Err: fmt.Errorf(
-			"%w: %d bytes without a newline (a writer stopped mid-line) before a complete line at offset %d, which is read",
-			ErrTornLine, skip, off+int64(skip))})
-	}
-	err := f.deliver(ctx, t[skip:], off+int64(skip))
 	if err != nil {
 		if ctx.Err() != nil {
 			return // stopped, not refused: the line is read again by the next reader with this cursor
 		}
-		f.report(&LineError{Path: f.path, Offset: off + int64(skip), Len: int64(len(t) - skip), Err: err})
+		f.report(&LineError{Path: f.path, Offset: off, Len: int64(len(t)), Err: err})
 		return
 	}
 	if f.cursor != nil {

@@ -11,8 +11,8 @@ import (
 )
 
 // Issue 11 items 8 and 9: whatever bytes writers leave in the file, split at any point between reads,
-// the follower never stops: a good line on its own line afterwards is always delivered; every delivered
-// line is valid JSON found at the offset reported for it; every refused range lies inside the input; the
+// the follower never stops: a good line on its own line afterwards is always delivered; every line
+// offered is found at the offset reported for it, every accepted one is JSON; every refused range lies inside the input; the
 // read position ends at the end of the input.
 func FuzzFollowerInput(f *testing.F) {
 	if data, err := os.ReadFile("../../../../shared/interop/ts-abxbus-2.5.56/jsonl_sample.jsonl"); err == nil {
@@ -60,8 +60,8 @@ func FuzzFollowerInput(f *testing.F) {
 			t.Fatalf("read position %d, want %d", s.offset, len(input))
 		}
 		for _, d := range got {
-			if !json.Valid([]byte(d.line)) {
-				t.Fatalf("delivered a line that is not JSON: %q", d.line)
+			if d.ok && !json.Valid([]byte(d.line)) {
+				t.Fatalf("accepted a line that is not JSON: %q", d.line)
 			}
 			if d.offset < 0 || !bytes.HasPrefix(input[d.offset:], []byte(d.line)) {
 				t.Fatalf("line %q is not at its offset %d", d.line, d.offset)

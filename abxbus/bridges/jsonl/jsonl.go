@@ -387,7 +387,9 @@ func (br *Bridge) Close() error {
 //
 // fn runs on the caller's goroutine, one line at a time; reading waits for it. When fn returns an
 // error the line is reported as refused (a *LineError through opts.Logger and opts.OnError) and
-// following goes on; with a Cursor, the position after a line is saved once fn returned nil.
+// following goes on; when the refused line is not JSON and a complete JSON line follows torn bytes in
+// it, the torn bytes are reported and fn is called again with the rest. With a Cursor, the position
+// after a line is saved once fn returned nil.
 //
 // Follow returns nil when ctx ends, or at once an error when the file exists but cannot be followed
 // (a directory, no permission) or the cursor cannot be written. Later read problems are reported and
