@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // fileID identifies a file independently of its name (device and inode); zero when unknown.
@@ -85,11 +86,16 @@ func findByID(path string, id fileID) *source {
 	return nil
 }
 
-// cursorFile stores a read position in a small JSON file, replaced atomically (a temporary file in
-// the same directory, then a rename) on every save.
+// cursorFile stores a read position in a small JSON file. The file is created atomically (a temporary
+// file, then a rename) and then rewritten in place: every save is one write of a record of fixed size
+// (the JSON padded with spaces), at offset 0 of the open file, so that a process dying at any moment
+// leaves either the previous or the new record. With sync the write is followed by an fsync.
 type cursorFile struct {
 	path string
-	last []byte // the content last written, to skip identical saves
+	sync bool
+	f    *os.File
+	size int    // record size, fixed for the life of the file
+	last []byte // the record last written, to skip identical saves
 }
 
 type cursorJSON struct {
@@ -109,6 +115,9 @@ func (c *cursorFile) load() (*position, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil // created, nothing saved yet
 	}
 	var j cursorJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -131,6 +140,14 @@ func (c *cursorFile) load() (*position, error) {
 	return &position{id: fileID{dev: j.Dev, ino: j.Ino}, offset: j.Offset, hash: hash, wlen: j.FingerprintLen}, nil
 }
 
+// recordSize is the fixed size of a record for the followed file at path: room for the largest values
+// of every field, rounded up to 512 bytes.
+func recordSize(path string) int {
+	max, _ := json.Marshal(cursorJSON{File: path, Dev: ^uint64(0), Ino: ^uint64(0), Offset: 1<<63 - 1,
+		FingerprintLen: tailLen, Fingerprint: strings.Repeat("0", 2*sha256.Size)})
+	return (len(max) + 1 + 511) / 512 * 512
+}
+
 // save writes p for the followed file at path.
 func (c *cursorFile) save(path string, p position) error {
 	data, err := json.Marshal(cursorJSON{File: path, Dev: p.id.dev, Ino: p.id.ino, Offset: p.offset,
@@ -138,17 +155,78 @@ func (c *cursorFile) save(path string, p position) error {
 	if err != nil {
 		return err
 	}
-	data = append(data, '\n')
-	if bytes.Equal(data, c.last) {
+	if c.f == nil {
+		if err := c.open(path); err != nil {
+			return err
+		}
+	}
+	rec := make([]byte, c.size)
+	n := copy(rec, data)
+	for i := n; i < len(rec)-1; i++ {
+		rec[i] = ' '
+	}
+	rec[len(rec)-1] = '\n'
+	if bytes.Equal(rec, c.last) {
 		return nil
 	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if _, err := c.f.WriteAt(rec, 0); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, c.path); err != nil {
-		return err
+	if c.sync {
+		if err := c.f.Sync(); err != nil {
+			return err
+		}
 	}
-	c.last = data
+	c.last = rec
 	return nil
+}
+
+// open makes sure the cursor file holds one record of the fixed size (creating it atomically with a
+// blank record when needed) and opens it for the in-place saves.
+func (c *cursorFile) open(path string) error {
+	c.size = recordSize(path)
+	if fi, err := os.Stat(c.path); err != nil || fi.Size() != int64(c.size) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		blank := bytes.Repeat([]byte{' '}, c.size)
+		blank[c.size-1] = '\n'
+		tmp := c.path + ".tmp"
+		if err := os.WriteFile(tmp, blank, 0o644); err != nil {
+			return err
+		}
+		if c.sync {
+			if err := syncFile(tmp); err != nil {
+				return err
+			}
+		}
+		if err := os.Rename(tmp, c.path); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(c.path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	c.f = f
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (c *cursorFile) close() {
+	if c != nil && c.f != nil {
+		c.f.Close()
+		c.f = nil
+	}
 }

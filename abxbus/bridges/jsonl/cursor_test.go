@@ -219,7 +219,7 @@ func TestCursorResumesExactlyItem11(t *testing.T) {
 		br.Close()
 		return got
 	}
-	br, c := readerWithCursor(t, file, cursor, 3, &Options{Logger: lg})
+	br, c := readerWithCursor(t, file, cursor, 3, &Options{Logger: lg, CursorSync: true})
 	appendTo(t, file, pingLines(t, 0, 3))
 	c.wait(t)
 	br.Close()

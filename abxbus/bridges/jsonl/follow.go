@@ -269,6 +269,7 @@ func (f *follower) resume(pos position) error {
 
 func (f *follower) run(ctx context.Context) {
 	defer f.src.close()
+	defer f.cursor.close()
 	wait := f.minPoll
 	t := time.NewTimer(wait)
 	defer t.Stop()
