@@ -246,8 +246,8 @@ func (f *follower) resume(pos position) error {
 			return s.seek(0)
 		}
 	}
-	if old := findByID(f.path, pos.id); old != nil && pos.matches(old.f, old.fi.Size()) {
-		if err := old.seek(pos.offset); err == nil {
+	if old := findByID(f.path, pos.id); old != nil {
+		if err := old.seek(pos.offset); err == nil && pos.matches(old.f, old.fi.Size()) {
 			f.notice("[abxbus] jsonl: the file was rotated since the cursor was saved; reading the rest of the old file first",
 				"path", f.path, "old", old.f.Name(), "offset", pos.offset)
 			s.close()

@@ -18,7 +18,9 @@
 //   - Rotation (the file renamed away and a new one created at the path, logrotate's default): the
 //     old file is read to its end, then the new one from its start. A writer that keeps the old file
 //     open and appends to it after the reader switched is not read (abxbus writers, TS and Python open
-//     the path for each line).
+//     the path for each line), nor is a file that was both created and rotated away between two looks
+//     (two rotations within one PollInterval). A file removed from the path stays open (its space is
+//     not freed) until a new file appears there.
 //   - Truncation: the file shrinking below the read position, or the bytes just before the read
 //     position changing (truncated and regrown between two looks), restarts reading at 0. Not
 //     detected: a file truncated and rewritten between two looks to at least the old size with the
