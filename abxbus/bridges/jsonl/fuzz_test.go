@@ -76,3 +76,35 @@ func FuzzFollowerInput(f *testing.F) {
 		}
 	})
 }
+
+// Issue 11 item 11: the cursor file decoder refuses damaged content with an error, never panics, and
+// what it accepts is written back and read again unchanged.
+func FuzzCursorLoad(f *testing.F) {
+	f.Add([]byte(`{"file":"bus.jsonl","dev":2049,"ino":131,"offset":974,"fingerprint_len":974,"fingerprint":"` +
+		strings.Repeat("ab", 32) + `"}` + "\n"))
+	f.Add([]byte(`{"offset":-1}`))
+	f.Add([]byte("   \n"))
+	f.Add([]byte(`{"file":"x","dev":0,"ino":0,"offset":0,"fingerprint_len":0,"fingerprint":"` + strings.Repeat("0", 64) + `"} {}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		c := &cursorFile{path: dir + "/c"}
+		if err := os.WriteFile(c.path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.load()
+		if err != nil || p == nil {
+			return
+		}
+		if p.offset < 0 || p.windowLen() < 0 || p.windowLen() > tailLen || int64(p.windowLen()) > p.offset {
+			t.Fatalf("accepted an impossible position %+v", *p)
+		}
+		if err := c.save("bus.jsonl", *p); err != nil {
+			t.Fatal(err)
+		}
+		c.close()
+		q, err := (&cursorFile{path: c.path}).load()
+		if err != nil || q == nil || q.id != p.id || q.offset != p.offset || q.wlen != p.wlen || !bytes.Equal(q.hash, p.hash) {
+			t.Fatalf("position %+v read back as %+v, %v", *p, q, err)
+		}
+	})
+}

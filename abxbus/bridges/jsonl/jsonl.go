@@ -1,10 +1,10 @@
-// Package jsonl is the JSONL file bridge of abxbus (F245): processes exchange events by appending one
+// Package jsonl is the JSONL file bridge of abxbus: processes exchange events by appending one
 // event JSON object per line to a shared file and following it. The line format is the abxbus event
 // JSON, so a Go process and a TypeScript or Python JSONLEventBridge on the same file see each other's
 // events.
 //
 // Writing appends one line with a single write on a file opened with O_APPEND. Every received event is
-// reset (a fresh id and pending state, D9) and emitted on the bridge's own inbound bus (history 0,
+// reset (a fresh id and pending state) and emitted on the bridge's own inbound bus (history 0,
 // bus-serial), whose handlers therefore see the file's events in file order. Loops between buses are
 // stopped by event_path, as upstream.
 //
