@@ -428,9 +428,14 @@ func (f *follower) consume(ctx context.Context, s *source, data []byte) {
 			continue
 		}
 		if i < 0 {
-			if len(s.partial)+len(data) > f.maxLine {
+			if need := len(s.partial) + len(data); need > f.maxLine {
 				s.skipping, s.partial = true, nil
 			} else {
+				if need > cap(s.partial) { // double (append grows large slices by 1.25x: more garbage)
+					grown := make([]byte, len(s.partial), min(max(2*cap(s.partial), need), f.maxLine))
+					copy(grown, s.partial)
+					s.partial = grown
+				}
 				s.partial = append(s.partial, data...)
 			}
 			s.advance(data)
