@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
@@ -13,16 +14,21 @@ import (
 )
 
 func init() {
-	register("tail", "follow a JSONL bridge file and print each event: tail FILE [--json] [--from-start] [--count N]", runTail)
+	register("tail", "follow a JSONL bridge file and print each event: tail FILE [--json] [--from-start] [--count N] [--cursor FILE]", runTail)
 }
 
+// runTail prints the events of a JSONL file as they are appended. Refused lines and read problems are
+// printed to stderr and following goes on; a path that cannot be followed at all (a directory, no
+// permission) is an error at once.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	raw := fs.Bool("json", false, "print each event's JSON line as written")
-	fromStart := fs.Bool("from-start", false, "print the lines already in the file first")
+	fromStart := fs.Bool("from-start", false, "print the lines already in the file first (without a saved cursor)")
 	count := fs.Int("count", 0, "exit after this many events (0: until interrupted)")
 	poll := fs.Duration("poll", 50*time.Millisecond, "longest wait between looks at a quiet file")
+	cursor := fs.String("cursor", "", "cursor file: resume after the last event printed by an earlier run with the same cursor")
+	maxLine := fs.Int("max-line", jsonl.DefaultMaxLineBytes, "longest line accepted, in bytes; longer lines are skipped")
 	path, rest := splitFirstArg(args)
 	if err := fs.Parse(rest); err != nil {
 		return err
@@ -31,17 +37,19 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		path = fs.Arg(0)
 	}
 	if path == "" {
-		return errors.New("usage: abxbus tail FILE [--json] [--from-start] [--count N]")
+		return errors.New("usage: abxbus tail FILE [--json] [--from-start] [--count N] [--cursor FILE]")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	seen := 0
-	return jsonl.Follow(ctx, path, *fromStart, &jsonl.Options{PollInterval: *poll}, func(line []byte) {
+	opts := &jsonl.Options{PollInterval: *poll, FromStart: *fromStart, Cursor: *cursor, MaxLineBytes: *maxLine,
+		Logger:  slog.New(slog.DiscardHandler),
+		OnError: func(err error) { fmt.Fprintf(stderr, "abxbus tail: %v\n", err) }}
+	return jsonl.Follow(ctx, path, opts, func(line []byte, _ int64) error {
 		e, err := abxbus.FromJSON(line)
 		switch {
 		case err != nil:
-			fmt.Fprintf(stderr, "abxbus tail: skipping a line: %v\n", err)
-			return
+			return err
 		case *raw:
 			fmt.Fprintf(stdout, "%s\n", line)
 		default:
@@ -52,5 +60,6 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *count > 0 && seen >= *count {
 			cancel()
 		}
+		return nil
 	})
 }

@@ -127,3 +127,65 @@ func containsAll(want, got any) bool {
 	gj, _ := json.Marshal(got)
 	return bytes.Equal(wj, gj)
 }
+
+// Issue 11 item 10: tail on something that is not a readable file (a directory) exits non-zero at once
+// with a message naming the path, instead of looping silently.
+func TestTailOnDirectoryFailsItem10(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	start := time.Now()
+	_, errs, code := run(t, ctx, "tail", dir, "--poll", "2ms")
+	if code == 0 || !strings.Contains(errs, dir) || !strings.Contains(errs, "directory") {
+		t.Fatalf("tail on a directory: exit %d, stderr %q", code, errs)
+	}
+	if ctx.Err() != nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("tail on a directory ran until the deadline")
+	}
+}
+
+// Issue 11 item 11: tail --cursor resumes after the last event an earlier run printed; a torn line
+// and a bad line are reported on stderr with their offsets and the events around them are printed
+// (item 8).
+func TestTailCursorAndBadLinesItem11(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	path, cursor := filepath.Join(dir, "bus.jsonl"), filepath.Join(dir, "tail.cursor")
+	emit := func(p string) {
+		t.Helper()
+		if out, errs, code := run(t, ctx, "emit", path, "--type", "Num", "--payload", p); code != 0 {
+			t.Fatalf("emit: %d %q %q", code, out, errs)
+		}
+	}
+	emit(`{"n":1}`)
+	emit(`{"n":2}`)
+	out, errs, code := run(t, ctx, "tail", path, "--from-start", "--cursor", cursor, "--count", "1", "--json")
+	if code != 0 || !strings.Contains(out, `"n":1`) || strings.Contains(out, `"n":2`) {
+		t.Fatalf("first run: %d %q %q", code, out, errs)
+	}
+	appendRaw := func(s string) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(s)
+		f.Close()
+	}
+	appendRaw(`{"event_type":"Num","event_id":"01a2`) // a writer stopped mid-line
+	emit(`{"n":3}`)                                   // lands on the same physical line
+	appendRaw("not json\n")
+	emit(`{"n":4}`)
+	out, errs, code = run(t, ctx, "tail", path, "--from-start", "--cursor", cursor, "--count", "3", "--json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.Contains(lines[0], `"n":2`) || !strings.Contains(lines[1], `"n":3`) ||
+		!strings.Contains(lines[2], `"n":4`) {
+		t.Fatalf("second run: %d %q %q", code, out, errs)
+	}
+	if !strings.Contains(errs, "torn line") {
+		t.Fatalf("torn line not reported: %q", errs)
+	}
+	if !strings.Contains(errs, "8 bytes at offset") || !strings.Contains(errs, "invalid character") {
+		t.Fatalf("bad line not reported: %q", errs)
+	}
+}

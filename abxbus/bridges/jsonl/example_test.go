@@ -48,3 +48,38 @@ func Example() {
 	fmt.Println("warehouse received", <-done)
 	// Output: warehouse received o-42
 }
+
+// A reader with a cursor file resumes where it stopped: events appended while it was not running are
+// received when it starts again, and the ones it already handled are not.
+func ExampleOptions_cursor() {
+	dir, _ := os.MkdirTemp("", "jsonl-cursor")
+	defer os.RemoveAll(dir)
+	path, cursor := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "warehouse.cursor")
+	ctx := context.Background()
+	writer, _ := jsonl.New(path, nil)
+	defer writer.Close()
+
+	read := func(want int) {
+		r, _ := jsonl.New(path, &jsonl.Options{Cursor: cursor, FromStart: true, PollInterval: 5 * time.Millisecond})
+		defer r.Close()
+		got := make(chan string)
+		r.On("OrderPlaced", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+			p, _ := e.PayloadJSON()
+			got <- string(p)
+			return nil, nil
+		})
+		for range want {
+			fmt.Println("received", <-got)
+		}
+		r.Bus().WaitUntilIdle(ctx) // the last event's handling is over: Close keeps its position
+	}
+	writer.Emit(ctx, abxbus.NewEvent(OrderPlaced{OrderID: "o-1"}).Base())
+	read(1) // the first run reads the file from its start (FromStart), then saves its position
+	writer.Emit(ctx, abxbus.NewEvent(OrderPlaced{OrderID: "o-2"}).Base())
+	writer.Emit(ctx, abxbus.NewEvent(OrderPlaced{OrderID: "o-3"}).Base())
+	read(2) // written while no reader ran
+	// Output:
+	// received {"order_id":"o-1"}
+	// received {"order_id":"o-2"}
+	// received {"order_id":"o-3"}
+}

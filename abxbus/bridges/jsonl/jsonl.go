@@ -1,27 +1,52 @@
-// Package jsonl is the JSONL file bridge of abxbus (F245): processes exchange events by appending one
+// Package jsonl is the JSONL file bridge of abxbus: processes exchange events by appending one
 // event JSON object per line to a shared file and following it. The line format is the abxbus event
 // JSON, so a Go process and a TypeScript or Python JSONLEventBridge on the same file see each other's
 // events.
 //
-// Writing appends one line with a single write on a file opened with O_APPEND. Reading follows the file
-// from its end at Start (earlier lines are not replayed), handles truncation (the file shrinking: reading
-// restarts at 0) and partial lines (kept until their newline arrives), and skips lines that do not
-// decode with a logged reason. Every received event is reset (a fresh id and pending state, D9) and
-// emitted on the bridge's own inbound bus (history 0, bus-serial), whose handlers therefore see the
-// file's events in file order. Loops between buses are stopped by event_path, as upstream.
+// Writing appends one line with a single write on a file opened with O_APPEND. Every received event is
+// reset (a fresh id and pending state) and emitted on the bridge's own inbound bus (history 0,
+// bus-serial), whose handlers therefore see the file's events in file order. Loops between buses are
+// stopped by event_path, as upstream.
+//
+// # Reading
+//
+// Reading follows the file from its end at Start (earlier lines are not replayed, as upstream), or
+// from a saved position with a cursor file (Options.Cursor), which makes a restarted reader receive
+// the events written while it was down. The follower keeps the file open and recognises it by identity
+// (device and inode):
+//
+//   - Rotation (the file renamed away and a new one created at the path, logrotate's default): the
+//     old file is read to its end, then the new one from its start. A writer that keeps the old file
+//     open and appends to it after the reader switched is not read (abxbus writers, TS and Python open
+//     the path for each line), nor is a file that was both created and rotated away between two looks
+//     (two rotations within one PollInterval). A file removed from the path stays open (its space is
+//     not freed) until a new file appears there.
+//   - Truncation: the file shrinking below the read position, or the bytes just before the read
+//     position changing (truncated and regrown between two looks), restarts reading at 0. Not
+//     detected: a file truncated and rewritten between two looks to at least the old size with the
+//     same 4 KiB before the old read position (in practice, the same content).
+//   - Copy-and-truncate rotation (logrotate copytruncate) loses what was appended between the copy
+//     and the truncation, for every reader; prefer the default rename rotation.
+//
+// Lines are refused with a reason, logged with their byte offset (and passed to Options.OnError as a
+// *LineError), and never stop the reader: lines that are not JSON or not valid events, lines longer
+// than Options.MaxLineBytes (skipped without being buffered), and the torn start of a line a writer
+// left without its newline; a complete line that follows torn bytes on the same physical line is found
+// and delivered. Problems reading the file (it became a directory, permissions) are reported once as a
+// *ReadError and retried at every poll.
+//
+// At most Options.QueueSize received events are queued or running on the inbound bus; beyond that the
+// follower waits, so a large backlog costs memory for QueueSize events and one line, not for the file.
 //
 // Following uses a poll with an adaptive interval: MinPoll right after data arrived, doubling to
 // PollInterval while the file is quiet, and an immediate read after a local Emit. An idle bridge wakes
-// once per PollInterval and does nothing else.
+// once per PollInterval and makes two stat calls.
 package jsonl
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,7 +56,8 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus"
 )
 
-// Options configure a Bridge. The zero value (or nil) gives the defaults.
+// Options configure a Bridge (and Follow, which uses the reading options). The zero value (or nil)
+// gives the defaults.
 type Options struct {
 	// Name is the inbound bus name (default "JSONLEventBridge"); its label joins event_path.
 	Name string
@@ -41,10 +67,77 @@ type Options struct {
 	MinPoll time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
-	// Logger receives the reasons lines are skipped (default slog.Default()).
+	// Logger receives every refused line and every read problem, and notes rotations and truncations
+	// (default slog.Default()).
 	Logger *slog.Logger
+	// OnError, when set, is also called with every refused line (a *LineError) and every read problem
+	// (a *ReadError), from the follower's goroutine, one call at a time. Following waits for it to
+	// return, so it must not block for long.
+	OnError func(err error)
 	// BusOptions are extra options of the inbound bus (timeouts, lock domain); its history size is 0.
 	BusOptions *abxbus.Options
+	// MaxLineBytes is the longest line accepted, newline not counted (default DefaultMaxLineBytes,
+	// 4 MiB). A longer line is skipped without being buffered and reported with ErrLineTooLong, so a
+	// follower holds at most this much of a line in memory.
+	MaxLineBytes int
+	// QueueSize is how many received events may be queued or running on the inbound bus at once
+	// (default DefaultQueueSize); when that many are, the follower stops reading until the oldest one
+	// completes, so a large backlog is read as fast as it is handled rather than into memory. With a
+	// Cursor, events are handed over one at a time whatever QueueSize says.
+	QueueSize int
+	// FromStart starts reading at the beginning of the file instead of its current end, when there is
+	// no saved cursor position.
+	FromStart bool
+	// Cursor is the path of a cursor file, which makes reading durable across restarts. After the
+	// local handling of each line is over (for a Bridge: the event completed on every bus it reached,
+	// for Follow: the callback returned nil), the position after that line is saved there; a reader
+	// started again with the same Cursor resumes at that position, so it receives every event written
+	// while it was not running, and no earlier one.
+	//
+	// Delivery is at least once: a process that dies between the end of an event's handling and the
+	// save receives that event again after its restart, so at most one event per crash arrives twice
+	// (the next event is emitted only once the previous save is done). Handlers that must not act
+	// twice can dedupe on the event's event_created_at and payload (the received event_id is fresh).
+	//
+	// The cursor holds the file's identity (device and inode), the offset and a hash of the bytes
+	// before it. If the file was rotated while the reader was down, the old file is looked for by
+	// identity in the same directory and read to its end first; if it is gone, or the file was
+	// truncated or rewritten, the file is read from its start. A cursor file that cannot be parsed is
+	// reported and the file is read from its start.
+	//
+	// The cursor file is created atomically (a temporary file, then a rename) and then rewritten in
+	// place, one write of a fixed-size record per handled line (a few microseconds), so a process
+	// dying at any moment leaves the previous or the new position. Without CursorSync nothing is
+	// fsync'ed: after a crash of the machine the cursor may be older (more events received again).
+	// Use one cursor file per reader; its directory is created if needed.
+	Cursor string
+	// CursorSync makes every cursor save wait for the disk (fsync), for the at-least-once guarantee
+	// across machine crashes and power loss too, at the cost of one disk flush per event.
+	CursorSync bool
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = 50 * time.Millisecond
+	}
+	if r.MinPoll <= 0 {
+		r.MinPoll = time.Millisecond
+	}
+	r.MinPoll = min(r.MinPoll, r.PollInterval)
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.MaxLineBytes <= 0 {
+		r.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if r.QueueSize <= 0 {
+		r.QueueSize = DefaultQueueSize
+	}
+	return r
 }
 
 // Bridge is one process's end of a JSONL file. Its methods are safe for concurrent use.
@@ -61,6 +154,8 @@ type Bridge struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	wake    chan struct{}
+
+	inflight []*abxbus.BaseEvent // emitted, maybe not completed, oldest first (follower goroutine only)
 }
 
 // New creates a bridge on path (its directory is created on the first write). It does not touch the
@@ -69,22 +164,9 @@ func New(path string, opts *Options) (*Bridge, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: jsonl bridge: empty path", abxbus.ErrInvalidOption)
 	}
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
+	o := opts.withDefaults()
 	if o.Name == "" {
 		o.Name = "JSONLEventBridge"
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 50 * time.Millisecond
-	}
-	if o.MinPoll <= 0 {
-		o.MinPoll = time.Millisecond
-	}
-	o.MinPoll = min(o.MinPoll, o.PollInterval)
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	var bo abxbus.Options
 	if o.BusOptions != nil {
@@ -167,8 +249,11 @@ func (br *Bridge) Forward(ctx context.Context, e *abxbus.BaseEvent) (any, error)
 
 var errClosed = errors.New("bridge closed")
 
-// Start creates the file if needed and starts following it from its current end. Calling it again does
-// nothing; after Close it returns an error.
+// Start creates the file if needed and starts following it: from the saved position when Options.Cursor
+// names an existing cursor file, else from the file's current end (or its start with
+// Options.FromStart). Lines appended after Start returns are delivered. Calling it again does nothing;
+// after Close it returns an error. Errors: the file or its directory cannot be created or opened, the
+// path is not a regular file, the cursor cannot be written.
 func (br *Bridge) Start() error {
 	br.mu.Lock()
 	defer br.mu.Unlock()
@@ -185,15 +270,19 @@ func (br *Bridge) Start() error {
 	if err != nil {
 		return fmt.Errorf("jsonl bridge: %w", err)
 	}
-	st, err := f.Stat()
 	f.Close()
+	fl, err := newFollower(br.path, &br.opts, br.wake)
 	if err != nil {
+		return fmt.Errorf("jsonl bridge: %w", err)
+	}
+	fl.deliver = br.deliver
+	if err := fl.start(br.opts.FromStart); err != nil {
+		fl.src.close()
+		fl.cursor.close()
 		return fmt.Errorf("jsonl bridge: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	br.started, br.cancel, br.done = true, cancel, make(chan struct{})
-	fl := &follower{path: br.path, offset: st.Size(), minPoll: br.opts.MinPoll, maxPoll: br.opts.PollInterval,
-		wake: br.wake, onLine: br.receive}
 	go func() {
 		defer close(br.done)
 		fl.run(ctx)
@@ -201,15 +290,79 @@ func (br *Bridge) Start() error {
 	return nil
 }
 
-// receive decodes one line, resets the event (D9) and emits it on the inbound bus; bad lines are logged.
-func (br *Bridge) receive(line []byte, offset int64) {
+// newFollower makes a follower of path with the reading options of o (defaults applied).
+func newFollower(path string, o *Options, wake <-chan struct{}) (*follower, error) {
+	fl := &follower{path: path, maxLine: o.MaxLineBytes, minPoll: o.MinPoll, maxPoll: o.PollInterval, wake: wake}
+	logger, onError := o.Logger, o.OnError
+	fl.report = func(err error) {
+		var le *LineError
+		if errors.As(err, &le) {
+			logger.Warn("[abxbus] jsonl: skipping a line", "path", le.Path, "offset", le.Offset, "bytes", le.Len, "error", le.Err)
+		} else {
+			logger.Error("[abxbus] jsonl: read problem", "error", err)
+		}
+		if onError != nil {
+			onError(err)
+		}
+	}
+	fl.notice = func(msg string, args ...any) { logger.Info(msg, args...) }
+	if o.Cursor != "" {
+		if err := os.MkdirAll(filepath.Dir(o.Cursor), 0o755); err != nil {
+			return nil, err
+		}
+		fl.cursor = &cursorFile{path: o.Cursor, sync: o.CursorSync}
+	}
+	return fl, nil
+}
+
+// deliver decodes one line, resets the event (D9) and emits it on the inbound bus. It runs on the
+// follower's goroutine and applies the backpressure: at most QueueSize events in flight, or, with a
+// cursor, one (it returns when the event completed, so that the follower saves the cursor then).
+func (br *Bridge) deliver(ctx context.Context, line []byte, offset int64) error {
 	e, err := decodeLine(line, br.opts.Registry)
-	if err == nil {
-		_, err = br.bus.Emit(context.Background(), e)
-	}
 	if err != nil {
-		br.opts.Logger.Warn("[abxbus] jsonl bridge: skipping a line", "path", br.path, "offset", offset, "error", err)
+		return err
 	}
+	limit := br.opts.QueueSize
+	for len(br.inflight) > 0 {
+		head := br.inflight[0]
+		if len(br.inflight) < limit {
+			select {
+			case <-head.Done():
+			default:
+				head = nil
+			}
+			if head == nil {
+				break
+			}
+		} else {
+			select {
+			case <-head.Done():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		br.inflight[0] = nil
+		br.inflight = br.inflight[1:]
+	}
+	if _, err := br.bus.Emit(context.Background(), e); err != nil {
+		return err
+	}
+	if br.opts.Cursor != "" {
+		select {
+		case <-e.Done():
+			return nil
+		case <-ctx.Done():
+			select {
+			case <-e.Done(): // completed before Close: its position is saved
+				return nil
+			default:
+				return ctx.Err()
+			}
+		}
+	}
+	br.inflight = append(br.inflight, e)
+	return nil
 }
 
 // decodeLine turns one JSONL line into a fresh pending event (D9).
@@ -222,7 +375,9 @@ func decodeLine(line []byte, reg *abxbus.Registry) (*abxbus.BaseEvent, error) {
 }
 
 // Close stops following the file, waits for the follower to end, and destroys the inbound bus
-// (in-flight handlers are cancelled). It is safe to call more than once.
+// (in-flight handlers are cancelled). It is safe to call more than once. With a Cursor, the position
+// after every event that completed before Close is saved; an event still being handled is received
+// again by the next reader with that cursor (call Bus().WaitUntilIdle first to let it finish).
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -240,139 +395,39 @@ func (br *Bridge) Close() error {
 	return nil
 }
 
-// Follow follows the file at path from its current end (or from offset 0 when fromStart) and calls fn
-// with each complete, non-blank line (without its newline, trimmed; valid only during the call) until ctx
-// ends. It is the reading
-// half of a Bridge, for tools that want raw lines (abxbus tail). A missing file is waited for.
-func Follow(ctx context.Context, path string, fromStart bool, opts *Options, fn func(line []byte)) error {
-	var o Options
-	if opts != nil {
-		o = *opts
+// Follow follows the file at path and calls fn with each complete, non-blank line (trimmed, without its
+// newline; valid only during the call) and the line's byte offset, until ctx ends. It is the reading
+// half of a Bridge, for tools that want raw lines (abxbus tail), with the same handling of rotation,
+// truncation, torn and overlong lines (see Options; Name, Registry, BusOptions and QueueSize are not
+// used). It starts at the file's current end unless opts.FromStart or a saved opts.Cursor says
+// otherwise; a missing file is waited for and read from its start.
+//
+// fn runs on the caller's goroutine, one line at a time; reading waits for it. When fn returns an
+// error the line is reported as refused (a *LineError through opts.Logger and opts.OnError) and
+// following goes on; when the refused line is not JSON and a complete JSON line follows torn bytes in
+// it, the torn bytes are reported and fn is called again with the rest. With a Cursor, the position
+// after a line is saved once fn returned nil.
+//
+// Follow returns nil when ctx ends, or at once an error when the file exists but cannot be followed
+// (a directory, no permission) or the cursor cannot be written. Later read problems are reported and
+// retried.
+func Follow(ctx context.Context, path string, opts *Options, fn func(line []byte, offset int64) error) error {
+	o := opts.withDefaults()
+	fl, err := newFollower(path, &o, nil)
+	if err != nil {
+		return err
 	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 50 * time.Millisecond
-	}
-	if o.MinPoll <= 0 {
-		o.MinPoll = time.Millisecond
-	}
-	var offset int64
-	if !fromStart {
-		if st, err := os.Stat(path); err == nil {
-			offset = st.Size()
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
+	fl.deliver = func(ctx context.Context, line []byte, offset int64) error {
+		if ctx.Err() != nil { // nothing is delivered once ctx ended, even from a batch already read
+			return ctx.Err()
 		}
+		return fn(line, offset)
 	}
-	fl := &follower{path: path, offset: offset, minPoll: min(o.MinPoll, o.PollInterval), maxPoll: o.PollInterval,
-		onLine: func(line []byte, _ int64) {
-			if ctx.Err() == nil { // nothing is delivered once ctx ended, even from a batch already read
-				fn(line)
-			}
-		}}
+	if err := fl.start(o.FromStart); err != nil {
+		fl.src.close()
+		fl.cursor.close()
+		return err
+	}
 	fl.run(ctx)
 	return nil
-}
-
-// follower reads new complete lines from a growing file.
-type follower struct {
-	path             string
-	offset           int64
-	partial          []byte
-	minPoll, maxPoll time.Duration
-	wake             <-chan struct{}
-	onLine           func(line []byte, offset int64)
-	buf              []byte
-}
-
-func (f *follower) run(ctx context.Context) {
-	wait := f.minPoll
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-f.wake:
-			if !t.Stop() {
-				select {
-				case <-t.C:
-				default:
-				}
-			}
-		}
-		if f.poll() {
-			wait = f.minPoll
-		} else {
-			wait = min(wait*2, f.maxPoll)
-		}
-		t.Reset(wait)
-	}
-}
-
-// poll reads whatever was appended since the last look; it reports whether anything was read.
-func (f *follower) poll() bool {
-	file, err := os.Open(f.path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			f.offset, f.partial = 0, f.partial[:0]
-		}
-		return false
-	}
-	defer file.Close()
-	st, err := file.Stat()
-	if err != nil {
-		return false
-	}
-	size := st.Size()
-	if size < f.offset { // truncated: start over
-		f.offset, f.partial = 0, f.partial[:0]
-	}
-	if size == f.offset {
-		return false
-	}
-	if _, err := file.Seek(f.offset, io.SeekStart); err != nil {
-		return false
-	}
-	read := false
-	if cap(f.buf) == 0 {
-		f.buf = make([]byte, 64<<10)
-	}
-	for f.offset < size {
-		n, err := file.Read(f.buf[:min(int64(len(f.buf)), size-f.offset)])
-		if n > 0 {
-			read = true
-			f.consume(f.buf[:n])
-			f.offset += int64(n)
-		}
-		if err != nil {
-			break
-		}
-	}
-	return read
-}
-
-// consume splits data into lines, keeping an unfinished last line for later.
-func (f *follower) consume(data []byte) {
-	start := f.offset - int64(len(f.partial))
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			f.partial = append(f.partial, data...)
-			return
-		}
-		var line []byte
-		if len(f.partial) > 0 {
-			line = append(f.partial, data[:i]...)
-		} else {
-			line = data[:i]
-		}
-		lineStart := start
-		start += int64(len(line)) + 1
-		if t := bytes.TrimSpace(line); len(t) > 0 {
-			f.onLine(t, lineStart)
-		}
-		f.partial = f.partial[:0]
-		data = data[i+1:]
-	}
 }

@@ -16,7 +16,12 @@ import (
 	"github.com/typedbus/abxbus-go/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(cursorReaderEnv) != "" { // the test binary re-executed as a reader process
+		os.Exit(cursorReaderMain())
+	}
+	leakcheck.Main(m)
+}
 
 type Ping struct {
 	abxbus.Returns[int]
@@ -94,9 +99,14 @@ func (c *collector) count() int {
 
 func (c *collector) wait(t *testing.T) []int {
 	t.Helper()
+	return c.waitFor(t, 20*time.Second)
+}
+
+func (c *collector) waitFor(t *testing.T, d time.Duration) []int {
+	t.Helper()
 	select {
 	case <-c.done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(d):
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		t.Fatalf("received %d of %d events: %v", len(c.got), c.want, c.got)
@@ -229,11 +239,12 @@ func TestFollowRawLines(t *testing.T) {
 	lines := make(chan string, 4)
 	done := make(chan error)
 	go func() {
-		done <- Follow(ctx, path, true, &Options{PollInterval: 2 * time.Millisecond}, func(l []byte) {
+		done <- Follow(ctx, path, &Options{PollInterval: 2 * time.Millisecond, FromStart: true}, func(l []byte, _ int64) error {
 			lines <- string(l)
 			if len(lines) == 2 {
 				cancel()
 			}
+			return nil
 		})
 	}()
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
