@@ -243,7 +243,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 	if cfg.id != "" {
 		id, err := ParseID(cfg.id)
 		if err != nil {
-			return nil, fmt.Errorf("%w: handler id: %v", ErrInvalidOption, err)
+			return nil, fmt.Errorf("%w: handler id (WithHandlerID): %w", ErrInvalidOption, err)
 		}
 		h.id = id
 	} else {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The abxbus event JSON (D7): one flat object, payload keys next to the event_* keys, in the shape the
@@ -152,7 +153,7 @@ func (e *BaseEvent) ToJSON() ([]byte, error) {
 		b.WriteByte('}')
 	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
+	return validUTF8(b.Bytes()), nil
 }
 
 // payloadObject returns the payload as a JSON object.
@@ -445,12 +446,9 @@ var eventKeys = map[string]bool{
 // decodeEvent decodes the metadata and results of an event object; the payload keys are returned
 // separately (and stored on the event as a JSONPayload).
 func decodeEvent(data []byte) (*BaseEvent, JSONPayload, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
+	obj, err := decodeObject(validUTF8(data))
+	if err != nil {
 		return nil, nil, fmt.Errorf("abxbus: event JSON: %w", err)
-	}
-	if obj == nil {
-		return nil, nil, errors.New("abxbus: event JSON: not an object")
 	}
 	d := eventDecoder{obj: obj}
 	e := &BaseEvent{}
@@ -541,14 +539,22 @@ func firstByte(raw json.RawMessage) byte {
 
 // eventDecoder reads typed fields out of a decoded object, recording the first error with its key.
 type eventDecoder struct {
-	obj map[string]json.RawMessage
-	err error
-	ctx string // prefix for error messages ("event_results[<id>].")
+	obj  map[string]json.RawMessage
+	err  error
+	ctx  string // prefix for error messages ("event_results[<id>].")
+	what string // what is decoded, for error messages; "" is "event JSON"
 }
 
-func (d *eventDecoder) fail(key, msg string) {
+func (d *eventDecoder) fail(key, msg string) { d.failErr(key, errors.New(msg)) }
+
+// failErr records err (kept for errors.Is/As) as the first error, naming key.
+func (d *eventDecoder) failErr(key string, err error) {
 	if d.err == nil {
-		d.err = fmt.Errorf("abxbus: event JSON: %s%s: %s", d.ctx, key, msg)
+		what := d.what
+		if what == "" {
+			what = "event JSON"
+		}
+		d.err = fmt.Errorf("abxbus: %s: %s%s: %w", what, d.ctx, key, err)
 	}
 }
 
@@ -583,13 +589,13 @@ func (d *eventDecoder) id(key string, required bool) ID {
 	s := d.str(key, "")
 	if s == "" {
 		if _, present := d.obj[key]; present && required && d.err == nil {
-			d.fail(key, "must be a UUID")
+			d.fail(key, badID("", "must not be empty or null").Error())
 		}
 		return ID{}
 	}
 	id, err := ParseID(s)
 	if err != nil {
-		d.fail(key, fmt.Sprintf("%q is not a UUID", s))
+		d.failErr(key, err)
 	}
 	return id
 }
@@ -611,20 +617,31 @@ func (d *eventDecoder) timeout(key string) Timeout {
 	if !ok {
 		return Timeout{}
 	}
-	f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
-	if firstByte(v) == '"' || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	v = bytes.TrimSpace(v)
+	f, err := strconv.ParseFloat(string(v), 64)
+	underflow := false
+	if err != nil && errors.Is(err, strconv.ErrRange) && json.Valid(v) {
+		err = nil // a valid JSON number beyond float64: ±Inf
+	}
+	if f == 0 && err == nil {
+		mantissa, _, _ := strings.Cut(strings.ToLower(string(v)), "e")
+		underflow = strings.ContainsAny(mantissa, "123456789") // non-zero, below float64: read as 0
+	}
+	if err != nil || math.IsNaN(f) {
 		d.fail(key, "must be a number of seconds or null")
 		return Timeout{}
 	}
-	if f < 0 {
+	if f < 0 || underflow && v[0] == '-' {
 		d.fail(key, "must be >= 0")
 		return Timeout{}
 	}
-	if f > math.MaxInt64/1e9 {
-		d.fail(key, "is too large")
-		return Timeout{}
+	if underflow {
+		f = math.SmallestNonzeroFloat64 // a positive value below float64: the shortest timeout, not "disabled"
 	}
-	return TimeoutOf(time.Duration(math.Round(f * 1e9)))
+	if math.IsInf(f, 1) {
+		return TimeoutOf(MaxTimeout) // more seconds than float64 holds: the longest timeout
+	}
+	return Seconds(f)
 }
 
 func (d *eventDecoder) boolean(key string) bool {
@@ -697,6 +714,7 @@ func (d *eventDecoder) results(e *BaseEvent, raw json.RawMessage) {
 		d.fail("event_results", err.Error())
 		return
 	}
+	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -704,11 +722,21 @@ func (d *eventDecoder) results(e *BaseEvent, raw json.RawMessage) {
 			return
 		}
 		key, _ := tok.(string)
-		var row map[string]json.RawMessage
-		if err := dec.Decode(&row); err != nil || row == nil {
-			d.fail("event_results", fmt.Sprintf("entry %q must be an object", key))
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			d.fail("event_results", err.Error())
 			return
 		}
+		row, err := decodeObject(raw)
+		if err != nil {
+			d.fail("event_results["+key+"]", err.Error())
+			return
+		}
+		if seen[key] {
+			d.fail("event_results", fmt.Sprintf("key %q appears more than once", key))
+			return
+		}
+		seen[key] = true
 		d.result(e, key, row)
 		if d.err != nil {
 			return
@@ -739,8 +767,11 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 		rd.fail("event_id", fmt.Sprintf("%s is not the event's id %s", eid, e.id))
 	}
 	h.id = rd.id("handler_id", true)
-	if rd.err == nil && key != h.id.String() && !strings.EqualFold(key, h.id.String()) {
-		rd.fail("handler_id", fmt.Sprintf("%s differs from its key", h.id))
+	if rd.err == nil && key != h.id.uuid() && !strings.EqualFold(key, h.id.uuid()) {
+		rd.fail("handler_id", fmt.Sprintf("%s differs from its key", h.id.uuid()))
+	}
+	if rd.err == nil && slices.ContainsFunc(e.results, func(o *EventResult) bool { return o.handler.id == h.id }) {
+		rd.fail("handler_id", fmt.Sprintf("%s has more than one result row", h.id.uuid()))
 	}
 	h.name = rd.str("handler_name", "")
 	h.filePath = rd.str("handler_file_path", "")
@@ -757,10 +788,10 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 		if err := json.Unmarshal(v, &ids); err != nil || ids == nil {
 			rd.fail("event_children", "must be an array of event ids")
 		}
-		for _, s := range ids {
+		for i, s := range ids {
 			id, err := ParseID(s)
 			if err != nil {
-				rd.fail("event_children", fmt.Sprintf("%q is not a UUID", s))
+				rd.failErr(fmt.Sprintf("event_children[%d]", i), err)
 				break
 			}
 			r.wire.childIDs = append(r.wire.childIDs, id)
@@ -777,7 +808,9 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 		r.null = true
 	}
 	if v, ok := row["error"]; ok && firstByte(v) != 'n' {
-		r.wire.rawError = slices.Clone(v)
+		if firstByte(v) == '{' {
+			r.wire.rawError = slices.Clone(v) // an object is kept as it came (it may carry more than type and message)
+		} // anything else (a plain string, ...) is written back as {"type", "message"}
 		r.err = remoteErrorOf(v)
 	}
 	if rd.err != nil {
@@ -847,4 +880,128 @@ func ParseTimestamp(s string) (int64, error) {
 		return bad("is outside the years 1991-2499")
 	}
 	return t.UnixNano(), nil
+}
+
+// validUTF8 returns data with every byte that does not belong to a valid UTF-8 sequence replaced by
+// U+FFFD, one replacement per byte, exactly as encoding/json replaces them when it decodes a string; it
+// returns data itself when it is valid (the common case, no allocation). Applied to whole JSON texts:
+// invalid bytes can only be valid JSON inside strings, so object keys and every kept raw value get the
+// same replacement, and what is decoded is what is written back.
+func validUTF8(data []byte) []byte {
+	if utf8.Valid(data) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+16)
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, data[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}
+
+// decodeObject decodes a JSON object into its members. A value that is not an object, and an object
+// with a key given more than once (after unescaping), is an error saying so; keys are matched exactly.
+func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
+	if c := firstByte(raw); c != '{' {
+		if !json.Valid(raw) {
+			var v json.RawMessage
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, err
+			}
+		}
+		return nil, fmt.Errorf("not an object (got %s)", jsonKind(c))
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	if countMembers(raw) != len(m) {
+		return nil, fmt.Errorf("key %q appears more than once", duplicateKey(raw))
+	}
+	return m, nil
+}
+
+// jsonKind names the kind of JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch c {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case 0:
+		return "nothing"
+	}
+	return "a number"
+}
+
+// countMembers counts the members of the outermost object of valid JSON text.
+func countMembers(raw []byte) int {
+	depth, n, empty, inStr := 0, 0, true, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+			if depth == 1 {
+				empty = false
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	if empty {
+		return 0
+	}
+	return n + 1
+}
+
+// duplicateKey returns the first key of the outermost object of raw that is given twice.
+func duplicateKey(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
