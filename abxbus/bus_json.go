@@ -194,7 +194,11 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 	fail := func(format string, args ...any) (*Bus, error) {
 		return nil, fmt.Errorf("abxbus: bus JSON: "+format, args...)
 	}
-	top, err := decodeObject(validUTF8(data))
+	data = validUTF8(data)
+	top, err := decodeObject(data)
+	if err == nil {
+		err = checkDuplicateKeys(data)
+	}
 	if err != nil {
 		return fail("%w", err)
 	}

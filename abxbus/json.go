@@ -42,7 +42,11 @@ func (e *BaseEvent) MarshalJSON() ([]byte, error) { return e.ToJSON() }
 // ToJSON encodes the event as abxbus event JSON, byte-compatible with the TypeScript package (D7): the
 // payload's fields (and any unknown payload keys it arrived with), the metadata, the result type's JSON
 // Schema and the per-handler results keyed by handler id in registration order. A result whose value is
-// an event (a forwarding handler's return) is written as null; an error as {"type", "message"}. It fails
+// an event (a forwarding handler's return) is written as null; an error as {"type", "message"} (an error
+// object decoded from JSON is written back as it came; any other decoded error value, such as a plain
+// string, becomes {"type": "Error", "message": ...}). Ids are written in lower case. The output is
+// always valid UTF-8: bytes of Go values that are not (a json.RawMessage payload or result) are written
+// as U+FFFD. It fails
 // when the payload does not encode to a JSON object or a value cannot be encoded, naming the field.
 // Safe for concurrent use; the event is snapshotted under its lock and encoded outside it.
 func (e *BaseEvent) ToJSON() ([]byte, error) {
@@ -424,9 +428,18 @@ func writeTimeOrNull(b *bytes.Buffer, ns int64) {
 // Registry to decode known event types into their Go payload types.
 //
 // Errors name the offending key: unknown event_* or model_* keys, event_extra_payload, reserved names
-// (bus, emit, wait, now, ...), wrong types, timestamps that are not UTC with Z, ids that are not UUIDs,
-// negative timeouts or counts, values outside the enums, and result rows with unknown or missing keys.
-// Bad input never panics.
+// (bus, emit, wait, now, ...), wrong types, timestamps that are not UTC with Z, ids that are not in the
+// form ParseID accepts (these errors match ErrInvalidID), negative timeouts or counts, values outside
+// the enums, result rows with unknown or missing keys or two rows for one handler, and an input that is
+// not a JSON object. Bad input never panics.
+//
+// Strictness, so that nothing is lost or read twice without a word: keys are case-sensitive (in a typed
+// payload too: a key that differs from a field's JSON name only in case stays an unknown key), and an
+// object with the same key twice, at any depth, is an error naming the key and where it is. Invalid
+// UTF-8 is replaced by U+FFFD, byte by byte, in keys and values alike (what encoding/json does to the
+// strings it decodes, and what Node does when it reads such a file), so a decoded event is valid UTF-8
+// and ToJSON writes what was decoded. Timeouts beyond MaxTimeout (up to and past the float64 range) are
+// MaxTimeout; a positive timeout too small for a nanosecond is 1 ns.
 func FromJSON(data []byte) (*BaseEvent, error) {
 	e, _, err := decodeEvent(data)
 	return e, err
@@ -446,7 +459,11 @@ var eventKeys = map[string]bool{
 // decodeEvent decodes the metadata and results of an event object; the payload keys are returned
 // separately (and stored on the event as a JSONPayload).
 func decodeEvent(data []byte) (*BaseEvent, JSONPayload, error) {
-	obj, err := decodeObject(validUTF8(data))
+	data = validUTF8(data)
+	obj, err := decodeObject(data)
+	if err == nil {
+		err = checkDuplicateKeys(data)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("abxbus: event JSON: %w", err)
 	}
@@ -904,8 +921,8 @@ func validUTF8(data []byte) []byte {
 	return out
 }
 
-// decodeObject decodes a JSON object into its members. A value that is not an object, and an object
-// with a key given more than once (after unescaping), is an error saying so; keys are matched exactly.
+// decodeObject decodes a JSON object into its members. A value that is not an object is an error saying
+// what it is. Duplicate keys are found by checkDuplicateKeys, which the entry points run on the whole text.
 func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
 	if c := firstByte(raw); c != '{' {
 		if !json.Valid(raw) {
@@ -919,9 +936,6 @@ func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, err
-	}
-	if countMembers(raw) != len(m) {
-		return nil, fmt.Errorf("key %q appears more than once", duplicateKey(raw))
 	}
 	return m, nil
 }
@@ -945,63 +959,146 @@ func jsonKind(c byte) string {
 	return "a number"
 }
 
-// countMembers counts the members of the outermost object of valid JSON text.
-func countMembers(raw []byte) int {
-	depth, n, empty, inStr := 0, 0, true, false
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-			if depth == 1 {
-				empty = false
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		case ',':
-			if depth == 1 {
-				n++
-			}
-		}
+// checkDuplicateKeys reports the first object, at any depth of the valid JSON text raw, that has a key
+// more than once (keys compared after unescaping, exactly: "a" and "\u0061" are the same key, "a" and "A"
+// are not). The error names the key and where the object is. One pass, no allocation for keys without
+// escapes.
+func checkDuplicateKeys(raw []byte) error {
+	var sc dupScanner
+	sc.data = raw
+	sc.value()
+	if sc.dup == "" {
+		return nil
 	}
-	if empty {
-		return 0
+	where := ""
+	if len(sc.path) > 0 {
+		where = " in " + strings.TrimPrefix(strings.Join(sc.path, ""), ".")
 	}
-	return n + 1
+	return fmt.Errorf("key %q appears more than once%s", sc.dup, where)
 }
 
-// duplicateKey returns the first key of the outermost object of raw that is given twice.
-func duplicateKey(raw []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil {
-		return ""
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		k, _ := t.(string)
-		if seen[k] {
-			return k
-		}
-		seen[k] = true
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return ""
+type dupScanner struct {
+	data []byte
+	i    int
+	dup  string   // the duplicated key, once found
+	path []string // where it was found: ".key" and "[i]" segments (without the leading dot)
+	keys [][]byte // scratch: keys of the objects being scanned, as a stack
+}
+
+func (sc *dupScanner) skipSpace() {
+	for sc.i < len(sc.data) {
+		switch sc.data[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
+		default:
+			return
 		}
 	}
-	return ""
+}
+
+// str scans a string starting at its quote; it returns its raw contents and whether it has escapes.
+func (sc *dupScanner) str() ([]byte, bool) {
+	start, esc := sc.i+1, false
+	for sc.i++; sc.i < len(sc.data); sc.i++ {
+		switch sc.data[sc.i] {
+		case '\\':
+			esc = true
+			sc.i++
+		case '"':
+			sc.i++
+			return sc.data[start : sc.i-1], esc
+		}
+	}
+	return sc.data[start:], esc
+}
+
+// value scans one value; it returns false once a duplicate is found.
+func (sc *dupScanner) value() bool {
+	sc.skipSpace()
+	if sc.i >= len(sc.data) {
+		return true
+	}
+	switch sc.data[sc.i] {
+	case '{':
+		return sc.object()
+	case '[':
+		sc.i++
+		for n := 0; ; n++ {
+			sc.skipSpace()
+			if sc.i >= len(sc.data) || sc.data[sc.i] == ']' {
+				sc.i++
+				return true
+			}
+			if !sc.value() {
+				sc.path = append([]string{"[" + strconv.Itoa(n) + "]"}, sc.path...)
+				return false
+			}
+			sc.skipSpace()
+			if sc.i < len(sc.data) && sc.data[sc.i] == ',' {
+				sc.i++
+			}
+		}
+	case '"':
+		sc.str()
+	default:
+		for sc.i < len(sc.data) && !strings.ContainsRune(",]} \t\n\r", rune(sc.data[sc.i])) {
+			sc.i++
+		}
+	}
+	return true
+}
+
+func (sc *dupScanner) object() bool {
+	sc.i++
+	base := len(sc.keys)
+	defer func() { sc.keys = sc.keys[:base] }()
+	var many map[string]struct{} // for objects with many keys
+	for {
+		sc.skipSpace()
+		if sc.i >= len(sc.data) || sc.data[sc.i] == '}' {
+			sc.i++
+			return true
+		}
+		q := sc.i
+		k, esc := sc.str()
+		if esc {
+			var u string
+			if json.Unmarshal(sc.data[q:sc.i], &u) == nil {
+				k = []byte(u)
+			}
+		}
+		seen := false
+		if many != nil {
+			_, seen = many[string(k)]
+			many[string(k)] = struct{}{}
+		} else {
+			for _, o := range sc.keys[base:] {
+				if bytes.Equal(o, k) {
+					seen = true
+					break
+				}
+			}
+			sc.keys = append(sc.keys, k)
+			if len(sc.keys)-base > 16 {
+				many = make(map[string]struct{}, 64)
+				for _, o := range sc.keys[base:] {
+					many[string(o)] = struct{}{}
+				}
+			}
+		}
+		if seen {
+			sc.dup = string(k)
+			return false
+		}
+		sc.skipSpace()
+		sc.i++ // ':'
+		if !sc.value() {
+			sc.path = append([]string{"." + string(k)}, sc.path...)
+			return false
+		}
+		sc.skipSpace()
+		if sc.i < len(sc.data) && sc.data[sc.i] == ',' {
+			sc.i++
+		}
+	}
 }

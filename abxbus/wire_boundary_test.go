@@ -242,12 +242,12 @@ func TestBusFromJSONStrictIssue11Item4(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"name":"B","event_history":{"` + wbEventID + `":` + ev(wbEventID) + `},"pending_event_queue":["` + wbEventID + `","` + wbEventID + `"]}`: "pending_event_queue[1] lists " + wbEventID + " a second time",
 		`{"name":"B","event_history":{"` + wbEventID + `":` + ev(wbEventID) + `},"pending_event_queue":["` + wbEventID + `","` + upper + `"]}`:     "pending_event_queue[1] lists " + wbEventID + " a second time",
-		`{"name":"B","event_history":{"` + wbEventID + `":` + ev(wbEventID) + `,"` + wbEventID + `":` + ev(wbEventID) + `}}`:                       `event_history: key "` + wbEventID + `" appears more than once`,
+		`{"name":"B","event_history":{"` + wbEventID + `":` + ev(wbEventID) + `,"` + wbEventID + `":` + ev(wbEventID) + `}}`:                       `key "` + wbEventID + `" appears more than once in event_history`,
 		`{"name":"B","event_history":{"` + wbEventID + `":` + ev(wbEventID) + `,"` + upper + `":` + ev(wbEventID) + `}}`:                           "event " + wbEventID + " appears twice",
 		`{"name":"B","event_history":{"` + wbOtherID + `":` + ev(wbEventID) + `}}`:                                                                 "event_history[" + wbOtherID + "]: key differs from its event_id " + wbEventID,
 		`{"name":"B","event_history":{"` + wbOtherID + `":{"event_type":"Q"}}}`:                                                                    "event_id is missing",
 		`{"name":"B","event_history":{"` + wbEventID + `":{"event_type":"Q","event_type":"R","event_id":"` + wbEventID + `"}}}`:                    `key "event_type" appears more than once`,
-		`{"name":"B","event_history":{"` + wbEventID + `":{"event_type":"Q","event_id":"` + wbEventID + `","event_results":` + strings.TrimSuffix(wbRow(""), "}") + `,"` + wbHandler + `":` + strings.TrimPrefix(strings.TrimSuffix(wbRow(""), "}"), `{"`+wbHandler+`":`) + `}}}}`: `event_results: key "` + wbHandler + `" appears more than once`,
+		`{"name":"B","event_history":{"` + wbEventID + `":{"event_type":"Q","event_id":"` + wbEventID + `","event_results":` + strings.TrimSuffix(wbRow(""), "}") + `,"` + wbHandler + `":` + strings.TrimPrefix(strings.TrimSuffix(wbRow(""), "}"), `{"`+wbHandler+`":`) + `}}}}`: `key "` + wbHandler + `" appears more than once in event_history.` + wbEventID + `.event_results`,
 		`{"name":"B","name":"C"}`:               `key "name" appears more than once`,
 		`{"name":"B","hAndlers":{}}`:            `unknown key "hAndlers" (keys are case-sensitive: did you mean "handlers"?)`,
 		`{"name":"B","Pending_Event_Queue":[]}`: `unknown key "Pending_Event_Queue"`,
@@ -297,8 +297,54 @@ func TestEventDuplicateKeysIssue11Item4(t *testing.T) {
 			t.Errorf("FromJSON(%s)\n = %v\nwant an error containing %q", in, err, want)
 		}
 	}
-	if _, err := abxbus.FromJSON([]byte(`{"event_type":"A","nested":{"k":1,"k":2}}`)); err != nil {
-		t.Errorf("a payload value is opaque JSON: %v", err)
+	// at any depth: a typed payload would silently keep the last one; I-JSON (RFC 7493) forbids them
+	for in, want := range map[string]string{
+		`{"event_type":"A","nested":{"k":1,"k":2}}`:               `key "k" appears more than once in nested`,
+		`{"event_type":"A","list":[{"a":1},{"b":{"c":1,"c":2}}]}`: `key "c" appears more than once in list[1].b`,
+		hexBytes(`{"event_type":"A","a\xff":1,"a\xfe":2}`):        "key \"a\uFFFD\" appears more than once",
+	} {
+		if _, err := abxbus.FromJSON([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("FromJSON(%q)\n = %v\nwant an error containing %q", in, err, want)
+		}
+	}
+	if _, err := abxbus.FromJSON([]byte(`{"event_type":"A","n":{"k":1,"K":2},"m":[{"k":1},{"k":2}]}`)); err != nil {
+		t.Errorf("keys differing in case, and the same key in sibling objects, are distinct: %v", err)
+	}
+}
+
+// Issue 11 item 4: keys match exactly in typed payloads too: a key that differs from a field's JSON name
+// only in case is an unknown key (kept and written back as it came), not that field's value, as the
+// TypeScript peer reads it.
+func TestTypedPayloadKeysAreCaseSensitiveIssue11Item4(t *testing.T) {
+	reg := abxbus.NewRegistry()
+	if err := abxbus.Register[Parent](reg); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]struct {
+		name string
+		keys []string
+	}{
+		`{"event_type":"Parent","NAME":"x"}`:            {"", []string{`"NAME":"x"`, `"name":""`}},
+		`{"event_type":"Parent","name":"a","Name":"b"}`: {"a", []string{`"Name":"b"`, `"name":"a"`}},
+		`{"event_type":"Parent","name":"a"}`:            {"a", []string{`"name":"a"`}},
+	} {
+		e := must[*abxbus.BaseEvent](t)(reg.Decode([]byte(in)))
+		p, ok := abxbus.As[Parent](e)
+		if !ok {
+			t.Fatalf("%s: not typed", in)
+		}
+		if v := must[Parent](t)(p.Payload()); v.Name != want.name {
+			t.Errorf("%s: Name = %q, want %q", in, v.Name, want.name)
+		}
+		out := string(must[[]byte](t)(e.ToJSON()))
+		for _, k := range want.keys {
+			if !strings.Contains(out, k) {
+				t.Errorf("%s: written %s, want it to contain %s", in, out, k)
+			}
+		}
+		if strings.Count(out, `"name"`)+strings.Count(out, `"NAME"`)+strings.Count(out, `"Name"`) != len(want.keys) {
+			t.Errorf("%s: written %s, want exactly the keys %v", in, out, want.keys)
+		}
 	}
 }
 
