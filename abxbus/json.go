@@ -739,14 +739,17 @@ func (d *eventDecoder) results(e *BaseEvent, raw json.RawMessage) {
 			return
 		}
 		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			d.fail("event_results", err.Error())
-			return
-		}
-		row, err := decodeObject(raw)
-		if err != nil {
-			d.fail("event_results["+key+"]", err.Error())
+		var row map[string]json.RawMessage
+		if err := dec.Decode(&row); err != nil || row == nil {
+			var te *json.UnmarshalTypeError
+			switch {
+			case err == nil:
+				d.fail("event_results["+key+"]", "not an object (got null)")
+			case errors.As(err, &te):
+				d.fail("event_results["+key+"]", "not an object (got "+jsonKind(kindByte(te.Value))+")")
+			default:
+				d.fail("event_results", err.Error())
+			}
 			return
 		}
 		if seen[key] {
@@ -940,6 +943,21 @@ func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
+// kindByte is the first byte of a JSON value of the kind encoding/json names in its type errors.
+func kindByte(kind string) byte {
+	switch kind {
+	case "array":
+		return '['
+	case "string":
+		return '"'
+	case "bool":
+		return 't'
+	case "object":
+		return '{'
+	}
+	return '0'
+}
+
 // jsonKind names the kind of JSON value that starts with c.
 func jsonKind(c byte) string {
 	switch c {
@@ -982,7 +1000,6 @@ type dupScanner struct {
 	i    int
 	dup  string   // the duplicated key, once found
 	path []string // where it was found: ".key" and "[i]" segments (without the leading dot)
-	keys [][]byte // scratch: keys of the objects being scanned, as a stack
 }
 
 func (sc *dupScanner) skipSpace() {
@@ -1050,9 +1067,9 @@ func (sc *dupScanner) value() bool {
 
 func (sc *dupScanner) object() bool {
 	sc.i++
-	base := len(sc.keys)
-	defer func() { sc.keys = sc.keys[:base] }()
-	var many map[string]struct{} // for objects with many keys
+	var small [16][2]int // the first keys without escapes, as offsets into data: no allocation
+	n := 0
+	var many map[string]struct{} // beyond that, or once a key has escapes
 	for {
 		sc.skipSpace()
 		if sc.i >= len(sc.data) || sc.data[sc.i] == '}' {
@@ -1068,23 +1085,24 @@ func (sc *dupScanner) object() bool {
 			}
 		}
 		seen := false
-		if many != nil {
-			_, seen = many[string(k)]
-			many[string(k)] = struct{}{}
-		} else {
-			for _, o := range sc.keys[base:] {
-				if bytes.Equal(o, k) {
+		if many == nil && !esc && n < len(small) {
+			for _, o := range small[:n] {
+				if bytes.Equal(sc.data[o[0]:o[1]], k) {
 					seen = true
 					break
 				}
 			}
-			sc.keys = append(sc.keys, k)
-			if len(sc.keys)-base > 16 {
-				many = make(map[string]struct{}, 64)
-				for _, o := range sc.keys[base:] {
-					many[string(o)] = struct{}{}
+			small[n] = [2]int{q + 1, q + 1 + len(k)}
+			n++
+		} else {
+			if many == nil {
+				many = make(map[string]struct{}, 2*len(small))
+				for _, o := range small[:n] {
+					many[string(sc.data[o[0]:o[1]])] = struct{}{}
 				}
 			}
+			_, seen = many[string(k)]
+			many[string(k)] = struct{}{}
 		}
 		if seen {
 			sc.dup = string(k)
