@@ -259,25 +259,39 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 			return fail("handlers: %w", err)
 		}
 	}
+	keyOf := map[ID]string{} // handler id -> its key as written
+	for _, k := range sortedKeys(handlers) {
+		id, err := ParseID(k)
+		if err != nil {
+			return fail("handlers[%s]: %w", k, err)
+		}
+		if other, dup := keyOf[id]; dup {
+			return fail("handlers: %q and %q are the same handler id", other, k)
+		}
+		keyOf[id] = k
+	}
 	order, err := orderedIDs(top["handlers_by_key"])
 	if err != nil {
 		return fail("handlers_by_key%w", err)
 	}
-	inOrder := map[string]bool{}
+	inOrder := map[ID]bool{}
 	for _, id := range order {
-		if handlers[id] == nil {
-			return fail("handlers_by_key names %s, which is not in handlers", id)
+		if _, ok := keyOf[id]; !ok {
+			return fail("handlers_by_key names %s, which is not in handlers", id.uuid())
+		}
+		if inOrder[id] {
+			return fail("handlers_by_key lists handler %s more than once", id.uuid())
 		}
 		inOrder[id] = true
 	}
-	for _, id := range sortedKeys(handlers) {
-		if !inOrder[id] {
+	for _, k := range sortedKeys(handlers) {
+		if id, _ := ParseID(k); !inOrder[id] {
 			order = append(order, id)
 		}
 	}
 	var restored []*Handler
 	for _, id := range order {
-		h, err := restoreHandler(id, handlers[id])
+		h, err := restoreHandler(keyOf[id], handlers[keyOf[id]])
 		if err != nil {
 			return nil, err
 		}
@@ -467,20 +481,18 @@ func orderedMembers(raw json.RawMessage) ([]member, error) {
 
 // orderedIDs reads {key: [id, ...]} keeping the key order; it returns the ids in that order. Errors
 // start with the offending position ("[key][i]: ...") or ": ...".
-func orderedIDs(raw json.RawMessage) ([]string, error) {
+func orderedIDs(raw json.RawMessage) ([]ID, error) {
 	members, err := orderedMembers(raw)
 	if err != nil {
 		return nil, fmt.Errorf(": %w", err)
 	}
-	var out []string
+	var out []ID
 	for _, m := range members {
 		ids, err := idList(m.raw)
 		if err != nil {
 			return nil, fmt.Errorf("[%s]%w", m.key, err)
 		}
-		for _, id := range ids {
-			out = append(out, id.uuid())
-		}
+		out = append(out, ids...)
 	}
 	return out, nil
 }

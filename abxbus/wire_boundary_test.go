@@ -258,15 +258,17 @@ func TestBusFromJSONStrictIssue11Item4(t *testing.T) {
 		`null`:                                  "not an object (got null)",
 		``:                                      "bus JSON",
 		`{"name":"B","handlers":[]}`:            "handlers: not an object (got an array)",
-		`{"name":"B","handlers":{"` + wbHandler + `":[]}}`:                                                                "handlers[" + wbHandler + "]: not an object (got an array)",
-		`{"name":"B","handlers":{"` + wbHandler + `":{"id":"` + wbHandler + `","event_pattern":"Q","Handler_Name":"x"}}}`: "Handler_Name: unknown handler key",
-		`{"name":"B","handlers_by_key":[]}`:                                                                               "handlers_by_key: not an object (got an array)",
-		`{"name":"B","handlers_by_key":{"Q":"x"}}`:                                                                        "handlers_by_key[Q]: must be an array of ids, got a string",
-		`{"name":"B","pending_event_queue":{}}`:                                                                           "pending_event_queue: must be an array of ids, got an object",
-		`{"name":"B","pending_event_queue":[1]}`:                                                                          "pending_event_queue[0]: must be an id string, got a number",
-		`{"name":"B","event_history":[]}`:                                                                                 "event_history: not an object (got an array)",
-		`{"name":"B","max_history_drop":"yes"}`:                                                                           "max_history_drop",
-		`{"name":"B","event_handler_detect_file_paths":1}`:                                                                "event_handler_detect_file_paths",
+		`{"name":"B","handlers":{"` + wbHandler + `":[]}}`:                                                                                                                                 "handlers[" + wbHandler + "]: not an object (got an array)",
+		`{"name":"B","handlers":{"` + wbHandler + `":{"id":"` + wbHandler + `","event_pattern":"Q","Handler_Name":"x"}}}`:                                                                  "Handler_Name: unknown handler key",
+		`{"name":"B","handlers":{"` + wbHandler + `":{"id":"` + wbHandler + `","event_pattern":"Q"},"` + strings.ToUpper(wbHandler) + `":{"id":"` + wbHandler + `","event_pattern":"Q"}}}`: "are the same handler id",
+		`{"name":"B","handlers":{"` + wbHandler + `":{"id":"` + wbHandler + `","event_pattern":"Q"}},"handlers_by_key":{"Q":["` + wbHandler + `"],"*":["` + wbHandler + `"]}}`:             "handlers_by_key lists handler " + wbHandler + " more than once",
+		`{"name":"B","handlers_by_key":[]}`:                "handlers_by_key: not an object (got an array)",
+		`{"name":"B","handlers_by_key":{"Q":"x"}}`:         "handlers_by_key[Q]: must be an array of ids, got a string",
+		`{"name":"B","pending_event_queue":{}}`:            "pending_event_queue: must be an array of ids, got an object",
+		`{"name":"B","pending_event_queue":[1]}`:           "pending_event_queue[0]: must be an id string, got a number",
+		`{"name":"B","event_history":[]}`:                  "event_history: not an object (got an array)",
+		`{"name":"B","max_history_drop":"yes"}`:            "max_history_drop",
+		`{"name":"B","event_handler_detect_file_paths":1}`: "event_handler_detect_file_paths",
 		`{"name":7}`: "name: must be a string",
 	} {
 		_, err := abxbus.BusFromJSON([]byte(in), nil, nil)
@@ -274,6 +276,12 @@ func TestBusFromJSONStrictIssue11Item4(t *testing.T) {
 			t.Errorf("BusFromJSON(%s)\n = %v\nwant an error containing %q", in, err, want)
 		}
 	}
+	// a handler key in upper case is the same id as in handlers_by_key
+	hb := must[*abxbus.Bus](t)(abxbus.BusFromJSON([]byte(`{"name":"B","handlers":{"`+strings.ToUpper(wbHandler)+`":{"id":"`+wbHandler+`","event_pattern":"Q"}},"handlers_by_key":{"Q":["`+wbHandler+`"]}}`), nil, nil))
+	if hs := hb.Handlers(); len(hs) != 1 || hs[0].ID().String() != wbHandler {
+		t.Errorf("upper-case handler key: %v", hs)
+	}
+	hb.Destroy(true)
 	// a history key in upper case is the same id: accepted, written back in lower case
 	b := must[*abxbus.Bus](t)(abxbus.BusFromJSON([]byte(`{"name":"B","event_history":{"`+upper+`":`+ev(wbEventID)+`},"pending_event_queue":["`+upper+`"]}`), nil, nil))
 	defer b.Destroy(true)
