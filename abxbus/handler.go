@@ -123,7 +123,9 @@ type handlerConfig struct {
 // WithName sets handler_name (default: the Go function name).
 func WithName(name string) HandlerOption { return func(c *handlerConfig) { c.name = name } }
 
-// WithHandlerID uses id verbatim instead of the computed UUIDv5 (for restoring a registration).
+// WithHandlerID uses id instead of the computed UUIDv5 (for restoring a registration). The id must be in
+// the form ParseID accepts; otherwise registering fails with an error matching ErrInvalidOption and
+// ErrInvalidID.
 func WithHandlerID(id string) HandlerOption { return func(c *handlerConfig) { c.id = id } }
 
 // WithFilePath sets handler_file_path explicitly.

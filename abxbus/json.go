@@ -606,7 +606,7 @@ func (d *eventDecoder) id(key string, required bool) ID {
 	s := d.str(key, "")
 	if s == "" {
 		if _, present := d.obj[key]; present && required && d.err == nil {
-			d.fail(key, badID("", "must not be empty or null").Error())
+			d.failErr(key, badID("", "must not be empty or null"))
 		}
 		return ID{}
 	}
@@ -731,8 +731,7 @@ func (d *eventDecoder) results(e *BaseEvent, raw json.RawMessage) {
 		d.fail("event_results", err.Error())
 		return
 	}
-	seen := map[string]bool{}
-	for dec.More() {
+	for dec.More() { // (a key given twice was refused by checkDuplicateKeys)
 		tok, err := dec.Token()
 		if err != nil {
 			d.fail("event_results", err.Error())
@@ -752,11 +751,6 @@ func (d *eventDecoder) results(e *BaseEvent, raw json.RawMessage) {
 			}
 			return
 		}
-		if seen[key] {
-			d.fail("event_results", fmt.Sprintf("key %q appears more than once", key))
-			return
-		}
-		seen[key] = true
 		d.result(e, key, row)
 		if d.err != nil {
 			return

@@ -182,7 +182,8 @@ func (m Completion) valid() bool { return m == "" || m == CompleteAll || m == Co
 // bus-serial events, serial handlers, completion "all", a 60 s event timeout, 300 s slow-event and 30 s
 // slow-handler warnings, history of 100 events without dropping.
 type Options struct {
-	// ID is the bus id (a UUID string); empty means a fresh UUIDv7.
+	// ID is the bus id, in the form ParseID accepts (New fails with an error matching ErrInvalidOption
+	// and ErrInvalidID otherwise); empty means a fresh UUIDv7.
 	ID string
 	// MaxHistorySize caps the history. nil: 100. 0: keep only in-flight events. Negative (see
 	// UnlimitedHistory): unbounded.
