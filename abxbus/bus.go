@@ -86,7 +86,7 @@ func New(name string, opts *Options) (*Bus, error) {
 	if opts.ID != "" {
 		id, err := ParseID(opts.ID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: bus id: %v", ErrInvalidOption, err)
+			return nil, fmt.Errorf("%w: bus id (Options.ID): %w", ErrInvalidOption, err)
 		}
 		b.id = id
 	} else {

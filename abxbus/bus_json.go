@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Whole-bus JSON (F229): the bus config, its handlers' metadata, its history and its pending queue, in
@@ -62,15 +63,15 @@ func (b *Bus) ToJSON() ([]byte, error) {
 	buf.WriteString(`,"event_concurrency":`)
 	writeJSONString(&buf, string(d.Concurrency))
 	buf.WriteString(`,"event_timeout":`)
-	writeTimeoutOrNull(&buf, d.Timeout)
+	writeTimeout(&buf, d.Timeout)
 	buf.WriteString(`,"event_slow_timeout":`)
-	writeTimeoutOrNull(&buf, d.SlowTimeout)
+	writeTimeout(&buf, d.SlowTimeout)
 	buf.WriteString(`,"event_handler_concurrency":`)
 	writeJSONString(&buf, string(d.HandlerConcurrency))
 	buf.WriteString(`,"event_handler_completion":`)
 	writeJSONString(&buf, string(d.Completion))
 	buf.WriteString(`,"event_handler_slow_timeout":`)
-	writeTimeoutOrNull(&buf, d.HandlerSlowTimeout)
+	writeTimeout(&buf, d.HandlerSlowTimeout)
 	buf.WriteString(`,"event_handler_detect_file_paths":` + strconv.FormatBool(detect))
 
 	buf.WriteString(`,"handlers":{`)
@@ -124,15 +125,7 @@ func (b *Bus) ToJSON() ([]byte, error) {
 		writeJSONString(&buf, e.id.uuid())
 	}
 	buf.WriteString("]}")
-	return buf.Bytes(), nil
-}
-
-func writeTimeoutOrNull(b *bytes.Buffer, t Timeout) {
-	if d, ok := t.Duration(); ok && d == 0 {
-		b.WriteString("null") // disabled at bus level: the TS bus writes null for "no timeout"
-		return
-	}
-	writeTimeout(b, t)
+	return validUTF8(buf.Bytes()), nil
 }
 
 // handlersLocked lists the handlers in registration order.
@@ -193,107 +186,120 @@ func (h *Handler) encode(buf *bytes.Buffer, b *Bus) {
 // with the next Emit on the bus, a Now on one of its events, or Resume. A handler still without a
 // function when its event runs records an error naming it.
 //
-// Errors name what is wrong: malformed JSON, an invalid config value, a handler or event that does not
-// decode, a handlers_by_key or pending_event_queue entry naming an unknown id. Options in opts (logger,
-// lock domain) apply to the restored bus; nil is fine.
+// The bus timeouts read as the TypeScript peer reads them: 0 disables a level and null (or a missing
+// key) gives its default (60 s, 300 s, 30 s); ToJSON writes a disabled level as 0.
+//
+// The input is read strictly, so that nothing in it is dropped or applied twice without a word: keys are
+// matched exactly (case-sensitive); an unknown key (including one that differs from a known key only in
+// case), a key given twice in any object the bus reads (the top level, handlers, handlers_by_key,
+// event_history, an event, a result row), an event_history key that is not its event's event_id, two
+// history entries or handlers with the same id, and a pending_event_queue that lists an id twice are
+// errors. Errors also name what else is wrong: malformed JSON or not an object, an invalid config value
+// or id, a handler or event that does not decode, a handlers_by_key or pending_event_queue entry naming
+// an unknown or completed event. Invalid UTF-8 is read as U+FFFD (see FromJSON). Options in opts
+// (logger, lock domain) apply to the restored bus; nil is fine.
 func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
-	var in struct {
-		ID                 *string                               `json:"id"`
-		Name               *string                               `json:"name"`
-		MaxHistorySize     json.RawMessage                       `json:"max_history_size"`
-		MaxHistoryDrop     *bool                                 `json:"max_history_drop"`
-		EventConcurrency   *string                               `json:"event_concurrency"`
-		EventTimeout       json.RawMessage                       `json:"event_timeout"`
-		EventSlowTimeout   json.RawMessage                       `json:"event_slow_timeout"`
-		HandlerConcurrency *string                               `json:"event_handler_concurrency"`
-		Completion         *string                               `json:"event_handler_completion"`
-		HandlerSlowTimeout json.RawMessage                       `json:"event_handler_slow_timeout"`
-		DetectFilePaths    *bool                                 `json:"event_handler_detect_file_paths"`
-		Handlers           map[string]map[string]json.RawMessage `json:"handlers"`
-		HandlersByKey      json.RawMessage                       `json:"handlers_by_key"`
-		EventHistory       json.RawMessage                       `json:"event_history"`
-		PendingEventQueue  []string                              `json:"pending_event_queue"`
+	fail := func(format string, args ...any) (*Bus, error) {
+		return nil, fmt.Errorf("abxbus: bus JSON: "+format, args...)
 	}
-	if err := json.Unmarshal(data, &in); err != nil {
-		return nil, fmt.Errorf("abxbus: bus JSON: %w", err)
+	data = validUTF8(data)
+	top, err := decodeObject(data)
+	if err == nil {
+		err = checkDuplicateKeys(data)
 	}
+	if err != nil {
+		return fail("%w", err)
+	}
+	for k := range top {
+		if busKeys[k] {
+			continue
+		}
+		for known := range busKeys {
+			if strings.EqualFold(k, known) {
+				return fail("unknown key %q (keys are case-sensitive: did you mean %q?)", k, known)
+			}
+		}
+		return fail("unknown key %q", k)
+	}
+	cfg := eventDecoder{obj: top, what: "bus JSON"}
 	o := Options{}
 	if opts != nil {
 		o.Logger, o.LockDomain = opts.Logger, opts.LockDomain
 	}
-	if in.ID != nil {
-		o.ID = *in.ID
+	if id := cfg.id("id", false); cfg.err == nil && top["id"] != nil && firstByte(top["id"]) != 'n' {
+		o.ID = id.uuid()
 	}
-	name := ""
-	if in.Name != nil {
-		name = *in.Name
-	}
-	cfg := eventDecoder{obj: map[string]json.RawMessage{
-		"max_history_size": in.MaxHistorySize, "event_timeout": in.EventTimeout,
-		"event_slow_timeout": in.EventSlowTimeout, "event_handler_slow_timeout": in.HandlerSlowTimeout,
-	}, ctx: "bus."}
+	name := cfg.str("name", "")
 	if raw, ok := cfg.raw("max_history_size"); ok {
 		n, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("abxbus: bus JSON: max_history_size must be a non-negative integer or null")
+			return fail("max_history_size must be a non-negative integer or null")
 		}
 		o.MaxHistorySize = Ptr(n)
-	} else if in.MaxHistorySize != nil {
+	} else if _, given := top["max_history_size"]; given && cfg.err == nil {
 		o.MaxHistorySize = Ptr(UnlimitedHistory) // null: unbounded (absent: the default)
 	}
-	if in.MaxHistoryDrop != nil {
-		o.MaxHistoryDrop = *in.MaxHistoryDrop
+	if _, ok := cfg.raw("max_history_drop"); ok {
+		o.MaxHistoryDrop = cfg.boolean("max_history_drop")
 	}
-	busTimeout := func(key string) Timeout {
-		switch raw := cfg.obj[key]; {
-		case raw == nil:
-			return Timeout{} // absent: the default
-		case firstByte(raw) == 'n':
-			return NoTimeout // null: no timeout at bus level
-		}
-		return cfg.timeout(key)
+	// null and absent: the default, as the TS bus reads them; 0 disables the level
+	o.EventTimeout = cfg.timeout("event_timeout")
+	o.EventSlowTimeout = cfg.timeout("event_slow_timeout")
+	o.HandlerSlowTimeout = cfg.timeout("event_handler_slow_timeout")
+	o.EventConcurrency = EventConcurrency(cfg.str("event_concurrency", ""))
+	o.HandlerConcurrency = HandlerConcurrency(cfg.str("event_handler_concurrency", ""))
+	o.Completion = Completion(cfg.str("event_handler_completion", ""))
+	if _, ok := cfg.raw("event_handler_detect_file_paths"); ok {
+		o.DetectFilePaths = Ptr(cfg.boolean("event_handler_detect_file_paths"))
 	}
-	o.EventTimeout = busTimeout("event_timeout")
-	o.EventSlowTimeout = busTimeout("event_slow_timeout")
-	o.HandlerSlowTimeout = busTimeout("event_handler_slow_timeout")
 	if cfg.err != nil {
 		return nil, cfg.err
 	}
-	if in.EventConcurrency != nil {
-		o.EventConcurrency = EventConcurrency(*in.EventConcurrency)
-	}
-	if in.HandlerConcurrency != nil {
-		o.HandlerConcurrency = HandlerConcurrency(*in.HandlerConcurrency)
-	}
-	if in.Completion != nil {
-		o.Completion = Completion(*in.Completion)
-	}
-	o.DetectFilePaths = in.DetectFilePaths
 	b, err := New(name, &o)
 	if err != nil {
-		return nil, fmt.Errorf("abxbus: bus JSON: %w", err)
+		return fail("%w", err)
 	}
 
 	// handlers, in handlers_by_key order per pattern (registration order within a pattern)
-	order, err := orderedIDs(in.HandlersByKey)
-	if err != nil {
-		return nil, fmt.Errorf("abxbus: bus JSON: handlers_by_key: %w", err)
-	}
-	seen := map[string]bool{}
-	for _, id := range order {
-		if in.Handlers[id] == nil {
-			return nil, fmt.Errorf("abxbus: bus JSON: handlers_by_key names %s, which is not in handlers", id)
+	var handlers map[string]json.RawMessage
+	if raw, ok := cfg.raw("handlers"); ok {
+		if handlers, err = decodeObject(raw); err != nil {
+			return fail("handlers: %w", err)
 		}
-		seen[id] = true
 	}
-	for id := range in.Handlers {
-		if !seen[id] {
+	keyOf := map[ID]string{} // handler id -> its key as written
+	for _, k := range sortedKeys(handlers) {
+		id, err := ParseID(k)
+		if err != nil {
+			return fail("handlers[%s]: %w", k, err)
+		}
+		if other, dup := keyOf[id]; dup {
+			return fail("handlers: %q and %q are the same handler id", other, k)
+		}
+		keyOf[id] = k
+	}
+	order, err := orderedIDs(top["handlers_by_key"])
+	if err != nil {
+		return fail("handlers_by_key%w", err)
+	}
+	inOrder := map[ID]bool{}
+	for _, id := range order {
+		if _, ok := keyOf[id]; !ok {
+			return fail("handlers_by_key names %s, which is not in handlers", id.uuid())
+		}
+		if inOrder[id] {
+			return fail("handlers_by_key lists handler %s more than once", id.uuid())
+		}
+		inOrder[id] = true
+	}
+	for _, k := range sortedKeys(handlers) {
+		if id, _ := ParseID(k); !inOrder[id] {
 			order = append(order, id)
 		}
 	}
 	var restored []*Handler
 	for _, id := range order {
-		h, err := restoreHandler(id, in.Handlers[id])
+		h, err := restoreHandler(keyOf[id], handlers[keyOf[id]])
 		if err != nil {
 			return nil, err
 		}
@@ -303,7 +309,7 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 	slices.SortStableFunc(restored, func(x, y *Handler) int { return cmpInt64(x.registeredAt, y.registeredAt) })
 	for _, h := range restored {
 		if _, dup := b.handlerIDs[h.id]; dup {
-			return nil, fmt.Errorf("abxbus: bus JSON: handler %s appears twice", h.id)
+			return fail("handler %s appears twice", h.id.uuid())
 		}
 		b.handlerIDs[h.id] = h
 		if h.pattern == "*" {
@@ -314,34 +320,50 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 	}
 
 	// history, in the order written, then the pending queue
-	histIDs, err := orderedKeys(in.EventHistory)
+	hist, err := orderedMembers(top["event_history"])
 	if err != nil {
-		return nil, fmt.Errorf("abxbus: bus JSON: event_history: %w", err)
+		return fail("event_history: %w", err)
 	}
-	var hist map[string]json.RawMessage
-	if len(in.EventHistory) > 0 && firstByte(in.EventHistory) != 'n' {
-		if err := json.Unmarshal(in.EventHistory, &hist); err != nil {
-			return nil, fmt.Errorf("abxbus: bus JSON: event_history: %w", err)
-		}
-	}
-	byID := map[string]*BaseEvent{}
-	for _, id := range histIDs {
-		e, err := reg.Decode(hist[id])
+	byID := map[ID]*BaseEvent{}
+	for _, m := range hist {
+		e, err := reg.Decode(m.raw)
 		if err != nil {
-			return nil, fmt.Errorf("abxbus: bus JSON: event_history[%s]: %w", id, err)
+			return fail("event_history[%s]: %w", m.key, err)
+		}
+		id, err := ParseID(m.key)
+		if err != nil {
+			return fail("event_history[%s]: %w", m.key, err)
+		}
+		if e.id != id {
+			if !hasKey(m.raw, "event_id") {
+				return fail("event_history[%s]: event_id is missing (it must equal its key)", m.key)
+			}
+			return fail("event_history[%s]: key differs from its event_id %s", m.key, e.id.uuid())
+		}
+		if byID[id] != nil {
+			return fail("event_history: event %s appears twice", id.uuid())
 		}
 		byID[id] = e
 		b.hist.add(e)
 	}
-	for _, id := range in.PendingEventQueue {
+	pending, err := idList(top["pending_event_queue"])
+	if err != nil {
+		return fail("pending_event_queue%w", err)
+	}
+	queued := map[ID]bool{}
+	for i, id := range pending {
 		e := byID[id]
 		if e == nil {
-			return nil, fmt.Errorf("abxbus: bus JSON: pending_event_queue names %s, which is not in event_history", id)
+			return fail("pending_event_queue[%d] names %s, which is not in event_history", i, id.uuid())
 		}
+		if queued[id] {
+			return fail("pending_event_queue[%d] lists %s a second time (an event is queued once)", i, id.uuid())
+		}
+		queued[id] = true
 		e.mu.Lock()
 		if e.status == EventCompleted {
 			e.mu.Unlock()
-			return nil, fmt.Errorf("abxbus: bus JSON: pending_event_queue names %s, which is completed", id)
+			return fail("pending_event_queue[%d] names %s, which is completed", i, id.uuid())
 		}
 		e.buses = append(e.buses, b)
 		e.pendingBuses++
@@ -354,6 +376,35 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 		b.active++
 	}
 	return b, nil
+}
+
+// busKeys are the keys of whole-bus JSON.
+var busKeys = map[string]bool{
+	"id": true, "name": true, "max_history_size": true, "max_history_drop": true, "event_concurrency": true,
+	"event_timeout": true, "event_slow_timeout": true, "event_handler_concurrency": true,
+	"event_handler_completion": true, "event_handler_slow_timeout": true, "event_handler_detect_file_paths": true,
+	"handlers": true, "handlers_by_key": true, "event_history": true, "pending_event_queue": true,
+}
+
+// handlerKeys are the keys of a handler's metadata in whole-bus JSON.
+var handlerKeys = map[string]bool{
+	"id": true, "eventbus_name": true, "eventbus_id": true, "event_pattern": true, "handler_name": true,
+	"handler_file_path": true, "handler_timeout": true, "handler_slow_timeout": true, "handler_registered_at": true,
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// hasKey reports whether the JSON object raw has the key k with a non-null value.
+func hasKey(raw json.RawMessage, k string) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(raw, &m) == nil && m[k] != nil && firstByte(m[k]) != 'n'
 }
 
 // Resume starts processing the pending queue of a bus restored by BusFromJSON (Emit and Now do it too).
@@ -370,8 +421,20 @@ func (b *Bus) Resume() {
 	}
 }
 
-func restoreHandler(id string, m map[string]json.RawMessage) (*Handler, error) {
-	d := eventDecoder{obj: m, ctx: "handlers[" + id + "]."}
+func restoreHandler(id string, raw json.RawMessage) (*Handler, error) {
+	m, err := decodeObject(raw)
+	if err != nil {
+		return nil, fmt.Errorf("abxbus: bus JSON: handlers[%s]: %w", id, err)
+	}
+	d := eventDecoder{obj: m, ctx: "handlers[" + id + "].", what: "bus JSON"}
+	for k := range m {
+		if !handlerKeys[k] {
+			d.fail(k, "unknown handler key")
+		}
+	}
+	if _, err := ParseID(id); err != nil {
+		d.err = fmt.Errorf("abxbus: bus JSON: handlers[%s]: %w", id, err)
+	}
 	h := &Handler{restored: true}
 	h.id = d.id("id", true)
 	h.pattern = d.str("event_pattern", "")
@@ -380,7 +443,7 @@ func restoreHandler(id string, m map[string]json.RawMessage) (*Handler, error) {
 	h.timeout = d.timeout("handler_timeout")
 	h.slowTimeout = d.timeout("handler_slow_timeout")
 	h.registeredAt = d.time("handler_registered_at")
-	if d.err == nil && h.id.uuid() != id && !bytes.EqualFold([]byte(h.id.uuid()), []byte(id)) {
+	if d.err == nil && h.id.uuid() != id && !strings.EqualFold(h.id.uuid(), id) {
 		d.fail("id", "differs from its key")
 	}
 	if d.err == nil && h.pattern == "" {
@@ -397,49 +460,79 @@ func restoreHandler(id string, m map[string]json.RawMessage) (*Handler, error) {
 	return h, nil
 }
 
-// orderedIDs reads {key: [id, ...]} keeping the key order; it returns the ids in that order.
-func orderedIDs(raw json.RawMessage) ([]string, error) {
+type member struct {
+	key string
+	raw json.RawMessage
+}
+
+// orderedMembers reads a JSON object (or null) keeping the document order of its members; a key given
+// twice is an error.
+func orderedMembers(raw json.RawMessage) ([]member, error) {
 	if len(raw) == 0 || firstByte(raw) == 'n' {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, fmt.Errorf("must be an object")
+	if _, err := decodeObject(raw); err != nil { // shape and duplicate keys
+		return nil, err
 	}
-	var out []string
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.Token() // '{'
+	var out []member
 	for dec.More() {
-		if _, err := dec.Token(); err != nil {
+		t, err := dec.Token()
+		if err != nil {
 			return nil, err
 		}
-		var ids []string
-		if err := dec.Decode(&ids); err != nil {
-			return nil, fmt.Errorf("values must be arrays of handler ids")
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, member{key: t.(string), raw: v})
+	}
+	return out, nil
+}
+
+// orderedIDs reads {key: [id, ...]} keeping the key order; it returns the ids in that order. Errors
+// start with the offending position ("[key][i]: ...") or ": ...".
+func orderedIDs(raw json.RawMessage) ([]ID, error) {
+	members, err := orderedMembers(raw)
+	if err != nil {
+		return nil, fmt.Errorf(": %w", err)
+	}
+	var out []ID
+	for _, m := range members {
+		ids, err := idList(m.raw)
+		if err != nil {
+			return nil, fmt.Errorf("[%s]%w", m.key, err)
 		}
 		out = append(out, ids...)
 	}
 	return out, nil
 }
 
-// orderedKeys returns the keys of a JSON object in document order.
-func orderedKeys(raw json.RawMessage) ([]string, error) {
+// idList reads a JSON array of ids (or null). Errors start with the offending position ("[i]: ...") or
+// ": ...".
+func idList(raw json.RawMessage) ([]ID, error) {
 	if len(raw) == 0 || firstByte(raw) == 'n' {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, fmt.Errorf("must be an object")
+	if firstByte(raw) != '[' {
+		return nil, fmt.Errorf(": must be an array of ids, got %s", jsonKind(firstByte(raw)))
 	}
-	var out []string
-	for dec.More() {
-		t, err := dec.Token()
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, fmt.Errorf(": %w", err)
+	}
+	out := make([]ID, 0, len(items))
+	for i, it := range items {
+		var s string
+		if firstByte(it) != '"' || json.Unmarshal(it, &s) != nil {
+			return nil, fmt.Errorf("[%d]: must be an id string, got %s", i, jsonKind(firstByte(it)))
+		}
+		id, err := ParseID(s)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("[%d]: %w", i, err)
 		}
-		out = append(out, t.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil, err
-		}
+		out = append(out, id)
 	}
 	return out, nil
 }

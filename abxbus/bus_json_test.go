@@ -1,6 +1,7 @@
 package abxbus_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/typedbus/abxbus-go/abxbus"
@@ -148,20 +150,42 @@ func TestBusJSONErrors(t *testing.T) {
 	}
 }
 
-// The bus decoder never panics; what it accepts re-encodes.
+// The bus decoder never panics; what it accepts encodes to valid UTF-8 JSON (issue 11 item 3) that
+// restores again and re-encodes to the same bytes, and never queues an event twice (issue 11 item 4).
 func FuzzBusFromJSON(f *testing.F) {
 	if data, err := os.ReadFile(filepath.Join(wireFixtures, "bus_processed.json")); err == nil {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"name":"X","handlers":{},"event_history":{},"pending_event_queue":[]}`))
+	f.Add([]byte(`{"name":"X","event_history":{"01a20279-f147-73b3-ae9a-7a81a2cdd3d3":{"event_type":"Q","event_id":"01a20279-f147-73b3-ae9a-7a81a2cdd3d3"}},"pending_event_queue":["01a20279-f147-73b3-ae9a-7a81a2cdd3d3"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := abxbus.BusFromJSON(data, nil, nil)
 		if err != nil {
 			return
 		}
 		defer b.Destroy(true)
-		if _, err := b.ToJSON(); err != nil {
+		seen := map[abxbus.ID]bool{}
+		for _, e := range b.PendingQueue() {
+			if seen[e.ID()] {
+				t.Fatalf("%s is queued twice", e.ID())
+			}
+			seen[e.ID()] = true
+		}
+		out, err := b.ToJSON()
+		if err != nil {
 			t.Fatalf("restored bus does not encode: %v", err)
+		}
+		if !utf8.Valid(out) || !json.Valid(out) {
+			t.Fatalf("output is not valid UTF-8 JSON: %q", out)
+		}
+		b2, err := abxbus.BusFromJSON(out, nil, nil)
+		if err != nil {
+			t.Fatalf("our own output does not restore: %v\n%s", err, out)
+		}
+		defer b2.Destroy(true)
+		again, err := b2.ToJSON()
+		if err != nil || !bytes.Equal(out, again) {
+			t.Fatalf("unstable encoding:\n%s\n%s (%v)", out, again, err)
 		}
 	})
 }

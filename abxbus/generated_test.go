@@ -1,11 +1,14 @@
 package abxbus_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -90,6 +93,18 @@ func FuzzDecodeResult(f *testing.F) {
 		}
 		if err := abxbus.ValidateResult(schema, r); err != nil {
 			t.Fatalf("%q decoded to %+v, which does not validate: %v", data, r, err)
+		}
+		// issue 11 item 3: what is written is valid UTF-8 JSON and stable under decode/encode
+		out, err := json.Marshal(r)
+		if err != nil || !utf8.Valid(out) || !json.Valid(out) {
+			t.Fatalf("%+v encodes to %q (%v)", r, out, err)
+		}
+		back, err := abxbus.DecodeResult[genReceipt](string(schema), out)
+		if err != nil {
+			t.Fatalf("our own encoding %s does not decode: %v", out, err)
+		}
+		if again, err := json.Marshal(back); err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("unstable encoding:\n%s\n%s (%v)", out, again, err)
 		}
 	})
 }

@@ -171,7 +171,9 @@ type handlerConfig struct {
 // WithName sets handler_name (default: the Go function name).
 func WithName(name string) HandlerOption { return func(c *handlerConfig) { c.name = name } }
 
-// WithHandlerID uses id verbatim instead of the computed UUIDv5 (for restoring a registration).
+// WithHandlerID uses id instead of the computed UUIDv5 (for restoring a registration). The id must be in
+// the form ParseID accepts; otherwise registering fails with an error matching ErrInvalidOption and
+// ErrInvalidID.
 func WithHandlerID(id string) HandlerOption { return func(c *handlerConfig) { c.id = id } }
 
 // WithFilePath sets handler_file_path explicitly.
@@ -297,7 +299,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 	if cfg.id != "" {
 		id, err := ParseID(cfg.id)
 		if err != nil {
-			return nil, fmt.Errorf("%w: handler id: %v", ErrInvalidOption, err)
+			return nil, fmt.Errorf("%w: handler id (WithHandlerID): %w", ErrInvalidOption, err)
 		}
 		h.id = id
 	} else {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -52,29 +53,61 @@ func (id ID) short() string {
 	return string(buf[:])
 }
 
-// ParseID parses any RFC 9562 UUID in canonical 8-4-4-4-12 form (any version, either case). A malformed
-// string gives an error naming it.
+// ErrInvalidID is matched (errors.Is) by every error of ParseID, and so by every decoding or option
+// error caused by a malformed id.
+var ErrInvalidID = errors.New("invalid id")
+
+// ParseID parses an id in the RFC 9562 text form: 36 characters, hex digits grouped 8-4-4-4-12 by
+// hyphens at offsets 8, 13, 18 and 23, nothing before or after. Hex digits may be lower, upper or mixed
+// case (String and every encoder of this package always write lower case). The UUID must be an RFC 9562
+// one: version 1 to 8 and the 10xx variant, or the Nil UUID (all zeros) or the Max UUID (all ones).
+// This is exactly what the TypeScript peer accepts, so an id accepted here is never rejected there.
+//
+// Anything else (braces, a "urn:uuid:" prefix, missing or extra hyphens, hyphens elsewhere, 32 bare hex
+// digits, surrounding spaces) is an error of the form `invalid id "<input>": <reason>` that matches
+// ErrInvalidID. ParseID does not allocate on success.
 func ParseID(s string) (ID, error) {
 	var id ID
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return id, fmt.Errorf("abxbus: %q is not a UUID", s)
+	if len(s) != 36 {
+		return id, badID(s, fmt.Sprintf("must be 36 characters (8-4-4-4-12 hex digits), got %d", len(s)))
 	}
 	j := 0
-	for i := 0; i < 36; {
-		if s[i] == '-' {
-			i++
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return ID{}, badID(s, fmt.Sprintf("must have '-' at offset %d, got %q", i, c))
+			}
 			continue
 		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return ID{}, fmt.Errorf("abxbus: %q is not a UUID", s)
+		v, ok := unhex(c)
+		if !ok {
+			return ID{}, badID(s, fmt.Sprintf("must have a hex digit at offset %d, got %q", i, c))
 		}
-		id[j] = hi<<4 | lo
+		if j%2 == 0 {
+			id[j/2] = v << 4
+		} else {
+			id[j/2] |= v
+		}
 		j++
-		i += 2
+	}
+	if id == (ID{}) || id == maxID {
+		return id, nil
+	}
+	if v := id[6] >> 4; v < 1 || v > 8 {
+		return ID{}, badID(s, fmt.Sprintf("has version %d, want 1 to 8 (offset 14)", v))
+	}
+	if id[8]&0xc0 != 0x80 {
+		return ID{}, badID(s, fmt.Sprintf("has variant digit %q, want one of 8, 9, a, b (offset 19)", s[19]))
 	}
 	return id, nil
+}
+
+// maxID is the Max UUID ffffffff-ffff-ffff-ffff-ffffffffffff.
+var maxID = ID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+func badID(s, why string) error {
+	return fmt.Errorf("%w %q: %s", ErrInvalidID, s, why)
 }
 
 func unhex(c byte) (byte, bool) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The abxbus event JSON (D7): one flat object, payload keys next to the event_* keys, in the shape the
@@ -46,7 +47,11 @@ func (e *BaseEvent) MarshalJSON() ([]byte, error) {
 // ToJSON encodes the event as abxbus event JSON, byte-compatible with the TypeScript package (D7): the
 // payload's fields (and any unknown payload keys it arrived with), the metadata, the result type's JSON
 // Schema and the per-handler results keyed by handler id in registration order. A result whose value is
-// an event (a forwarding handler's return) is written as null; an error as {"type", "message"}. It fails
+// an event (a forwarding handler's return) is written as null; an error as {"type", "message"} (an error
+// object decoded from JSON is written back as it came; any other decoded error value, such as a plain
+// string, becomes {"type": "Error", "message": ...}). Ids are written in lower case. The output is
+// always valid UTF-8: bytes of Go values that are not (a json.RawMessage payload or result) are written
+// as U+FFFD. It fails
 // when the payload does not encode to a JSON object or a value cannot be encoded, naming the field.
 // Safe for concurrent use; the event is snapshotted under its lock and encoded outside it.
 func (e *BaseEvent) ToJSON() ([]byte, error) {
@@ -160,7 +165,7 @@ func (e *BaseEvent) ToJSON() ([]byte, error) {
 		b.WriteByte('}')
 	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
+	return validUTF8(b.Bytes()), nil
 }
 
 // payloadObject returns the payload as a JSON object.
@@ -431,9 +436,18 @@ func writeTimeOrNull(b *bytes.Buffer, ns int64) {
 // Registry to decode known event types into their Go payload types.
 //
 // Errors name the offending key: unknown event_* or model_* keys, event_extra_payload, reserved names
-// (bus, emit, wait, now, ...), wrong types, timestamps that are not UTC with Z, ids that are not UUIDs,
-// negative timeouts or counts, values outside the enums, and result rows with unknown or missing keys.
-// Bad input never panics.
+// (bus, emit, wait, now, ...), wrong types, timestamps that are not UTC with Z, ids that are not in the
+// form ParseID accepts (these errors match ErrInvalidID), negative timeouts or counts, values outside
+// the enums, result rows with unknown or missing keys or two rows for one handler, and an input that is
+// not a JSON object. Bad input never panics.
+//
+// Strictness, so that nothing is lost or read twice without a word: keys are case-sensitive (in a typed
+// payload too: a key that differs from a field's JSON name only in case stays an unknown key), and an
+// object with the same key twice, at any depth, is an error naming the key and where it is. Invalid
+// UTF-8 is replaced by U+FFFD, byte by byte, in keys and values alike (what encoding/json does to the
+// strings it decodes, and what Node does when it reads such a file), so a decoded event is valid UTF-8
+// and ToJSON writes what was decoded. Timeouts beyond MaxTimeout (up to and past the float64 range) are
+// MaxTimeout; a positive timeout too small for a nanosecond is 1 ns.
 func FromJSON(data []byte) (*BaseEvent, error) {
 	e, _, err := decodeEvent(data)
 	return e, err
@@ -453,12 +467,13 @@ var eventKeys = map[string]bool{
 // decodeEvent decodes the metadata and results of an event object; the payload keys are returned
 // separately (and stored on the event as a JSONPayload).
 func decodeEvent(data []byte) (*BaseEvent, JSONPayload, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return nil, nil, fmt.Errorf("abxbus: event JSON: %w", err)
+	data = validUTF8(data)
+	obj, err := decodeObject(data)
+	if err == nil {
+		err = checkDuplicateKeys(data)
 	}
-	if obj == nil {
-		return nil, nil, errors.New("abxbus: event JSON: not an object")
+	if err != nil {
+		return nil, nil, fmt.Errorf("abxbus: event JSON: %w", err)
 	}
 	d := eventDecoder{obj: obj}
 	e := &BaseEvent{}
@@ -549,14 +564,22 @@ func firstByte(raw json.RawMessage) byte {
 
 // eventDecoder reads typed fields out of a decoded object, recording the first error with its key.
 type eventDecoder struct {
-	obj map[string]json.RawMessage
-	err error
-	ctx string // prefix for error messages ("event_results[<id>].")
+	obj  map[string]json.RawMessage
+	err  error
+	ctx  string // prefix for error messages ("event_results[<id>].")
+	what string // what is decoded, for error messages; "" is "event JSON"
 }
 
-func (d *eventDecoder) fail(key, msg string) {
+func (d *eventDecoder) fail(key, msg string) { d.failErr(key, errors.New(msg)) }
+
+// failErr records err (kept for errors.Is/As) as the first error, naming key.
+func (d *eventDecoder) failErr(key string, err error) {
 	if d.err == nil {
-		d.err = fmt.Errorf("abxbus: event JSON: %s%s: %s", d.ctx, key, msg)
+		what := d.what
+		if what == "" {
+			what = "event JSON"
+		}
+		d.err = fmt.Errorf("abxbus: %s: %s%s: %w", what, d.ctx, key, err)
 	}
 }
 
@@ -591,13 +614,13 @@ func (d *eventDecoder) id(key string, required bool) ID {
 	s := d.str(key, "")
 	if s == "" {
 		if _, present := d.obj[key]; present && required && d.err == nil {
-			d.fail(key, "must be a UUID")
+			d.failErr(key, badID("", "must not be empty or null"))
 		}
 		return ID{}
 	}
 	id, err := ParseID(s)
 	if err != nil {
-		d.fail(key, fmt.Sprintf("%q is not a UUID", s))
+		d.failErr(key, err)
 	}
 	return id
 }
@@ -619,20 +642,31 @@ func (d *eventDecoder) timeout(key string) Timeout {
 	if !ok {
 		return Timeout{}
 	}
-	f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
-	if firstByte(v) == '"' || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	v = bytes.TrimSpace(v)
+	f, err := strconv.ParseFloat(string(v), 64)
+	underflow := false
+	if err != nil && errors.Is(err, strconv.ErrRange) && json.Valid(v) {
+		err = nil // a valid JSON number beyond float64: ±Inf
+	}
+	if f == 0 && err == nil {
+		mantissa, _, _ := strings.Cut(strings.ToLower(string(v)), "e")
+		underflow = strings.ContainsAny(mantissa, "123456789") // non-zero, below float64: read as 0
+	}
+	if err != nil || math.IsNaN(f) {
 		d.fail(key, "must be a number of seconds or null")
 		return Timeout{}
 	}
-	if f < 0 {
+	if f < 0 || underflow && v[0] == '-' {
 		d.fail(key, "must be >= 0")
 		return Timeout{}
 	}
-	if f > math.MaxInt64/1e9 {
-		d.fail(key, "is too large")
-		return Timeout{}
+	if underflow {
+		f = math.SmallestNonzeroFloat64 // a positive value below float64: the shortest timeout, not "disabled"
 	}
-	return TimeoutOf(time.Duration(math.Round(f * 1e9)))
+	if math.IsInf(f, 1) {
+		return TimeoutOf(MaxTimeout) // more seconds than float64 holds: the longest timeout
+	}
+	return Seconds(f)
 }
 
 func (d *eventDecoder) boolean(key string) bool {
@@ -705,7 +739,7 @@ func (d *eventDecoder) results(e *BaseEvent, raw json.RawMessage) {
 		d.fail("event_results", err.Error())
 		return
 	}
-	for dec.More() {
+	for dec.More() { // (a key given twice was refused by checkDuplicateKeys)
 		tok, err := dec.Token()
 		if err != nil {
 			d.fail("event_results", err.Error())
@@ -714,7 +748,15 @@ func (d *eventDecoder) results(e *BaseEvent, raw json.RawMessage) {
 		key, _ := tok.(string)
 		var row map[string]json.RawMessage
 		if err := dec.Decode(&row); err != nil || row == nil {
-			d.fail("event_results", fmt.Sprintf("entry %q must be an object", key))
+			var te *json.UnmarshalTypeError
+			switch {
+			case err == nil:
+				d.fail("event_results["+key+"]", "not an object (got null)")
+			case errors.As(err, &te):
+				d.fail("event_results["+key+"]", "not an object (got "+jsonKind(kindByte(te.Value))+")")
+			default:
+				d.fail("event_results", err.Error())
+			}
 			return
 		}
 		d.result(e, key, row)
@@ -747,8 +789,11 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 		rd.fail("event_id", fmt.Sprintf("%s is not the event's id %s", eid, e.id))
 	}
 	h.id = rd.id("handler_id", true)
-	if rd.err == nil && key != h.id.String() && !strings.EqualFold(key, h.id.String()) {
-		rd.fail("handler_id", fmt.Sprintf("%s differs from its key", h.id))
+	if rd.err == nil && key != h.id.uuid() && !strings.EqualFold(key, h.id.uuid()) {
+		rd.fail("handler_id", fmt.Sprintf("%s differs from its key", h.id.uuid()))
+	}
+	if rd.err == nil && slices.ContainsFunc(e.results, func(o *EventResult) bool { return o.handler.id == h.id }) {
+		rd.fail("handler_id", fmt.Sprintf("%s has more than one result row", h.id.uuid()))
 	}
 	h.name = rd.str("handler_name", "")
 	h.filePath = rd.str("handler_file_path", "")
@@ -765,10 +810,10 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 		if err := json.Unmarshal(v, &ids); err != nil || ids == nil {
 			rd.fail("event_children", "must be an array of event ids")
 		}
-		for _, s := range ids {
+		for i, s := range ids {
 			id, err := ParseID(s)
 			if err != nil {
-				rd.fail("event_children", fmt.Sprintf("%q is not a UUID", s))
+				rd.failErr(fmt.Sprintf("event_children[%d]", i), err)
 				break
 			}
 			r.wire.childIDs = append(r.wire.childIDs, id)
@@ -785,7 +830,9 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 		r.null = true
 	}
 	if v, ok := row["error"]; ok && firstByte(v) != 'n' {
-		r.wire.rawError = slices.Clone(v)
+		if firstByte(v) == '{' {
+			r.wire.rawError = slices.Clone(v) // an object is kept as it came (it may carry more than type and message)
+		} // anything else (a plain string, ...) is written back as {"type", "message"}
 		r.err = remoteErrorOf(v)
 	}
 	if rd.err != nil {
@@ -855,4 +902,223 @@ func ParseTimestamp(s string) (int64, error) {
 		return bad("is outside the years 1991-2499")
 	}
 	return t.UnixNano(), nil
+}
+
+// validUTF8 returns data with every byte that does not belong to a valid UTF-8 sequence replaced by
+// U+FFFD, one replacement per byte, exactly as encoding/json replaces them when it decodes a string; it
+// returns data itself when it is valid (the common case, no allocation). Applied to whole JSON texts:
+// invalid bytes can only be valid JSON inside strings, so object keys and every kept raw value get the
+// same replacement, and what is decoded is what is written back.
+func validUTF8(data []byte) []byte {
+	if utf8.Valid(data) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+16)
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, data[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}
+
+// decodeObject decodes a JSON object into its members. A value that is not an object is an error saying
+// what it is. Duplicate keys are found by checkDuplicateKeys, which the entry points run on the whole text.
+func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
+	if c := firstByte(raw); c != '{' {
+		if !json.Valid(raw) {
+			var v json.RawMessage
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, err
+			}
+		}
+		return nil, fmt.Errorf("not an object (got %s)", jsonKind(c))
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// kindByte is the first byte of a JSON value of the kind encoding/json names in its type errors.
+func kindByte(kind string) byte {
+	switch kind {
+	case "array":
+		return '['
+	case "string":
+		return '"'
+	case "bool":
+		return 't'
+	case "object":
+		return '{'
+	}
+	return '0'
+}
+
+// jsonKind names the kind of JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch c {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case 0:
+		return "nothing"
+	}
+	return "a number"
+}
+
+// checkDuplicateKeys reports the first object, at any depth of the valid JSON text raw, that has a key
+// more than once (keys compared after unescaping, exactly: "a" and "\u0061" are the same key, "a" and "A"
+// are not). The error names the key and where the object is. One pass, no allocation for keys without
+// escapes.
+func checkDuplicateKeys(raw []byte) error {
+	var sc dupScanner
+	sc.data = raw
+	sc.value()
+	if sc.dup == "" {
+		return nil
+	}
+	where := ""
+	if len(sc.path) > 0 {
+		where = " in " + strings.TrimPrefix(strings.Join(sc.path, ""), ".")
+	}
+	return fmt.Errorf("key %q appears more than once%s", sc.dup, where)
+}
+
+type dupScanner struct {
+	data []byte
+	i    int
+	dup  string   // the duplicated key, once found
+	path []string // where it was found: ".key" and "[i]" segments (without the leading dot)
+}
+
+func (sc *dupScanner) skipSpace() {
+	for sc.i < len(sc.data) {
+		switch sc.data[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
+		default:
+			return
+		}
+	}
+}
+
+// str scans a string starting at its quote; it returns its raw contents and whether it has escapes.
+func (sc *dupScanner) str() ([]byte, bool) {
+	start, esc := sc.i+1, false
+	for sc.i++; sc.i < len(sc.data); sc.i++ {
+		switch sc.data[sc.i] {
+		case '\\':
+			esc = true
+			sc.i++
+		case '"':
+			sc.i++
+			return sc.data[start : sc.i-1], esc
+		}
+	}
+	return sc.data[start:], esc
+}
+
+// value scans one value; it returns false once a duplicate is found.
+func (sc *dupScanner) value() bool {
+	sc.skipSpace()
+	if sc.i >= len(sc.data) {
+		return true
+	}
+	switch sc.data[sc.i] {
+	case '{':
+		return sc.object()
+	case '[':
+		sc.i++
+		for n := 0; ; n++ {
+			sc.skipSpace()
+			if sc.i >= len(sc.data) || sc.data[sc.i] == ']' {
+				sc.i++
+				return true
+			}
+			if !sc.value() {
+				sc.path = append([]string{"[" + strconv.Itoa(n) + "]"}, sc.path...)
+				return false
+			}
+			sc.skipSpace()
+			if sc.i < len(sc.data) && sc.data[sc.i] == ',' {
+				sc.i++
+			}
+		}
+	case '"':
+		sc.str()
+	default:
+		for sc.i < len(sc.data) && !strings.ContainsRune(",]} \t\n\r", rune(sc.data[sc.i])) {
+			sc.i++
+		}
+	}
+	return true
+}
+
+func (sc *dupScanner) object() bool {
+	sc.i++
+	var small [16][2]int // the first keys without escapes, as offsets into data: no allocation
+	n := 0
+	var many map[string]struct{} // beyond that, or once a key has escapes
+	for {
+		sc.skipSpace()
+		if sc.i >= len(sc.data) || sc.data[sc.i] == '}' {
+			sc.i++
+			return true
+		}
+		q := sc.i
+		k, esc := sc.str()
+		if esc {
+			var u string
+			if json.Unmarshal(sc.data[q:sc.i], &u) == nil {
+				k = []byte(u)
+			}
+		}
+		seen := false
+		if many == nil && !esc && n < len(small) {
+			for _, o := range small[:n] {
+				if bytes.Equal(sc.data[o[0]:o[1]], k) {
+					seen = true
+					break
+				}
+			}
+			small[n] = [2]int{q + 1, q + 1 + len(k)}
+			n++
+		} else {
+			if many == nil {
+				many = make(map[string]struct{}, 2*len(small))
+				for _, o := range small[:n] {
+					many[string(sc.data[o[0]:o[1]])] = struct{}{}
+				}
+			}
+			_, seen = many[string(k)]
+			many[string(k)] = struct{}{}
+		}
+		if seen {
+			sc.dup = string(k)
+			return false
+		}
+		sc.skipSpace()
+		sc.i++ // ':'
+		if !sc.value() {
+			sc.path = append([]string{"." + string(k)}, sc.path...)
+			return false
+		}
+		sc.skipSpace()
+		if sc.i < len(sc.data) && sc.data[sc.i] == ',' {
+			sc.i++
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/typedbus/abxbus-go/abxbus"
@@ -225,7 +226,8 @@ func TestWireRejectsBadEvents(t *testing.T) {
 	}
 }
 
-// The event decoder never panics and what it accepts re-encodes and decodes again to the same JSON.
+// The event decoder never panics; what it accepts encodes to valid UTF-8 JSON (issue 11 item 3), which
+// decodes again and re-encodes to the same bytes.
 func FuzzFromJSON(f *testing.F) {
 	for _, evs := range wireFixtureEvents(f) {
 		for _, raw := range evs {
@@ -241,6 +243,9 @@ func FuzzFromJSON(f *testing.F) {
 		out, err := e.ToJSON()
 		if err != nil {
 			return // e.g. a payload that is valid JSON but not re-encodable is reported, not a panic
+		}
+		if !utf8.Valid(out) || !json.Valid(out) {
+			t.Fatalf("output is not valid UTF-8 JSON: %q", out)
 		}
 		back, err := abxbus.FromJSON(out)
 		if err != nil {

@@ -8,41 +8,102 @@ import (
 )
 
 // Timeout is an optional duration with three states, as on the wire: unset (the zero value: inherit the
-// next level at processing time), disabled (NoTimeout: no limit at this level), or a positive duration.
-// It is a small value type; copy it freely.
+// next level at processing time), disabled (NoTimeout: no limit at this level), or a positive duration
+// of at most MaxTimeout. It is a small value type; copy it freely.
 type Timeout struct {
 	d   time.Duration
 	set bool
+	bad badSeconds // Seconds got NaN or an infinity: rejected where the timeout is used
 }
+
+type badSeconds uint8
+
+const (
+	secondsOK badSeconds = iota
+	secondsNaN
+	secondsPosInf
+	secondsNegInf
+)
+
+// MaxTimeout is the longest timeout (100 years of 365 days, 3153600000 s): a longer one given to
+// TimeoutOf or Seconds, or read from JSON, is this one. It means "effectively no limit" while keeping
+// every deadline computed from it representable in int64 nanoseconds. A bus writes it back as
+// 3153600000.
+const MaxTimeout = 100 * 365 * 24 * time.Hour
 
 // NoTimeout explicitly disables a timeout level (the wire value 0).
 var NoTimeout = Timeout{set: true}
 
-// TimeoutOf returns a set timeout of d. d == 0 is the same as NoTimeout; a negative d is kept so that the
-// option that carries it is rejected with an error (D2) where it is used.
-func TimeoutOf(d time.Duration) Timeout { return Timeout{d: d, set: true} }
+// TimeoutOf returns a set timeout of d. d == 0 is the same as NoTimeout; d beyond MaxTimeout is
+// MaxTimeout. A negative d is kept (bounded by -MaxTimeout) so that the option that carries it is
+// rejected with an error where it is used.
+func TimeoutOf(d time.Duration) Timeout {
+	return Timeout{d: max(-MaxTimeout, min(d, MaxTimeout)), set: true}
+}
 
-// Seconds returns a set timeout of s seconds (the wire unit). NaN or infinite values are invalid.
+// Seconds returns a set timeout of s seconds (the wire unit). 0 is NoTimeout; a positive s is rounded to
+// the nearest nanosecond, at least 1 ns (a tiny positive timeout never turns into "disabled") and at most
+// MaxTimeout. NaN and infinite values, like negative ones, make the option that carries the timeout fail
+// with an error naming it.
 func Seconds(s float64) Timeout {
-	if math.IsNaN(s) || math.IsInf(s, 0) {
-		return Timeout{d: -1, set: true}
+	switch {
+	case math.IsNaN(s):
+		return Timeout{set: true, bad: secondsNaN}
+	case math.IsInf(s, 1):
+		return Timeout{set: true, bad: secondsPosInf}
+	case math.IsInf(s, -1):
+		return Timeout{set: true, bad: secondsNegInf}
 	}
-	return Timeout{d: time.Duration(s * float64(time.Second)), set: true}
+	return Timeout{d: secondsToDuration(s), set: true}
+}
+
+// secondsToDuration converts finite seconds to a duration within ±MaxTimeout, keeping the sign: a
+// non-zero value never becomes 0.
+func secondsToDuration(s float64) time.Duration {
+	limit := MaxTimeout.Seconds()
+	switch {
+	case s >= limit:
+		return MaxTimeout
+	case s <= -limit:
+		return -MaxTimeout
+	case s == 0:
+		return 0
+	}
+	d := time.Duration(math.Round(s * 1e9))
+	if d == 0 {
+		d = time.Duration(math.Copysign(1, s))
+	}
+	return d
 }
 
 // IsSet reports whether the timeout is set (to a duration or to NoTimeout).
 func (t Timeout) IsSet() bool { return t.set }
 
-// Duration returns the duration and whether it is set. A set zero duration means "disabled".
+// Duration returns the duration and whether it is set. A set zero duration means "disabled". For an
+// invalid timeout (Seconds of NaN or an infinity) it returns 0 and true.
 func (t Timeout) Duration() (time.Duration, bool) { return t.d, t.set }
 
-// Seconds returns the wire value in seconds and whether it is set.
-func (t Timeout) Seconds() (float64, bool) { return t.d.Seconds(), t.set }
+// Seconds returns the wire value in seconds and whether it is set (NaN or the infinity that Seconds was
+// given, for an invalid timeout).
+func (t Timeout) Seconds() (float64, bool) {
+	switch t.bad {
+	case secondsNaN:
+		return math.NaN(), t.set
+	case secondsPosInf:
+		return math.Inf(1), t.set
+	case secondsNegInf:
+		return math.Inf(-1), t.set
+	}
+	return t.d.Seconds(), t.set
+}
 
 func (t Timeout) String() string {
 	switch {
 	case !t.set:
 		return "unset"
+	case t.bad != secondsOK:
+		s, _ := t.Seconds()
+		return fmt.Sprintf("invalid (%v seconds)", s)
 	case t.d == 0:
 		return "disabled"
 	}
@@ -50,8 +111,15 @@ func (t Timeout) String() string {
 }
 
 func (t Timeout) check(field string) error {
-	if t.set && t.d < 0 {
-		return fmt.Errorf("%w: %s must be >= 0 or unset, got %v", ErrInvalidOption, field, t.d)
+	if !t.set {
+		return nil
+	}
+	if t.bad != secondsOK {
+		s, _ := t.Seconds()
+		return fmt.Errorf("%w: %s must be a finite number of seconds >= 0, got %v", ErrInvalidOption, field, s)
+	}
+	if t.d < 0 {
+		return fmt.Errorf("%w: %s must be >= 0 or unset, got %gs", ErrInvalidOption, field, t.d.Seconds())
 	}
 	return nil
 }
@@ -114,7 +182,8 @@ func (m Completion) valid() bool { return m == "" || m == CompleteAll || m == Co
 // bus-serial events, serial handlers, completion "all", a 60 s event timeout, 300 s slow-event and 30 s
 // slow-handler warnings, history of 100 events without dropping.
 type Options struct {
-	// ID is the bus id (a UUID string); empty means a fresh UUIDv7.
+	// ID is the bus id, in the form ParseID accepts (New fails with an error matching ErrInvalidOption
+	// and ErrInvalidID otherwise); empty means a fresh UUIDv7.
 	ID string
 	// MaxHistorySize caps the history. nil: 100. 0: keep only in-flight events. Negative (see
 	// UnlimitedHistory): unbounded.

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -105,8 +107,48 @@ func (reg *Registry) typeEvent(e *BaseEvent, payload JSONPayload) error {
 	return nil
 }
 
-// decodePayload decodes the payload keys into P; keys P does not write back are returned as extra.
+// decodePayload decodes the payload keys into P; keys P does not write back are returned as extra. Keys
+// are matched exactly: a key that differs from a field's name only in case is not decoded into the field
+// (encoding/json would match it) but kept as an unknown key, as the other runtimes see it.
 func decodePayload[P any](info *typeInfo, p JSONPayload) (P, map[string]json.RawMessage, error) {
+	out, known, err := decodePayloadOnce[P](info, p)
+	if err != nil {
+		return out, nil, err
+	}
+	var exact JSONPayload // p without the keys that matched a field only ignoring case
+	for k := range p {
+		if _, ok := known[k]; ok {
+			continue
+		}
+		for kk := range known {
+			if strings.EqualFold(k, kk) {
+				if exact == nil {
+					exact = maps.Clone(p)
+				}
+				delete(exact, k)
+				break
+			}
+		}
+	}
+	if exact != nil {
+		if out, known, err = decodePayloadOnce[P](info, exact); err != nil {
+			return out, nil, err
+		}
+	}
+	var extra map[string]json.RawMessage
+	for k, v := range p {
+		if _, ok := known[k]; !ok {
+			if extra == nil {
+				extra = map[string]json.RawMessage{}
+			}
+			extra[k] = v
+		}
+	}
+	return out, extra, nil
+}
+
+// decodePayloadOnce decodes p into P with encoding/json and returns the keys P writes back.
+func decodePayloadOnce[P any](info *typeInfo, p JSONPayload) (P, map[string]json.RawMessage, error) {
 	var out P
 	raw, err := json.Marshal(map[string]json.RawMessage(p))
 	if err != nil {
@@ -127,14 +169,5 @@ func decodePayload[P any](info *typeInfo, p JSONPayload) (P, map[string]json.Raw
 	if err := json.Unmarshal(back, &known); err != nil {
 		return out, nil, fmt.Errorf("payload of %s does not encode to an object", reflect.TypeFor[P]())
 	}
-	var extra map[string]json.RawMessage
-	for k, v := range p {
-		if _, ok := known[k]; !ok {
-			if extra == nil {
-				extra = map[string]json.RawMessage{}
-			}
-			extra[k] = v
-		}
-	}
-	return out, extra, nil
+	return out, known, nil
 }

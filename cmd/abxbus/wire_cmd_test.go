@@ -189,3 +189,27 @@ func TestTailCursorAndBadLinesItem11(t *testing.T) {
 		t.Fatalf("bad line not reported: %q", errs)
 	}
 }
+
+// Issue 11 item 1: a malformed id given to emit, or on a line tail reads, is refused naming the field;
+// tail skips the line and goes on with the next one (it used to panic on an extra '-').
+func TestEmitTailMalformedIDIssue11Item1(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	const bad = "00000000-0000-0000-0000--00000000000"
+	_, errs, code := run(t, ctx, "emit", path, "--type", "Num", "--payload", `{"event_parent_id":"`+bad+`"}`)
+	if code == 0 || !strings.Contains(errs, `event_parent_id: invalid id "`+bad+`"`) {
+		t.Fatalf("emit: exit %d, stderr %q", code, errs)
+	}
+	lines := `{"event_type":"Num","event_id":"` + bad + `"}` + "\n" +
+		`{"event_type":"Num","event_id":"01a20279-f147-73b3-ae9a-7a-1a2c-dd3d"}` + "\n" +
+		`{"event_type":"Num","event_id":"01a20279-f147-73b3-ae9a-7a81a2cdd3d3","n":1}` + "\n"
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := run(t, ctx, "tail", path, "--from-start", "--count", "1", "--poll", "2ms")
+	if code != 0 || !strings.Contains(out, "01a20279-f147-73b3-ae9a-7a81a2cdd3d3") ||
+		strings.Count(errs, `event_id: invalid id "`) != 2 || !strings.Contains(errs, bad) {
+		t.Fatalf("tail: exit %d\nstdout %q\nstderr %q", code, out, errs)
+	}
+}
