@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -421,42 +423,193 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 
 // ---- validation ----
 
-var compiledSchemas sync.Map // string(schema) -> compiledEntry
+// Limits on an event_result_type schema before it is compiled. Schemas arrive from other processes and
+// languages, so they are bounded: at most maxSchemaBytes of JSON text, nested at most maxSchemaDepth
+// arrays/objects deep. Nothing outside the schema text is ever read (see compileSchema).
+const (
+	maxSchemaBytes = 1 << 20
+	maxSchemaDepth = 256
+)
+
+var compiledSchemas sync.Map // where + "\x00" + string(schema) -> compiledEntry
 
 type compiledEntry struct {
 	s   *jsonschema.Schema
 	err error
 }
 
-func compileSchema(schema json.RawMessage) (*jsonschema.Schema, error) {
-	key := string(schema)
+// schemaLocation is the neutral base URL a schema is compiled at: it names the event type (or just
+// "event_result_type"), never a file or a host, and shows in validation messages.
+func schemaLocation(eventType string) string {
+	if eventType == "" {
+		return "abxbus:///event_result_type"
+	}
+	return "abxbus:///event_result_type/" + url.PathEscape(eventType)
+}
+
+// schemaSubject names the schema in error messages.
+func schemaSubject(eventType string) string {
+	if eventType == "" {
+		return "event_result_type"
+	}
+	return fmt.Sprintf("event_result_type of event %q", eventType)
+}
+
+// refusingLoader is the compiler's only loader: a schema may refer only to itself ("#", "#/$defs/...",
+// an "$id" or anchor declared in the same document) and to the JSON Schema meta-schemas the validator
+// carries built in. Any other reference (file://, http://, a relative path) fails here without touching
+// the file system or the network.
+type refusingLoader struct{}
+
+func (refusingLoader) Load(u string) (any, error) {
+	return nil, errors.New("only references within the schema itself are followed")
+}
+
+// jsonDepth reports the deepest nesting of arrays and objects in the JSON text b (strings skipped).
+func jsonDepth(b []byte) int {
+	depth, max, inStr, esc := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return max
+}
+
+// compileSchema compiles an event_result_type for eventType ("" when not known), cached by both.
+// It never reads a file or the network, and refuses schemas over the size and depth limits.
+func compileSchema(eventType string, schema json.RawMessage) (*jsonschema.Schema, error) {
+	key := eventType + "\x00" + string(schema)
 	if v, ok := compiledSchemas.Load(key); ok {
 		e := v.(compiledEntry)
 		return e.s, e.err
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	var s *jsonschema.Schema
-	if err == nil {
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft2020)
-		if err = c.AddResource("event_result_type.json", doc); err == nil {
-			s, err = c.Compile("event_result_type.json")
-		}
-	}
+	s, err := compileSchemaUncached(eventType, schema)
 	if err != nil {
-		err = fmt.Errorf("%w: event_result_type is not a usable JSON Schema: %v", ErrInvalidOption, err)
+		err = fmt.Errorf("%w: %v", ErrInvalidOption, err)
 	}
 	compiledSchemas.Store(key, compiledEntry{s, err})
 	return s, err
+}
+
+func compileSchemaUncached(eventType string, schema json.RawMessage) (*jsonschema.Schema, error) {
+	subject := schemaSubject(eventType)
+	if len(schema) > maxSchemaBytes {
+		return nil, fmt.Errorf("%s is %d bytes of JSON, over the limit of %d", subject, len(schema), maxSchemaBytes)
+	}
+	if d := jsonDepth(schema); d > maxSchemaDepth {
+		return nil, fmt.Errorf("%s nests %d levels deep, over the limit of %d", subject, d, maxSchemaDepth)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not JSON: %v", subject, err)
+	}
+	loc := schemaLocation(eventType)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(refusingLoader{})
+	if err := c.AddResource(loc, doc); err != nil {
+		return nil, fmt.Errorf("%s is not a usable JSON Schema: %v", subject, err)
+	}
+	s, err := c.Compile(loc)
+	if err != nil {
+		var le *jsonschema.LoadURLError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("%s refers to %s, outside the schema: only references within the schema itself are followed (\"#\", \"#/$defs/...\", or an \"$id\" declared in the same document)",
+				subject, describeRef(doc, loc, le.URL))
+		}
+		return nil, fmt.Errorf("%s is not a usable JSON Schema: %v", subject, err)
+	}
+	return s, nil
+}
+
+// describeRef names the reference that resolved to the refused URL target: the "$ref" (or "$schema",
+// "$dynamicRef", "$recursiveRef") text as written when one is found, with what it resolved to.
+func describeRef(doc any, loc, target string) string {
+	base, _ := url.Parse(loc)
+	var found string
+	var walk func(v any)
+	walk = func(v any) {
+		if found != "" {
+			return
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for _, k := range []string{"$ref", "$dynamicRef", "$recursiveRef", "$schema"} {
+				r, ok := v[k].(string)
+				if !ok {
+					continue
+				}
+				u, err := url.Parse(r)
+				if err != nil {
+					continue
+				}
+				res := base.ResolveReference(u)
+				res.Fragment = ""
+				if r == target || res.String() == target || strings.TrimSuffix(r, "#") == target {
+					found = fmt.Sprintf("%s %q", k, r)
+					return
+				}
+			}
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(v[k])
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	if found == "" {
+		return fmt.Sprintf("%q", target)
+	}
+	if strings.Contains(found, fmt.Sprintf("%q", target)) {
+		return found
+	}
+	return fmt.Sprintf("%s (%s)", found, target)
 }
 
 // ValidateResult checks value (a Go value, encoded to JSON first, or raw JSON as json.RawMessage)
 // against an event_result_type JSON Schema, with a maintained validator
 // (github.com/santhosh-tekuri/jsonschema/v6, draft 2020-12 by default). A mismatch, or a value that does
 // not encode, is an *EventHandlerResultSchemaError naming the problem; a schema that does not compile is
-// an error wrapping ErrInvalidOption. Compiled schemas are cached by their text. Safe for concurrent use.
+// an error wrapping ErrInvalidOption.
+//
+// The schema is treated as untrusted input: it may refer only to itself ("#", "#/$defs/...", or an "$id"
+// or anchor declared in the same document) and to the standard JSON Schema meta-schemas; a reference to
+// anything else (a file, a URL, a relative path) is an error naming the reference, and nothing outside
+// the schema text is ever read. Schemas over 1 MiB of JSON or nested more than 256 arrays/objects deep
+// are refused. Compiled schemas are cached by their text. Safe for concurrent use.
 func ValidateResult(schema json.RawMessage, value any) error {
-	s, err := compileSchema(schema)
+	return validateResult("", schema, value)
+}
+
+// validateResult is ValidateResult for the event_result_type of eventType, which error messages name.
+func validateResult(eventType string, schema json.RawMessage, value any) error {
+	s, err := compileSchema(eventType, schema)
 	if err != nil {
 		return err
 	}
