@@ -254,7 +254,8 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		return ordered{{"type", "string"}}, nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return ordered{{"type", "integer"}}, nil
+		lo, hi := integerRange(t.Kind())
+		return ordered{{"type", "integer"}, {"minimum", json.Number(lo)}, {"maximum", json.Number(hi)}}, nil
 	case reflect.Float32, reflect.Float64:
 		return ordered{{"type", "number"}}, nil
 	case reflect.Pointer:
@@ -262,16 +263,17 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"anyOf", []any{s, ordered{{"type", "null"}}}}}, nil
+		return nullable(s), nil
 	case reflect.Slice:
+		// encoding/json writes a nil slice (and a nil []byte) as null.
 		if isByteElem(t.Elem()) {
-			return ordered{{"type", "string"}, {"contentEncoding", "base64"}}, nil
+			return nullable(ordered{{"type", "string"}, {"contentEncoding", "base64"}}), nil
 		}
 		s, err := g.schema(t.Elem(), stack)
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"type", "array"}, {"items", s}}, nil
+		return nullable(ordered{{"type", "array"}, {"items", s}}), nil
 	case reflect.Array:
 		s, err := g.schema(t.Elem(), stack)
 		if err != nil {
@@ -279,10 +281,17 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		}
 		return ordered{{"type", "array"}, {"items", s}, {"minItems", t.Len()}, {"maxItems", t.Len()}}, nil
 	case reflect.Map:
+		// Keys as encoding/json reads and writes them: string kinds as they are, then TextMarshalers,
+		// then integers in decimal (a sign is accepted for signed ones).
 		k := t.Key()
+		keys := ordered{{"type", "string"}}
 		switch {
-		case k.Kind() == reflect.String, k.Kind() >= reflect.Int && k.Kind() <= reflect.Uint64 && k.Kind() != reflect.Uintptr:
+		case k.Kind() == reflect.String:
 		case k.Name() != "" && implements(k, textMarshalerType):
+		case k.Kind() >= reflect.Int && k.Kind() <= reflect.Int64:
+			keys = keys.set("pattern", signedKeyPattern)
+		case k.Kind() >= reflect.Uint && k.Kind() <= reflect.Uint64:
+			keys = keys.set("pattern", unsignedKeyPattern)
 		default:
 			return nil, fmt.Errorf("map key type %s is not a string, an integer or an encoding.TextMarshaler", k)
 		}
@@ -290,7 +299,8 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"type", "object"}, {"propertyNames", ordered{{"type", "string"}}}, {"additionalProperties", s}}, nil
+		// encoding/json writes a nil map as null.
+		return nullable(ordered{{"type", "object"}, {"propertyNames", keys}, {"additionalProperties", s}}), nil
 	case reflect.Interface:
 		if t.NumMethod() > 0 {
 			return nil, fmt.Errorf("interface type %s has methods, so it has no fixed JSON form", t)
@@ -300,6 +310,47 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		return g.structSchema(t, stack)
 	}
 	return nil, fmt.Errorf("%s has no JSON form", t)
+}
+
+// Patterns of the integer map keys encoding/json accepts (strconv.ParseInt / ParseUint in base 10).
+const (
+	signedKeyPattern   = "^[+-]?[0-9]+$"
+	unsignedKeyPattern = "^[0-9]+$"
+)
+
+// integerRange is the range of an integer kind as JSON number text; int and uint are taken as 64 bits
+// wide on every platform, so the schema text does not depend on where it was derived.
+func integerRange(k reflect.Kind) (lo, hi string) {
+	switch k {
+	case reflect.Int8:
+		return "-128", "127"
+	case reflect.Int16:
+		return "-32768", "32767"
+	case reflect.Int32:
+		return "-2147483648", "2147483647"
+	case reflect.Int, reflect.Int64:
+		return "-9223372036854775808", "9223372036854775807"
+	case reflect.Uint8:
+		return "0", "255"
+	case reflect.Uint16:
+		return "0", "65535"
+	case reflect.Uint32:
+		return "0", "4294967295"
+	}
+	return "0", "18446744073709551615"
+}
+
+// nullable is s or null, the schema of a value encoding/json may write as null (a nil pointer, slice
+// or map); a schema that already admits null is returned as it is.
+func nullable(s any) any {
+	if o, ok := s.(ordered); ok && len(o) == 1 && o[0].k == "anyOf" {
+		if alts, ok := o[0].v.([]any); ok && len(alts) == 2 {
+			if n, ok := alts[1].(ordered); ok && len(n) == 1 && n[0].k == "type" && n[0].v == "null" {
+				return s
+			}
+		}
+	}
+	return ordered{{"anyOf", []any{s, ordered{{"type", "null"}}}}}
 }
 
 // isByteElem mirrors encoding/json: []T is base64 when T's kind is uint8 and T has no marshaler.
@@ -323,8 +374,10 @@ type schemaField struct {
 // `-` skipped, omitempty/omitzero fields not required.
 func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, error) {
 	var fields []schemaField
-	var collect func(t reflect.Type, depth int)
-	collect = func(t reflect.Type, depth int) {
+	// viaPointer: the fields are promoted through an embedded pointer, which encoding/json skips (all
+	// its fields absent) when it is nil, so none of them is required.
+	var collect func(t reflect.Type, depth int, viaPointer bool)
+	collect = func(t reflect.Type, depth int, viaPointer bool) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := f.Tag.Get("json")
@@ -342,7 +395,7 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 					continue
 				}
 				if et.Kind() == reflect.Struct && name == "" && (et.Name() == "" || !implements(et, jsonMarshalerType)) {
-					collect(et, depth+1)
+					collect(et, depth+1, viaPointer || ft.Kind() == reflect.Pointer)
 					continue
 				}
 			} else if !f.IsExported() {
@@ -352,7 +405,7 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 			if name == "" {
 				name = f.Name
 			}
-			optional := false
+			optional := viaPointer
 			for _, o := range strings.Split(opts, ",") {
 				switch o {
 				case "omitempty", "omitzero":
@@ -369,7 +422,7 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 			fields = append(fields, schemaField{name: name, typ: ft, optional: optional, depth: depth, tagged: tagged})
 		}
 	}
-	collect(t, 0)
+	collect(t, 0, false)
 	byName := map[string][]int{}
 	var order []string
 	for i, f := range fields {
