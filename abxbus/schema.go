@@ -478,17 +478,22 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 
 // Limits on an event_result_type schema before it is compiled. Schemas arrive from other processes and
 // languages, so they are bounded: at most maxSchemaBytes of JSON text, nested at most maxSchemaDepth
-// arrays/objects deep. Nothing outside the schema text is ever read (see compileSchema).
+// arrays/objects deep, with at most maxSchemaObjects JSON objects (the validator's compile time grows
+// with the square of the number of subschemas: 5000 objects take well under a second). Nothing outside
+// the schema text is ever read (see compileSchema), and the cost of each check is bounded (see
+// schemaCost).
 const (
-	maxSchemaBytes = 1 << 20
-	maxSchemaDepth = 256
+	maxSchemaBytes   = 1 << 20
+	maxSchemaDepth   = 256
+	maxSchemaObjects = 5000
 )
 
 var compiledSchemas sync.Map // where + "\x00" + string(schema) -> compiledEntry
 
 type compiledEntry struct {
-	s   *jsonschema.Schema
-	err error
+	s    *jsonschema.Schema
+	cost *schemaCost
+	err  error
 }
 
 // schemaLocation is the neutral base URL a schema is compiled at: it names the event type (or just
@@ -518,8 +523,9 @@ func (refusingLoader) Load(u string) (any, error) {
 	return nil, errors.New("only references within the schema itself are followed")
 }
 
-// jsonDepth reports the deepest nesting of arrays and objects in the JSON text b (strings skipped).
-func jsonDepth(b []byte) int {
+// jsonShape reports the deepest nesting of arrays and objects in the JSON text b and the number of
+// objects in it (strings skipped).
+func jsonShape(b []byte) (maxDepth, objects int) {
 	depth, max, inStr, esc := 0, 0, false, false
 	for _, c := range b {
 		switch {
@@ -535,6 +541,9 @@ func jsonDepth(b []byte) int {
 		case c == '"':
 			inStr = true
 		case c == '{' || c == '[':
+			if c == '{' {
+				objects++
+			}
 			depth++
 			if depth > max {
 				max = depth
@@ -543,23 +552,27 @@ func jsonDepth(b []byte) int {
 			depth--
 		}
 	}
-	return max
+	return max, objects
 }
 
 // compileSchema compiles an event_result_type for eventType ("" when not known), cached by both.
 // It never reads a file or the network, and refuses schemas over the size and depth limits.
-func compileSchema(eventType string, schema json.RawMessage) (*jsonschema.Schema, error) {
+func compileSchema(eventType string, schema json.RawMessage) (compiledEntry, error) {
 	key := eventType + "\x00" + string(schema)
 	if v, ok := compiledSchemas.Load(key); ok {
 		e := v.(compiledEntry)
-		return e.s, e.err
+		return e, e.err
 	}
-	s, err := compileSchemaUncached(eventType, schema)
-	if err != nil {
-		err = fmt.Errorf("%w: %v", ErrInvalidOption, err)
+	var e compiledEntry
+	e.s, e.err = compileSchemaUncached(eventType, schema)
+	if e.err != nil {
+		e.err = fmt.Errorf("%w: %v", ErrInvalidOption, e.err)
+	} else {
+		e.cost = newSchemaCost(e.s)
 	}
-	compiledSchemas.Store(key, compiledEntry{s, err})
-	return s, err
+	v, _ := compiledSchemas.LoadOrStore(key, e)
+	e = v.(compiledEntry)
+	return e, e.err
 }
 
 func compileSchemaUncached(eventType string, schema json.RawMessage) (*jsonschema.Schema, error) {
@@ -567,8 +580,12 @@ func compileSchemaUncached(eventType string, schema json.RawMessage) (*jsonschem
 	if len(schema) > maxSchemaBytes {
 		return nil, fmt.Errorf("%s is %d bytes of JSON, over the limit of %d", subject, len(schema), maxSchemaBytes)
 	}
-	if d := jsonDepth(schema); d > maxSchemaDepth {
+	d, objects := jsonShape(schema)
+	if d > maxSchemaDepth {
 		return nil, fmt.Errorf("%s nests %d levels deep, over the limit of %d", subject, d, maxSchemaDepth)
+	}
+	if objects > maxSchemaObjects {
+		return nil, fmt.Errorf("%s has %d JSON objects, over the limit of %d", subject, objects, maxSchemaObjects)
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
 	if err != nil {
@@ -654,15 +671,18 @@ func describeRef(doc any, loc, target string) string {
 // The schema is treated as untrusted input: it may refer only to itself ("#", "#/$defs/...", or an "$id"
 // or anchor declared in the same document) and to the standard JSON Schema meta-schemas; a reference to
 // anything else (a file, a URL, a relative path) is an error naming the reference, and nothing outside
-// the schema text is ever read. Schemas over 1 MiB of JSON or nested more than 256 arrays/objects deep
-// are refused. Compiled schemas are cached by their text. Safe for concurrent use.
+// the schema text is ever read. Schemas over 1 MiB of JSON, nested more than 256 arrays/objects deep or
+// with more than 5000 JSON objects are refused, and so is a check that could take more than about a
+// million subschema evaluations (a schema that applies the same subschema several times over at each
+// level of a nested value): such refusals wrap ErrInvalidOption and name the limit. Compiled schemas
+// are cached by their text. Safe for concurrent use.
 func ValidateResult(schema json.RawMessage, value any) error {
 	return validateResult("", schema, value)
 }
 
 // validateResult is ValidateResult for the event_result_type of eventType, which error messages name.
 func validateResult(eventType string, schema json.RawMessage, value any) error {
-	s, err := compileSchema(eventType, schema)
+	c, err := compileSchema(eventType, schema)
 	if err != nil {
 		return err
 	}
@@ -676,8 +696,51 @@ func validateResult(eventType string, schema json.RawMessage, value any) error {
 	if err != nil {
 		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result is not JSON: %v", err)}
 	}
-	if err := s.Validate(inst); err != nil {
-		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: Event handler return value %.60s did not match event_result_type: %v", raw, err)}
+	if err := c.cost.checkCost(schemaSubject(eventType), inst); err != nil {
+		return err
+	}
+	if err := c.s.Validate(inst); err != nil {
+		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: Event handler return value %.60s did not match event_result_type: %s", raw, validationMessage(err))}
 	}
 	return nil
+}
+
+// maxReportedProblems bounds the validator's tree of reasons a message shows: a value can fail a
+// schema in exponentially many ways, and the full tree can be megabytes of text.
+const maxReportedProblems = 32
+
+// validationMessage is the validator's message for err, keeping the first maxReportedProblems entries
+// of its tree of reasons and saying how many were left out.
+func validationMessage(err error) string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err.Error()
+	}
+	var count func(e *jsonschema.ValidationError) int
+	count = func(e *jsonschema.ValidationError) int {
+		n := 1
+		for _, c := range e.Causes {
+			n += count(c)
+		}
+		return n
+	}
+	total := count(ve)
+	if total <= maxReportedProblems {
+		return ve.Error()
+	}
+	budget := maxReportedProblems
+	var prune func(e *jsonschema.ValidationError) *jsonschema.ValidationError
+	prune = func(e *jsonschema.ValidationError) *jsonschema.ValidationError {
+		c := *e
+		c.Causes = nil
+		for _, x := range e.Causes {
+			if budget <= 0 {
+				break
+			}
+			budget--
+			c.Causes = append(c.Causes, prune(x))
+		}
+		return &c
+	}
+	return fmt.Sprintf("%s\n(%d more reasons left out)", prune(ve).Error(), total-1-maxReportedProblems+budget)
 }

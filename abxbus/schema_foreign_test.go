@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -205,6 +206,26 @@ func TestForeignSchemaLimitsIssue11Item2(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1048576") || !errors.Is(err, abxbus.ErrInvalidOption) {
 		t.Fatalf("over 1 MiB: %v", err)
 	}
+	// At most 5000 JSON objects (the validator's compile time grows with their square): a schema at
+	// the limit, every object a subschema referring to the next, compiles promptly.
+	defs := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`{"$ref":"#/$defs/d0","$defs":{`)
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, `"d%d":{"items":{"$ref":"#/$defs/d%d"}},`, i, (i+1)%n)
+		}
+		b.WriteString(`"z":true}}`)
+		return b.String()
+	}
+	start := time.Now()
+	if err := promptly(t, 10*time.Second, func() error { return abxbus.ValidateResult(json.RawMessage(defs(2499)), json.RawMessage(`[[[]]]`)) }); err != nil {
+		t.Fatalf("5000 objects: %v", err)
+	}
+	t.Logf("a schema of 5000 objects compiled and checked in %v", time.Since(start))
+	err = abxbus.ValidateResult(json.RawMessage(defs(2500)), 1)
+	if err == nil || !strings.Contains(err.Error(), "5002 JSON objects") || !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("5002 objects: %v", err)
+	}
 	fit := `{"description":"` + strings.Repeat("x", 1<<20-40) + `","type":"integer"}`
 	if err := abxbus.ValidateResult(json.RawMessage(fit), 1); err != nil {
 		t.Fatalf("just under 1 MiB (%d bytes): %v", len(fit), err)
@@ -312,4 +333,70 @@ func FuzzForeignSchema(f *testing.F) {
 			}
 		}
 	})
+}
+
+// promptly runs f and fails the test if it takes longer than limit.
+func promptly(t *testing.T, limit time.Duration, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		t.Fatalf("still validating after %v", time.Since(start))
+		return nil
+	}
+}
+
+// Issue 11 item 2: a small schema that makes validation exponential is refused instead of wedging the
+// bus: anyOf chains that apply the same subschema twice per level (2^n evaluations on one value), and
+// such a fan-out inside a recursive array schema (2^depth on a nested value).
+func TestForeignSchemaValidationTimeBoundedIssue11Item2(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"$ref":"#/$defs/a0","$defs":{`)
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, `"a%d":{"anyOf":[{"$ref":"#/$defs/a%d"},{"$ref":"#/$defs/a%d"}]},`, i, i+1, i+1)
+	}
+	b.WriteString(`"a40":{"type":"string"}}}`)
+	chain := b.String()
+	err := promptly(t, 10*time.Second, func() error { return runForeign(t, "BombEvent", chain, 1) })
+	if err == nil || !strings.Contains(err.Error(), "too costly") || !strings.Contains(err.Error(), `"BombEvent"`) {
+		t.Fatalf("anyOf chain: %v", err)
+	}
+	// Under the bound, a value that fails every one of the 2^13 ways gets a message of bounded size.
+	var small strings.Builder
+	small.WriteString(`{"$ref":"#/$defs/a0","$defs":{`)
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(&small, `"a%d":{"anyOf":[{"$ref":"#/$defs/a%d"},{"$ref":"#/$defs/a%d"}]},`, i, i+1, i+1)
+	}
+	small.WriteString(`"a12":{"type":"string"}}}`)
+	var se0 *abxbus.EventHandlerResultSchemaError
+	err = promptly(t, 10*time.Second, func() error { return abxbus.ValidateResult(json.RawMessage(small.String()), 1) })
+	if !errors.As(err, &se0) || len(err.Error()) > 8<<10 || !strings.Contains(err.Error(), "more reasons left out") {
+		t.Fatalf("12-level chain: %d bytes: %.300v", len(fmt.Sprint(err)), err)
+	}
+	deep := `{"$ref":"#/$defs/a","$defs":{"a":{"anyOf":[{"type":"array","items":{"$ref":"#/$defs/a"}},{"type":"array","items":{"$ref":"#/$defs/a"}},{"type":"integer"}]}}}`
+	nested := func(n int) json.RawMessage {
+		return json.RawMessage(strings.Repeat("[", n) + "true" + strings.Repeat("]", n))
+	}
+	// Shallow values are checked as usual (true matches no branch; [[[]]] does).
+	if err := abxbus.ValidateResult(json.RawMessage(deep), json.RawMessage(`[[[]]]`)); err != nil {
+		t.Fatalf("shallow value: %v", err)
+	}
+	var se *abxbus.EventHandlerResultSchemaError
+	if err := abxbus.ValidateResult(json.RawMessage(deep), nested(3)); !errors.As(err, &se) {
+		t.Fatalf("shallow bad value: %v", err)
+	}
+	err = promptly(t, 10*time.Second, func() error { return abxbus.ValidateResult(json.RawMessage(deep), nested(40)) })
+	if err == nil || !strings.Contains(err.Error(), "too costly") || !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("40-deep value: %v", err)
+	}
+	// Ordinary recursive schemas are linear in the value: a 2000-deep chain validates.
+	list := `{"type":"object","properties":{"next":{"anyOf":[{"$ref":"#"},{"type":"null"}]},"v":{"type":"integer"}},"required":["v"],"additionalProperties":false}`
+	long := strings.Repeat(`{"v":1,"next":`, 2000) + `null` + strings.Repeat(`}`, 2000)
+	if err := promptly(t, 10*time.Second, func() error { return abxbus.ValidateResult(json.RawMessage(list), json.RawMessage(long)) }); err != nil {
+		t.Fatalf("2000-deep list: %v", err)
+	}
 }
