@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -30,11 +31,16 @@ type schemaEntry struct {
 // ResultSchemaFor derives the event_result_type JSON Schema of Go type t: a description of the JSON that
 // encoding/json writes for a value of t, in the shape the TypeScript package (zod 4 toJSONSchema) writes:
 // "$schema" first, structs as objects with their JSON field names, a sorted "required" list of the fields
-// without omitempty/omitzero and "additionalProperties": false; maps as records ("propertyNames" plus
-// "additionalProperties"); slices and arrays as arrays ([]byte as a base64 string); pointers as
-// "anyOf": [T, {"type": "null"}]; integers as "integer", floats as "number"; time.Time as a date-time
-// string; types implementing encoding.TextMarshaler as strings; interfaces without methods as {} (any
-// value). A type that refers to itself is written once: the root as {"$ref": "#"}, others under "$defs".
+// without omitempty/omitzero and "additionalProperties": false (fields promoted through an embedded
+// pointer are never required: a nil one drops them); maps as records ("propertyNames" plus
+// "additionalProperties"; integer keys with a decimal "pattern"); slices and arrays as arrays ([]byte
+// as a base64 string); integers as "integer" with the "minimum"/"maximum" of their size (int and uint
+// as 64 bits), floats as "number"; time.Time as a date-time string; types implementing
+// encoding.TextMarshaler as strings; interfaces without methods as {} (any value). What encoding/json
+// may write as null (pointers, slices, maps, []byte) is "anyOf": [T, {"type": "null"}], the way the
+// TypeScript package writes a nullable type, so json.Marshal of any value of t, the zero value
+// included, matches the schema. A type that refers to itself is written once: the root as
+// {"$ref": "#"}, others under "$defs".
 //
 // Types whose JSON form is not known from the type (channels, functions, complex numbers, interfaces
 // with methods, json.Marshaler implementations) give an error naming the field. The result is cached
@@ -488,7 +494,14 @@ const (
 	maxSchemaObjects = 5000
 )
 
-var compiledSchemas sync.Map // where + "\x00" + string(schema) -> compiledEntry
+var (
+	compiledSchemas sync.Map     // eventType + "\x00" + string(schema) -> compiledEntry
+	compiledCount   atomic.Int64 // entries stored since the cache was last emptied
+)
+
+// maxCompiledSchemas bounds the compiled-schema cache: schemas arrive from the wire, and each distinct
+// text would otherwise stay in memory for good. When it is full the cache is emptied.
+const maxCompiledSchemas = 1024
 
 type compiledEntry struct {
 	s    *jsonschema.Schema
@@ -569,6 +582,10 @@ func compileSchema(eventType string, schema json.RawMessage) (compiledEntry, err
 		e.err = fmt.Errorf("%w: %v", ErrInvalidOption, e.err)
 	} else {
 		e.cost = newSchemaCost(e.s)
+	}
+	if compiledCount.Add(1) > maxCompiledSchemas {
+		compiledSchemas.Clear()
+		compiledCount.Store(1)
 	}
 	v, _ := compiledSchemas.LoadOrStore(key, e)
 	e = v.(compiledEntry)
