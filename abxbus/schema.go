@@ -485,13 +485,13 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 // Limits on an event_result_type schema before it is compiled. Schemas arrive from other processes and
 // languages, so they are bounded: at most maxSchemaBytes of JSON text, nested at most maxSchemaDepth
 // arrays/objects deep, with at most maxSchemaObjects JSON objects (the validator's compile time grows
-// with the square of the number of subschemas: 5000 objects take well under a second). Nothing outside
-// the schema text is ever read (see compileSchema), and the cost of each check is bounded (see
-// schemaCost).
+// with the square of the number of subschemas: 2000 objects take about a tenth of a second). Nothing
+// outside the schema text is ever read (see compileSchema), and the cost of each check is bounded
+// (see schemaCost).
 const (
 	maxSchemaBytes   = 1 << 20
 	maxSchemaDepth   = 256
-	maxSchemaObjects = 5000
+	maxSchemaObjects = 2000
 )
 
 var (
@@ -689,7 +689,7 @@ func describeRef(doc any, loc, target string) string {
 // or anchor declared in the same document) and to the standard JSON Schema meta-schemas; a reference to
 // anything else (a file, a URL, a relative path) is an error naming the reference, and nothing outside
 // the schema text is ever read. Schemas over 1 MiB of JSON, nested more than 256 arrays/objects deep or
-// with more than 5000 JSON objects are refused, and so is a check that could take more than about a
+// with more than 2000 JSON objects are refused, and so is a check that could take more than about a
 // million subschema evaluations (a schema that applies the same subschema several times over at each
 // level of a nested value): such refusals wrap ErrInvalidOption and name the limit. Compiled schemas
 // are cached by their text. Safe for concurrent use.
