@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -28,11 +31,16 @@ type schemaEntry struct {
 // ResultSchemaFor derives the event_result_type JSON Schema of Go type t: a description of the JSON that
 // encoding/json writes for a value of t, in the shape the TypeScript package (zod 4 toJSONSchema) writes:
 // "$schema" first, structs as objects with their JSON field names, a sorted "required" list of the fields
-// without omitempty/omitzero and "additionalProperties": false; maps as records ("propertyNames" plus
-// "additionalProperties"); slices and arrays as arrays ([]byte as a base64 string); pointers as
-// "anyOf": [T, {"type": "null"}]; integers as "integer", floats as "number"; time.Time as a date-time
-// string; types implementing encoding.TextMarshaler as strings; interfaces without methods as {} (any
-// value). A type that refers to itself is written once: the root as {"$ref": "#"}, others under "$defs".
+// without omitempty/omitzero and "additionalProperties": false (fields promoted through an embedded
+// pointer are never required: a nil one drops them); maps as records ("propertyNames" plus
+// "additionalProperties"; integer keys with a decimal "pattern"); slices and arrays as arrays ([]byte
+// as a base64 string); integers as "integer" with the "minimum"/"maximum" of their size (int and uint
+// as 64 bits), floats as "number"; time.Time as a date-time string; types implementing
+// encoding.TextMarshaler as strings; interfaces without methods as {} (any value). What encoding/json
+// may write as null (pointers, slices, maps, []byte) is "anyOf": [T, {"type": "null"}], the way the
+// TypeScript package writes a nullable type, so json.Marshal of any value of t, the zero value
+// included, matches the schema. A type that refers to itself is written once: the root as
+// {"$ref": "#"}, others under "$defs".
 //
 // Types whose JSON form is not known from the type (channels, functions, complex numbers, interfaces
 // with methods, json.Marshaler implementations) give an error naming the field. The result is cached
@@ -252,7 +260,8 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		return ordered{{"type", "string"}}, nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return ordered{{"type", "integer"}}, nil
+		lo, hi := integerRange(t.Kind())
+		return ordered{{"type", "integer"}, {"minimum", json.Number(lo)}, {"maximum", json.Number(hi)}}, nil
 	case reflect.Float32, reflect.Float64:
 		return ordered{{"type", "number"}}, nil
 	case reflect.Pointer:
@@ -260,16 +269,17 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"anyOf", []any{s, ordered{{"type", "null"}}}}}, nil
+		return nullable(s), nil
 	case reflect.Slice:
+		// encoding/json writes a nil slice (and a nil []byte) as null.
 		if isByteElem(t.Elem()) {
-			return ordered{{"type", "string"}, {"contentEncoding", "base64"}}, nil
+			return nullable(ordered{{"type", "string"}, {"contentEncoding", "base64"}}), nil
 		}
 		s, err := g.schema(t.Elem(), stack)
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"type", "array"}, {"items", s}}, nil
+		return nullable(ordered{{"type", "array"}, {"items", s}}), nil
 	case reflect.Array:
 		s, err := g.schema(t.Elem(), stack)
 		if err != nil {
@@ -277,10 +287,17 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		}
 		return ordered{{"type", "array"}, {"items", s}, {"minItems", t.Len()}, {"maxItems", t.Len()}}, nil
 	case reflect.Map:
+		// Keys as encoding/json reads and writes them: string kinds as they are, then TextMarshalers,
+		// then integers in decimal (a sign is accepted for signed ones).
 		k := t.Key()
+		keys := ordered{{"type", "string"}}
 		switch {
-		case k.Kind() == reflect.String, k.Kind() >= reflect.Int && k.Kind() <= reflect.Uint64 && k.Kind() != reflect.Uintptr:
+		case k.Kind() == reflect.String:
 		case k.Name() != "" && implements(k, textMarshalerType):
+		case k.Kind() >= reflect.Int && k.Kind() <= reflect.Int64:
+			keys = keys.set("pattern", signedKeyPattern)
+		case k.Kind() >= reflect.Uint && k.Kind() <= reflect.Uint64:
+			keys = keys.set("pattern", unsignedKeyPattern)
 		default:
 			return nil, fmt.Errorf("map key type %s is not a string, an integer or an encoding.TextMarshaler", k)
 		}
@@ -288,7 +305,8 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"type", "object"}, {"propertyNames", ordered{{"type", "string"}}}, {"additionalProperties", s}}, nil
+		// encoding/json writes a nil map as null.
+		return nullable(ordered{{"type", "object"}, {"propertyNames", keys}, {"additionalProperties", s}}), nil
 	case reflect.Interface:
 		if t.NumMethod() > 0 {
 			return nil, fmt.Errorf("interface type %s has methods, so it has no fixed JSON form", t)
@@ -298,6 +316,47 @@ func (g *schemaGen) structural(t reflect.Type, stack []reflect.Type) (any, error
 		return g.structSchema(t, stack)
 	}
 	return nil, fmt.Errorf("%s has no JSON form", t)
+}
+
+// Patterns of the integer map keys encoding/json accepts (strconv.ParseInt / ParseUint in base 10).
+const (
+	signedKeyPattern   = "^[+-]?[0-9]+$"
+	unsignedKeyPattern = "^[0-9]+$"
+)
+
+// integerRange is the range of an integer kind as JSON number text; int and uint are taken as 64 bits
+// wide on every platform, so the schema text does not depend on where it was derived.
+func integerRange(k reflect.Kind) (lo, hi string) {
+	switch k {
+	case reflect.Int8:
+		return "-128", "127"
+	case reflect.Int16:
+		return "-32768", "32767"
+	case reflect.Int32:
+		return "-2147483648", "2147483647"
+	case reflect.Int, reflect.Int64:
+		return "-9223372036854775808", "9223372036854775807"
+	case reflect.Uint8:
+		return "0", "255"
+	case reflect.Uint16:
+		return "0", "65535"
+	case reflect.Uint32:
+		return "0", "4294967295"
+	}
+	return "0", "18446744073709551615"
+}
+
+// nullable is s or null, the schema of a value encoding/json may write as null (a nil pointer, slice
+// or map); a schema that already admits null is returned as it is.
+func nullable(s any) any {
+	if o, ok := s.(ordered); ok && len(o) == 1 && o[0].k == "anyOf" {
+		if alts, ok := o[0].v.([]any); ok && len(alts) == 2 {
+			if n, ok := alts[1].(ordered); ok && len(n) == 1 && n[0].k == "type" && n[0].v == "null" {
+				return s
+			}
+		}
+	}
+	return ordered{{"anyOf", []any{s, ordered{{"type", "null"}}}}}
 }
 
 // isByteElem mirrors encoding/json: []T is base64 when T's kind is uint8 and T has no marshaler.
@@ -321,8 +380,10 @@ type schemaField struct {
 // `-` skipped, omitempty/omitzero fields not required.
 func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, error) {
 	var fields []schemaField
-	var collect func(t reflect.Type, depth int)
-	collect = func(t reflect.Type, depth int) {
+	// viaPointer: the fields are promoted through an embedded pointer, which encoding/json skips (all
+	// its fields absent) when it is nil, so none of them is required.
+	var collect func(t reflect.Type, depth int, viaPointer bool)
+	collect = func(t reflect.Type, depth int, viaPointer bool) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := f.Tag.Get("json")
@@ -340,7 +401,7 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 					continue
 				}
 				if et.Kind() == reflect.Struct && name == "" && (et.Name() == "" || !implements(et, jsonMarshalerType)) {
-					collect(et, depth+1)
+					collect(et, depth+1, viaPointer || ft.Kind() == reflect.Pointer)
 					continue
 				}
 			} else if !f.IsExported() {
@@ -350,7 +411,7 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 			if name == "" {
 				name = f.Name
 			}
-			optional := false
+			optional := viaPointer
 			for _, o := range strings.Split(opts, ",") {
 				switch o {
 				case "omitempty", "omitzero":
@@ -367,7 +428,7 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 			fields = append(fields, schemaField{name: name, typ: ft, optional: optional, depth: depth, tagged: tagged})
 		}
 	}
-	collect(t, 0)
+	collect(t, 0, false)
 	byName := map[string][]int{}
 	var order []string
 	for i, f := range fields {
@@ -421,42 +482,224 @@ func (g *schemaGen) structSchema(t reflect.Type, stack []reflect.Type) (any, err
 
 // ---- validation ----
 
-var compiledSchemas sync.Map // string(schema) -> compiledEntry
+// Limits on an event_result_type schema before it is compiled. Schemas arrive from other processes and
+// languages, so they are bounded: at most maxSchemaBytes of JSON text, nested at most maxSchemaDepth
+// arrays/objects deep, with at most maxSchemaObjects JSON objects (the validator's compile time grows
+// with the square of the number of subschemas: 2000 objects take about a tenth of a second). Nothing
+// outside the schema text is ever read (see compileSchema), and the cost of each check is bounded
+// (see schemaCost).
+const (
+	maxSchemaBytes   = 1 << 20
+	maxSchemaDepth   = 256
+	maxSchemaObjects = 2000
+)
+
+var (
+	compiledSchemas sync.Map     // eventType + "\x00" + string(schema) -> compiledEntry
+	compiledCount   atomic.Int64 // entries stored since the cache was last emptied
+)
+
+// maxCompiledSchemas bounds the compiled-schema cache: schemas arrive from the wire, and each distinct
+// text would otherwise stay in memory for good. When it is full the cache is emptied.
+const maxCompiledSchemas = 1024
 
 type compiledEntry struct {
-	s   *jsonschema.Schema
-	err error
+	s    *jsonschema.Schema
+	cost *schemaCost
+	err  error
 }
 
-func compileSchema(schema json.RawMessage) (*jsonschema.Schema, error) {
-	key := string(schema)
-	if v, ok := compiledSchemas.Load(key); ok {
-		e := v.(compiledEntry)
-		return e.s, e.err
+// schemaLocation is the neutral base URL a schema is compiled at: it names the event type (or just
+// "event_result_type"), never a file or a host, and shows in validation messages.
+func schemaLocation(eventType string) string {
+	if eventType == "" {
+		return "abxbus:///event_result_type"
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	var s *jsonschema.Schema
-	if err == nil {
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft2020)
-		if err = c.AddResource("event_result_type.json", doc); err == nil {
-			s, err = c.Compile("event_result_type.json")
+	return "abxbus:///event_result_type/" + url.PathEscape(eventType)
+}
+
+// schemaSubject names the schema in error messages.
+func schemaSubject(eventType string) string {
+	if eventType == "" {
+		return "event_result_type"
+	}
+	return fmt.Sprintf("event_result_type of event %q", eventType)
+}
+
+// refusingLoader is the compiler's only loader: a schema may refer only to itself ("#", "#/$defs/...",
+// an "$id" or anchor declared in the same document) and to the JSON Schema meta-schemas the validator
+// carries built in. Any other reference (file://, http://, a relative path) fails here without touching
+// the file system or the network.
+type refusingLoader struct{}
+
+func (refusingLoader) Load(u string) (any, error) {
+	return nil, errors.New("only references within the schema itself are followed")
+}
+
+// jsonShape reports the deepest nesting of arrays and objects in the JSON text b and the number of
+// objects in it (strings skipped).
+func jsonShape(b []byte) (maxDepth, objects int) {
+	depth, max, inStr, esc := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			if c == '{' {
+				objects++
+			}
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case c == '}' || c == ']':
+			depth--
 		}
 	}
-	if err != nil {
-		err = fmt.Errorf("%w: event_result_type is not a usable JSON Schema: %v", ErrInvalidOption, err)
+	return max, objects
+}
+
+// compileSchema compiles an event_result_type for eventType ("" when not known), cached by both.
+// It never reads a file or the network, and refuses schemas over the size and depth limits.
+func compileSchema(eventType string, schema json.RawMessage) (compiledEntry, error) {
+	key := eventType + "\x00" + string(schema)
+	if v, ok := compiledSchemas.Load(key); ok {
+		e := v.(compiledEntry)
+		return e, e.err
 	}
-	compiledSchemas.Store(key, compiledEntry{s, err})
-	return s, err
+	var e compiledEntry
+	e.s, e.err = compileSchemaUncached(eventType, schema)
+	if e.err != nil {
+		e.err = fmt.Errorf("%w: %v", ErrInvalidOption, e.err)
+	} else {
+		e.cost = newSchemaCost(e.s)
+	}
+	if compiledCount.Add(1) > maxCompiledSchemas {
+		compiledSchemas.Clear()
+		compiledCount.Store(1)
+	}
+	v, _ := compiledSchemas.LoadOrStore(key, e)
+	e = v.(compiledEntry)
+	return e, e.err
+}
+
+func compileSchemaUncached(eventType string, schema json.RawMessage) (*jsonschema.Schema, error) {
+	subject := schemaSubject(eventType)
+	if len(schema) > maxSchemaBytes {
+		return nil, fmt.Errorf("%s is %d bytes of JSON, over the limit of %d", subject, len(schema), maxSchemaBytes)
+	}
+	d, objects := jsonShape(schema)
+	if d > maxSchemaDepth {
+		return nil, fmt.Errorf("%s nests %d levels deep, over the limit of %d", subject, d, maxSchemaDepth)
+	}
+	if objects > maxSchemaObjects {
+		return nil, fmt.Errorf("%s has %d JSON objects, over the limit of %d", subject, objects, maxSchemaObjects)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not JSON: %v", subject, err)
+	}
+	loc := schemaLocation(eventType)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(refusingLoader{})
+	if err := c.AddResource(loc, doc); err != nil {
+		return nil, fmt.Errorf("%s is not a usable JSON Schema: %v", subject, err)
+	}
+	s, err := c.Compile(loc)
+	if err != nil {
+		var le *jsonschema.LoadURLError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("%s refers to %s, outside the schema: only references within the schema itself are followed (\"#\", \"#/$defs/...\", or an \"$id\" declared in the same document)",
+				subject, describeRef(doc, loc, le.URL))
+		}
+		return nil, fmt.Errorf("%s is not a usable JSON Schema: %v", subject, err)
+	}
+	return s, nil
+}
+
+// describeRef names the reference that resolved to the refused URL target: the "$ref" (or "$schema",
+// "$dynamicRef", "$recursiveRef") text as written when one is found, with what it resolved to.
+func describeRef(doc any, loc, target string) string {
+	base, _ := url.Parse(loc)
+	var found string
+	var walk func(v any)
+	walk = func(v any) {
+		if found != "" {
+			return
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for _, k := range []string{"$ref", "$dynamicRef", "$recursiveRef", "$schema"} {
+				r, ok := v[k].(string)
+				if !ok {
+					continue
+				}
+				u, err := url.Parse(r)
+				if err != nil {
+					continue
+				}
+				res := base.ResolveReference(u)
+				res.Fragment = ""
+				if r == target || res.String() == target || strings.TrimSuffix(r, "#") == target {
+					found = fmt.Sprintf("%s %q", k, r)
+					return
+				}
+			}
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(v[k])
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	if found == "" {
+		return fmt.Sprintf("%q", target)
+	}
+	if strings.Contains(found, fmt.Sprintf("%q", target)) {
+		return found
+	}
+	return fmt.Sprintf("%s (%s)", found, target)
 }
 
 // ValidateResult checks value (a Go value, encoded to JSON first, or raw JSON as json.RawMessage)
 // against an event_result_type JSON Schema, with a maintained validator
 // (github.com/santhosh-tekuri/jsonschema/v6, draft 2020-12 by default). A mismatch, or a value that does
 // not encode, is an *EventHandlerResultSchemaError naming the problem; a schema that does not compile is
-// an error wrapping ErrInvalidOption. Compiled schemas are cached by their text. Safe for concurrent use.
+// an error wrapping ErrInvalidOption.
+//
+// The schema is treated as untrusted input: it may refer only to itself ("#", "#/$defs/...", or an "$id"
+// or anchor declared in the same document) and to the standard JSON Schema meta-schemas; a reference to
+// anything else (a file, a URL, a relative path) is an error naming the reference, and nothing outside
+// the schema text is ever read. Schemas over 1 MiB of JSON, nested more than 256 arrays/objects deep or
+// with more than 2000 JSON objects are refused, and so is a check that could take more than about a
+// million subschema evaluations (a schema that applies the same subschema several times over at each
+// level of a nested value): such refusals wrap ErrInvalidOption and name the limit. Compiled schemas
+// are cached by their text. Safe for concurrent use.
 func ValidateResult(schema json.RawMessage, value any) error {
-	s, err := compileSchema(schema)
+	return validateResult("", schema, value)
+}
+
+// validateResult is ValidateResult for the event_result_type of eventType, which error messages name.
+func validateResult(eventType string, schema json.RawMessage, value any) error {
+	c, err := compileSchema(eventType, schema)
 	if err != nil {
 		return err
 	}
@@ -470,8 +713,51 @@ func ValidateResult(schema json.RawMessage, value any) error {
 	if err != nil {
 		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result is not JSON: %v", err)}
 	}
-	if err := s.Validate(inst); err != nil {
-		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: Event handler return value %.60s did not match event_result_type: %v", raw, err)}
+	if err := c.cost.checkCost(schemaSubject(eventType), inst); err != nil {
+		return err
+	}
+	if err := c.s.Validate(inst); err != nil {
+		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: Event handler return value %.60s did not match event_result_type: %s", raw, validationMessage(err))}
 	}
 	return nil
+}
+
+// maxReportedProblems bounds the validator's tree of reasons a message shows: a value can fail a
+// schema in exponentially many ways, and the full tree can be megabytes of text.
+const maxReportedProblems = 32
+
+// validationMessage is the validator's message for err, keeping the first maxReportedProblems entries
+// of its tree of reasons and saying how many were left out.
+func validationMessage(err error) string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err.Error()
+	}
+	var count func(e *jsonschema.ValidationError) int
+	count = func(e *jsonschema.ValidationError) int {
+		n := 1
+		for _, c := range e.Causes {
+			n += count(c)
+		}
+		return n
+	}
+	total := count(ve)
+	if total <= maxReportedProblems {
+		return ve.Error()
+	}
+	budget := maxReportedProblems
+	var prune func(e *jsonschema.ValidationError) *jsonschema.ValidationError
+	prune = func(e *jsonschema.ValidationError) *jsonschema.ValidationError {
+		c := *e
+		c.Causes = nil
+		for _, x := range e.Causes {
+			if budget <= 0 {
+				break
+			}
+			budget--
+			c.Causes = append(c.Causes, prune(x))
+		}
+		return &c
+	}
+	return fmt.Sprintf("%s\n(%d more reasons left out)", prune(ve).Error(), total-1-maxReportedProblems+budget)
 }

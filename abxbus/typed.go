@@ -289,7 +289,7 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 	info := e.info
 	if info == nil && e.resultSchema != nil {
 		// A foreign event_result_type (from JSON) is enforced on untyped results (F218, F222).
-		if err := ValidateResult(e.resultSchema, v); err != nil {
+		if err := validateResult(e.eventType, e.resultSchema, v); err != nil {
 			return nil, true, err
 		}
 		return v, false, nil

@@ -28,7 +28,8 @@
 //
 // The result schema is derived from the Go type with go/types, following encoding/json (tags,
 // omitempty/omitzero, embedded structs, ",string", time.Time, []byte, json.RawMessage, text
-// marshalers), in the draft 2020-12 shape the TypeScript package writes; it equals
+// marshalers, nil slices/maps/pointers as nullable, fields of embedded pointers optional, integer
+// ranges and integer map keys), in the draft 2020-12 shape the TypeScript package writes; it equals
 // abxbus.ResultSchemaFor for the same type.
 //
 // # Errors

@@ -1,6 +1,7 @@
 package codegen_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -68,6 +69,7 @@ func TestEndToEnd(t *testing.T) {
 	genWrite(t, filepath.Join(tmp, "cases.go"), "package main\n\nimport (\n"+strings.Join(imports, "")+
 		")\n\nvar schemaChecks = map[string]func() []string{\n"+strings.Join(checks, "")+"}\n")
 	genCopyGoFiles(t, filepath.Join(genTestdata, "e2e"), tmp)
+	genCopyGoFiles(t, filepath.Join(genTestdata, "e2e", "samples"), filepath.Join(tmp, "samples"))
 
 	if out, err := genGoCmd(t, tmp, "vet", "./..."); err != nil {
 		t.Fatalf("go vet of the generated code: %v\n%s", err, out)
@@ -76,7 +78,10 @@ func TestEndToEnd(t *testing.T) {
 	if out, err := genGoCmd(t, tmp, "build", "-race", "-o", bin, "."); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	out, err := exec.Command(bin).CombinedOutput()
+	samplesFile := filepath.Join(tmp, "samples.json")
+	run := exec.Command(bin)
+	run.Env = append(os.Environ(), "ABXBUS_E2E_SAMPLES="+samplesFile)
+	out, err := run.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
 		t.Fatalf("the generated code failed its end-to-end run: %v", err)
@@ -84,6 +89,57 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.HasSuffix(strings.TrimSpace(string(out)), "PASS") {
 		t.Fatalf("the end-to-end run did not finish")
 	}
+	t.Run("typescript", func(t *testing.T) { genTypeScriptSamples(t, samplesFile) })
+}
+
+// genTypeScriptSamples has the TypeScript peer (abxbus@2.5.56, testdata/interop) validate every sample
+// the end-to-end program recorded (issue 11 item 6): the zero and a populated value of each golden
+// result type, against its generated schema, the way abxbus does for a handler's return value.
+func genTypeScriptSamples(t *testing.T, samplesFile string) {
+	peer, err := filepath.Abs(filepath.Join("..", "testdata", "interop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nodeErr := exec.LookPath("node")
+	_, peerErr := os.Stat(filepath.Join(peer, "node_modules", "abxbus", "package.json"))
+	if nodeErr != nil || peerErr != nil {
+		if os.Getenv("CI") != "true" {
+			t.Skipf("the TypeScript peer is not available (node: %v, peer: %v); run `make interop-deps` (make test does)", nodeErr, peerErr)
+		}
+		t.Fatalf("the TypeScript peer is required in CI (node: %v, peer: %v)", nodeErr, peerErr)
+	}
+	verdicts := filepath.Join(t.TempDir(), "verdicts.json")
+	cmd := exec.Command("node", "peer.mjs", "validate-results", samplesFile, verdicts)
+	cmd.Dir = peer
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("node peer.mjs validate-results: %v\n%s", err, out)
+	}
+	var samples []struct {
+		Event, Kind   string
+		Schema, Value json.RawMessage
+	}
+	var got []struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	for path, v := range map[string]any{samplesFile: &samples, verdicts: &got} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	if len(samples) < 80 || len(got) != len(samples) {
+		t.Fatalf("%d samples, %d verdicts", len(samples), len(got))
+	}
+	for i, s := range samples {
+		if !got[i].OK {
+			t.Errorf("%s: TS rejects the %s value %s under %s: %s", s.Event, s.Kind, s.Value, s.Schema, got[i].Error)
+		}
+	}
+	t.Logf("TS accepts all %d samples", len(samples))
 }
 
 // genSchemaCheck writes, into a generated package, E2ECheck: it compares every generated schema
@@ -99,12 +155,21 @@ func genSchemaCheck(p *codegen.Package) string {
 			fmt.Fprintf(&b, "\t%q\n", im.Path)
 		}
 	}
-	b.WriteString("\t\"time\"\n\n\t\"github.com/typedbus/abxbus-go/abxbus\"\n)\n\nvar _ = time.Second\n\n")
+	b.WriteString("\t\"time\"\n\n\te2ejson \"encoding/json\"\n\te2esamples \"abxbusgene2e/samples\"\n\t\"github.com/typedbus/abxbus-go/abxbus\"\n)\n\nvar _ = time.Second\n\n")
 	b.WriteString("func E2ECheck() []string {\n\tvar bad []string\n")
 	b.WriteString("\tcheck := func(event, constant string, t reflect.Type) {\n" +
 		"\t\truntime, err := abxbus.ResultSchemaFor(t)\n" +
 		"\t\tif err != nil {\n\t\t\tbad = append(bad, fmt.Sprintf(\"%s: ResultSchemaFor(%v): %v\", event, t, err))\n\t\t\treturn\n\t\t}\n" +
-		"\t\tif string(runtime) != constant {\n\t\t\tbad = append(bad, fmt.Sprintf(\"%s (%v):\\n  generated %s\\n  runtime   %s\", event, t, constant, runtime))\n\t\t}\n\t}\n")
+		"\t\tif string(runtime) != constant {\n\t\t\tbad = append(bad, fmt.Sprintf(\"%s (%v):\\n  generated %s\\n  runtime   %s\", event, t, constant, runtime))\n\t\t}\n" +
+		// Issue 11 item 6: what encoding/json writes for the zero value and for a populated value of the
+		// result type is valid under the type's own schema (here in Go; the test checks the same samples
+		// in the TypeScript peer).
+		"\t\tzero, populated, err := e2esamples.Values(t)\n" +
+		"\t\tif err != nil {\n\t\t\tbad = append(bad, fmt.Sprintf(\"%s: samples of %v: %v\", event, t, err))\n\t\t\treturn\n\t\t}\n" +
+		"\t\tfor kind, v := range map[string][]byte{\"zero\": zero, \"populated\": populated} {\n" +
+		"\t\t\tif err := abxbus.ValidateResult(e2ejson.RawMessage(constant), e2ejson.RawMessage(v)); err != nil {\n" +
+		"\t\t\t\tbad = append(bad, fmt.Sprintf(\"%s (%v): the %s value %s does not match its own schema: %v\", event, t, kind, v, err))\n\t\t\t}\n" +
+		"\t\t\te2esamples.Record(e2esamples.Sample{Event: event, Kind: kind, Schema: e2ejson.RawMessage(constant), Value: v})\n\t\t}\n\t}\n")
 	for _, ev := range p.Events {
 		fmt.Fprintf(&b, "\tcheck(%q, %s, reflect.TypeFor[%s]())\n", ev.GoName, ev.Names().SchemaConst, ev.ResultExpr)
 	}

@@ -183,7 +183,8 @@ func (g *schemaGen) schema(t types.Type, stack []types.Type) (any, error) {
 			if u.Kind() == types.Uintptr {
 				return nil, fmt.Errorf("uintptr has no JSON form")
 			}
-			return obj{{"type", "integer"}}, nil
+			lo, hi := integerRange(u.Kind())
+			return obj{{"type", "integer"}, {"minimum", json.Number(lo)}, {"maximum", json.Number(hi)}}, nil
 		case u.Info()&types.IsFloat != 0:
 			return obj{{"type", "number"}}, nil
 		case u.Info()&types.IsComplex != 0:
@@ -195,16 +196,17 @@ func (g *schemaGen) schema(t types.Type, stack []types.Type) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return obj{{"anyOf", []any{s, obj{{"type", "null"}}}}}, nil
+		return nullable(s), nil
 	case *types.Slice:
+		// encoding/json writes a nil slice (and a nil []byte) as null.
 		if isByte(u.Elem()) {
-			return obj{{"type", "string"}, {"contentEncoding", "base64"}}, nil
+			return nullable(obj{{"type", "string"}, {"contentEncoding", "base64"}}), nil
 		}
 		s, err := g.schema(u.Elem(), stack)
 		if err != nil {
 			return nil, err
 		}
-		return obj{{"type", "array"}, {"items", s}}, nil
+		return nullable(obj{{"type", "array"}, {"items", s}}), nil
 	case *types.Array:
 		s, err := g.schema(u.Elem(), stack)
 		if err != nil {
@@ -212,14 +214,16 @@ func (g *schemaGen) schema(t types.Type, stack []types.Type) (any, error) {
 		}
 		return obj{{"type", "array"}, {"items", s}, {"minItems", u.Len()}, {"maxItems", u.Len()}}, nil
 	case *types.Map:
-		if !mapKeyOK(u.Key()) {
+		keys, ok := mapKeySchema(u.Key())
+		if !ok {
 			return nil, fmt.Errorf("map key type %s is not a string, an integer or an encoding.TextMarshaler", g.str(u.Key()))
 		}
 		s, err := g.schema(u.Elem(), stack)
 		if err != nil {
 			return nil, err
 		}
-		return obj{{"type", "object"}, {"propertyNames", obj{{"type", "string"}}}, {"additionalProperties", s}}, nil
+		// encoding/json writes a nil map as null.
+		return nullable(obj{{"type", "object"}, {"propertyNames", keys}, {"additionalProperties", s}}), nil
 	case *types.Interface:
 		if u.NumMethods() > 0 {
 			return nil, fmt.Errorf("interface type %s has methods, so it has no fixed JSON form", g.str(t))
@@ -279,14 +283,66 @@ func isByte(t types.Type) bool {
 	return true
 }
 
-func mapKeyOK(k types.Type) bool {
-	if b, ok := k.Underlying().(*types.Basic); ok && b.Info()&(types.IsString|types.IsInteger) != 0 && b.Kind() != types.Uintptr {
-		return true
+// mapKeySchema is the propertyNames schema of a map key type as encoding/json reads and writes keys:
+// string kinds as they are, then text marshalers, then integers in decimal (a sign is accepted for
+// signed ones). ok is false for a key type encoding/json cannot use.
+func mapKeySchema(k types.Type) (obj, bool) {
+	keys := obj{{"type", "string"}}
+	b, basic := k.Underlying().(*types.Basic)
+	if basic && b.Info()&types.IsString != 0 {
+		return keys, true
 	}
 	if n, ok := k.(*types.Named); ok && hasMethod(n, "MarshalText") {
-		return true
+		return keys, true
 	}
-	return false
+	if basic && b.Info()&types.IsInteger != 0 && b.Kind() != types.Uintptr {
+		if b.Info()&types.IsUnsigned != 0 {
+			return keys.set("pattern", unsignedKeyPattern), true
+		}
+		return keys.set("pattern", signedKeyPattern), true
+	}
+	return nil, false
+}
+
+// Patterns of the integer map keys encoding/json accepts (strconv.ParseInt / ParseUint in base 10).
+const (
+	signedKeyPattern   = "^[+-]?[0-9]+$"
+	unsignedKeyPattern = "^[0-9]+$"
+)
+
+// integerRange is the range of an integer kind as JSON number text; int and uint are taken as 64 bits
+// wide, as the runtime does, so the schema text does not depend on the target platform.
+func integerRange(k types.BasicKind) (lo, hi string) {
+	switch k {
+	case types.Int8:
+		return "-128", "127"
+	case types.Int16:
+		return "-32768", "32767"
+	case types.Int32:
+		return "-2147483648", "2147483647"
+	case types.Int, types.Int64:
+		return "-9223372036854775808", "9223372036854775807"
+	case types.Uint8:
+		return "0", "255"
+	case types.Uint16:
+		return "0", "65535"
+	case types.Uint32:
+		return "0", "4294967295"
+	}
+	return "0", "18446744073709551615"
+}
+
+// nullable is s or null, the schema of a value encoding/json may write as null (a nil pointer, slice
+// or map); a schema that already admits null is returned as it is.
+func nullable(s any) any {
+	if o, ok := s.(obj); ok && len(o) == 1 && o[0].k == "anyOf" {
+		if alts, ok := o[0].v.([]any); ok && len(alts) == 2 {
+			if n, ok := alts[1].(obj); ok && len(n) == 1 && n[0].k == "type" && n[0].v == "null" {
+				return s
+			}
+		}
+	}
+	return obj{{"anyOf", []any{s, obj{{"type", "null"}}}}}
 }
 
 type structField struct {
@@ -302,8 +358,10 @@ type structField struct {
 // field drops the name), `-` skipped, omitempty/omitzero fields not required.
 func (g *schemaGen) structSchema(s *types.Struct, stack []types.Type) (any, error) {
 	var fields []structField
-	var collect func(s *types.Struct, depth int)
-	collect = func(s *types.Struct, depth int) {
+	// viaPointer: the fields are promoted through an embedded pointer, which encoding/json skips (all
+	// its fields absent) when it is nil, so none of them is required.
+	var collect func(s *types.Struct, depth int, viaPointer bool)
+	collect = func(s *types.Struct, depth int, viaPointer bool) {
 		for i := 0; i < s.NumFields(); i++ {
 			f := s.Field(i)
 			tag := reflect.StructTag(s.Tag(i)).Get("json")
@@ -324,7 +382,8 @@ func (g *schemaGen) structSchema(s *types.Struct, stack []types.Type) (any, erro
 				}
 				if es, ok := et.Underlying().(*types.Struct); ok && name == "" {
 					if n, ok := et.(*types.Named); !ok || !hasMethod(n, "MarshalJSON") {
-						collect(es, depth+1)
+						_, isPtr := ft.(*types.Pointer)
+						collect(es, depth+1, viaPointer || isPtr)
 						continue
 					}
 				}
@@ -335,7 +394,7 @@ func (g *schemaGen) structSchema(s *types.Struct, stack []types.Type) (any, erro
 			if name == "" {
 				name = f.Name()
 			}
-			optional := false
+			optional := viaPointer
 			for _, o := range strings.Split(opts, ",") {
 				if o == "omitempty" || o == "omitzero" {
 					optional = true
@@ -349,7 +408,7 @@ func (g *schemaGen) structSchema(s *types.Struct, stack []types.Type) (any, erro
 			fields = append(fields, structField{name: name, typ: ft, optional: optional, depth: depth, tagged: tagged})
 		}
 	}
-	collect(s, 0)
+	collect(s, 0, false)
 	// Resolve duplicate names the way encoding/json does.
 	byName := map[string][]int{}
 	for i, f := range fields {

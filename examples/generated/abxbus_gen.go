@@ -218,7 +218,7 @@ const PriceQuoteEventType = "PriceQuote"
 
 // PriceQuoteResultSchema is the event_result_type of PriceQuote: the JSON Schema (draft 2020-12) of
 // its result type map[string]float64, as abxbus.ResultSchemaFor derives it.
-const PriceQuoteResultSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","propertyNames":{"type":"string"},"additionalProperties":{"type":"number"}}`
+const PriceQuoteResultSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","anyOf":[{"type":"object","propertyNames":{"type":"string"},"additionalProperties":{"type":"number"}},{"type":"null"}]}`
 
 // EventSpec declares event type "PriceQuote", handler concurrency parallel and completion first.
 // The runtime calls it once per type.

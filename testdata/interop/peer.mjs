@@ -5,6 +5,9 @@
 //   node peer.mjs roundtrip-events IN OUT     BaseEvent.fromJSON + toJSON of each event (throws if rejected)
 //   node peer.mjs check-results IN CASES OUT  run each case value through a TS handler on a rehydrated event:
 //                                             {event_type: {valid: [bool...], invalid: [bool...]}} (true = accepted)
+//   node peer.mjs validate-results IN OUT     IN: [{event, schema, value}...]; each value is returned by a TS handler
+//                                             of a rehydrated event whose event_result_type is schema (the path
+//                                             abxbus validates results on): [{ok, error}...] in the same order
 //   node peer.mjs roundtrip-bus IN OUT        EventBus.fromJSON + toJSON
 //   node peer.mjs resume-bus IN OUT           restore a bus, attach a handler to every handler id, let the
 //                                             pending queue run, write the processed bus
@@ -86,6 +89,22 @@ async function checkResults(inp, casesPath, out) {
   writeJSON(out, res);
 }
 
+async function validateResults(inp, out) {
+  const res = [];
+  for (const { event, schema, value } of readJSON(inp)) {
+    const bus = new EventBus('ValidateBus');
+    const type = `Validate_${event}`;
+    bus.on(type, () => value);
+    const ev = BaseEvent.fromJSON({ event_type: type, event_result_type: schema });
+    bus.emit(ev);
+    await ev.now();
+    const r = [...ev.event_results.values()][0];
+    res.push({ ok: r.status === 'completed', error: r.error ? String(r.error.message ?? r.error) : '' });
+    await bus.destroy();
+  }
+  writeJSON(out, res);
+}
+
 function roundtripBus(inp, out) {
   const bus = EventBus.fromJSON(readJSON(inp));
   writeJSON(out, JSON.parse(JSON.stringify(bus.toJSON(), (k, v) => (v instanceof Error ? { type: v.name, message: v.message } : v))));
@@ -137,6 +156,7 @@ switch (cmd) {
   case 'make-events': await makeEvents(args[0]); break;
   case 'roundtrip-events': roundtripEvents(args[0], args[1]); break;
   case 'check-results': await checkResults(args[0], args[1], args[2]); break;
+  case 'validate-results': await validateResults(args[0], args[1]); break;
   case 'roundtrip-bus': roundtripBus(args[0], args[1]); break;
   case 'resume-bus': await resumeBus(args[0], args[1]); break;
   case 'jsonl-write': await jsonlWrite(args[0], n(args[1])); break;

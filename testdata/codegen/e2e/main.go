@@ -15,6 +15,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 
+	"abxbusgene2e/samples"
 	"abxbusgene2e/shop"
 )
 
@@ -28,9 +29,12 @@ func ok(format string, args ...any) { fmt.Printf("ok: "+format+"\n", args...) }
 func main() {
 	for _, name := range slices.Sorted(mapsKeys(schemaChecks)) {
 		if bad := schemaChecks[name](); len(bad) > 0 {
-			fail("package %s: abxbus-gen and abxbus.ResultSchemaFor disagree:\n%s", name, strings.Join(bad, "\n"))
+			fail("package %s: schema check failed:\n%s", name, strings.Join(bad, "\n"))
 		}
-		ok("package %s: generated schema constants agree with ResultSchemaFor", name)
+		ok("package %s: generated schema constants agree with ResultSchemaFor and accept the zero and a populated value", name)
+	}
+	if err := samples.Write(os.Getenv("ABXBUS_E2E_SAMPLES")); err != nil {
+		fail("writing the samples: %v", err)
 	}
 	if err := scenario(); err != nil {
 		fail("%v", err)

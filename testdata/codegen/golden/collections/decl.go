@@ -43,3 +43,12 @@ type Anything struct {
 type Mixed struct {
 	abxbus.Returns[[]any]
 }
+
+// Integer-keyed maps describe their keys (issue 11 item 6).
+type Flags struct {
+	abxbus.Returns[map[uint16]bool]
+}
+
+type Offsets struct {
+	abxbus.Returns[map[int8][]string]
+}

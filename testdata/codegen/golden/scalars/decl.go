@@ -46,3 +46,20 @@ type GetCount struct {
 type GetAny struct {
 	abxbus.Returns[any]
 }
+
+// Sized integers carry their range (issue 11 item 6).
+type Sized struct {
+	I8  int8    `json:"i8"`
+	I16 int16   `json:"i16"`
+	I32 int32   `json:"i32"`
+	U   uint    `json:"u"`
+	U16 uint16  `json:"u16"`
+	U32 uint32  `json:"u32"`
+	U64 uint64  `json:"u64"`
+	Cnt Count   `json:"cnt"`
+	F32 float32 `json:"f32"`
+}
+
+type GetSized struct {
+	abxbus.Returns[Sized]
+}

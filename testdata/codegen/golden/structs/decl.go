@@ -50,3 +50,29 @@ type Inline struct {
 		Error string `json:"error,omitempty"`
 	}]
 }
+
+// Base is embedded by pointer: when it is nil, encoding/json writes none of its fields (issue 11 item 6).
+type Base struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+}
+
+// Invoice{} writes null for its nil slice, map and []byte (issue 11 item 6).
+type Invoice struct {
+	*Base
+	Number string            `json:"number"`
+	Lines  []Line            `json:"lines"`
+	Totals map[string]int64  `json:"totals"`
+	PDF    []byte            `json:"pdf"`
+	Notes  [][]string        `json:"notes"`
+	Meta   map[string]string `json:"meta,omitempty"`
+}
+
+type Line struct {
+	SKU string `json:"sku"`
+	Qty uint32 `json:"qty"`
+}
+
+type Bill struct {
+	abxbus.Returns[Invoice]
+}
