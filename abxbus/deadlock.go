@@ -3,6 +3,7 @@ package abxbus
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -51,7 +52,13 @@ type wfNode struct {
 // end by timeout or Destroy).
 const maxWalk = 1 << 14
 
-// cyclePath returns the path from one of start to finish(target), or nil when there is none.
+// detectMu serializes detection walks with the decision that follows them, so that two waits closing the
+// same cycle at once do not both give up: the second walk no longer goes through the run the first one
+// asked to give up.
+var detectMu sync.Mutex
+
+// cyclePath returns the path from one of start to finish(target), or nil when there is none. Callers hold
+// detectMu.
 func cyclePath(start []wfNode, target *run) []wfNode {
 	type item struct {
 		n    wfNode
@@ -92,6 +99,9 @@ func cyclePath(start []wfNode, target *run) []wfNode {
 }
 
 func (n wfNode) successors(out []wfNode) []wfNode {
+	if n.r != nil && n.r.aborted() == abortDeadlock {
+		return out // giving up already: it waits for nothing and will let go of its slots
+	}
 	switch n.kind {
 	case wfFinish:
 		r := n.r
@@ -175,8 +185,12 @@ func (r *run) blockedOn(s *slot) <-chan struct{} {
 	r.waitingOn.Store(s)
 	waitEdges.Add(1)
 	ch := r.abortChan()
-	if o := s.ownerRun(); o != nil && cyclePath([]wfNode{{kind: wfRelease, r: o}}, r) != nil {
-		_ = r.abort(abortDeadlock)
+	if o := s.ownerRun(); o != nil {
+		detectMu.Lock()
+		if cyclePath([]wfNode{{kind: wfRelease, r: o}}, r) != nil {
+			_ = r.abort(abortDeadlock)
+		}
+		detectMu.Unlock()
 	}
 	return ch
 }
@@ -188,13 +202,19 @@ func (r *run) dispatcherBlockedOn(s *slot) <-chan struct{} {
 	r.waitingOn.Store(s)
 	waitEdges.Add(1)
 	if o := s.ownerRun(); o != nil {
+		detectMu.Lock()
+		var nudge *BaseEvent
 		if path := cyclePath([]wfNode{{kind: wfRelease, r: o}}, r); path != nil && abandonOneOf(path, r) == nil {
 			for _, n := range path {
 				if n.kind == wfEvent {
-					n.e.nudge()
+					nudge = n.e
 					break
 				}
 			}
+		}
+		detectMu.Unlock()
+		if nudge != nil {
+			nudge.nudge()
 		}
 	}
 	return r.abortChan()
@@ -242,6 +262,8 @@ func (r *run) unblocked() {
 // the caller checks again once that event was requeued. A cycle with no such run means the wait itself
 // cannot finish: the error says so. retry asks for an immediate new check (the graph moved meanwhile).
 func (e *BaseEvent) checkHandlerWait(res *EventResult, op string) (other *BaseEvent, retry bool, err error) {
+	detectMu.Lock()
+	defer detectMu.Unlock()
 	path := cyclePath([]wfNode{{kind: wfEvent, e: e}}, res.run)
 	if path == nil {
 		return nil, false, nil

@@ -347,8 +347,9 @@ type (
 // Issue 10 item 1: two global-serial buses X and Y in one lock domain. Q on Y (bus-serial override) holds
 // only Y's slot and awaits a linked child D that needs the global slot; P on X holds the global slot and
 // awaits C on Y, which borrows the global slot and needs Y's. The runs take borrowed and owned slots in
-// opposite orders. The detector breaks the cycle: exactly one of the two awaits fails at once with
-// ErrWouldDeadlock, its child runs later in queue order, and every event completes, without any timeout.
+// opposite orders. The detector breaks the cycle: an await fails at once with ErrWouldDeadlock (usually
+// one; when both waits close the cycle at the same moment, both), its child runs later in queue order,
+// and every event completes, without any timeout.
 func TestCrossBusQueueJumpCycleIsBroken(t *testing.T) {
 	for i := range 20 {
 		ctx := tctx(t)
@@ -394,8 +395,8 @@ func TestCrossBusQueueJumpCycleIsBroken(t *testing.T) {
 				t.Fatalf("run %d: await failed with %v", i, err)
 			}
 		}
-		if failed != 1 {
-			t.Fatalf("run %d: %d awaits failed with ErrWouldDeadlock (Q: %v, P: %v), want exactly 1", i, failed, qErr, pErr)
+		if failed == 0 {
+			t.Fatalf("run %d: no await failed with ErrWouldDeadlock (Q: %v, P: %v)", i, qErr, pErr)
 		}
 		for _, e := range append(y.History(), x.History()...) {
 			if e.Status() != abxbus.EventCompleted {
