@@ -186,6 +186,18 @@ func TestCursorKill9Item11(t *testing.T) {
 	}
 }
 
+// idleThenClose closes br once its last event completed, so the cursor holds every event handled (an
+// event still in its handlers at Close is delivered again by the next reader, by design).
+func idleThenClose(t *testing.T, br *Bridge) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := br.Bus().WaitUntilIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	br.Close()
+}
+
 // readerWithCursor starts an in-process bridge with a cursor that records payload numbers.
 func readerWithCursor(t *testing.T, file, cursor string, want int, o *Options) (*Bridge, *collector) {
 	t.Helper()
@@ -216,13 +228,13 @@ func TestCursorResumesExactlyItem11(t *testing.T) {
 		if c.count() != want {
 			t.Fatalf("received %d events, want %d", c.count(), want)
 		}
-		br.Close()
+		idleThenClose(t, br)
 		return got
 	}
 	br, c := readerWithCursor(t, file, cursor, 3, &Options{Logger: lg, CursorSync: true})
 	appendTo(t, file, pingLines(t, 0, 3))
 	c.wait(t)
-	br.Close()
+	idleThenClose(t, br)
 	appendTo(t, file, pingLines(t, 3, 8)) // while down
 	if got := fmt.Sprint(restart(5)); got != seq(3, 8) {
 		t.Fatalf("after restart: %s", got)
