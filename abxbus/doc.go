@@ -32,11 +32,22 @@
 //
 // By default a bus is strict FIFO: one event at a time per bus (bus-serial), handlers of an event one at
 // a time in registration order (serial), and every handler runs (completion "all"). Events start, and on
-// a serial bus complete, in emit order (F149). The only exception is the queue-jump: a child event that
-// a handler emits and awaits with [BaseEvent.Now] (or [CallChild]) runs at once, borrowing the slot of
-// the waiting parent, like a function call (F101-F110). [BaseEvent.Wait] waits without jumping the queue;
-// a Wait from inside a handler that could never finish (the awaited event is queued behind that handler
-// on the same serial slot) fails at once with [ErrWouldDeadlock] (D5).
+// a serial bus complete, in emit order. There are two exceptions, both explicit:
+//
+//   - The queue-jump: a child event that a handler emits and awaits with [BaseEvent.Now] (or
+//     [CallChild]) runs at once, borrowing the slots of the waiting parent, like a function call. On
+//     another bus it still waits for that bus's own slot, ahead of the queued events.
+//   - [BaseEvent.Now] (and [Call], the result accessors) from outside any handler on an event that has not
+//     started processes it at once, even while another event runs on its bus: it takes the slots that
+//     are free and waits for none. To wait in queue order, use [BaseEvent.Wait].
+//
+// [BaseEvent.Wait] never jumps the queue. A wait from inside a handler that can never finish fails at
+// once with [ErrWouldDeadlock]: the awaited event is queued behind a slot that handler's run holds, or
+// the wait would close a cycle of runs waiting for each other's slots across buses (a bus-serial event
+// on one bus awaiting a global-serial child while a global-serial event awaits a child on that bus). In
+// such a cycle a queue-jumping child that is waiting for a slot gives up its jump instead: it returns
+// what it took and borrowed, its event goes back to the head of its bus queue and runs in queue order,
+// and the handlers awaiting it see [ErrWouldDeadlock] only if they can no longer get it.
 //
 // Options relax ordering per bus ([Options]) or per event ([EventOptions]): event concurrency
 // [GlobalSerial] (one slot per lock domain, process-wide by default), [BusSerial] or [Parallel]; handler
@@ -54,8 +65,9 @@
 // emitted after that, are refused ([ErrHandlerFinished]).
 //
 // Timeouts have three levels (bus, event, handler; [Timeout] is unset, [NoTimeout] or a duration). A
-// handler's limit is min(its own or the event's handler timeout or the bus event timeout, the event
-// deadline) (F134, D6). Expiry records [EventHandlerTimeoutError] (own budget), [EventHandlerAbortedError]
+// handler's limit is min(its own timeout, else the event's handler timeout, else the event timeout as
+// resolved (the event's own, else the bus's), and the event deadline): an event with [NoTimeout] as its
+// timeout also lifts the fallback limit of its handlers. Expiry records [EventHandlerTimeoutError] (own budget), [EventHandlerAbortedError]
 // (was running when the event deadline, a first-completion loss or a parent timeout hit) or
 // [EventHandlerCancelledError] (had not started). Slow-event and slow-handler thresholds only log a
 // warning through the bus's [log/slog] logger.
