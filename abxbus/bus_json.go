@@ -346,6 +346,7 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 		byID[id] = e
 		b.hist.add(e)
 	}
+	b.adoptResultRows(hist, byID)
 	pending, err := idList(top["pending_event_queue"])
 	if err != nil {
 		return fail("pending_event_queue%w", err)
@@ -405,6 +406,50 @@ func sortedKeys[V any](m map[string]V) []string {
 func hasKey(raw json.RawMessage, k string) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(raw, &m) == nil && m[k] != nil && firstByte(m[k]) != 'n'
+}
+
+// adoptResultRows links the result rows this bus recorded to its handlers, so that a queued event resumes
+// in them (a finished row stands, an unfinished one runs again) instead of running every handler anew. A
+// handler known only from a row is recreated from it, without a function until one is registered with
+// its id (as the TypeScript runtime does).
+func (b *Bus) adoptResultRows(hist []member, byID map[ID]*BaseEvent) {
+	added := false
+	for _, m := range hist {
+		id, _ := ParseID(m.key)
+		e := byID[id]
+		for _, row := range e.results {
+			if row.wire == nil || row.run != nil {
+				continue
+			}
+			if !(row.wire.busID == b.id || row.wire.busID.IsZero() && row.wire.busName == b.name) {
+				continue
+			}
+			h := b.handlerIDs[row.handler.id]
+			if h == nil {
+				src := row.handler
+				h = &Handler{bus: b, restored: true, id: src.id, name: src.name, filePath: src.filePath,
+					registeredAt: src.registeredAt, pattern: src.pattern, timeout: src.timeout, slowTimeout: src.slowTimeout}
+				if h.pattern == "" {
+					h.pattern = e.eventType
+				}
+				b.handlerIDs[h.id] = h
+				if h.pattern == "*" {
+					b.wildcard = append(b.wildcard, h)
+				} else {
+					b.byType[h.pattern] = append(b.byType[h.pattern], h)
+				}
+				added = true
+			}
+			row.handler = h
+		}
+	}
+	if added {
+		byReg := func(x, y *Handler) int { return cmpInt64(x.registeredAt, y.registeredAt) }
+		slices.SortStableFunc(b.wildcard, byReg)
+		for _, hs := range b.byType {
+			slices.SortStableFunc(hs, byReg)
+		}
+	}
 }
 
 // Resume starts processing the pending queue of a bus restored by BusFromJSON (Emit and Now do it too).

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -188,4 +190,122 @@ func FuzzBusFromJSON(f *testing.F) {
 			t.Fatalf("unstable encoding:\n%s\n%s (%v)", out, again, err)
 		}
 	})
+}
+
+// Issue 10 item 14 (F160, F229, F230): a restored bus resumes the result rows its queued event already
+// carries: the completed row stands, only the pending handler runs, in its own row, and the event
+// completes. A handler known only from a row is recreated (without a function until one is attached).
+func TestBusJSONResumesSeededRows(t *testing.T) {
+	ctx := tctx(t)
+	src := newBus(t, "SeedBus", nil)
+	gate, started := make(chan struct{}), make(chan struct{})
+	first := must[*abxbus.Handler](t)(abxbus.On(src, func(ctx context.Context, p Ping) (int, error) {
+		if p.N == 0 {
+			close(started)
+			<-gate
+		}
+		return 1, nil
+	}, abxbus.WithName("first")))
+	second := must[*abxbus.Handler](t)(abxbus.On(src, func(ctx context.Context, p Ping) (int, error) { return 2, nil }, abxbus.WithName("second")))
+	must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, src, Ping{N: 0}))
+	<-started
+	queued := must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, src, Ping{N: 1}))
+	if _, err := queued.Base().UpdateResult(first, abxbus.ResultUpdate{Result: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queued.Base().UpdateResult(second, abxbus.ResultUpdate{Status: abxbus.ResultPending}); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := src.ToJSON()
+	close(gate)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reg := abxbus.NewRegistry()
+	if err := abxbus.Register[Ping](reg); err != nil {
+		t.Fatal(err)
+	}
+	// A second dump where the second handler appears only in the queued event's row.
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(dump, &top); err != nil {
+		t.Fatal(err)
+	}
+	var handlers map[string]json.RawMessage
+	var byKey map[string][]string
+	if err := json.Unmarshal(top["handlers"], &handlers); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(top["handlers_by_key"], &byKey); err != nil {
+		t.Fatal(err)
+	}
+	delete(handlers, second.ID().String())
+	for k, ids := range byKey {
+		byKey[k] = slices.DeleteFunc(ids, func(id string) bool { return id == second.ID().String() })
+	}
+	top["handlers"], _ = json.Marshal(handlers)
+	top["handlers_by_key"], _ = json.Marshal(byKey)
+	rowsOnly, _ := json.Marshal(top)
+
+	for _, attach := range []bool{true, false} {
+		data := dump
+		if !attach {
+			data = rowsOnly
+		}
+		dst, err := abxbus.BusFromJSON(data, reg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		ran := map[string]int{}
+		for _, h := range []*abxbus.Handler{first, second} {
+			if !attach && h == second {
+				if _, ok := dst.HandlerByID(second.ID()); !ok {
+					t.Fatal("a handler known only from a result row was not recreated")
+				}
+				continue
+			}
+			name := h.Name()
+			must[*abxbus.Handler](t)(abxbus.On(dst, func(ctx context.Context, p Ping) (int, error) {
+				mu.Lock()
+				ran[name]++
+				mu.Unlock()
+				return 20, nil
+			}, abxbus.WithHandlerID(h.ID().String())))
+		}
+		ev, ok := dst.HistoryEvent(queued.ID())
+		if !ok {
+			t.Fatal("queued event not restored")
+		}
+		dst.Resume()
+		if err := ev.Wait(ctx); err != nil {
+			t.Fatalf("attach=%v: the restored event never completed: %v", attach, err)
+		}
+		idle(t, dst)
+		rows := ev.Results()
+		mu.Lock()
+		defer mu.Unlock()
+		if ran["first"] != 0 {
+			t.Fatalf("attach=%v: the handler with a completed row ran again (%d times)", attach, ran["first"])
+		}
+		if len(rows) != 2 {
+			t.Fatalf("attach=%v: %d result rows, want the 2 seeded ones", attach, len(rows))
+		}
+		if v, err := rows[0].Value(); err != nil || jsonText(v) != "100" {
+			t.Fatalf("attach=%v: seeded completed row: %v, %v", attach, v, err)
+		}
+		if attach {
+			if v, err := rows[1].Value(); err != nil || jsonText(v) != "20" || ran["second"] != 1 {
+				t.Fatalf("pending row: %v, %v (ran %d)", v, err, ran["second"])
+			}
+		} else if rows[1].Status() != abxbus.ResultError || !strings.Contains(rows[1].Err().Error(), "no function") {
+			t.Fatalf("row of a handler without a function: %s %v", rows[1].Status(), rows[1].Err())
+		}
+		dst.Destroy(true)
+	}
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

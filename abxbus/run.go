@@ -321,6 +321,18 @@ func (r *run) begin() bool {
 		}
 	}
 	for i, h := range r.handlers {
+		if old := e.seededRowLocked(h); old != nil {
+			// A row recorded before this run (a restored bus, UpdateResult ahead of processing) is
+			// this handler's result: a finished one stands, an unfinished one runs again in it.
+			r.results[i] = old
+			old.bus, old.run = r.bus, r
+			if old.status.terminal() {
+				r.terminal++
+			} else {
+				old.status, old.startedAt, old.completedAt = ResultPending, 0, 0
+			}
+			continue
+		}
 		res := r.results[i]
 		res.ev, res.bus, res.handler, res.run = e, r.bus, h, r
 		res.id = newIDAt(t)
@@ -366,6 +378,16 @@ func (r *run) begin() bool {
 		}
 	}
 	return r.drive(next, fin)
+}
+
+// seededRowLocked returns the result row of h that no run owns yet, if any (e.mu held).
+func (e *BaseEvent) seededRowLocked(h *Handler) *EventResult {
+	for _, x := range e.results {
+		if x.run == nil && x.handler == h {
+			return x
+		}
+	}
+	return nil
 }
 
 func (r *run) runParallel(res *EventResult) {
