@@ -308,19 +308,7 @@ func (b *Bus) dispatchLoop() {
 		b.mu.Unlock()
 		held, n := b.slotsFor(e)
 		got := 0
-		for got < n {
-			s := held[got]
-			blocked := false
-			ok := s.acquire(r, false, func() <-chan struct{} {
-				blocked = true
-				return r.dispatcherBlockedOn(s)
-			})
-			if blocked {
-				r.unblocked()
-			}
-			if !ok {
-				break
-			}
+		for got < n && r.take(held[got], false) {
 			got++
 		}
 		b.mu.Lock()

@@ -252,6 +252,23 @@ func (e *BaseEvent) nudge() {
 	}
 }
 
+// take waits for s on behalf of r, publishing the wait to the deadlock detector while it blocks. It
+// reports whether r got the slot (false: the wait was aborted).
+func (r *run) take(s *slot, priority bool) bool {
+	blocked := false
+	ok := s.acquire(r, priority, func() <-chan struct{} {
+		blocked = true
+		if r.dispatcher {
+			return r.dispatcherBlockedOn(s)
+		}
+		return r.blockedOn(s)
+	})
+	if blocked {
+		r.unblocked()
+	}
+	return ok
+}
+
 func (r *run) unblocked() {
 	r.waitingOn.Store(nil)
 	waitEdges.Add(-1)

@@ -187,15 +187,7 @@ func (r *run) acquire(priority bool) (abandon bool) {
 			continue
 		}
 		s := need[i]
-		blocked := false
-		ok := s.acquire(r, priority, func() <-chan struct{} {
-			blocked = true
-			return r.blockedOn(s)
-		})
-		if blocked {
-			r.unblocked()
-		}
-		if !ok {
+		if !r.take(s, priority) {
 			break
 		}
 		r.held[r.nheld] = s
