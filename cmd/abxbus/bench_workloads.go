@@ -18,7 +18,7 @@ import (
 
 var workloads = []workload{
 	{key: "50k", unit: "event", refMs: 0.068, refAllocs: 70, run: run50k,
-		summary: "1 bus (history 512, drop), 1 handler; 50,000 events awaited in batches of 512 with Now"},
+		summary: "1 bus (history 512, drop), 1 handler; 50,000 events awaited in batches of 512 with Wait (queue order)"},
 	{key: "ephemeral", unit: "event", refMs: 0.073, refAllocs: 72, run: runEphemeral,
 		summary: "500 buses one after another (history 128, drop), 100 events each; then destroy"},
 	{key: "handlers", unit: "handler", refMs: 0.179, refAllocs: 29, run: runHandlers,
