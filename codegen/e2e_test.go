@@ -13,12 +13,11 @@ import (
 	"github.com/typedbus/abxbus-go/codegen"
 )
 
-// genGoCmd runs the go command in dir with the module cache only (no network).
+// genGoCmd runs the go command in dir, a module made by genTempModule (its environment applies).
 func genGoCmd(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "GOPROXY=off", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
