@@ -64,18 +64,14 @@ func Generate(dir string, cfg Config) ([]*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	units, err := load(dir, cfg.Tags)
+	units, pkgName, err := load(dir, cfg.Tags)
 	if err != nil {
 		return nil, err
 	}
 	var files []*File
 	var prior []*Event
 	var errs ErrorList
-	pkgName := ""
 	for _, l := range units {
-		if l.unit == PackageUnit || l.unit == TestUnit && pkgName == "" {
-			pkgName = l.pkg.Name()
-		}
 		p, err := extract(l, prior)
 		var list ErrorList
 		switch {
@@ -100,9 +96,6 @@ func Generate(dir string, cfg Config) ([]*File, error) {
 		return nil, errs.sorted()
 	}
 	if len(files) == 0 {
-		if pkgName == "" {
-			pkgName = units[0].pkg.Name()
-		}
 		return nil, fmt.Errorf("%s: no event declarations (struct types embedding %s.Returns[R]) in package %s or its test files", dir, "abxbus", pkgName)
 	}
 	return files, nil
@@ -211,9 +204,19 @@ func directivesIn(path string) ([][]string, error) {
 		return nil, err
 	}
 	defer f.Close()
+	out, err := readDirectives(f, 64*1024)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// readDirectives reads lines from rd through a buffer of size bytes and returns the flags of each
+// abxbus-gen go:generate directive.
+func readDirectives(rd io.Reader, size int) ([][]string, error) {
 	const prefix = "//go:generate "
 	var out [][]string
-	r := bufio.NewReaderSize(f, 64*1024)
+	r := bufio.NewReaderSize(rd, size)
 	for {
 		chunk, err := r.ReadSlice('\n')
 		if len(chunk) > 0 {
@@ -243,7 +246,7 @@ func directivesIn(path string) ([][]string, error) {
 		case err == io.EOF:
 			return out, nil
 		case err != nil && err != bufio.ErrBufferFull:
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
 	}
 }

@@ -35,7 +35,7 @@ const (
 func (u Unit) String() string {
 	switch u {
 	case TestUnit:
-		return "test files"
+		return "package's test files"
 	case ExternalTestUnit:
 		return "external test package"
 	}
@@ -95,17 +95,18 @@ func buildContext(tags []string) *build.Context {
 // export data that `go list -export` produces (so the build cache does the work); the external test
 // package imports the package as type-checked here from source, test files included, as the go
 // command does.
-func load(dir string, tags []string) ([]*loaded, error) {
+//
+// It also returns the package name (of the non-test files, or of the in-package test files).
+func load(dir string, tags []string) ([]*loaded, string, error) {
 	bp, err := buildContext(tags).ImportDir(dir, 0)
 	if err != nil {
 		var noGo *build.NoGoError
 		if errors.As(err, &noGo) {
-			return nil, fmt.Errorf("%s: no Go files to read declarations from", dir)
+			return nil, "", fmt.Errorf("%s: no Go files to read declarations from", dir)
 		}
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, "", fmt.Errorf("%s: %w", dir, err)
 	}
 	fset := token.NewFileSet()
-	imports := map[string]bool{}
 	parse := func(names []string) ([]*ast.File, error) {
 		names = append([]string(nil), names...)
 		sort.Strings(names)
@@ -124,6 +125,37 @@ func load(dir string, tags []string) ([]*loaded, error) {
 				return nil, err
 			}
 			out = append(out, f)
+		}
+		return out, nil
+	}
+	goFiles, err := parse(bp.GoFiles)
+	if err != nil {
+		return nil, "", err
+	}
+	testFiles, err := parse(bp.TestGoFiles)
+	if err != nil {
+		return nil, "", err
+	}
+	xtestFiles, err := parse(bp.XTestGoFiles)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(goFiles)+len(testFiles)+len(xtestFiles) == 0 {
+		return nil, "", fmt.Errorf("%s: no Go files to read declarations from (only generated ones)", dir)
+	}
+	// Test files are type-checked only when they may declare events, so packages whose tests declare
+	// none cost what they did before test files were read.
+	// The external test package sees the package with its test files, so those are needed for it too.
+	testDecls := mayDeclare(testFiles)
+	if !mayDeclare(xtestFiles) {
+		xtestFiles = nil
+	}
+	if !testDecls && len(xtestFiles) == 0 {
+		testFiles = nil
+	}
+	imports := map[string]bool{}
+	for _, group := range [][]*ast.File{goFiles, testFiles, xtestFiles} {
+		for _, f := range group {
 			for _, im := range f.Imports {
 				p, err := strconv.Unquote(im.Path.Value)
 				if err == nil && p != "C" && p != "unsafe" {
@@ -131,28 +163,12 @@ func load(dir string, tags []string) ([]*loaded, error) {
 				}
 			}
 		}
-		return out, nil
-	}
-	goFiles, err := parse(bp.GoFiles)
-	if err != nil {
-		return nil, err
-	}
-	testFiles, err := parse(bp.TestGoFiles)
-	if err != nil {
-		return nil, err
-	}
-	xtestFiles, err := parse(bp.XTestGoFiles)
-	if err != nil {
-		return nil, err
-	}
-	if len(goFiles)+len(testFiles)+len(xtestFiles) == 0 {
-		return nil, fmt.Errorf("%s: no Go files to read declarations from (only generated ones)", dir)
 	}
 	path := importPath(dir, bp.ImportPath)
 	delete(imports, path) // the external test package's import of the package is served from source
 	exports, err := listExports(dir, imports, tags)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	lookup := func(path string) (io.ReadCloser, error) {
 		e, ok := exports[path]
@@ -199,13 +215,45 @@ func load(dir string, tags []string) ([]*loaded, error) {
 	if len(testFiles) > 0 {
 		all := append(append([]*ast.File(nil), goFiles...), testFiles...)
 		u := check(TestUnit, path, all, testFiles, nil)
-		units = append(units, u)
+		if testDecls {
+			units = append(units, u)
+		}
 		withTests = u.pkg
 	}
 	if len(xtestFiles) > 0 {
 		units = append(units, check(ExternalTestUnit, path+"_test", xtestFiles, xtestFiles, withTests))
 	}
-	return units, nil
+	return units, bp.Name, nil
+}
+
+// mayDeclare reports whether a file of files has a struct type with an embedded field written like
+// the marker (pkg.Returns[R]) or an abxbus struct tag, before type-checking tells which are real.
+func mayDeclare(files []*ast.File) bool {
+	found := false
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if found {
+				return false
+			}
+			field, ok := n.(*ast.Field)
+			if !ok {
+				return true
+			}
+			if field.Tag != nil && strings.Contains(field.Tag.Value, TagKey+":") {
+				found = true
+			}
+			if idx, ok := field.Type.(*ast.IndexExpr); ok && len(field.Names) == 0 {
+				if sel, ok := idx.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "Returns" {
+					found = true
+				}
+			}
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }
 
 type importerFunc func(path, dir string, mode types.ImportMode) (*types.Package, error)
