@@ -1,6 +1,9 @@
 GO ?= go
 # The nested modules are built as CI builds them: without a local go.work.
 export GOWORK := off
+# The interop tests against the TypeScript peer skip without Node outside CI; under make they are
+# mandatory (interop-deps installs the peer, and a missing Node fails them).
+export ABXBUS_REQUIRE_INTEROP := 1
 
 MODULES := . ./cmd/watermillbench
 

@@ -19,12 +19,32 @@
 //
 // # Output
 //
-// Generate renders one file per package (DefaultOutput, next to the declarations) starting with
-// Header, formatted by go/format and deterministic: for each event the EventSpec method, the event
-// type and result schema constants, and the On/OnEvent/Emit/EmitWith/EmitChild/Await/Call/CallChild/
-// Find/Filter/Decode…Result helpers (thin calls into package abxbus); for the package EventTypes and
-// RegisterEvents. The file references abxbus.GeneratedCodeVersion1, so a runtime that no longer
-// supports this generated code fails to compile it.
+// Generate renders, next to the declarations, one file for the events of the package (DefaultOutput),
+// one for those declared in its test files (abxbus_gen_test.go, same package) and one for those of its
+// external test package (abxbus_gen_external_test.go, package x_test), each only when it has events.
+// Every file starts with Header, is formatted by go/format and deterministic: for each event the
+// EventSpec method, the event type and result schema constants, and the On/OnEvent/Emit/EmitWith/
+// EmitChild/Await/AwaitChild/Call/CallChild/Find/Filter/Decode…Result helpers (thin calls into package
+// abxbus); for the package EventTypes and RegisterEvents (testEventTypes and registerTestEvents in the
+// test files, which share the package's scope). The file references abxbus.GeneratedCodeVersion1, so
+// a runtime that no longer supports this generated code fails to compile it. A generated file whose
+// events are gone is removed by the next run (reported as stale by -check).
+//
+// The external test package's declarations see the package under test with its test files, as the go
+// command compiles it, so their result types may use what export_test.go files export.
+//
+// # Build constraints
+//
+// The files read are those of the build configuration given by the environment (GOOS, GOARCH) and
+// Config.Tags (the -tags flag). A generated file carries the build constraint of the files declaring
+// its events (their //go:build line, and the GOOS/GOARCH of their names, as one //go:build line), so
+// it compiles exactly when they do. All declaring files of a package (or of its test files) must have
+// the same constraint: a file has room for one, and both candidates for files that differ are wrong
+// (the conjunction drops the helpers of events whose files build more widely, the disjunction compiles
+// helpers of events that are absent), so the generator refuses with an error naming both files. Events
+// of another build configuration, in files the current one excludes, are not read: generate that
+// configuration separately, with its own -tags and -output (one go:generate directive per
+// configuration; abxbus-gen -check ./... runs each).
 //
 // The result schema is derived from the Go type with go/types, following encoding/json (tags,
 // omitempty/omitzero, embedded structs, ",string", time.Time, []byte, json.RawMessage, text

@@ -6,15 +6,16 @@ import (
 	"github.com/typedbus/abxbus-go/codegen"
 )
 
-// Generate reads a package's declarations and renders the generated file without writing it; the
-// model lists each event, its wire name and its result type.
+// Generate reads a package's declarations and renders the generated files without writing them (here
+// one: the package has no test files declaring events); the model lists each event, its wire name and
+// its result type.
 func ExampleGenerate() {
-	f, err := codegen.Generate("../testdata/codegen/golden/basic", codegen.Config{})
+	files, err := codegen.Generate("../testdata/codegen/golden/basic", codegen.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for _, ev := range f.Package.Events {
+	for _, ev := range files[0].Package.Events {
 		fmt.Printf("%s: event_type %s, result %s, helpers %s/%s\n", ev.GoName, ev.EventType, ev.ResultExpr, ev.Names().On, ev.Names().Call)
 	}
 	// Output:

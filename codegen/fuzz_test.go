@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"go/format"
 	"strings"
 	"testing"
@@ -33,6 +34,43 @@ func FuzzParseOptions(f *testing.F) {
 		}
 		if _, err := format.Source(src); err != nil || !strings.Contains(string(src), "func (E) EventSpec()") {
 			t.Fatalf("accepted %q but rendered bad code: %v", val, err)
+		}
+	})
+}
+
+// FuzzReadDirectives feeds arbitrary file contents to the go:generate directive reader with the
+// smallest buffer (so lines of any length cross buffer boundaries, issue 11 item 12) and compares it
+// with reading the whole content and splitting it into lines.
+func FuzzReadDirectives(f *testing.F) {
+	for _, seed := range []string{
+		"package p\n//go:generate abxbus-gen -output x.go\n",
+		"//go:generate go run github.com/typedbus/abxbus-go/cmd/abxbus-gen -tags a,b\r\n//go:generate abxbus-gen",
+		"const s = \"" + strings.Repeat("y", 100) + "\"\n//go:generate abxbus-gen " + strings.Repeat("-tags t ", 20) + "\n",
+		"//go:generate stringer\n//go:generate  abxbus-gen\n\n", "", "\n\n", "//go:generate ",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		got, err := readDirectives(strings.NewReader(content), 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want [][]string
+		for _, line := range strings.SplitAfter(content, "\n") {
+			rest, ok := strings.CutPrefix(line, "//go:generate ")
+			if !ok {
+				continue
+			}
+			fields := strings.Fields(rest)
+			for i, w := range fields {
+				if w == "abxbus-gen" || strings.HasSuffix(w, "/abxbus-gen") {
+					want = append(want, fields[i+1:])
+					break
+				}
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != len(want) {
+			t.Fatalf("readDirectives(%q) = %q, want %q", content, got, want)
 		}
 	})
 }

@@ -57,28 +57,69 @@ func genCompare(t *testing.T, golden string, got []byte) {
 	}
 }
 
-// TestGolden runs the generator on every declaration set under testdata/codegen/golden and compares
-// the file it writes with abxbus_gen.go.golden. The cases cover every option of the abxbus tag and
-// every supported result shape (F9, F219, F220).
+// genConfigs returns the configurations to generate dir with: one per go:generate directive running
+// abxbus-gen in it, or the default one.
+func genConfigs(t *testing.T, dir string) []codegen.Config {
+	t.Helper()
+	ds, err := codegen.FindDirectives(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) == 0 {
+		return []codegen.Config{{}}
+	}
+	var out []codegen.Config
+	for _, d := range ds {
+		cfg, err := d.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, cfg)
+	}
+	return out
+}
+
+// TestGolden runs the generator on every declaration set under testdata/codegen/golden (once per
+// go:generate directive in it, with its -tags and -output) and compares each file it writes with the
+// file of the same name plus .golden; every .golden file of the case must be written. The cases cover
+// every option of the abxbus tag and every supported result shape (F9, F219, F220), build constraints
+// and -tags, and declarations in test files (issue 11 item 12).
 func TestGolden(t *testing.T) {
 	for _, dir := range genCases(t, "golden") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			f, err := codegen.Generate(dir, codegen.Config{})
-			if err != nil {
-				t.Fatal(err)
+			written := map[string]bool{}
+			for _, cfg := range genConfigs(t, dir) {
+				files, err := codegen.Generate(dir, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range files {
+					if filepath.Dir(f.Path) != dir {
+						t.Errorf("output path %s is not in %s", f.Path, dir)
+					}
+					written[filepath.Base(f.Path)+".golden"] = true
+					genCompare(t, f.Path+".golden", f.Content)
+				}
+				// Deterministic: a second run gives the same bytes.
+				again, err := codegen.Generate(dir, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(again) != len(files) {
+					t.Fatalf("second run gave %d files, first %d", len(again), len(files))
+				}
+				for i := range files {
+					if diff := cmp.Diff(string(files[i].Content), string(again[i].Content)); diff != "" {
+						t.Errorf("second run differs:\n%s", diff)
+					}
+				}
 			}
-			if f.Path != filepath.Join(dir, codegen.DefaultOutput) {
-				t.Errorf("output path %s, want %s", f.Path, filepath.Join(dir, codegen.DefaultOutput))
-			}
-			genCompare(t, filepath.Join(dir, "abxbus_gen.go.golden"), f.Content)
-			// Deterministic: a second run gives the same bytes.
-			again, err := codegen.Generate(dir, codegen.Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(f.Content), string(again.Content)); diff != "" {
-				t.Errorf("second run differs:\n%s", diff)
+			goldens, _ := filepath.Glob(filepath.Join(dir, "*.golden"))
+			for _, g := range goldens {
+				if !written[filepath.Base(g)] {
+					t.Errorf("%s: the generator no longer writes this file", g)
+				}
 			}
 		})
 	}
@@ -90,12 +131,12 @@ func TestBadDeclarations(t *testing.T) {
 	for _, dir := range genCases(t, "bad") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			f, err := codegen.Generate(dir, codegen.Config{})
+			files, err := codegen.Generate(dir, codegen.Config{})
 			if err == nil {
-				t.Fatalf("no error; generated %d bytes", len(f.Content))
+				t.Fatalf("no error; generated %d files", len(files))
 			}
-			if f != nil {
-				t.Errorf("partial output %s alongside the error", f.Path)
+			if files != nil {
+				t.Errorf("partial output %d files alongside the error", len(files))
 			}
 			if _, statErr := os.Stat(filepath.Join(dir, codegen.DefaultOutput)); !errors.Is(statErr, os.ErrNotExist) {
 				t.Errorf("a generated file exists in %s", dir)

@@ -59,23 +59,55 @@ func genWrite(t *testing.T, path, content string) {
 // genTempModule makes a module in a temporary directory that requires this repository's module
 // through a replace directive, so the generator can type-check declarations there. It sets the go
 // command's environment for the test, so tests using it cannot run in parallel.
+//
+// The temporary go.mod is complete: it carries this module's go version and every requirement of its
+// go.mod (issue 11 item 13). With only the abxbus-go requirement, the go command has to rebuild the
+// whole module graph, which includes the go.mod files of the dependencies of modules that predate
+// graph pruning (ulid's go.mod requires github.com/pborman/getopt); a fresh module cache does not
+// have those, since this module's own build never needs them. With the complete go.mod the temporary
+// module needs exactly the modules this one's packages need, so -mod=readonly holds (a missing
+// requirement is an error, not a silent update) and GOPROXY is left as the caller has it: a warm
+// cache needs no network, a cold one downloads exactly what go.sum pins.
 func genTempModule(t *testing.T) string {
 	t.Helper()
 	root := genModuleRoot(t)
 	tmp := t.TempDir()
-	genWrite(t, filepath.Join(tmp, "go.mod"), fmt.Sprintf(
-		"module abxbusgene2e\n\ngo 1.25\n\nrequire github.com/typedbus/abxbus-go v0.0.0\n\nreplace github.com/typedbus/abxbus-go => %s\n", root))
+	genWrite(t, filepath.Join(tmp, "go.mod"), genTempGoMod(t, root))
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	genWrite(t, filepath.Join(tmp, "go.sum"), string(sum))
-	// The generator's go list resolves the module graph from the module cache (no network), adding
-	// the requirements of the replaced module to go.mod as needed.
-	t.Setenv("GOFLAGS", "-mod=mod -buildvcs=false")
-	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOFLAGS", "-mod=readonly -buildvcs=false")
 	t.Setenv("GOWORK", "off")
 	return tmp
+}
+
+// genTempGoMod is the go.mod of the temporary module: this module's go.mod under another module
+// path, plus a requirement of this module replaced by its directory.
+func genTempGoMod(t *testing.T, root string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	replaced := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "module ") {
+			line = "module abxbusgene2e"
+			replaced = true
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), "replace") {
+			t.Fatalf("%s/go.mod has a replace directive; genTempGoMod does not carry it over yet", root)
+		}
+		b.WriteString(line + "\n")
+	}
+	if !replaced {
+		t.Fatalf("%s/go.mod has no module line", root)
+	}
+	fmt.Fprintf(&b, "require github.com/typedbus/abxbus-go v0.0.0\n\nreplace github.com/typedbus/abxbus-go => %s\n", root)
+	return b.String()
 }
 
 func genMain(args ...string) (int, string, string) {
@@ -218,5 +250,71 @@ func TestMainErrors(t *testing.T) {
 	}
 	if got := string(mustRead(t, filepath.Join(mine, codegen.DefaultOutput))); got != "package scalars\n\n// hand-written\n" {
 		t.Errorf("the hand-written file changed")
+	}
+}
+
+// TestMainTagsTestsAndLongLines covers issue 11 item 12 through the command: -tags selects the files
+// read and the generated file carries the declarations' build constraint; a package may have one
+// directive per build configuration; events of test files and of the external test package go to
+// their own files, which are removed when their events are; a source line over 1 MiB is read.
+func TestMainTagsTestsAndLongLines(t *testing.T) {
+	tmp := genTempModule(t)
+
+	// -tags and the build constraint of the declarations.
+	tags := filepath.Join(tmp, "tags")
+	genCopyGoFiles(t, filepath.Join(genTestdata, "golden", "tags"), tags)
+	if code, stdout, stderr := genMain("-tags", "lite", "-output", "abxbus_gen_lite.go", tags); code != 0 || stdout != "wrote "+filepath.Join(tags, "abxbus_gen_lite.go")+"\n" {
+		t.Fatalf("-tags lite: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	lite := string(mustRead(t, filepath.Join(tags, "abxbus_gen_lite.go")))
+	if !strings.Contains(lite, "\n//go:build lite\n\npackage tags\n") || !strings.Contains(lite, "func OnLite(") || strings.Contains(lite, "Full") {
+		t.Errorf("abxbus_gen_lite.go:\n%s", lite)
+	}
+	if code, _, stderr := genMain("-check", tmp+"/..."); code != 1 || !strings.Contains(stderr, filepath.Join(tags, codegen.DefaultOutput)+" is stale") || strings.Contains(stderr, "abxbus_gen_lite.go") {
+		t.Errorf("-check ./... with the lite file only: exit %d, stderr %q; want abxbus_gen.go stale", code, stderr)
+	}
+	if code, _, stderr := genMain(tmp + "/..."); code != 0 {
+		t.Fatalf("generate ./...: exit %d, stderr %q", code, stderr)
+	}
+	full := string(mustRead(t, filepath.Join(tags, codegen.DefaultOutput)))
+	if !strings.Contains(full, "\n//go:build !lite\n\npackage tags\n") || !strings.Contains(full, "func OnFull(") || strings.Contains(full, "Lite") {
+		t.Errorf("abxbus_gen.go:\n%s", full)
+	}
+
+	// Test files: three generated files, and one removed when its declarations go.
+	tests := filepath.Join(tmp, "tests")
+	genCopyGoFiles(t, filepath.Join(genTestdata, "golden", "tests"), tests)
+	code, stdout, stderr := genMain(tests)
+	if code != 0 || strings.Count(stdout, "wrote") != 3 {
+		t.Fatalf("generate tests: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	ext := filepath.Join(tests, "abxbus_gen_external_test.go")
+	if !strings.Contains(string(mustRead(t, ext)), "package tests_test\n") ||
+		!strings.Contains(string(mustRead(t, filepath.Join(tests, "abxbus_gen_test.go"))), "func OnProbe(") {
+		t.Errorf("test files generated wrongly")
+	}
+	if err := os.Remove(filepath.Join(tests, "ext_test.go")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := genMain("-check", tests); code != 1 || !strings.Contains(stderr, ext+" is stale (no events are declared for it any more)") {
+		t.Errorf("-check after removing the external test declarations: exit %d, stderr %q", code, stderr)
+	}
+	if code, stdout, _ := genMain(tests); code != 0 || stdout != "removed "+ext+"\n" {
+		t.Errorf("generate after removing the external test declarations: exit %d, stdout %q", code, stdout)
+	}
+	if _, err := os.Stat(ext); !os.IsNotExist(err) {
+		t.Errorf("%s still exists: %v", ext, err)
+	}
+
+	// A package with a 2 MiB source line (a big literal) and its go:generate directive after it.
+	long := filepath.Join(tmp, "long")
+	genCopyGoFiles(t, filepath.Join(genTestdata, "golden", "scalars"), long)
+	genWrite(t, filepath.Join(long, "big.go"), "package scalars\n\nconst big = \""+strings.Repeat("x", 2<<20)+"\"\n\n//go:generate abxbus-gen -output long_gen.go\n")
+	ds, err := codegen.FindDirectives(long)
+	if err != nil || len(ds) != 1 || strings.Join(ds[0].Args, " ") != "-output long_gen.go" {
+		t.Fatalf("FindDirectives with a 2 MiB line = %+v, %v", ds, err)
+	}
+	if code, stdout, stderr := genMain(long + "/..."); code != 0 || stdout != "wrote "+filepath.Join(long, "long_gen.go")+"\n" {
+		t.Fatalf("generate with a 2 MiB line: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -23,7 +24,12 @@ type Package struct {
 	Name   string   // package name
 	Path   string   // import path
 	Dir    string   // directory as given
+	Unit   Unit     // which files declared the events: the package's, its test files or its external test package's
 	Events []*Event // in file name order, then source order
+	// BuildConstraint is the build constraint the declaring files share (their //go:build line and the
+	// GOOS/GOARCH of their names, as one //go:build expression), "" when they are always built. The
+	// generated file carries it, so it is compiled exactly when the declarations are.
+	BuildConstraint string
 	// Imports are the packages the result types refer to (besides abxbus), sorted by path.
 	Imports []Import
 }
@@ -46,6 +52,8 @@ type Event struct {
 	Options    Options        // per-event defaults
 	Schema     []byte         // event_result_type as compact JSON (draft 2020-12)
 	Doc        string         // the declaration's doc comment, first sentence stripped of the type name
+
+	namePos token.Pos
 }
 
 // Options are the per-event defaults of an event declaration; the zero value of each field means
@@ -159,17 +167,24 @@ var reservedPayloadNames = map[string]bool{
 	"toString": true, "toJSON": true, "fromJSON": true,
 }
 
-// extract builds the model from a loaded package. Every problem becomes an *Error; any problem means
-// no model.
-func extract(l *loaded) (*Package, error) {
-	p := &Package{Name: l.pkg.Name(), Path: l.pkg.Path(), Dir: l.dir}
+// extract builds the model from a loaded unit, reading the declarations of its own files. prior are
+// the events of the units extracted before (the package's, for its test files): their event types
+// and generated names count as taken. Every problem becomes an *Error; any problem means no model. A
+// unit without declarations gives a nil model and no error.
+func extract(l *loaded, prior []*Event) (*Package, error) {
+	p := &Package{Name: l.pkg.Name(), Path: l.pkg.Path(), Dir: l.dir, Unit: l.unit}
 	var errs ErrorList
 	fail := func(pos token.Pos, format string, args ...any) {
 		errs = append(errs, &Error{Pos: l.position(pos), Reason: fmt.Sprintf(format, args...)})
 	}
 	seen := map[string]*Event{}
+	for _, ev := range prior {
+		seen[ev.EventType] = ev
+	}
 	qual := newQualifier(l.pkg)
-	for _, f := range l.files {
+	declaring := map[*ast.File]*Event{} // each declaring file and its first event
+	var declOrder []*ast.File
+	for _, f := range l.own {
 		for _, decl := range f.Decls {
 			gd, ok := decl.(*ast.GenDecl)
 			if !ok || gd.Tok != token.TYPE {
@@ -199,7 +214,7 @@ func extract(l *loaded) (*Package, error) {
 					fail(ts.Name.Pos(), "event type %s: declare a defined type, not an alias", ts.Name.Name)
 					continue
 				}
-				ev := &Event{GoName: ts.Name.Name, Pos: l.position(ts.Name.Pos()), EventType: ts.Name.Name}
+				ev := &Event{GoName: ts.Name.Name, Pos: l.position(ts.Name.Pos()), EventType: ts.Name.Name, namePos: ts.Name.Pos()}
 				ev.Doc = docOf(gd, ts)
 				n := len(errs)
 				parseTag(marker, ev, fail)
@@ -236,15 +251,22 @@ func extract(l *loaded) (*Package, error) {
 				if len(errs) == n {
 					seen[ev.EventType] = ev
 					p.Events = append(p.Events, ev)
+					if declaring[f] == nil {
+						declaring[f] = ev
+						declOrder = append(declOrder, f)
+					}
 				}
 			}
 		}
 	}
 	if len(errs) == 0 && len(p.Events) == 0 {
-		return nil, fmt.Errorf("%s: no event declarations (struct types embedding %s.Returns[R]) in package %s", l.dir, "abxbus", p.Name)
+		return nil, nil
 	}
 	if len(errs) == 0 {
-		checkNameClashes(l, p, fail)
+		p.BuildConstraint = sharedConstraint(l, declOrder, declaring, fail)
+	}
+	if len(errs) == 0 {
+		checkNameClashes(l, p, prior, fail)
 	}
 	p.Imports = qual.imports()
 	if len(errs) > 0 {
@@ -456,16 +478,65 @@ func docOf(gd *ast.GenDecl, ts *ast.TypeSpec) string {
 	return ""
 }
 
-// checkNameClashes reports generated identifiers that the package already declares.
-func checkNameClashes(l *loaded, p *Package, fail func(token.Pos, string, ...any)) {
+// sharedConstraint returns the build constraint of the declaring files, which must all have the same
+// one: a generated file carries a single constraint, and neither choice for files that differ is
+// right (the declarations' conjunction drops the helpers of events whose files build more widely, a
+// disjunction compiles helpers of events that are not there).
+func sharedConstraint(l *loaded, files []*ast.File, first map[*ast.File]*Event, fail func(token.Pos, string, ...any)) string {
+	var want string
+	var wantFile *ast.File
+	for i, f := range files {
+		name := l.fset.File(f.Pos()).Name()
+		x, err := fileConstraint(f, name)
+		if err != nil {
+			fail(f.Package, "bad build constraint %v", err)
+			return ""
+		}
+		got := ""
+		if x != nil {
+			got = x.String()
+		}
+		if i == 0 {
+			want, wantFile = got, f
+			continue
+		}
+		if got != want {
+			describe := func(c string) string {
+				if c == "" {
+					return "no build constraint"
+				}
+				return "build constraint " + c
+			}
+			ev, other := first[f], first[wantFile]
+			fail(ev.namePos, "event type %s is declared in a file with %s, but event type %s (%s) in a file with %s; "+
+				"the generated file can carry only one build constraint: declare the events of this %s in files with the same one "+
+				"(a build configuration of its own can be generated separately with -tags and -output)",
+				ev.GoName, describe(got), other.GoName, fmt.Sprintf("%s:%d:%d", filepath.Base(other.Pos.Filename), other.Pos.Line, other.Pos.Column), describe(want), l.unit)
+		}
+	}
+	return want
+}
+
+// checkNameClashes reports generated identifiers that the package already declares, or that the
+// generated files of prior units declare.
+func checkNameClashes(l *loaded, p *Package, prior []*Event, fail func(token.Pos, string, ...any)) {
 	owner := map[string]string{}
 	for _, ev := range p.Events {
 		for _, n := range ev.GeneratedNames() {
 			owner[n] = ev.GoName
 		}
 	}
-	for _, n := range packageNames {
+	for _, n := range p.packageNames() {
 		owner[n] = ""
+	}
+	for _, ev := range p.Events {
+		for _, pe := range prior {
+			for _, n := range pe.GeneratedNames() {
+				if owner[n] == ev.GoName {
+					fail(ev.namePos, "the generator writes %s for event type %s, and also for event type %s of the package; rename one", n, ev.GoName, pe.GoName)
+				}
+			}
+		}
 	}
 	names := make([]string, 0, len(owner))
 	for n := range owner {

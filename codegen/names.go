@@ -6,13 +6,26 @@ import (
 	"unicode/utf8"
 )
 
-// packageNames are the package-level identifiers every generated file declares.
-var packageNames = []string{"EventTypes", "RegisterEvents"}
+// packageNames are the package-level identifiers the generated file declares besides the helpers of
+// each event: EventTypes and RegisterEvents, or for test files (which share the package with the
+// package's own generated file) testEventTypes and registerTestEvents.
+func (p *Package) packageNames() []string {
+	if p.Unit == PackageUnit {
+		return []string{"EventTypes", "RegisterEvents"}
+	}
+	return []string{"testEventTypes", "registerTestEvents"}
+}
+
+// EventTypesFunc is the name of the generated function listing the event types.
+func (p *Package) EventTypesFunc() string { return p.packageNames()[0] }
+
+// RegisterEventsFunc is the name of the generated function registering the events.
+func (p *Package) RegisterEventsFunc() string { return p.packageNames()[1] }
 
 // Identifiers are the package-level names generated for one event: exported when the payload type
 // is exported (UserCreated gives OnUserCreated, userCreated gives onUserCreated).
 type Identifiers struct {
-	On, OnEvent, Emit, EmitWith, EmitChild, Await, Call, CallChild, Find, Filter, Decode, EventTypeConst, SchemaConst string
+	On, OnEvent, Emit, EmitWith, EmitChild, Await, AwaitChild, Call, CallChild, Find, Filter, Decode, EventTypeConst, SchemaConst string
 }
 
 func (ev *Event) names() Identifiers {
@@ -29,7 +42,7 @@ func (ev *Event) names() Identifiers {
 	}
 	return Identifiers{
 		On: pre("On"), OnEvent: pre("On") + "Event", Emit: pre("Emit"), EmitWith: pre("Emit") + "With", EmitChild: pre("Emit") + "Child",
-		Await: pre("Await"), Call: pre("Call"), CallChild: pre("Call") + "Child", Find: pre("Find"),
+		Await: pre("Await"), AwaitChild: pre("Await") + "Child", Call: pre("Call"), CallChild: pre("Call") + "Child", Find: pre("Find"),
 		Filter: pre("Filter"), Decode: pre("Decode") + "Result",
 		EventTypeConst: n + "EventType", SchemaConst: n + "ResultSchema",
 	}
@@ -38,6 +51,6 @@ func (ev *Event) names() Identifiers {
 // GeneratedNames lists the package-level identifiers generated for the event.
 func (ev *Event) GeneratedNames() []string {
 	x := ev.names()
-	return []string{x.On, x.OnEvent, x.Emit, x.EmitWith, x.EmitChild, x.Await, x.Call, x.CallChild, x.Find, x.Filter,
+	return []string{x.On, x.OnEvent, x.Emit, x.EmitWith, x.EmitChild, x.Await, x.AwaitChild, x.Call, x.CallChild, x.Find, x.Filter,
 		x.Decode, x.EventTypeConst, x.SchemaConst}
 }

@@ -150,7 +150,9 @@ var fileTmpl = template.Must(template.New("file").Funcs(template.FuncMap{
 	"version": func() int { return RuntimeVersion },
 }).Parse(`{{/* see Render */ -}}
 ` + Header + `
-
+{{if .BuildConstraint}}
+//go:build {{.BuildConstraint}}
+{{end}}
 package {{.Name}}
 
 import (
@@ -170,15 +172,15 @@ import (
 // that runtime.
 const _ = abxbus.GeneratedCodeVersion{{version}}
 
-// EventTypes returns the event types declared in this package, in declaration order.
-func EventTypes() []string {
+// {{.EventTypesFunc}} returns the event types declared in {{.Where}}, in declaration order.
+func {{.EventTypesFunc}}() []string {
 	return []string{ {{- range $i, $e := .Events}}{{if $i}}, {{end}}{{$e.Names.EventTypeConst}}{{end -}} }
 }
 
-// RegisterEvents registers every event type declared in this package with reg (see abxbus.Register),
-// in declaration order, so that reg.Decode gives their events typed payloads. It stops at the first
-// error.
-func RegisterEvents(reg *abxbus.Registry) error {
+// {{.RegisterEventsFunc}} registers every event type declared in {{.Where}} with reg (see
+// abxbus.Register), in declaration order, so that reg.Decode gives their events typed payloads. It
+// stops at the first error.
+func {{.RegisterEventsFunc}}(reg *abxbus.Registry) error {
 	for _, register := range []func(*abxbus.Registry) error{
 {{- range .Events}}
 		abxbus.Register[{{.GoName}}, {{.ResultExpr}}],
@@ -246,9 +248,22 @@ func {{$n.EmitChild}}(ctx context.Context, p {{.GoName}}) (*abxbus.Event[{{.GoNa
 
 // {{$n.Await}} emits p on bus and processes it now (queue-jumping when called from a handler), returning
 // the completed event. It reports emit and wait failures only; read handler errors from the event's
-// result accessors (D3). ctx bounds the wait.
+// result accessors. ctx bounds the wait.
 func {{$n.Await}}(ctx context.Context, bus *abxbus.Bus, p {{.GoName}}) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
 	e, err := abxbus.Emit(ctx, bus, p)
+	if err != nil {
+		return e, err
+	}
+	return e, e.Now(ctx)
+}
+
+// {{$n.AwaitChild}} is {{$n.Await}} for a linked child of the running handler that owns ctx: p is
+// emitted as that handler's child on its bus (parent id and emitting handler recorded), processed now,
+// queue-jumping, and the parent does not complete before it (see abxbus.EmitChildOf). It returns the
+// completed event and reports emit and wait failures only (abxbus.ErrNotInHandler when ctx is not a
+// handler's context); read handler errors from the event's result accessors. ctx bounds the wait.
+func {{$n.AwaitChild}}(ctx context.Context, p {{.GoName}}) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
+	e, err := abxbus.EmitChildOf(ctx, p)
 	if err != nil {
 		return e, err
 	}
@@ -287,6 +302,17 @@ func {{$n.Decode}}(data []byte) ({{.ResultExpr}}, error) {
 {{end}}`))
 
 // Template accessors (methods so the template reads naturally).
+
+// Where names the files that declare the events, for doc comments.
+func (p *Package) Where() string {
+	switch p.Unit {
+	case TestUnit:
+		return "the test files of this package"
+	case ExternalTestUnit:
+		return "this external test package"
+	}
+	return "this package"
+}
 
 // UsesTime reports whether the generated file needs the time package.
 func (p *Package) UsesTime() bool { return p.usesTime() }

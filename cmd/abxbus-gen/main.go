@@ -5,11 +5,14 @@
 //
 // Usage:
 //
-//	abxbus-gen [-output file] [-check] [dir | dir/... ...]
+//	abxbus-gen [-output file] [-tags list] [-check] [dir | dir/... ...]
 //
 // Each event type is a struct embedding abxbus.Returns[R]; its options go in an abxbus struct tag on
-// that field. -check writes nothing and exits 1 when a generated file is missing or stale. See package
-// codegen for what is generated.
+// that field. Events declared in the package's test files are generated into abxbus_gen_test.go, those
+// of its external test package into abxbus_gen_external_test.go. -tags selects the files read, as for
+// go build; each generated file carries the build constraint of the files declaring its events, which
+// must share one. -check writes nothing and exits 1 when a generated file is missing or stale. See
+// package codegen for what is generated.
 package main
 
 import (

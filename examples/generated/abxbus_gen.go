@@ -87,9 +87,23 @@ func EmitSignUpChild(ctx context.Context, p SignUp) (*abxbus.Event[SignUp, Accou
 
 // AwaitSignUp emits p on bus and processes it now (queue-jumping when called from a handler),
 // returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors (D3). ctx bounds the wait.
+// the event's result accessors. ctx bounds the wait.
 func AwaitSignUp(ctx context.Context, bus *abxbus.Bus, p SignUp) (*abxbus.Event[SignUp, AccountID], error) {
 	e, err := abxbus.Emit(ctx, bus, p)
+	if err != nil {
+		return e, err
+	}
+	return e, e.Now(ctx)
+}
+
+// AwaitSignUpChild is AwaitSignUp for a linked child of the running handler that owns ctx: p is
+// emitted as that handler's child on its bus (parent id and emitting handler recorded), processed
+// now, queue-jumping, and the parent does not complete before it (see abxbus.EmitChildOf). It
+// returns the completed event and reports emit and wait failures only (abxbus.ErrNotInHandler when
+// ctx is not a handler's context); read handler errors from the event's result accessors. ctx
+// bounds the wait.
+func AwaitSignUpChild(ctx context.Context, p SignUp) (*abxbus.Event[SignUp, AccountID], error) {
+	e, err := abxbus.EmitChildOf(ctx, p)
 	if err != nil {
 		return e, err
 	}
@@ -173,9 +187,23 @@ func EmitCheckEmailChild(ctx context.Context, p CheckEmail) (*abxbus.Event[Check
 
 // AwaitCheckEmail emits p on bus and processes it now (queue-jumping when called from a handler),
 // returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors (D3). ctx bounds the wait.
+// the event's result accessors. ctx bounds the wait.
 func AwaitCheckEmail(ctx context.Context, bus *abxbus.Bus, p CheckEmail) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
 	e, err := abxbus.Emit(ctx, bus, p)
+	if err != nil {
+		return e, err
+	}
+	return e, e.Now(ctx)
+}
+
+// AwaitCheckEmailChild is AwaitCheckEmail for a linked child of the running handler that owns ctx:
+// p is emitted as that handler's child on its bus (parent id and emitting handler recorded),
+// processed now, queue-jumping, and the parent does not complete before it (see
+// abxbus.EmitChildOf). It returns the completed event and reports emit and wait failures only
+// (abxbus.ErrNotInHandler when ctx is not a handler's context); read handler errors from the
+// event's result accessors. ctx bounds the wait.
+func AwaitCheckEmailChild(ctx context.Context, p CheckEmail) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
+	e, err := abxbus.EmitChildOf(ctx, p)
 	if err != nil {
 		return e, err
 	}
@@ -264,9 +292,23 @@ func EmitPriceQuoteChild(ctx context.Context, p PriceQuote) (*abxbus.Event[Price
 
 // AwaitPriceQuote emits p on bus and processes it now (queue-jumping when called from a handler),
 // returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors (D3). ctx bounds the wait.
+// the event's result accessors. ctx bounds the wait.
 func AwaitPriceQuote(ctx context.Context, bus *abxbus.Bus, p PriceQuote) (*abxbus.Event[PriceQuote, map[string]float64], error) {
 	e, err := abxbus.Emit(ctx, bus, p)
+	if err != nil {
+		return e, err
+	}
+	return e, e.Now(ctx)
+}
+
+// AwaitPriceQuoteChild is AwaitPriceQuote for a linked child of the running handler that owns ctx:
+// p is emitted as that handler's child on its bus (parent id and emitting handler recorded),
+// processed now, queue-jumping, and the parent does not complete before it (see
+// abxbus.EmitChildOf). It returns the completed event and reports emit and wait failures only
+// (abxbus.ErrNotInHandler when ctx is not a handler's context); read handler errors from the
+// event's result accessors. ctx bounds the wait.
+func AwaitPriceQuoteChild(ctx context.Context, p PriceQuote) (*abxbus.Event[PriceQuote, map[string]float64], error) {
+	e, err := abxbus.EmitChildOf(ctx, p)
 	if err != nil {
 		return e, err
 	}
@@ -353,9 +395,23 @@ func EmitWelcomeChild(ctx context.Context, p Welcome) (*abxbus.Event[Welcome, *s
 
 // AwaitWelcome emits p on bus and processes it now (queue-jumping when called from a handler),
 // returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors (D3). ctx bounds the wait.
+// the event's result accessors. ctx bounds the wait.
 func AwaitWelcome(ctx context.Context, bus *abxbus.Bus, p Welcome) (*abxbus.Event[Welcome, *string], error) {
 	e, err := abxbus.Emit(ctx, bus, p)
+	if err != nil {
+		return e, err
+	}
+	return e, e.Now(ctx)
+}
+
+// AwaitWelcomeChild is AwaitWelcome for a linked child of the running handler that owns ctx: p is
+// emitted as that handler's child on its bus (parent id and emitting handler recorded), processed
+// now, queue-jumping, and the parent does not complete before it (see abxbus.EmitChildOf). It
+// returns the completed event and reports emit and wait failures only (abxbus.ErrNotInHandler when
+// ctx is not a handler's context); read handler errors from the event's result accessors. ctx
+// bounds the wait.
+func AwaitWelcomeChild(ctx context.Context, p Welcome) (*abxbus.Event[Welcome, *string], error) {
+	e, err := abxbus.EmitChildOf(ctx, p)
 	if err != nil {
 		return e, err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
@@ -62,6 +63,8 @@ func scenario() error {
 	defer bus.Destroy(true)
 
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var awaitedMu sync.Mutex
+	awaited := map[string]*abxbus.Event[shop.Audit, *string]{}
 	if _, err := shop.OnCreateOrder(bus, func(ctx context.Context, o shop.CreateOrder) (shop.OrderID, error) {
 		r, err := shop.CallReserveChild(ctx, shop.Reserve{Order: "o-" + shop.OrderID(o.Customer), Items: o.Items})
 		if err != nil {
@@ -70,6 +73,17 @@ func scenario() error {
 		if _, err := shop.EmitAuditChild(ctx, shop.Audit{Line: "reserved " + r.ID}); err != nil {
 			return "", err
 		}
+		// AwaitAuditChild: a linked child, complete when it returns.
+		a, err := shop.AwaitAuditChild(ctx, shop.Audit{Line: "awaited " + o.Customer})
+		if err != nil {
+			return "", err
+		}
+		if st := a.Status(); st != abxbus.EventCompleted {
+			return "", fmt.Errorf("AwaitAuditChild returned a %s event", st)
+		}
+		awaitedMu.Lock()
+		awaited[o.Customer] = a
+		awaitedMu.Unlock()
 		return shop.OrderID("o-" + o.Customer), nil
 	}); err != nil {
 		return err
@@ -124,6 +138,18 @@ func scenario() error {
 	}
 	ok("AwaitCreateOrder: %s completed with type %s, version %s and the declared defaults", ev, ev.Base().Type(), ev.Base().Version())
 
+	// AwaitAuditChild inside bob's handler made a linked child of bob's order (issue 11 item 12).
+	awaitedMu.Lock()
+	a := awaited["bob"]
+	awaitedMu.Unlock()
+	if a == nil || a.Base().ParentID() != ev.ID() || !slices.Contains(ev.Base().Children(), a.Base()) || a.Base().EmittedByHandlerID().IsZero() {
+		return fmt.Errorf("AwaitAuditChild in bob's handler: event %v is not a linked child of %s", a, ev)
+	}
+	if _, err := shop.AwaitAuditChild(ctx, shop.Audit{Line: "outside"}); !errors.Is(err, abxbus.ErrNotInHandler) {
+		return fmt.Errorf("AwaitAuditChild outside a handler: %v, want ErrNotInHandler", err)
+	}
+	ok("AwaitAuditChild: the awaited child is linked to its parent and complete")
+
 	// EmitWith: per-event options override the declared defaults.
 	ev2, err := shop.EmitCreateOrderWith(ctx, bus, shop.CreateOrder{Customer: "cy"}, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(3 * time.Second)})
 	if err != nil {
@@ -153,8 +179,8 @@ func scenario() error {
 		return fmt.Errorf("found reservation result %+v, %v", res, err)
 	}
 	all, err := shop.FilterAudit(ctx, bus, abxbus.FindOptions{})
-	if err != nil || len(all) != 3 {
-		return fmt.Errorf("FilterAudit = %d events, %v; want 3", len(all), err)
+	if err != nil || len(all) != 6 {
+		return fmt.Errorf("FilterAudit = %d events, %v; want 6 (an emitted and an awaited child per order)", len(all), err)
 	}
 	ok("FindReserve and FilterAudit found the children (%d audits)", len(all))
 

@@ -1,0 +1,4 @@
+package xref
+
+// Hidden exports hidden to the external test package only.
+type Hidden = hidden
