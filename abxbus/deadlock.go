@@ -241,7 +241,9 @@ func hasAcquiring(path []wfNode) bool {
 	return false
 }
 
-// nudge wakes the handlers waiting for e so they check their wait again.
+// nudge wakes the handlers waiting for e so they check their wait again, and with them every handler
+// blocked in a wait across the process: a requeue changes what the events they wait for wait for, and
+// requeues happen only while a cycle is being broken, so this costs nothing in normal operation.
 func (e *BaseEvent) nudge() {
 	e.mu.Lock()
 	ch := e.requeued
@@ -250,6 +252,27 @@ func (e *BaseEvent) nudge() {
 	if ch != nil {
 		close(ch)
 	}
+	graphChanged.Lock()
+	if graphChanged.ch != nil {
+		close(graphChanged.ch)
+		graphChanged.ch = nil
+	}
+	graphChanged.Unlock()
+}
+
+// graphChanged is closed (and replaced) at every nudge; handler waits re-check on it.
+var graphChanged struct {
+	sync.Mutex
+	ch chan struct{}
+}
+
+func graphChangedChan() <-chan struct{} {
+	graphChanged.Lock()
+	defer graphChanged.Unlock()
+	if graphChanged.ch == nil {
+		graphChanged.ch = make(chan struct{})
+	}
+	return graphChanged.ch
 }
 
 // take waits for s on behalf of r, publishing the wait to the deadlock detector while it blocks. It

@@ -142,6 +142,10 @@ func (e *BaseEvent) handlerWait(ctx context.Context, caller *EventResult, ch cha
 	}()
 	for {
 		requeued := e.requeuedChan()
+		var changed <-chan struct{}
+		if waitEdges.Load() > 0 {
+			changed = graphChangedChan()
+		}
 		queued := e.queued.Load() > 0
 		if queued && !counted {
 			counted = true
@@ -168,6 +172,7 @@ func (e *BaseEvent) handlerWait(ctx context.Context, caller *EventResult, ch cha
 			return ctx.Err()
 		case <-requeued: // a queue-jump of e was given up to break a cycle: check again
 		case <-other:
+		case <-changed:
 		}
 	}
 }
