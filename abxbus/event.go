@@ -503,14 +503,12 @@ func (e *BaseEvent) afterComplete() {
 	parent := e.parent
 	blocks := e.blocksParent
 	e.emitCtx = nil // F150: release the captured context
+	wake := e.wake
+	e.wake = [2]chan struct{}{}
 	e.mu.Unlock()
 	for _, b := range buses {
 		b.onEventCompleted(e)
 	}
-	e.mu.Lock()
-	wake := e.wake
-	e.wake = [2]chan struct{}{}
-	e.mu.Unlock()
 	for _, ch := range wake {
 		if ch != nil {
 			close(ch)

@@ -43,6 +43,7 @@ type run struct {
 	alarm    *alarm
 
 	begun       bool     // guarded by ev.mu: begin has run (results exist)
+	inEvent     bool     // guarded by ev.mu: listed in ev.runs
 	preStop     error    // guarded by ev.mu: stop requested before begin
 	preStopKind stopKind //
 
@@ -126,9 +127,14 @@ func (b *Bus) initRunLocked(r *run, lender *run) {
 		r.handlers = append(append(make([]*Handler, 0, len(exact)+len(wild)), exact...), wild...)
 	}
 	b.runs[r] = struct{}{}
-	e.mu.Lock()
-	e.runs = append(e.runs, r) // from now on stop and the deadlock detector reach it
-	e.mu.Unlock()
+	if !r.dispatcher {
+		// It may wait for slots before it begins: from now on a stop and the deadlock detector reach it
+		// through the event. (A dispatcher run holds its slots already and registers in begin.)
+		e.mu.Lock()
+		r.inEvent = true
+		e.runs = append(e.runs, r)
+		e.mu.Unlock()
+	}
 }
 
 func (r *run) serial() bool { return r.opts.HandlerConcurrency != HandlersParallel }
@@ -294,6 +300,10 @@ func (r *run) begin() bool {
 	}
 	t := now()
 	r.begun = true
+	if !r.inEvent {
+		r.inEvent = true
+		e.runs = append(e.runs, r)
+	}
 	if e.status != EventStarted {
 		e.status = EventStarted
 		e.startedAt = t
@@ -312,8 +322,9 @@ func (r *run) begin() bool {
 			}
 		}
 	}
+	seeded := e.unownedRowsLocked() // rows recorded before this run (usually none)
 	for i, h := range r.handlers {
-		if old := e.seededRowLocked(h); old != nil {
+		if old := seededRow(seeded, h); old != nil {
 			// A row recorded before this run (a restored bus, UpdateResult ahead of processing) is
 			// this handler's result: a finished one stands, an unfinished one runs again in it.
 			r.results[i] = old
@@ -372,10 +383,21 @@ func (r *run) begin() bool {
 	return r.drive(next, fin)
 }
 
-// seededRowLocked returns the result row of h that no run owns yet, if any (e.mu held).
-func (e *BaseEvent) seededRowLocked(h *Handler) *EventResult {
+// unownedRowsLocked lists the result rows no run owns (seeded by UpdateResult or restored from JSON);
+// e.mu held. It allocates only when there are some.
+func (e *BaseEvent) unownedRowsLocked() []*EventResult {
+	var out []*EventResult
 	for _, x := range e.results {
-		if x.run == nil && x.handler == h {
+		if x.run == nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func seededRow(rows []*EventResult, h *Handler) *EventResult {
+	for _, x := range rows {
+		if x.handler == h && x.run == nil {
 			return x
 		}
 	}
