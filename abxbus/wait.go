@@ -113,7 +113,7 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		return e.failure()
 	default:
 	}
-	if caller != nil {
+	if caller != nil && caller.ev != e { // (a handler may wait for its own event's first result)
 		op := "Wait"
 		if jump {
 			op = "Now"
