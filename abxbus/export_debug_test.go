@@ -84,3 +84,22 @@ func DumpWaits(buses ...*Bus) string {
 	fmt.Fprintf(&sb, "waitEdges=%d\n", waitEdges.Load())
 	return sb.String()
 }
+
+// DumpEvent describes one event's completion state for a failing test (tests only).
+func DumpEvent(e *BaseEvent) string {
+	var sb strings.Builder
+	e.mu.Lock()
+	fmt.Fprintf(&sb, "%s status=%s pendingBuses=%d buses=%d runs=%d queued=%d blocksParent=%v cancelled=%v jumping=%v\n",
+		e.label(), e.status, e.pendingBuses, len(e.buses), len(e.runs), e.queued.Load(), e.blocksParent, e.cancelled, e.jumping)
+	for _, r := range e.results {
+		fmt.Fprintf(&sb, "  result %s %s run=%p err=%v\n", r.handler.name, r.status, r.run, r.err)
+	}
+	children := append([]*BaseEvent(nil), e.children...)
+	e.mu.Unlock()
+	for _, c := range children {
+		c.mu.Lock()
+		fmt.Fprintf(&sb, "  child %s status=%s blocks=%v\n", c.label(), c.status, c.blocksParent)
+		c.mu.Unlock()
+	}
+	return sb.String()
+}

@@ -268,7 +268,7 @@ func runStress(t *testing.T, cross bool) {
 	results := 0
 	for _, e := range all {
 		if e.Status() != abxbus.EventCompleted {
-			t.Fatalf("%s is %s after every bus is idle", e, e.Status())
+			t.Fatalf("%s is %s after every bus is idle\n%s", e, e.Status(), abxbus.DumpEvent(e))
 		}
 		for _, r := range e.Results() {
 			results++
