@@ -257,14 +257,30 @@ func runStress(t *testing.T, cross bool) {
 		}()
 	}
 	wg.Wait()
+	// Wait for every tracked event, then again for those emitted meanwhile, until none is new: only a
+	// running handler emits, and a handler's run ends before its event completes. (Waiting for the buses
+	// one after another is not enough in cross mode: a handler on a later bus may still emit onto a bus
+	// already seen idle.) Then every bus must be idle.
+	var all []*abxbus.BaseEvent
+	for waited := 0; ; {
+		w.mu.Lock()
+		all = append(all[:0], w.all...)
+		w.mu.Unlock()
+		if waited == len(all) {
+			break
+		}
+		for _, e := range all[waited:] {
+			if err := e.Wait(ctx); err != nil {
+				t.Fatalf("%s never completed: %v\n%s%s", e, err, abxbus.DumpEvent(e), abxbus.DumpWaits(w.buses...))
+			}
+		}
+		waited = len(all)
+	}
 	for _, b := range w.buses {
 		if err := b.WaitUntilIdle(ctx); err != nil {
 			t.Fatalf("%s never became idle: %v\n%s", b, err, abxbus.DumpWaits(w.buses...))
 		}
 	}
-	w.mu.Lock()
-	all := append([]*abxbus.BaseEvent(nil), w.all...)
-	w.mu.Unlock()
 	results := 0
 	for _, e := range all {
 		if e.Status() != abxbus.EventCompleted {
