@@ -182,6 +182,10 @@ func (b *Bus) queuedNeeds(e *BaseEvent) []*slot {
 // blockedOn runs when queue-jumping run r starts waiting for s: it publishes the wait and gives up the
 // acquisition at once if the wait closes a cycle.
 func (r *run) blockedOn(s *slot) <-chan struct{} {
+	r.blocked = true
+	r.lmu.Lock()
+	r.acquiring = true // before the wait is published: a walker that sees it may ask the run to give up
+	r.lmu.Unlock()
 	r.waitingOn.Store(s)
 	waitEdges.Add(1)
 	ch := r.abortChan()

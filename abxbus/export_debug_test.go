@@ -21,9 +21,6 @@ func DumpWaits(buses ...*Bus) string {
 		for r := range b.runs {
 			runs = append(runs, r)
 		}
-		b.mu.Unlock()
-		_ = runs
-		b.mu.Lock()
 		fmt.Fprintf(&sb, "%s dispatching=%v queue=%v\n", b.label, b.dispatching, b.queue[b.qhead:])
 		fmt.Fprintf(&sb, "  slot owner=%s waiters=%d; global owner=%s waiters=%d\n", rn(b.slot.ownerRun()), len(b.slot.waiters), rn(b.global.ownerRun()), len(b.global.waiters))
 		b.mu.Unlock()

@@ -45,7 +45,8 @@ type run struct {
 	begun       bool     // guarded by ev.mu: begin has run (results exist)
 	inEvent     bool     // guarded by ev.mu: listed in ev.runs
 	preStop     error    // guarded by ev.mu: stop requested before begin
-	preStopKind stopKind //
+	preStopKind stopKind // guarded by ev.mu: the kind of that stop
+	blocked     bool     // acquire waited for a slot (owned by the acquiring goroutine)
 
 	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
 	waitingOn atomic.Pointer[slot]
@@ -54,7 +55,7 @@ type run struct {
 	borrowers      []*run // runs that borrow this run's slots
 	releasePending bool
 	released       bool
-	acquiring      bool          // in acquire, able to give up (guarded by lmu)
+	acquiring      bool          // blocked in acquire at least once and not done: able to give up (lmu)
 	abortWhy       abortReason   // why the acquisition must stop (guarded by lmu)
 	abortCh        chan struct{} // closed when abortWhy is set; created on demand
 }
@@ -127,9 +128,10 @@ func (b *Bus) initRunLocked(r *run, lender *run) {
 		r.handlers = append(append(make([]*Handler, 0, len(exact)+len(wild)), exact...), wild...)
 	}
 	b.runs[r] = struct{}{}
-	if !r.dispatcher {
-		// It may wait for slots before it begins: from now on a stop and the deadlock detector reach it
-		// through the event. (A dispatcher run holds its slots already and registers in begin.)
+	if lender != nil {
+		// A queue-jump from a handler may wait for slots before it begins: from now on a stop and the
+		// deadlock detector reach it through the event. (Other runs never wait once created; they join
+		// the event in begin, and a stop before that reaches them through the bus or e.cancelled.)
 		e.mu.Lock()
 		r.inEvent = true
 		e.runs = append(e.runs, r)
@@ -185,9 +187,6 @@ func (r *run) acquire(priority bool) (abandon bool) {
 			r.lender = nil
 		}
 	}
-	r.lmu.Lock()
-	r.acquiring = true
-	r.lmu.Unlock()
 	for i := 0; i < n; i++ {
 		if r.lender != nil && r.lender.holds(need[i]) {
 			continue
@@ -198,6 +197,9 @@ func (r *run) acquire(priority bool) (abandon bool) {
 		}
 		r.held[r.nheld] = s
 		r.nheld++
+	}
+	if !r.blocked {
+		return false // never waited, so never asked to give up (the queue-jump fast path)
 	}
 	// A deadlock abort accepted while acquiring is always carried out, even when the slot arrived
 	// meanwhile: whoever asked for it waits for the event to be requeued.
