@@ -7,7 +7,10 @@ export ABXBUS_REQUIRE_INTEROP := 1
 
 MODULES := . ./cmd/watermillbench
 
-.PHONY: all demo test interop-deps vet gencheck unit bench generate fmt
+.PHONY: all demo test interop-deps vet fmtcheck staticcheck gencheck unit bench generate fmt
+
+# staticcheck at a pinned version; go run builds it once into the build cache.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: test
 
@@ -17,8 +20,8 @@ demo:
 	$(GO) run ./examples/checkout
 	$(GO) run ./examples/generated
 
-## test: vet, check that generated code is fresh, and race-test every module
-test: interop-deps vet gencheck unit
+## test: gofmt, vet and staticcheck, check that generated code is fresh, and race-test every module
+test: interop-deps fmtcheck vet staticcheck gencheck unit
 
 ## interop-deps: the pinned TypeScript peer (abxbus@2.5.56, zod@4.4.3) for the interop suite
 interop-deps: testdata/interop/node_modules/.package-lock.json
@@ -28,6 +31,14 @@ testdata/interop/node_modules/.package-lock.json: testdata/interop/package.json 
 
 vet:
 	for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## fmtcheck: fail when a tracked Go file is not gofmt-formatted (make fmt fixes it)
+fmtcheck:
+	@out=$$($$($(GO) env GOROOT)/bin/gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## staticcheck: the default checks plus the doc-comment forms (staticcheck.conf), in every module
+staticcheck:
+	for m in $(MODULES); do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
 
 ## gencheck: fail when a file abxbus-gen writes is missing or stale (run make generate to fix)
 gencheck:

@@ -408,15 +408,6 @@ func (b *Bus) pushFrontLocked(e *BaseEvent) {
 	}
 }
 
-func (b *Bus) isQueuedLocked(e *BaseEvent) bool {
-	for i := len(b.queue) - 1; i >= b.qhead; i-- {
-		if b.queue[i] == e {
-			return true
-		}
-	}
-	return false
-}
-
 // QueueLen returns the number of events accepted and not yet started.
 func (b *Bus) QueueLen() int {
 	if !b.usable() {

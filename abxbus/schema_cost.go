@@ -57,8 +57,7 @@ func newSchemaCost(root *jsonschema.Schema) *schemaCost {
 	c := &schemaCost{}
 	index := map[*jsonschema.Schema]int{}
 	var order []*jsonschema.Schema
-	var add func(s *jsonschema.Schema) int
-	add = func(s *jsonschema.Schema) int {
+	add := func(s *jsonschema.Schema) int {
 		if i, ok := index[s]; ok {
 			return i
 		}

@@ -136,7 +136,7 @@ type schemaHolder struct {
 	Node wireNode `json:"node"`
 }
 
-type schemaText struct{ s string }
+type schemaText struct{ _ string }
 
 func (schemaText) MarshalText() ([]byte, error) { return nil, nil }
 

@@ -79,8 +79,8 @@ func genConfigs(t *testing.T, dir string) []codegen.Config {
 	return out
 }
 
-// TestGolden runs the generator on every declaration set under testdata/codegen/golden (once per
-// go:generate directive in it, with its -tags and -output) and compares each file it writes with the
+// TestGolden runs the generator on every declaration set under testdata/codegen/golden (once for
+// each go:generate directive in it, with its -tags and -output) and compares each file it writes with the
 // file of the same name plus .golden; every .golden file of the case must be written. The cases cover
 // every option of the abxbus tag and every supported result shape (F9, F219, F220), build constraints
 // and -tags, and declarations in test files (issue 11 item 12).
