@@ -26,10 +26,10 @@ func TestFindEqualsMetadataF169(t *testing.T) {
 	}))
 	must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, k Kid) (int, error) { return k.N, nil }))
 	opts := abxbus.EventOptions{
-		Timeout:            abxbus.Seconds(5),
-		HandlerTimeout:     abxbus.Seconds(2),
-		SlowTimeout:        abxbus.Seconds(9),
-		HandlerSlowTimeout: abxbus.Seconds(3),
+		Timeout:            5 * time.Second,
+		HandlerTimeout:     2 * time.Second,
+		SlowTimeout:        9 * time.Second,
+		HandlerSlowTimeout: 3 * time.Second,
 		Concurrency:        abxbus.BusSerial,
 		HandlerConcurrency: abxbus.HandlersSerial,
 		Completion:         abxbus.CompleteAll,
@@ -64,10 +64,11 @@ func TestFindEqualsMetadataF169(t *testing.T) {
 		{"event_pending_bus_count", "event_pending_bus_count", 0, child},
 		{"event_blocks_parent_completion", "event_blocks_parent_completion", true, child},
 		{"event_timeout seconds", "event_timeout", 5, p},
-		{"event_timeout Timeout", "event_timeout", abxbus.Seconds(5), p},
+		{"event_timeout Duration in ms", "event_timeout", 5000 * time.Millisecond, p},
 		{"event_timeout Duration", "event_timeout", 5 * time.Second, p},
 		{"event_timeout unset", "event_timeout", nil, child},
-		{"event_timeout unset Timeout", "event_timeout", abxbus.Timeout{}, child},
+		{"event_timeout unset Duration", "event_timeout", time.Duration(0), child},
+		{"event_timeout NoTimeout", "event_timeout", abxbus.NoTimeout, nil},
 		{"event_handler_timeout", "event_handler_timeout", 2.0, p},
 		{"event_slow_timeout", "event_slow_timeout", 9, p},
 		{"event_handler_slow_timeout", "event_handler_slow_timeout", 3, p},

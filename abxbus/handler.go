@@ -186,7 +186,9 @@ func WithFilePath(path string) HandlerOption { return func(c *handlerConfig) { c
 // WithHandlerTimeout sets handler_timeout: the handler's own budget, overriding the event's handler
 // timeout (a positive duration, or NoTimeout for none; 0 leaves it unset). Any other negative duration
 // makes the registration fail with an error matching ErrInvalidOption.
-func WithHandlerTimeout(t time.Duration) HandlerOption { return func(c *handlerConfig) { c.timeout = t } }
+func WithHandlerTimeout(t time.Duration) HandlerOption {
+	return func(c *handlerConfig) { c.timeout = t }
+}
 
 // WithHandlerSlowTimeout sets handler_slow_timeout, with the values WithHandlerTimeout takes.
 func WithHandlerSlowTimeout(t time.Duration) HandlerOption {

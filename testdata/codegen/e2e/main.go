@@ -151,7 +151,7 @@ func scenario() error {
 	ok("AwaitAuditChild: the awaited child is linked to its parent and complete")
 
 	// EmitWith: per-event options override the declared defaults.
-	ev2, err := shop.EmitCreateOrderWith(ctx, bus, shop.CreateOrder{Customer: "cy"}, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(3 * time.Second)})
+	ev2, err := shop.EmitCreateOrderWith(ctx, bus, shop.CreateOrder{Customer: "cy"}, abxbus.EventOptions{Timeout: 3 * time.Second})
 	if err != nil {
 		return err
 	}
