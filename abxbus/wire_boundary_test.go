@@ -134,16 +134,16 @@ func TestHugeTimeoutsDoNotAbortIssue10Item15(t *testing.T) {
 		handler []abxbus.HandlerOption
 		json    string
 	}{
-		"json event_timeout 9e9":            {json: `{"event_type":"Slow20","event_timeout":9e9}`},
-		"json event_timeout 1e400":          {json: `{"event_type":"Slow20","event_timeout":1e400}`},
-		"json event_handler_timeout 9e9":    {json: `{"event_type":"Slow20","event_handler_timeout":9e9}`},
-		"9e9 s event":                       {event: abxbus.EventOptions{Timeout: time.Duration(huge * float64(time.Second))}},
-		"MaxInt64 handler on event":         {event: abxbus.EventOptions{HandlerTimeout: math.MaxInt64}},
-		"MaxInt64 event":                    {event: abxbus.EventOptions{Timeout: math.MaxInt64}},
-		"MaxInt64 bus":                      {bus: abxbus.Options{EventTimeout: math.MaxInt64}},
-		"9e9 s bus":                         {bus: abxbus.Options{EventTimeout: time.Duration(huge * float64(time.Second))}},
-		"WithHandlerTimeout(MaxInt64)":      {handler: []abxbus.HandlerOption{abxbus.WithHandlerTimeout(math.MaxInt64)}},
-		"WithHandlerTimeout(MaxTimeout+1)":  {handler: []abxbus.HandlerOption{abxbus.WithHandlerTimeout(abxbus.MaxTimeout + 1)}},
+		"json event_timeout 9e9":           {json: `{"event_type":"Slow20","event_timeout":9e9}`},
+		"json event_timeout 1e400":         {json: `{"event_type":"Slow20","event_timeout":1e400}`},
+		"json event_handler_timeout 9e9":   {json: `{"event_type":"Slow20","event_handler_timeout":9e9}`},
+		"9e9 s event":                      {event: abxbus.EventOptions{Timeout: time.Duration(huge * float64(time.Second))}},
+		"MaxInt64 handler on event":        {event: abxbus.EventOptions{HandlerTimeout: math.MaxInt64}},
+		"MaxInt64 event":                   {event: abxbus.EventOptions{Timeout: math.MaxInt64}},
+		"MaxInt64 bus":                     {bus: abxbus.Options{EventTimeout: math.MaxInt64}},
+		"9e9 s bus":                        {bus: abxbus.Options{EventTimeout: time.Duration(huge * float64(time.Second))}},
+		"WithHandlerTimeout(MaxInt64)":     {handler: []abxbus.HandlerOption{abxbus.WithHandlerTimeout(math.MaxInt64)}},
+		"WithHandlerTimeout(MaxTimeout+1)": {handler: []abxbus.HandlerOption{abxbus.WithHandlerTimeout(abxbus.MaxTimeout + 1)}},
 	} {
 		b := newBus(t, "Huge", &c.bus)
 		must[*abxbus.Handler](t)(b.OnType("Slow20", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
