@@ -117,9 +117,9 @@ func New(name string, opts *Options) (*Bus, error) {
 		return nil, err
 	}
 	b.defaults = d.merge(EventOptions{
-		Timeout:            TimeoutOf(60 * time.Second),
-		SlowTimeout:        TimeoutOf(300 * time.Second),
-		HandlerSlowTimeout: TimeoutOf(30 * time.Second),
+		Timeout:            60 * time.Second,
+		SlowTimeout:        300 * time.Second,
+		HandlerSlowTimeout: 30 * time.Second,
 		Concurrency:        BusSerial,
 		HandlerConcurrency: HandlersSerial,
 		Completion:         CompleteAll,

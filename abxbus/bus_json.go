@@ -163,16 +163,16 @@ func (h *Handler) encode(buf *bytes.Buffer, b *Bus) {
 	h.mu.Lock()
 	timeout, slow := h.timeout, h.slowTimeout
 	h.mu.Unlock()
-	if timeout.IsSet() {
+	if timeout != 0 {
 		buf.WriteString(`,"handler_timeout":`)
 		writeTimeout(buf, timeout)
 	}
-	if slow.IsSet() {
+	if slow != 0 {
 		buf.WriteString(`,"handler_slow_timeout":`)
 		writeTimeout(buf, slow)
 	}
 	buf.WriteString(`,"handler_registered_at":`)
-	writeJSONString(buf, FormatTimestamp(h.registeredAt))
+	writeJSONString(buf, formatNS(h.registeredAt))
 	buf.WriteByte('}')
 }
 

@@ -1,6 +1,7 @@
 package abxbus
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -44,8 +45,18 @@ func observeTime(t int64) {
 // TimestampLayout is the wire form of every timestamp: UTC with exactly nine fractional digits and Z.
 const TimestampLayout = "2006-01-02T15:04:05.000000000Z"
 
-// FormatTimestamp renders Unix nanoseconds in the wire form (30 characters). Zero renders as "".
-func FormatTimestamp(ns int64) string {
+// FormatTimestamp renders t in the wire form: UTC with exactly nine fractional digits and Z (30
+// characters for the years 1000-9999). The zero Time renders as "".
+func FormatTimestamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	var buf [len(TimestampLayout)]byte
+	return string(t.UTC().AppendFormat(buf[:0], TimestampLayout))
+}
+
+// formatNS renders a recorded Unix-nanosecond reading in the wire form (0 renders as "").
+func formatNS(ns int64) string {
 	if ns == 0 {
 		return ""
 	}
@@ -53,10 +64,32 @@ func FormatTimestamp(ns int64) string {
 	return string(time.Unix(0, ns).UTC().AppendFormat(buf[:0], TimestampLayout))
 }
 
-// Time converts a recorded Unix-nanosecond reading to a time.Time (zero stays the zero Time).
+// nsTime converts a recorded Unix-nanosecond reading to a time.Time in UTC without a monotonic reading,
+// so that == and Equal agree and a time read back from JSON is equal to the one written (0 stays the
+// zero Time).
 func nsTime(ns int64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}
 	return time.Unix(0, ns).UTC()
+}
+
+// Timestamps are kept as Unix nanoseconds in an int64: the instants from minNSTime to maxNSTime.
+var (
+	minNSTime = time.Unix(0, math.MinInt64)
+	maxNSTime = time.Unix(0, math.MaxInt64)
+)
+
+// timeNS converts t to Unix nanoseconds (the zero Time is 0). ok is false for a time outside the range
+// an int64 of nanoseconds holds (about the years 1678-2262) or one that is exactly the Unix epoch (its
+// reading, 0, means "not set").
+func timeNS(t time.Time) (ns int64, ok bool) {
+	if t.IsZero() {
+		return 0, true
+	}
+	if t.Before(minNSTime) || t.After(maxNSTime) {
+		return 0, false
+	}
+	ns = t.UnixNano()
+	return ns, ns != 0
 }

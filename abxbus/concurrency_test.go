@@ -505,7 +505,7 @@ func TestHandlerTimeoutRefusesLateWorkF137F141(t *testing.T) {
 		_, err := abxbus.EmitChildOf(hctx, Kid{N: 9})
 		lateEmit <- err
 		return 99, nil
-	}, abxbus.WithName("sleepy"), abxbus.WithHandlerTimeout(abxbus.TimeoutOf(20*time.Millisecond))))
+	}, abxbus.WithName("sleepy"), abxbus.WithHandlerTimeout(20*time.Millisecond)))
 	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) { return 2, nil }, abxbus.WithName("next")))
 	e := must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, bus, Ping{}))
 	if err := e.Wait(ctx); err != nil {
@@ -543,13 +543,13 @@ func TestHandlerTimeoutRefusesLateWorkF137F141(t *testing.T) {
 // are untouched; a handler's own longer budget is capped by the event deadline (aborted, not timeout).
 func TestEventTimeoutFinalizesF138(t *testing.T) {
 	ctx := tctx(t)
-	bus := newBus(t, "EventTimeout", &abxbus.Options{EventTimeout: abxbus.TimeoutOf(30 * time.Millisecond)})
+	bus := newBus(t, "EventTimeout", &abxbus.Options{EventTimeout: 30 * time.Millisecond})
 	var pendingRan atomic.Bool
 	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) { return 1, nil }, abxbus.WithName("done")))
 	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) {
 		<-ctx.Done()
 		return 0, ctx.Err()
-	}, abxbus.WithName("running"), abxbus.WithHandlerTimeout(abxbus.TimeoutOf(time.Hour))))
+	}, abxbus.WithName("running"), abxbus.WithHandlerTimeout(time.Hour)))
 	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) {
 		pendingRan.Store(true)
 		return 3, nil
@@ -585,28 +585,28 @@ func TestTimeoutPrecedenceF134(t *testing.T) {
 	const short = 15 * time.Millisecond
 	cases := []struct {
 		name    string
-		bus     abxbus.Timeout
+		bus     time.Duration
 		event   abxbus.EventOptions
-		handler abxbus.Timeout
+		handler time.Duration
 		want    error // nil: runs to completion
 	}{
-		{"bus timeout applies to handlers", abxbus.TimeoutOf(short), abxbus.EventOptions{}, abxbus.Timeout{}, abxbus.ErrHandlerAborted},
-		{"event handler timeout", abxbus.NoTimeout, abxbus.EventOptions{HandlerTimeout: abxbus.TimeoutOf(short)}, abxbus.Timeout{}, abxbus.ErrHandlerTimeout},
-		{"handler timeout beats event handler timeout", abxbus.NoTimeout, abxbus.EventOptions{HandlerTimeout: abxbus.TimeoutOf(time.Hour)}, abxbus.TimeoutOf(short), abxbus.ErrHandlerTimeout},
-		{"event deadline caps handler", abxbus.NoTimeout, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(short)}, abxbus.TimeoutOf(time.Hour), abxbus.ErrHandlerAborted},
-		{"handler 0 disables own limit only", abxbus.NoTimeout, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(short)}, abxbus.NoTimeout, abxbus.ErrHandlerAborted},
+		{"bus timeout applies to handlers", short, abxbus.EventOptions{}, 0, abxbus.ErrHandlerAborted},
+		{"event handler timeout", abxbus.NoTimeout, abxbus.EventOptions{HandlerTimeout: short}, 0, abxbus.ErrHandlerTimeout},
+		{"handler timeout beats event handler timeout", abxbus.NoTimeout, abxbus.EventOptions{HandlerTimeout: time.Hour}, short, abxbus.ErrHandlerTimeout},
+		{"event deadline caps handler", abxbus.NoTimeout, abxbus.EventOptions{Timeout: short}, time.Hour, abxbus.ErrHandlerAborted},
+		{"handler 0 disables own limit only", abxbus.NoTimeout, abxbus.EventOptions{Timeout: short}, abxbus.NoTimeout, abxbus.ErrHandlerAborted},
 		// D15: handlers fall back to the resolved event timeout, so disabling the event budget removes
 		// their fallback limit too; an event handler timeout still applies.
-		{"event 0 removes the handler fallback", abxbus.TimeoutOf(short), abxbus.EventOptions{Timeout: abxbus.NoTimeout}, abxbus.Timeout{}, nil},
-		{"event 0 keeps the event handler timeout", abxbus.TimeoutOf(time.Hour), abxbus.EventOptions{Timeout: abxbus.NoTimeout, HandlerTimeout: abxbus.TimeoutOf(short)}, abxbus.Timeout{}, abxbus.ErrHandlerTimeout},
-		{"event and event-handler 0 disable all", abxbus.TimeoutOf(short), abxbus.EventOptions{Timeout: abxbus.NoTimeout, HandlerTimeout: abxbus.NoTimeout}, abxbus.Timeout{}, nil},
+		{"event 0 removes the handler fallback", short, abxbus.EventOptions{Timeout: abxbus.NoTimeout}, 0, nil},
+		{"event 0 keeps the event handler timeout", time.Hour, abxbus.EventOptions{Timeout: abxbus.NoTimeout, HandlerTimeout: short}, 0, abxbus.ErrHandlerTimeout},
+		{"event and event-handler 0 disable all", short, abxbus.EventOptions{Timeout: abxbus.NoTimeout, HandlerTimeout: abxbus.NoTimeout}, 0, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			bus := newBus(t, "Precedence", &abxbus.Options{EventTimeout: c.bus})
 			release := make(chan struct{})
 			var opts []abxbus.HandlerOption
-			if c.handler.IsSet() {
+			if c.handler != 0 {
 				opts = append(opts, abxbus.WithHandlerTimeout(c.handler))
 			}
 			must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) {
@@ -642,8 +642,8 @@ func TestSlowWarningsNeverCancelF136(t *testing.T) {
 	ctx := tctx(t)
 	logs := &syncBuffer{}
 	bus := newBus(t, "SlowBus", &abxbus.Options{
-		EventSlowTimeout:   abxbus.TimeoutOf(5 * time.Millisecond),
-		HandlerSlowTimeout: abxbus.TimeoutOf(5 * time.Millisecond),
+		EventSlowTimeout:   5 * time.Millisecond,
+		HandlerSlowTimeout: 5 * time.Millisecond,
 		Logger:             newTextLogger(logs),
 	})
 	warned := make(chan struct{})
@@ -687,7 +687,7 @@ func TestParentTimeoutCascadesF140(t *testing.T) {
 		}
 		v, err := abxbus.CallChild(ctx, Kid{N: 1})
 		return fmt.Sprint(v), err
-	}, abxbus.WithName("parent"), abxbus.WithHandlerTimeout(abxbus.TimeoutOf(40*time.Millisecond))))
+	}, abxbus.WithName("parent"), abxbus.WithHandlerTimeout(40*time.Millisecond)))
 	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, k Kid) (int, error) {
 		if k.N == 1 { // child awaits grandchild
 			v, err := abxbus.CallChild(ctx, Kid{N: 2})
@@ -778,7 +778,7 @@ func TestWaitThatCannotFinishD5(t *testing.T) {
 // The error vocabulary (F142): messages name the bus label, the event type and its short id.
 func TestErrorMessagesNameBusAndEventF142(t *testing.T) {
 	ctx := tctx(t)
-	bus := newBus(t, "Named", &abxbus.Options{EventTimeout: abxbus.TimeoutOf(10 * time.Millisecond)})
+	bus := newBus(t, "Named", &abxbus.Options{EventTimeout: 10 * time.Millisecond})
 	must[*abxbus.Handler](t)(abxbus.On(bus, func(ctx context.Context, p Ping) (int, error) {
 		<-ctx.Done()
 		return 0, nil
@@ -831,7 +831,7 @@ func TestEmitWithOptions(t *testing.T) {
 		<-ctx.Done()
 		return 0, ctx.Err()
 	}))
-	e := must[*abxbus.Event[Ping, int]](t)(abxbus.EmitWith[Ping, int](ctx, bus, Ping{}, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(5 * time.Millisecond)}))
+	e := must[*abxbus.Event[Ping, int]](t)(abxbus.EmitWith[Ping, int](ctx, bus, Ping{}, abxbus.EventOptions{Timeout: 5 * time.Millisecond}))
 	if _, err := e.Result(ctx); !errors.Is(err, abxbus.ErrHandlerAborted) {
 		t.Fatalf("per-event timeout not applied: %v", err)
 	}

@@ -64,7 +64,9 @@
 // by [Bus.Destroy]; handlers should return when it is done. Results returned after that, and children
 // emitted after that, are refused ([ErrHandlerFinished]).
 //
-// Timeouts have three levels (bus, event, handler; [Timeout] is unset, [NoTimeout] or a duration). A
+// Timeouts are plain [time.Duration] values at three levels (bus, event, handler): 0 is unset (the
+// level inherits the next one, so a zero options struct means "the defaults"), [NoTimeout] disables a
+// level, a positive duration is the limit, as in EventOptions{Timeout: 5 * time.Second}. A
 // handler's limit is min(its own timeout, else the event's handler timeout, else the event timeout as
 // resolved (the event's own, else the bus's), and the event deadline): an event with [NoTimeout] as its
 // timeout also lifts the fallback limit of its handlers. Expiry records [EventHandlerTimeoutError] (own budget), [EventHandlerAbortedError]

@@ -202,8 +202,8 @@ func TestNoHandlerEventStartedEqualsCompleted(t *testing.T) {
 		if err := ev.Now(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if s, c := ev.Base().StartedAt(), ev.Base().CompletedAt(); s == 0 || s != c {
-			t.Fatalf("event_started_at %d, event_completed_at %d", s, c)
+		if s, c := ev.Base().StartedAt(), ev.Base().CompletedAt(); s.IsZero() || s != c {
+			t.Fatalf("event_started_at %v, event_completed_at %v", s, c)
 		}
 	}
 }
@@ -236,7 +236,7 @@ func TestHandlerSeesProcessingBus(t *testing.T) {
 // Issue 10 item 11 (D15): a handler's timeout falls back to the resolved event timeout, so an event with
 // event_timeout disabled runs a handler longer than the bus's event timeout.
 func TestHandlerTimeoutFallsBackToEventTimeout(t *testing.T) {
-	b := newBus(t, "D15", &abxbus.Options{EventTimeout: abxbus.TimeoutOf(30 * time.Millisecond)})
+	b := newBus(t, "D15", &abxbus.Options{EventTimeout: 30 * time.Millisecond})
 	ctx := tctx(t)
 	must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, s Side) (string, error) {
 		select {
@@ -251,7 +251,7 @@ func TestHandlerTimeoutFallsBackToEventTimeout(t *testing.T) {
 		t.Fatalf("event_timeout=0 on the event: %q, %v (the handler must not inherit the bus's 30 ms)", v, err)
 	}
 	// With the event's own timeout set, handlers fall back to it.
-	ev = must[*abxbus.Event[Side, string]](t)(abxbus.EmitWith(ctx, b, Side{}, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(time.Second), HandlerTimeout: abxbus.TimeoutOf(20 * time.Millisecond)}))
+	ev = must[*abxbus.Event[Side, string]](t)(abxbus.EmitWith(ctx, b, Side{}, abxbus.EventOptions{Timeout: time.Second, HandlerTimeout: 20 * time.Millisecond}))
 	var te *abxbus.EventHandlerTimeoutError
 	if _, err := ev.Result(ctx); !errors.As(err, &te) {
 		t.Fatalf("event_handler_timeout 20 ms: %v", err)
@@ -453,7 +453,7 @@ func TestRunWaitingForSlotEndsOnTimeoutAndDestroy(t *testing.T) {
 			<-holding
 			var o abxbus.EventOptions
 			if how == "timeout" {
-				o.Timeout = abxbus.TimeoutOf(30 * time.Millisecond)
+				o.Timeout = 30 * time.Millisecond
 			}
 			q := must[*abxbus.Event[XQ, string]](t)(abxbus.EmitWith(ctx, y, XQ{}, o))
 			<-awaiting

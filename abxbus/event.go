@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // EventStatus is the lifecycle of an event (F18): pending -> started -> completed. There is no error
@@ -243,30 +244,34 @@ func (e *BaseEvent) Status() EventStatus {
 	return e.status
 }
 
-// CreatedAt, StartedAt and CompletedAt return the lifecycle timestamps (Unix ns; 0 when not reached).
-func (e *BaseEvent) CreatedAt() int64 {
+// CreatedAt, StartedAt and CompletedAt return the lifecycle timestamps (event_created_at,
+// event_started_at, event_completed_at), in UTC with nanosecond precision and no monotonic clock
+// reading: == compares them, and a time read back from the event's JSON is == to the one written. The
+// zero Time means "not reached yet" (a nil event has only zero times). Timestamps come from one
+// process-wide clock and strictly increase: an event created later has a later CreatedAt.
+func (e *BaseEvent) CreatedAt() time.Time {
 	if e == nil {
-		return 0
+		return time.Time{}
 	}
-	return e.createdAt
+	return nsTime(e.createdAt)
 }
 
-func (e *BaseEvent) StartedAt() int64 {
+func (e *BaseEvent) StartedAt() time.Time {
 	if e == nil {
-		return 0
+		return time.Time{}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.startedAt
+	return nsTime(e.startedAt)
 }
 
-func (e *BaseEvent) CompletedAt() int64 {
+func (e *BaseEvent) CompletedAt() time.Time {
 	if e == nil {
-		return 0
+		return time.Time{}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.completedAt
+	return nsTime(e.completedAt)
 }
 
 // ParentID returns event_parent_id (zero for top-level events).

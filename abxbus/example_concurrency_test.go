@@ -56,7 +56,7 @@ func ExampleWithHandlerTimeout() {
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}
-	}, abxbus.WithName("slow"), abxbus.WithHandlerTimeout(abxbus.TimeoutOf(10*time.Millisecond)))
+	}, abxbus.WithName("slow"), abxbus.WithHandlerTimeout(10*time.Millisecond))
 
 	_, err := abxbus.Call(ctx, bus, Lookup{Key: "k"})
 	var te *abxbus.EventHandlerTimeoutError
@@ -83,7 +83,7 @@ func ExampleEmitWith() {
 	blocker, _ := abxbus.Emit(ctx, bus, Lookup{Key: "blocker"}) // occupies the serial bus
 	urgent, _ := abxbus.EmitWith(ctx, bus, Lookup{Key: "urgent"}, abxbus.EventOptions{
 		Concurrency: abxbus.Parallel,
-		Timeout:     abxbus.TimeoutOf(time.Second),
+		Timeout:     time.Second,
 	})
 	v, err := urgent.Result(ctx) // does not wait for the blocker
 	fmt.Println(v, err)

@@ -118,7 +118,7 @@ func ExampleEmit_fifo() {
 		events[i].Wait(ctx)
 	}
 	fmt.Println(order)
-	fmt.Println(events[0].Base().CompletedAt() <= events[1].Base().StartedAt())
+	fmt.Println(!events[0].Base().CompletedAt().After(events[1].Base().StartedAt()))
 	// Output:
 	// [1 2 3 4 5]
 	// true

@@ -87,7 +87,8 @@ type FindOptions struct {
 	// Equals holds strict equality filters on event fields by their JSON names: metadata
 	// ("event_status": "completed", "event_parent_id": nil) or payload fields ("order_id": "o-1").
 	// Values are compared in their JSON form (so 1 and 1.0 are equal; an ID compares with its string
-	// form). A field the event does not have never matches.
+	// form, a time.Time with its timestamp and a time.Duration with its timeout in seconds, 0 as unset
+	// and NoTimeout as 0). A field the event does not have never matches.
 	Equals map[string]any
 	// Past is the history window (zero value: Always).
 	Past Window
@@ -439,13 +440,16 @@ func normaliseWant(v any) (any, error) {
 			return nil, nil
 		}
 		return x.String(), nil
-	case Timeout:
-		if s, ok := x.Seconds(); ok {
-			return s, nil
+	case time.Duration: // a timeout, in its wire form
+		if x == 0 {
+			return nil, nil
 		}
-		return nil, nil
-	case time.Duration:
-		return x.Seconds(), nil
+		return timeoutSeconds(x), nil
+	case time.Time: // a timestamp, in its wire form
+		if x.IsZero() {
+			return nil, nil
+		}
+		return FormatTimestamp(x), nil
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -471,13 +475,13 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 		if ns == 0 {
 			return nil
 		}
-		return FormatTimestamp(ns)
+		return formatNS(ns)
 	}
-	to := func(t Timeout) any {
-		if s, ok := t.Seconds(); ok {
-			return s
+	to := func(d time.Duration) any {
+		if d == 0 {
+			return nil
 		}
-		return nil
+		return timeoutSeconds(d)
 	}
 	str := func(s string) any {
 		if s == "" {
@@ -491,7 +495,7 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 	case "event_type":
 		return e.eventType, true
 	case "event_created_at":
-		return FormatTimestamp(e.createdAt), true
+		return formatNS(e.createdAt), true
 	case "event_parent_id":
 		return idv(e.ParentID()), true
 	case "event_emitted_by_handler_id":

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -193,7 +194,7 @@ func TestForwardPerBusDefaultsF200(t *testing.T) {
 	ctx := tctx(t)
 	auth := newBus(t, "AuthBus", &abxbus.Options{EventTimeout: abxbus.NoTimeout, MaxHistorySize: abxbus.Ptr(100)})
 	relay := newBus(t, "RelayBus", &abxbus.Options{
-		EventTimeout:       abxbus.Seconds(30),
+		EventTimeout:       30 * time.Second,
 		EventConcurrency:   abxbus.Parallel,
 		HandlerConcurrency: abxbus.HandlersParallel,
 		MaxHistorySize:     abxbus.Ptr(0),

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // HandlerFunc is the untyped handler shape: it sees the core record and returns any value (encoded as
@@ -31,8 +32,8 @@ type Handler struct {
 	typed  *typeInfo      // set for typed handlers: their values need no result check
 
 	mu          sync.Mutex
-	timeout     Timeout
-	slowTimeout Timeout
+	timeout     time.Duration
+	slowTimeout time.Duration
 
 	// A handler restored from bus JSON (BusFromJSON) has no function until one is registered with its
 	// id; these are guarded by mu.
@@ -84,12 +85,12 @@ func (h *Handler) Pattern() string {
 	return h.pattern
 }
 
-// RegisteredAt returns handler_registered_at (Unix ns).
-func (h *Handler) RegisteredAt() int64 {
+// RegisteredAt returns handler_registered_at, in UTC (the zero Time for a nil Handler).
+func (h *Handler) RegisteredAt() time.Time {
 	if h == nil {
-		return 0
+		return time.Time{}
 	}
-	return h.registeredAt
+	return nsTime(h.registeredAt)
 }
 
 // Bus returns the bus the handler is registered on.
@@ -108,22 +109,25 @@ func (h *Handler) Label() string {
 	return h.name + "#" + h.id.short()
 }
 
-// Timeout returns handler_timeout (unset: inherit).
-func (h *Handler) Timeout() Timeout {
+// Timeout returns handler_timeout: 0 when unset (the event's handler timeout, else its event timeout,
+// applies), NoTimeout when disabled, else the limit (see NoTimeout).
+func (h *Handler) Timeout() time.Duration {
 	if h == nil {
-		return Timeout{}
+		return 0
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.timeout
 }
 
-// SetTimeout changes handler_timeout for later executions. A negative value is an error.
-func (h *Handler) SetTimeout(t Timeout) error {
+// SetTimeout changes handler_timeout for later executions: 0 unsets it, NoTimeout disables it, a
+// positive duration is the limit (at most MaxTimeout). Any other negative duration is an error matching
+// ErrInvalidOption.
+func (h *Handler) SetTimeout(t time.Duration) error {
 	if err := h.unusable("SetTimeout"); err != nil {
 		return err
 	}
-	if err := t.check("handler_timeout"); err != nil {
+	if err := checkTimeout("handler_timeout", &t); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -132,22 +136,22 @@ func (h *Handler) SetTimeout(t Timeout) error {
 	return nil
 }
 
-// SlowTimeout returns handler_slow_timeout.
-func (h *Handler) SlowTimeout() Timeout {
+// SlowTimeout returns handler_slow_timeout (0 when unset, NoTimeout when disabled).
+func (h *Handler) SlowTimeout() time.Duration {
 	if h == nil {
-		return Timeout{}
+		return 0
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.slowTimeout
 }
 
-// SetSlowTimeout changes handler_slow_timeout for later executions.
-func (h *Handler) SetSlowTimeout(t Timeout) error {
+// SetSlowTimeout changes handler_slow_timeout for later executions, with the values SetTimeout takes.
+func (h *Handler) SetSlowTimeout(t time.Duration) error {
 	if err := h.unusable("SetSlowTimeout"); err != nil {
 		return err
 	}
-	if err := t.check("handler_slow_timeout"); err != nil {
+	if err := checkTimeout("handler_slow_timeout", &t); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -163,9 +167,9 @@ type handlerConfig struct {
 	name        string
 	id          string
 	filePath    *string
-	timeout     Timeout
-	slowTimeout Timeout
-	registered  int64
+	timeout     time.Duration
+	slowTimeout time.Duration
+	registered  time.Time
 }
 
 // WithName sets handler_name (default: the Go function name).
@@ -179,16 +183,36 @@ func WithHandlerID(id string) HandlerOption { return func(c *handlerConfig) { c.
 // WithFilePath sets handler_file_path explicitly.
 func WithFilePath(path string) HandlerOption { return func(c *handlerConfig) { c.filePath = &path } }
 
-// WithHandlerTimeout sets handler_timeout.
-func WithHandlerTimeout(t Timeout) HandlerOption { return func(c *handlerConfig) { c.timeout = t } }
+// WithHandlerTimeout sets handler_timeout: the handler's own budget, overriding the event's handler
+// timeout (a positive duration, or NoTimeout for none; 0 leaves it unset). Any other negative duration
+// makes the registration fail with an error matching ErrInvalidOption.
+func WithHandlerTimeout(t time.Duration) HandlerOption {
+	return func(c *handlerConfig) { c.timeout = t }
+}
 
-// WithHandlerSlowTimeout sets handler_slow_timeout.
-func WithHandlerSlowTimeout(t Timeout) HandlerOption {
+// WithHandlerSlowTimeout sets handler_slow_timeout, with the values WithHandlerTimeout takes.
+func WithHandlerSlowTimeout(t time.Duration) HandlerOption {
 	return func(c *handlerConfig) { c.slowTimeout = t }
 }
 
-// WithRegisteredAt sets handler_registered_at (Unix ns), for restoring a registration.
-func WithRegisteredAt(ns int64) HandlerOption { return func(c *handlerConfig) { c.registered = ns } }
+// WithRegisteredAt sets handler_registered_at, for restoring a registration (the zero Time: now). The
+// time is kept to the nanosecond in UTC, like every timestamp; one outside the years 1991-2499 (the
+// range the wire format accepts) makes the registration fail with an error matching ErrInvalidOption.
+func WithRegisteredAt(t time.Time) HandlerOption { return func(c *handlerConfig) { c.registered = t } }
+
+// registeredAtNS checks and converts a WithRegisteredAt time: the zero Time is 0 ("now"); others must be
+// in the years the wire format accepts and this package can hold.
+func registeredAtNS(t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	ns, ok := timeNS(t)
+	if !ok || t.UTC().Year() <= 1990 {
+		return 0, fmt.Errorf("%w: handler_registered_at (WithRegisteredAt) %s is not between 1991-01-01 and %s",
+			ErrInvalidOption, t.UTC().Format(time.RFC3339Nano), FormatTimestamp(maxNSTime))
+	}
+	return ns, nil
+}
 
 func funcInfo(fn any) (name, file string) {
 	v := reflect.ValueOf(fn)
@@ -261,10 +285,14 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		}
 		cfg = *c
 	}
-	if err := cfg.timeout.check("handler_timeout"); err != nil {
+	if err := checkTimeout("handler_timeout", &cfg.timeout); err != nil {
 		return nil, err
 	}
-	if err := cfg.slowTimeout.check("handler_slow_timeout"); err != nil {
+	if err := checkTimeout("handler_slow_timeout", &cfg.slowTimeout); err != nil {
+		return nil, err
+	}
+	registered, err := registeredAtNS(cfg.registered)
+	if err != nil {
 		return nil, err
 	}
 	name, file := "", ""
@@ -283,7 +311,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		bus:          b,
 		name:         name,
 		filePath:     file,
-		registeredAt: cfg.registered,
+		registeredAt: registered,
 		pattern:      pattern,
 		fn:           fn,
 		isNull:       isNull,
@@ -303,7 +331,7 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		}
 		h.id = id
 	} else {
-		h.id = HandlerID(b.id, h.name, h.filePath, h.registeredAt, pattern)
+		h.id = HandlerID(b.id, h.name, h.filePath, nsTime(h.registeredAt), pattern)
 	}
 
 	b.mu.Lock()

@@ -213,8 +213,9 @@ func uuidV5Of(data []byte) ID {
 }
 
 // HandlerID computes the deterministic handler id shared by every abxbus runtime (F48):
-// uuidv5 in the "abxbus-handler" namespace of "<bus id>|<name>|<file path or 'unknown'>|<registered at>|<pattern>".
-func HandlerID(busID ID, name, filePath string, registeredAt int64, pattern string) ID {
+// uuidv5 in the "abxbus-handler" namespace of "<bus id>|<name>|<file path or 'unknown'>|<registered at>|<pattern>",
+// with registeredAt in the wire form (FormatTimestamp; the zero Time is empty).
+func HandlerID(busID ID, name, filePath string, registeredAt time.Time, pattern string) ID {
 	if filePath == "" {
 		filePath = "unknown"
 	}
@@ -224,8 +225,8 @@ func HandlerID(busID ID, name, filePath string, registeredAt int64, pattern stri
 	b = append(append(b, '|'), name...)
 	b = append(append(b, '|'), filePath...)
 	b = append(b, '|')
-	if registeredAt != 0 {
-		b = time.Unix(0, registeredAt).UTC().AppendFormat(b, TimestampLayout)
+	if !registeredAt.IsZero() {
+		b = registeredAt.UTC().AppendFormat(b, TimestampLayout)
 	}
 	b = append(append(b, '|'), pattern...)
 	return uuidV5Of(b)

@@ -95,22 +95,22 @@ func (e *BaseEvent) ToJSON() ([]byte, error) {
 	key("event_id")
 	writeJSONString(&b, s.id.uuid())
 	key("event_created_at")
-	writeJSONString(&b, FormatTimestamp(s.createdAt))
+	writeJSONString(&b, formatNS(s.createdAt))
 	key("event_type")
 	writeJSONString(&b, s.eventType)
 	key("event_version")
 	writeJSONString(&b, s.version)
 	key("event_timeout")
 	writeTimeout(&b, s.opts.Timeout)
-	if s.opts.SlowTimeout.IsSet() {
+	if s.opts.SlowTimeout != 0 {
 		key("event_slow_timeout")
 		writeTimeout(&b, s.opts.SlowTimeout)
 	}
-	if s.opts.HandlerTimeout.IsSet() {
+	if s.opts.HandlerTimeout != 0 {
 		key("event_handler_timeout")
 		writeTimeout(&b, s.opts.HandlerTimeout)
 	}
-	if s.opts.HandlerSlowTimeout.IsSet() {
+	if s.opts.HandlerSlowTimeout != 0 {
 		key("event_handler_slow_timeout")
 		writeTimeout(&b, s.opts.HandlerSlowTimeout)
 	}
@@ -225,8 +225,8 @@ type resultSnap struct {
 	handlerID    ID
 	handlerName  string
 	filePath     string
-	timeout      Timeout
-	slowTimeout  Timeout
+	timeout      time.Duration
+	slowTimeout  time.Duration
 	registeredAt int64
 	pattern      string
 	busName      string
@@ -308,16 +308,16 @@ func (r *resultSnap) encode(b *bytes.Buffer) error {
 	} else {
 		writeJSONString(b, r.filePath)
 	}
-	if r.timeout.IsSet() {
+	if r.timeout != 0 {
 		b.WriteString(`,"handler_timeout":`)
 		writeTimeout(b, r.timeout)
 	}
-	if r.slowTimeout.IsSet() {
+	if r.slowTimeout != 0 {
 		b.WriteString(`,"handler_slow_timeout":`)
 		writeTimeout(b, r.slowTimeout)
 	}
 	b.WriteString(`,"handler_registered_at":`)
-	writeJSONString(b, FormatTimestamp(r.registeredAt))
+	writeJSONString(b, formatNS(r.registeredAt))
 	b.WriteString(`,"handler_event_pattern":`)
 	writeJSONString(b, r.pattern)
 	b.WriteString(`,"eventbus_name":`)
@@ -402,13 +402,13 @@ func isPlainJSON(s string) bool {
 	return true
 }
 
-func writeTimeout(b *bytes.Buffer, t Timeout) {
-	d, ok := t.Duration()
-	if !ok {
+// writeTimeout writes a timeout in seconds: null when unset (0), 0 for NoTimeout.
+func writeTimeout(b *bytes.Buffer, d time.Duration) {
+	if d == 0 {
 		b.WriteString("null")
 		return
 	}
-	b.WriteString(strconv.FormatFloat(d.Seconds(), 'f', -1, 64))
+	b.WriteString(strconv.FormatFloat(timeoutSeconds(d), 'f', -1, 64))
 }
 
 func writeIDOrNull(b *bytes.Buffer, id ID) {
@@ -424,7 +424,7 @@ func writeTimeOrNull(b *bytes.Buffer, ns int64) {
 		b.WriteString("null")
 		return
 	}
-	writeJSONString(b, FormatTimestamp(ns))
+	writeJSONString(b, formatNS(ns))
 }
 
 // ---- decoding ----
@@ -630,17 +630,23 @@ func (d *eventDecoder) time(key string) int64 {
 	if s == "" || d.err != nil {
 		return 0
 	}
-	ns, err := ParseTimestamp(s)
+	t, err := ParseTimestamp(s)
 	if err != nil {
 		d.fail(key, err.Error())
+		return 0
+	}
+	ns, ok := timeNS(t)
+	if !ok {
+		d.fail(key, fmt.Sprintf("timestamp %q is later than %s, the latest time this package can hold", s, FormatTimestamp(maxNSTime)))
 	}
 	return ns
 }
 
-func (d *eventDecoder) timeout(key string) Timeout {
+// timeout decodes a timeout in seconds: null or absent is unset (0), 0 is NoTimeout.
+func (d *eventDecoder) timeout(key string) time.Duration {
 	v, ok := d.raw(key)
 	if !ok {
-		return Timeout{}
+		return 0
 	}
 	v = bytes.TrimSpace(v)
 	f, err := strconv.ParseFloat(string(v), 64)
@@ -654,19 +660,22 @@ func (d *eventDecoder) timeout(key string) Timeout {
 	}
 	if err != nil || math.IsNaN(f) {
 		d.fail(key, "must be a number of seconds or null")
-		return Timeout{}
+		return 0
 	}
 	if f < 0 || underflow && v[0] == '-' {
 		d.fail(key, "must be >= 0")
-		return Timeout{}
+		return 0
 	}
 	if underflow {
 		f = math.SmallestNonzeroFloat64 // a positive value below float64: the shortest timeout, not "disabled"
 	}
-	if math.IsInf(f, 1) {
-		return TimeoutOf(MaxTimeout) // more seconds than float64 holds: the longest timeout
+	switch {
+	case math.IsInf(f, 1):
+		return MaxTimeout // more seconds than float64 holds: the longest timeout
+	case f == 0:
+		return NoTimeout
 	}
-	return Seconds(f)
+	return secondsToDuration(f)
 }
 
 func (d *eventDecoder) boolean(key string) bool {
@@ -871,11 +880,16 @@ func remoteErrorOf(raw json.RawMessage) *RemoteError {
 	return &RemoteError{Message: string(raw)}
 }
 
-// ParseTimestamp parses a wire timestamp: UTC with Z and 0-9 fractional digits (the TS package rejects
-// offsets, a missing zone and more than nine digits; so does this). It returns Unix nanoseconds.
-func ParseTimestamp(s string) (int64, error) {
-	bad := func(why string) (int64, error) {
-		return 0, fmt.Errorf("timestamp %q %s", s, why)
+// ParseTimestamp parses a wire timestamp: UTC with Z and 0-9 fractional digits, in the years 1991-2499
+// (the TS package rejects offsets, a missing zone, more than nine digits and other years; so does this).
+// It returns the time in UTC without a monotonic clock reading, so it is == to the time the timestamp
+// was made from (FormatTimestamp is the reverse). "" is the zero Time, as FormatTimestamp writes it.
+func ParseTimestamp(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	bad := func(why string) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("timestamp %q %s", s, why)
 	}
 	if len(s) < 20 || s[len(s)-1] != 'Z' {
 		return bad("must be UTC ending in Z (YYYY-MM-DDTHH:MM:SS[.fffffffff]Z)")
@@ -901,7 +915,7 @@ func ParseTimestamp(s string) (int64, error) {
 	if y := t.Year(); y <= 1990 || y >= 2500 {
 		return bad("is outside the years 1991-2499")
 	}
-	return t.UnixNano(), nil
+	return t.UTC(), nil
 }
 
 // validUTF8 returns data with every byte that does not belong to a valid UTF-8 sequence replaced by

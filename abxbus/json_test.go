@@ -107,7 +107,7 @@ func TestWireGoEventRoundtrip(t *testing.T) {
 		return WireReceipt{}, errors.New("stock service down")
 	}, abxbus.WithName("stock")))
 	e := must[*abxbus.Event[WireOrder, WireReceipt]](t)(abxbus.EmitWith(ctx, bus, WireOrder{OrderID: "o-1", Items: []string{"a"}},
-		abxbus.EventOptions{HandlerTimeout: abxbus.TimeoutOf(1500 * time.Millisecond), Completion: abxbus.CompleteAll}))
+		abxbus.EventOptions{HandlerTimeout: 1500 * time.Millisecond, Completion: abxbus.CompleteAll}))
 	if err := e.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -7,127 +7,71 @@ import (
 	"time"
 )
 
-// Timeout is an optional duration with three states, as on the wire: unset (the zero value: inherit the
-// next level at processing time), disabled (NoTimeout: no limit at this level), or a positive duration
-// of at most MaxTimeout. It is a small value type; copy it freely.
-type Timeout struct {
-	d   time.Duration
-	set bool
-	bad badSeconds // Seconds got NaN or an infinity: rejected where the timeout is used
-}
+// NoTimeout disables a timeout level: "no limit (or no warning) here", even where the level would
+// otherwise inherit one. It is a sentinel, not a length: the most negative time.Duration, which no real
+// timeout can be. Compare with it using ==; never compute with it. JSON carries it as 0.
+//
+// Every timeout in this package (the fields of Options, EventOptions and ResultUpdate, the handler
+// options and Handler accessors) is a plain time.Duration with three states, the three the wire format
+// has:
+//
+//   - 0: unset. The level inherits the next one when the event is processed: a handler's own timeout
+//     falls back to the event's handler timeout, then to the event timeout; an event's option falls
+//     back to the processing bus's default; a bus option falls back to the documented default. Zero
+//     means "inherit" so that a zero value (Options{}, EventOptions{}, a field left out of a composite
+//     literal) means "use the defaults", and only the fields you set override anything. On the wire:
+//     null, or the key is absent.
+//   - NoTimeout: no limit at this level. On the wire: 0.
+//   - A positive duration: the limit, for example EventOptions{Timeout: 5 * time.Second}. A duration
+//     longer than MaxTimeout is MaxTimeout; a tiny positive one (even 1 ns) stays a limit. On the wire:
+//     seconds.
+//
+// Any other negative duration is invalid: it is rejected where it is used (New, SetOptions, the Emit
+// functions, handler registration, Handler.SetTimeout, UpdateResult) with an error matching
+// ErrInvalidOption that names the field and the value.
+const NoTimeout = time.Duration(math.MinInt64)
 
-type badSeconds uint8
-
-const (
-	secondsOK badSeconds = iota
-	secondsNaN
-	secondsPosInf
-	secondsNegInf
-)
-
-// MaxTimeout is the longest timeout (100 years of 365 days, 3153600000 s): a longer one given to
-// TimeoutOf or Seconds, or read from JSON, is this one. It means "effectively no limit" while keeping
-// every deadline computed from it representable in int64 nanoseconds. A bus writes it back as
-// 3153600000.
+// MaxTimeout is the longest timeout (100 years of 365 days, 3153600000 s): a longer timeout given in an
+// option, or read from JSON, is this one. It means "effectively no limit" while keeping every deadline
+// computed from it representable in int64 nanoseconds. A bus writes it back as 3153600000.
 const MaxTimeout = 100 * 365 * 24 * time.Hour
 
-// NoTimeout explicitly disables a timeout level (the wire value 0).
-var NoTimeout = Timeout{set: true}
-
-// TimeoutOf returns a set timeout of d. d == 0 is the same as NoTimeout; d beyond MaxTimeout is
-// MaxTimeout. A negative d is kept (bounded by -MaxTimeout) so that the option that carries it is
-// rejected with an error where it is used.
-func TimeoutOf(d time.Duration) Timeout {
-	return Timeout{d: max(-MaxTimeout, min(d, MaxTimeout)), set: true}
-}
-
-// Seconds returns a set timeout of s seconds (the wire unit). 0 is NoTimeout; a positive s is rounded to
-// the nearest nanosecond, at least 1 ns (a tiny positive timeout never turns into "disabled") and at most
-// MaxTimeout. NaN and infinite values, like negative ones, make the option that carries the timeout fail
-// with an error naming it.
-func Seconds(s float64) Timeout {
+// checkTimeout validates the timeout *d of field and clamps it to MaxTimeout: 0 (unset), NoTimeout and
+// positive durations are valid; any other negative duration is an error naming the field.
+func checkTimeout(field string, d *time.Duration) error {
 	switch {
-	case math.IsNaN(s):
-		return Timeout{set: true, bad: secondsNaN}
-	case math.IsInf(s, 1):
-		return Timeout{set: true, bad: secondsPosInf}
-	case math.IsInf(s, -1):
-		return Timeout{set: true, bad: secondsNegInf}
-	}
-	return Timeout{d: secondsToDuration(s), set: true}
-}
-
-// secondsToDuration converts finite seconds to a duration within ±MaxTimeout, keeping the sign: a
-// non-zero value never becomes 0.
-func secondsToDuration(s float64) time.Duration {
-	limit := MaxTimeout.Seconds()
-	switch {
-	case s >= limit:
-		return MaxTimeout
-	case s <= -limit:
-		return -MaxTimeout
-	case s == 0:
-		return 0
-	}
-	d := time.Duration(math.Round(s * 1e9))
-	if d == 0 {
-		d = time.Duration(math.Copysign(1, s))
-	}
-	return d
-}
-
-// IsSet reports whether the timeout is set (to a duration or to NoTimeout).
-func (t Timeout) IsSet() bool { return t.set }
-
-// Duration returns the duration and whether it is set. A set zero duration means "disabled". For an
-// invalid timeout (Seconds of NaN or an infinity) it returns 0 and true.
-func (t Timeout) Duration() (time.Duration, bool) { return t.d, t.set }
-
-// Seconds returns the wire value in seconds and whether it is set (NaN or the infinity that Seconds was
-// given, for an invalid timeout).
-func (t Timeout) Seconds() (float64, bool) {
-	switch t.bad {
-	case secondsNaN:
-		return math.NaN(), t.set
-	case secondsPosInf:
-		return math.Inf(1), t.set
-	case secondsNegInf:
-		return math.Inf(-1), t.set
-	}
-	return t.d.Seconds(), t.set
-}
-
-func (t Timeout) String() string {
-	switch {
-	case !t.set:
-		return "unset"
-	case t.bad != secondsOK:
-		s, _ := t.Seconds()
-		return fmt.Sprintf("invalid (%v seconds)", s)
-	case t.d == 0:
-		return "disabled"
-	}
-	return t.d.String()
-}
-
-func (t Timeout) check(field string) error {
-	if !t.set {
+	case *d == NoTimeout || *d == 0:
 		return nil
-	}
-	if t.bad != secondsOK {
-		s, _ := t.Seconds()
-		return fmt.Errorf("%w: %s must be a finite number of seconds >= 0, got %v", ErrInvalidOption, field, s)
-	}
-	if t.d < 0 {
-		return fmt.Errorf("%w: %s must be >= 0 or unset, got %gs", ErrInvalidOption, field, t.d.Seconds())
+	case *d < 0:
+		return fmt.Errorf("%w: %s must be a positive duration, 0 (unset) or NoTimeout, got %v", ErrInvalidOption, field, *d)
+	case *d > MaxTimeout:
+		*d = MaxTimeout
 	}
 	return nil
 }
 
-// orElse returns t when set, else next.
-func (t Timeout) orElse(next Timeout) Timeout {
-	if t.set {
-		return t
+// secondsToDuration converts finite positive seconds (the wire unit) to a duration: rounded to the
+// nearest nanosecond, at least 1 ns (a tiny positive timeout never turns into "disabled") and at most
+// MaxTimeout.
+func secondsToDuration(s float64) time.Duration {
+	if s >= MaxTimeout.Seconds() {
+		return MaxTimeout
+	}
+	return max(time.Duration(math.Round(s*1e9)), 1)
+}
+
+// timeoutSeconds returns the wire value of a set timeout: 0 for NoTimeout, else seconds.
+func timeoutSeconds(d time.Duration) float64 {
+	if d == NoTimeout {
+		return 0
+	}
+	return d.Seconds()
+}
+
+// orElse returns d when set (non-zero), else next.
+func orElse(d, next time.Duration) time.Duration {
+	if d != 0 {
+		return d
 	}
 	return next
 }
@@ -180,7 +124,9 @@ func (m Completion) valid() bool { return m == "" || m == CompleteAll || m == Co
 
 // Options configures a Bus. The zero value (or a nil *Options) gives the documented defaults (F52):
 // bus-serial events, serial handlers, completion "all", a 60 s event timeout, 300 s slow-event and 30 s
-// slow-handler warnings, history of 100 events without dropping.
+// slow-handler warnings, history of 100 events without dropping. Each zero field means its default,
+// the timeouts included: a timeout of 0 is "use the default", NoTimeout is "no limit" (see NoTimeout),
+// so Options{EventTimeout: 5 * time.Second} changes only the event timeout.
 type Options struct {
 	// ID is the bus id, in the form ParseID accepts (New fails with an error matching ErrInvalidOption
 	// and ErrInvalidID otherwise); empty means a fresh UUIDv7.
@@ -196,13 +142,17 @@ type Options struct {
 	HandlerConcurrency HandlerConcurrency
 	Completion         Completion
 
+	// The timeouts follow the rules described at NoTimeout: 0 is the default given here, NoTimeout
+	// disables the level, a positive duration is the limit (at most MaxTimeout), any other negative
+	// duration makes New fail with an error matching ErrInvalidOption.
+
 	// EventTimeout is the default per-event budget, also the default handler timeout (F131-F134).
-	// Unset: 60 s. NoTimeout: none.
-	EventTimeout Timeout
-	// EventSlowTimeout is the slow-event warning threshold. Unset: 300 s. NoTimeout: no warning.
-	EventSlowTimeout Timeout
-	// HandlerSlowTimeout is the slow-handler warning threshold. Unset: 30 s. NoTimeout: no warning.
-	HandlerSlowTimeout Timeout
+	// 0: 60 s. NoTimeout: none.
+	EventTimeout time.Duration
+	// EventSlowTimeout is the slow-event warning threshold. 0: 300 s. NoTimeout: no warning.
+	EventSlowTimeout time.Duration
+	// HandlerSlowTimeout is the slow-handler warning threshold. 0: 30 s. NoTimeout: no warning.
+	HandlerSlowTimeout time.Duration
 
 	// DetectFilePaths controls whether handler_file_path is captured at registration. nil: true.
 	DetectFilePaths *bool
@@ -223,28 +173,34 @@ func Ptr[T any](v T) *T { return &v }
 
 // EventOptions are the per-event overrides of the processing bus's defaults (F10-F17). Zero fields are
 // unset: each bus that processes the event applies its own default at processing time, and unset fields
-// stay unset on the wire.
+// stay unset on the wire. Timeouts follow the rules described at NoTimeout (0: inherit, NoTimeout: no
+// limit at this level, positive: the limit), for example EventOptions{Timeout: 5 * time.Second}.
 type EventOptions struct {
-	Timeout            Timeout
-	HandlerTimeout     Timeout
-	SlowTimeout        Timeout
-	HandlerSlowTimeout Timeout
+	// Timeout is the event's budget (event_timeout), counted from when a bus starts processing it.
+	Timeout time.Duration
+	// HandlerTimeout is the default budget of each handler of the event (event_handler_timeout).
+	HandlerTimeout time.Duration
+	// SlowTimeout is the slow-event warning threshold (event_slow_timeout).
+	SlowTimeout time.Duration
+	// HandlerSlowTimeout is the slow-handler warning threshold (event_handler_slow_timeout).
+	HandlerSlowTimeout time.Duration
 	Concurrency        EventConcurrency
 	HandlerConcurrency HandlerConcurrency
 	Completion         Completion
 }
 
+// check validates o and clamps its timeouts to MaxTimeout.
 func (o *EventOptions) check() error {
-	if err := o.Timeout.check("event_timeout"); err != nil {
+	if err := checkTimeout("event_timeout", &o.Timeout); err != nil {
 		return err
 	}
-	if err := o.HandlerTimeout.check("event_handler_timeout"); err != nil {
+	if err := checkTimeout("event_handler_timeout", &o.HandlerTimeout); err != nil {
 		return err
 	}
-	if err := o.SlowTimeout.check("event_slow_timeout"); err != nil {
+	if err := checkTimeout("event_slow_timeout", &o.SlowTimeout); err != nil {
 		return err
 	}
-	if err := o.HandlerSlowTimeout.check("event_handler_slow_timeout"); err != nil {
+	if err := checkTimeout("event_handler_slow_timeout", &o.HandlerSlowTimeout); err != nil {
 		return err
 	}
 	if !o.Concurrency.valid() {
@@ -261,10 +217,10 @@ func (o *EventOptions) check() error {
 
 // merge returns o with every unset field taken from d.
 func (o EventOptions) merge(d EventOptions) EventOptions {
-	o.Timeout = o.Timeout.orElse(d.Timeout)
-	o.HandlerTimeout = o.HandlerTimeout.orElse(d.HandlerTimeout)
-	o.SlowTimeout = o.SlowTimeout.orElse(d.SlowTimeout)
-	o.HandlerSlowTimeout = o.HandlerSlowTimeout.orElse(d.HandlerSlowTimeout)
+	o.Timeout = orElse(o.Timeout, d.Timeout)
+	o.HandlerTimeout = orElse(o.HandlerTimeout, d.HandlerTimeout)
+	o.SlowTimeout = orElse(o.SlowTimeout, d.SlowTimeout)
+	o.HandlerSlowTimeout = orElse(o.HandlerSlowTimeout, d.HandlerSlowTimeout)
 	if o.Concurrency == "" {
 		o.Concurrency = d.Concurrency
 	}

@@ -153,23 +153,24 @@ func (r *EventResult) Err() error {
 	return r.err
 }
 
-// StartedAt and CompletedAt return the result timestamps (Unix ns; 0 when not reached).
-func (r *EventResult) StartedAt() int64 {
+// StartedAt and CompletedAt return the result timestamps (started_at, completed_at) in UTC, like the
+// event's (see BaseEvent.CreatedAt); the zero Time when not reached.
+func (r *EventResult) StartedAt() time.Time {
 	if r == nil || r.ev == nil {
-		return 0
+		return time.Time{}
 	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
-	return r.startedAt
+	return nsTime(r.startedAt)
 }
 
-func (r *EventResult) CompletedAt() int64 {
+func (r *EventResult) CompletedAt() time.Time {
 	if r == nil || r.ev == nil {
-		return 0
+		return time.Time{}
 	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
-	return r.completedAt
+	return nsTime(r.completedAt)
 }
 
 // Children returns the linked children emitted from this handler execution.

@@ -1,6 +1,9 @@
 package abxbus
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // ResultUpdate is a create-or-update of one handler's result row (F160, F43). Zero fields change
 // nothing; the set ones apply in this order: Timeout, Result, Error, then Status (an explicit status is
@@ -19,8 +22,10 @@ type ResultUpdate struct {
 	SetResult bool
 	// Error, when not nil, records that error: status error, null value.
 	Error error
-	// Timeout sets the row's handler timeout (handler_timeout); NoTimeout clears it.
-	Timeout Timeout
+	// Timeout sets the row's handler timeout (handler_timeout): a positive duration (at most
+	// MaxTimeout), or NoTimeout to clear it; 0 changes nothing. Any other negative duration is an error
+	// matching ErrInvalidOption.
+	Timeout time.Duration
 }
 
 // UpdateResult creates or updates the result row of handler h on e (F160, F161), for seeding or
@@ -45,7 +50,7 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 	default:
 		return nil, fmt.Errorf("%w: UpdateResult on %s: unknown result status %q", ErrInvalidOption, e.label(), upd.Status)
 	}
-	if err := upd.Timeout.check("handler timeout"); err != nil {
+	if err := checkTimeout("handler timeout", &upd.Timeout); err != nil {
 		return nil, err
 	}
 	// The value check may encode JSON of a user type: do it before taking the lock.
@@ -83,7 +88,10 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 			ErrInvalidOption, e.label(), h.Label())
 	}
 
-	if d, ok := upd.Timeout.Duration(); ok {
+	switch d := upd.Timeout; {
+	case d == NoTimeout:
+		row.timeout = 0
+	case d > 0:
 		row.timeout = d
 	}
 	if setValue {

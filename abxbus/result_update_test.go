@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -28,7 +29,7 @@ func TestUpdateResultSeedF160(t *testing.T) {
 	if err != nil || row.Status() != abxbus.ResultPending || row.Handler() != h || row.Bus() != b || row.Event() != e {
 		t.Fatalf("seeded row: %v, status %s", err, row.Status())
 	}
-	if row.StartedAt() != 0 || row.CompletedAt() != 0 {
+	if !row.StartedAt().IsZero() || !row.CompletedAt().IsZero() {
 		t.Fatal("a pending row has timestamps")
 	}
 	same, err := row.Update(abxbus.ResultUpdate{Result: "seeded"})
@@ -38,7 +39,7 @@ func TestUpdateResultSeedF160(t *testing.T) {
 	if v, err := row.Value(); err != nil || v != "seeded" || row.Status() != abxbus.ResultCompleted {
 		t.Fatalf("after update: %v, %v, %s", v, err, row.Status())
 	}
-	if row.CompletedAt() == 0 || row.StartedAt() == 0 {
+	if row.CompletedAt().IsZero() || row.StartedAt().IsZero() {
 		t.Fatal("a completed row lacks timestamps")
 	}
 	if len(e.Results()) != 1 {
@@ -88,7 +89,7 @@ func TestUpdateResultValidationF43(t *testing.T) {
 	if v, _ := row.Value(); v != "v" || row.Status() != abxbus.ResultStarted {
 		t.Fatalf("explicit status last: %v, %s", v, row.Status())
 	}
-	must[*abxbus.EventResult](t)(row.Update(abxbus.ResultUpdate{SetResult: true, Timeout: abxbus.Seconds(5)}))
+	must[*abxbus.EventResult](t)(row.Update(abxbus.ResultUpdate{SetResult: true, Timeout: 5 * time.Second}))
 	if v, err := row.Value(); v != nil || err != nil || row.Status() != abxbus.ResultCompleted {
 		t.Fatalf("null result: %v, %v, %s", v, err, row.Status())
 	}
@@ -99,7 +100,7 @@ func TestUpdateResultValidationF43(t *testing.T) {
 	// Invalid updates are errors, never panics (D2), and change nothing.
 	for name, upd := range map[string]abxbus.ResultUpdate{
 		"status":  {Status: "done"},
-		"timeout": {Timeout: abxbus.Seconds(-1)},
+		"timeout": {Timeout: -time.Second},
 	} {
 		if _, err := e.UpdateResult(h, upd); !errors.Is(err, abxbus.ErrInvalidOption) {
 			t.Fatalf("invalid %s: %v", name, err)
@@ -133,8 +134,8 @@ func TestUpdateResultEventStateF161(t *testing.T) {
 
 	late := rupHandler(t, b, "late") // registered after the event ran: no row yet
 	row := must[*abxbus.EventResult](t)(e.UpdateResult(late, abxbus.ResultUpdate{Status: abxbus.ResultStarted}))
-	if e.Status() != abxbus.EventStarted || e.CompletedAt() != 0 || row.StartedAt() == 0 {
-		t.Fatalf("reopened event: status %s completed_at %d", e.Status(), e.CompletedAt())
+	if e.Status() != abxbus.EventStarted || !e.CompletedAt().IsZero() || row.StartedAt().IsZero() {
+		t.Fatalf("reopened event: status %s completed_at %v", e.Status(), e.CompletedAt())
 	}
 	select {
 	case <-e.Done():
@@ -147,7 +148,7 @@ func TestUpdateResultEventStateF161(t *testing.T) {
 	if err := <-waited; err != nil {
 		t.Fatal(err)
 	}
-	if e.Status() != abxbus.EventCompleted || e.CompletedAt() == 0 {
+	if e.Status() != abxbus.EventCompleted || e.CompletedAt().IsZero() {
 		t.Fatalf("after completing the row: %s", e.Status())
 	}
 	if vals := must[[]any](t)(e.ResultsList(ctx)); !slices.Equal(vals, []any{"ran:ran", "late"}) {
@@ -157,7 +158,7 @@ func TestUpdateResultEventStateF161(t *testing.T) {
 	// A pending event becomes started by a started row.
 	fresh := abxbus.NewEvent(Order{OrderID: "o2"}).Base()
 	must[*abxbus.EventResult](t)(fresh.UpdateResult(late, abxbus.ResultUpdate{Status: abxbus.ResultStarted}))
-	if fresh.Status() != abxbus.EventStarted || fresh.StartedAt() == 0 {
+	if fresh.Status() != abxbus.EventStarted || fresh.StartedAt().IsZero() {
 		t.Fatalf("fresh event status %s", fresh.Status())
 	}
 }

@@ -344,11 +344,11 @@ func (r *run) begin() bool {
 		res.status = ResultPending
 		e.results = append(e.results, res)
 	}
-	if d, ok := r.opts.Timeout.Duration(); ok && d > 0 {
+	if d := r.opts.Timeout; d > 0 {
 		r.deadline = t + int64(d)
 		r.scheduleLocked(r.deadline)
 	}
-	if d, ok := r.opts.SlowTimeout.Duration(); ok && d > 0 {
+	if d := r.opts.SlowTimeout; d > 0 {
 		r.slowAt = t + int64(d)
 		r.scheduleLocked(r.slowAt)
 	}
@@ -464,9 +464,10 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	h.mu.Unlock()
 	// handler_timeout -> event_handler_timeout -> the resolved event timeout (the event's own, else the
 	// bus's), capped by the event deadline.
-	src := ht.orElse(r.ev.opts.HandlerTimeout).orElse(r.opts.Timeout)
+	// A resolved NoTimeout is negative: no limit.
+	src := orElse(orElse(ht, r.ev.opts.HandlerTimeout), r.opts.Timeout)
 	res.deadline = r.deadline
-	if d, ok := src.Duration(); ok && d > 0 {
+	if d := src; d > 0 {
 		if own := t + int64(d); r.deadline == 0 || own < r.deadline {
 			res.deadline = own
 			res.timeout = d
@@ -477,8 +478,8 @@ func (r *run) startLocked(res *EventResult, t int64) {
 		res.deadline = 0
 	}
 	r.scheduleLocked(res.deadline)
-	slow := hs.orElse(r.ev.opts.HandlerSlowTimeout).orElse(r.bus.defaults.HandlerSlowTimeout)
-	if d, ok := slow.Duration(); ok && d > 0 && (res.deadline == 0 || res.deadline-t > int64(d)) {
+	slow := orElse(orElse(hs, r.ev.opts.HandlerSlowTimeout), r.bus.defaults.HandlerSlowTimeout)
+	if d := slow; d > 0 && (res.deadline == 0 || res.deadline-t > int64(d)) {
 		res.slowAt = t + int64(d)
 		r.scheduleLocked(res.slowAt)
 	}
@@ -703,9 +704,8 @@ func (r *run) stopMessage(res *EventResult, cause error, kind stopKind, started 
 	return "Cancelled pending handler " + who + ": " + cause.Error()
 }
 
-func seconds(t Timeout) string {
-	s, _ := t.Seconds()
-	return fmt.Sprintf("%g", s)
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%g", timeoutSeconds(d))
 }
 
 // stop ends the run from outside (parent cascade, destroy). If that finished the run, its continuation
@@ -834,7 +834,7 @@ func (r *run) expireEventLocked(t int64, cascade *[]*BaseEvent) {
 	if r.deadline != 0 && t >= r.deadline && r.stopped == nil {
 		r.stopLocked(&EventTimeoutError{
 			Message: fmt.Sprintf("Event %s.on(%s) timed out after %ss", r.bus.label, r.ev.label(), seconds(r.opts.Timeout)),
-			Timeout: durationOf(r.opts.Timeout),
+			Timeout: r.opts.Timeout,
 		}, stopEventTimeout, cascade)
 	}
 }
@@ -852,11 +852,6 @@ func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]*BaseEve
 	res.cancel(context.DeadlineExceeded)
 	r.collectBlockingLocked(res, cascade)
 	return true
-}
-
-func durationOf(t Timeout) time.Duration {
-	d, _ := t.Duration()
-	return d
 }
 
 // finish ends the run: the event leaves this bus (it may complete, F146), the slots are released and the

@@ -74,10 +74,10 @@ func (w *stressWorld) job(depth, from int) (StressJob, abxbus.EventOptions) {
 	var o abxbus.EventOptions
 	short := w.intn(4) == 0
 	if short {
-		o.Timeout = abxbus.TimeoutOf(time.Duration(2+w.intn(20)) * time.Millisecond)
+		o.Timeout = time.Duration(2+w.intn(20)) * time.Millisecond
 	}
 	if w.intn(5) == 0 {
-		o.HandlerTimeout = abxbus.TimeoutOf(time.Duration(1+w.intn(10)) * time.Millisecond)
+		o.HandlerTimeout = time.Duration(1+w.intn(10)) * time.Millisecond
 	}
 	switch w.intn(6) {
 	case 0:
@@ -97,7 +97,7 @@ func (w *stressWorld) job(depth, from int) (StressJob, abxbus.EventOptions) {
 	}
 	for range 3 {
 		a := w.intn(actCount)
-		if a == actBlockUntilCancelled && !short && !o.HandlerTimeout.IsSet() {
+		if a == actBlockUntilCancelled && !short && o.HandlerTimeout == 0 {
 			a = actSleep
 		}
 		if (a == actAwaitChild || a == actBackgroundChild) && (depth >= 3 || j.Target < 0) {
@@ -293,7 +293,7 @@ func runStress(t *testing.T, cross bool) {
 			}
 		}
 		for _, c := range e.Children() {
-			if c.BlocksParentCompletion() && c.CompletedAt() > e.CompletedAt() {
+			if c.BlocksParentCompletion() && c.CompletedAt().After(e.CompletedAt()) {
 				t.Fatalf("%s completed before its blocking child %s (F146)", e, c)
 			}
 		}

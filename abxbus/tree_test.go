@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -141,7 +142,7 @@ func treeScenario(t *testing.T) (*abxbus.Bus, *abxbus.BaseEvent) {
 	h(abxbus.On(b, func(ctx context.Context, s TreeSlow) (string, error) {
 		<-ctx.Done()
 		return "too late", nil
-	}, abxbus.WithName("slow_own"), abxbus.WithHandlerTimeout(abxbus.Seconds(0.01))))
+	}, abxbus.WithName("slow_own"), abxbus.WithHandlerTimeout(10*time.Millisecond)))
 	h(abxbus.On(b, func(ctx context.Context, s TreeStuck) (string, error) {
 		<-ctx.Done()
 		return "too late", nil
@@ -162,7 +163,7 @@ func treeScenario(t *testing.T) (*abxbus.Bus, *abxbus.BaseEvent) {
 	if err := slow.Now(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stuck := must[*abxbus.Event[TreeStuck, string]](t)(abxbus.EmitWith(ctx, b, TreeStuck{}, abxbus.EventOptions{Timeout: abxbus.Seconds(0.05)}))
+	stuck := must[*abxbus.Event[TreeStuck, string]](t)(abxbus.EmitWith(ctx, b, TreeStuck{}, abxbus.EventOptions{Timeout: 50 * time.Millisecond}))
 	if err := stuck.Now(ctx); err != nil {
 		t.Fatal(err)
 	}

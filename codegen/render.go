@@ -64,11 +64,12 @@ func goDuration(d time.Duration) string {
 	return fmt.Sprintf("%d * time.Nanosecond", d)
 }
 
+// timeoutExpr renders a declared timeout as a time.Duration expression: abxbus.NoTimeout for "disabled".
 func timeoutExpr(d *Duration) string {
 	if d.D == 0 {
 		return "abxbus.NoTimeout"
 	}
-	return "abxbus.TimeoutOf(" + goDuration(d.D) + ")"
+	return goDuration(d.D)
 }
 
 // goString quotes s as a Go string literal: a raw string when that is possible and readable.

@@ -426,7 +426,7 @@ func runWorst(ctx context.Context, cfg benchConfig) outcome {
 	o := outcome{units: n}
 	parentBus := newBus(&o, "PerfWorstParentBus", &abxbus.Options{MaxHistorySize: abxbus.Ptr(history), MaxHistoryDrop: true})
 	childBus := newBus(&o, "PerfWorstChildBus", &abxbus.Options{
-		MaxHistorySize: abxbus.Ptr(history), MaxHistoryDrop: true, EventTimeout: abxbus.TimeoutOf(time.Millisecond),
+		MaxHistorySize: abxbus.Ptr(history), MaxHistoryDrop: true, EventTimeout: time.Millisecond,
 	})
 	if parentBus == nil || childBus == nil {
 		return o

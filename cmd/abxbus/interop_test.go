@@ -219,7 +219,7 @@ func TestInteropGoEventsThroughTS(t *testing.T) {
 	}, abxbus.WithName("inventory"))
 	shop.OnType("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { return audit.Emit(ctx, e) }, abxbus.WithName("forward"))
 	audit.OnType("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { return "audited " + e.Type(), nil }, abxbus.WithName("auditor"))
-	o, err := abxbus.EmitWith(ctx, shop, IopOrder{OrderID: "o-7"}, abxbus.EventOptions{HandlerTimeout: abxbus.TimeoutOf(2 * time.Second)})
+	o, err := abxbus.EmitWith(ctx, shop, IopOrder{OrderID: "o-7"}, abxbus.EventOptions{HandlerTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

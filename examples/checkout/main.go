@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -67,7 +68,8 @@ func main() {
 
 func run() error {
 	ctx := context.Background()
-	bus, err := abxbus.New("ShopBus", nil)
+	// Timeouts are plain durations: each checkout gets 5 s, each handler without its own limit as much.
+	bus, err := abxbus.New("ShopBus", &abxbus.Options{EventTimeout: 5 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -117,7 +119,7 @@ func run() error {
 			return "", errors.New("card declined by fraud check")
 		}
 		return "chg-" + c.OrderID, nil
-	}, abxbus.WithName("charge")))
+	}, abxbus.WithName("charge"), abxbus.WithHandlerTimeout(2*time.Second))) // the card network gets 2 s
 	must(abxbus.On(bus, func(ctx context.Context, f FraudCheck) (bool, error) {
 		step("fraud-check " + f.Card)
 		return !strings.HasPrefix(f.Card, "0000"), nil

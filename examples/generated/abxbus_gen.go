@@ -50,8 +50,8 @@ func (SignUp) EventSpec() abxbus.EventSpec {
 		Type:    SignUpEventType,
 		Version: "1.0.0",
 		Defaults: abxbus.EventOptions{
-			Timeout:        abxbus.TimeoutOf(5 * time.Second),
-			HandlerTimeout: abxbus.TimeoutOf(2 * time.Second),
+			Timeout:        5 * time.Second,
+			HandlerTimeout: 2 * time.Second,
 		},
 	}
 }

@@ -124,10 +124,10 @@ func scenario() error {
 		return fmt.Errorf("event type/version %s/%s, want shop.order.create/2.1.0", ev.Base().Type(), ev.Base().Version())
 	}
 	o := ev.Base().Options()
-	if d, set := o.Timeout.Duration(); !set || d != 20*time.Second {
+	if o.Timeout != 20*time.Second {
 		return fmt.Errorf("event timeout %v, want the declared 20s", o.Timeout)
 	}
-	if d, set := o.HandlerTimeout.Duration(); !set || d != 10*time.Second {
+	if o.HandlerTimeout != 10*time.Second {
 		return fmt.Errorf("handler timeout %v, want the declared 10s", o.HandlerTimeout)
 	}
 	if o.Completion != abxbus.CompleteAll {
@@ -151,14 +151,14 @@ func scenario() error {
 	ok("AwaitAuditChild: the awaited child is linked to its parent and complete")
 
 	// EmitWith: per-event options override the declared defaults.
-	ev2, err := shop.EmitCreateOrderWith(ctx, bus, shop.CreateOrder{Customer: "cy"}, abxbus.EventOptions{Timeout: abxbus.TimeoutOf(3 * time.Second)})
+	ev2, err := shop.EmitCreateOrderWith(ctx, bus, shop.CreateOrder{Customer: "cy"}, abxbus.EventOptions{Timeout: 3 * time.Second})
 	if err != nil {
 		return err
 	}
-	if d, _ := ev2.Base().Options().Timeout.Duration(); d != 3*time.Second {
+	if d := ev2.Base().Options().Timeout; d != 3*time.Second {
 		return fmt.Errorf("EmitWith timeout %v, want 3s", d)
 	}
-	if d, _ := ev2.Base().Options().HandlerTimeout.Duration(); d != 10*time.Second {
+	if d := ev2.Base().Options().HandlerTimeout; d != 10*time.Second {
 		return fmt.Errorf("EmitWith handler timeout %v, want the declared 10s", d)
 	}
 	if err := ev2.Wait(ctx); err != nil {
