@@ -1,0 +1,146 @@
+// Package abxbustest helps test code that uses abxbus: a bus that is checked and destroyed when the
+// test ends, a recorder of the events a bus accepts, order-aware expectations on the recorded events,
+// and a bounded wait for a bus to go idle. The buses are real; the package only watches them.
+//
+//	func TestSignUp(t *testing.T) {
+//		bus := abxbustest.NewBus(t, "Accounts", nil) // destroyed and checked when the test ends
+//		rec := abxbustest.Record(t, bus)              // records every event the bus accepts
+//		registerHandlers(bus)                          // the code under test
+//
+//		if _, err := abxbus.Call(ctx, bus, SignUp{Email: "ada@example.com"}); err != nil {
+//			t.Fatal(err)
+//		}
+//		abxbustest.Expect(t, rec,
+//			abxbustest.Type[SignUp](nil),
+//			abxbustest.Type[Welcome](func(w Welcome) bool { return w.Email == "ada@example.com" }),
+//		)
+//		abxbustest.WaitIdle(t, bus, 0) // let the detached work finish before the test ends
+//	}
+//
+// Recording changes nothing the handlers see: the recorder is a lookup on the bus, not a handler, so
+// no result row is added to any event and Call answers as without it (see Recorder).
+//
+// When the test ends, a bus made by NewBus must have finished every event it holds (an event still
+// pending or started fails the test with its label and the bus's history tree), and after Destroy the
+// goroutines that run its work must end (see NewBus).
+//
+// Every helper takes a testing.TB, so it works in tests and benchmarks. The ones that wait (Expect,
+// ExpectExactly, WaitIdle) fail with tb.Fatalf and must be called from the goroutine running the test;
+// their timeouts are time.Duration values where 0 means DefaultTimeout. All functions are safe for
+// concurrent use with the bus.
+package abxbustest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+// NewBus creates a bus with abxbus.New(name, opts) for the test and registers a cleanup that checks it
+// and destroys it. An error from New fails the test at once (tb.Fatalf).
+//
+// The cleanup runs when the test's cleanups reach it (last registered first, so after the cleanups
+// registered later) and reports with tb.Errorf:
+//   - events of the bus's history or queue that have not completed, with their labels and statuses and
+//     the bus's history tree (wait for them with WaitIdle before the test ends);
+//   - after bus.Destroy(true), goroutines running abxbus code that did not exist when NewBus was
+//     called and are still alive 5 seconds later, with their stacks: typically a handler that ignores
+//     the cancellation of its context.
+//
+// The goroutine check looks at the process, not at this bus alone: the goroutines it follows are those
+// running abxbus code right after Destroy (other than test goroutines and recorders) and the ones they
+// start. In tests that run in parallel with other buses, a goroutine of another test that stays inside
+// abxbus through the whole wait (a handler blocked for seconds) is reported too.
+func NewBus(tb testing.TB, name string, opts *abxbus.Options) *abxbus.Bus {
+	tb.Helper()
+	before := goroutineIDs()
+	bus, err := abxbus.New(name, opts)
+	if err != nil {
+		tb.Fatalf("abxbustest.NewBus: %v", err)
+		return nil
+	}
+	tb.Cleanup(func() {
+		tb.Helper()
+		if msg := unfinished(bus); msg != "" {
+			tb.Errorf("%s", msg)
+		}
+		bus.Destroy(true)
+		ctx, cancel := context.WithTimeout(context.Background(), goroutineGrace)
+		defer cancel()
+		_ = bus.WaitUntilIdle(ctx) // the runs Destroy stopped wind up; the check below reports what did not
+		if stacks := leakedGoroutines(before, goroutineGrace); len(stacks) > 0 {
+			tb.Errorf("abxbustest: %d goroutine(s) running abxbus code outlived bus %s (destroyed at the end of the test) by %v:\n\n%s",
+				len(stacks), bus.Label(), goroutineGrace, strings.Join(stacks, "\n\n"))
+		}
+	})
+	return bus
+}
+
+// unfinished describes the events of bus that have not completed, or returns "".
+func unfinished(bus *abxbus.Bus) string {
+	seen := map[*abxbus.BaseEvent]bool{}
+	var open []string
+	for _, e := range append(bus.History(), bus.PendingQueue()...) {
+		if seen[e] {
+			continue
+		}
+		seen[e] = true
+		if st := e.Status(); st != abxbus.EventCompleted {
+			open = append(open, fmt.Sprintf("%s (%s)", e, st))
+		}
+	}
+	if len(open) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("abxbustest: %d event(s) on bus %s had not finished when the test ended (wait for them with abxbustest.WaitIdle): %s\n%s",
+		len(open), bus.Label(), strings.Join(open, ", "), bus.LogTree())
+}
+
+// WaitIdle waits until bus has finished every event it accepted (abxbus.Bus.WaitUntilIdle), for at most
+// d (0: DefaultTimeout). On timeout it fails the test with tb.Fatalf, listing the events still queued
+// (in the order they would start), those in flight and the bus's history tree. A negative d, or a nil
+// or zero bus, fails the test too. Like tb.Fatalf, it must be called from the goroutine running the
+// test.
+func WaitIdle(tb testing.TB, bus *abxbus.Bus, d time.Duration) {
+	tb.Helper()
+	if d < 0 {
+		tb.Fatalf("abxbustest.WaitIdle: negative timeout %v", d)
+		return
+	}
+	if d == 0 {
+		d = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := bus.WaitUntilIdle(ctx)
+	if err == nil {
+		return
+	}
+	if ctx.Err() == nil {
+		tb.Fatalf("abxbustest.WaitIdle: %v", err)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "abxbustest.WaitIdle: bus %s not idle after %v\n", bus.Label(), d)
+	queued := bus.PendingQueue()
+	fmt.Fprintf(&b, "pending queue (%d), in start order:\n", len(queued))
+	for i, e := range queued {
+		fmt.Fprintf(&b, "  %d. %s\n", i+1, describe(e))
+	}
+	var running []string
+	for _, e := range bus.History() {
+		if e.Status() == abxbus.EventStarted {
+			running = append(running, describe(e))
+		}
+	}
+	fmt.Fprintf(&b, "in flight (%d):\n", len(running))
+	for _, s := range running {
+		fmt.Fprintf(&b, "  %s\n", s)
+	}
+	b.WriteString(bus.LogTree())
+	tb.Fatalf("%s", b.String())
+}
