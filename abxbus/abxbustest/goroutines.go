@@ -35,11 +35,16 @@ type goroutine struct {
 	stack  string // the whole entry, header included
 }
 
-// firstFrame is the function line of the innermost frame.
+// firstFrame is the function line of the innermost frame outside package runtime (whose frames show
+// only with GOTRACEBACK=system or higher).
 func (g goroutine) firstFrame() string {
-	_, rest, _ := strings.Cut(g.stack, "\n")
-	line, _, _ := strings.Cut(rest, "\n")
-	return line
+	lines := strings.Split(g.stack, "\n")
+	for _, line := range lines[1:] {
+		if line != "" && !strings.HasPrefix(line, "\t") && !strings.HasPrefix(line, "runtime.") {
+			return line
+		}
+	}
+	return ""
 }
 
 // inBus reports whether g runs code of package abxbus (or was started by it), leaving out test runner
