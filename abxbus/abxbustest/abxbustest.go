@@ -7,12 +7,13 @@
 //		rec := abxbustest.Record(t, bus)              // records every event the bus accepts
 //		registerHandlers(bus)                          // the code under test
 //
-//		if _, err := abxbus.Call(ctx, bus, SignUp{Email: "ada@example.com"}); err != nil {
+//		id, err := abxbus.Call(ctx, bus, SignUp{Email: "ada@example.com"})
+//		if err != nil {
 //			t.Fatal(err)
 //		}
-//		abxbustest.Expect(t, rec,
+//		abxbustest.Expect(t, rec, // in this order, maybe with other events between
 //			abxbustest.Type[SignUp](nil),
-//			abxbustest.Type[Welcome](func(w Welcome) bool { return w.Email == "ada@example.com" }),
+//			abxbustest.Type[Welcome](func(w Welcome) bool { return w.Account == id }),
 //		)
 //		abxbustest.WaitIdle(t, bus, 0) // let the detached work finish before the test ends
 //	}
@@ -24,10 +25,10 @@
 // pending or started fails the test with its label and the bus's history tree), and after Destroy the
 // goroutines that run its work must end (see NewBus).
 //
-// Every helper takes a testing.TB, so it works in tests and benchmarks. The ones that wait (Expect,
-// ExpectExactly, WaitIdle) fail with tb.Fatalf and must be called from the goroutine running the test;
-// their timeouts are time.Duration values where 0 means DefaultTimeout. All functions are safe for
-// concurrent use with the bus.
+// Every helper takes a testing.TB, so it works in tests and benchmarks. NewBus, Record and the waits
+// (Expect, ExpectExactly, WaitIdle) fail with tb.Fatalf and, like it, must be called from the goroutine
+// running the test; the cleanup checks report with tb.Errorf. Timeouts are time.Duration values where 0
+// means DefaultTimeout. All functions are safe for concurrent use with the bus and its handlers.
 package abxbustest
 
 import (
