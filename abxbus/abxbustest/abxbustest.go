@@ -34,7 +34,9 @@ package abxbustest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,25 +47,26 @@ import (
 // and destroys it. An error from New fails the test at once (tb.Fatalf).
 //
 // The cleanup runs when the test's cleanups reach it (last registered first, so after the cleanups
-// registered later) and reports with tb.Errorf:
-//   - events of the bus's history or queue that have not completed, with their labels and statuses and
-//     the bus's history tree (wait for them with WaitIdle before the test ends);
-//   - after bus.Destroy(true), goroutines running abxbus code that did not exist when NewBus was
-//     called and are still alive 5 seconds later, with their stacks: typically a handler that ignores
-//     the cancellation of its context.
+// registered later) and reports with tb.Errorf events of the bus's history or queue that have not
+// completed, with their labels and statuses and the bus's history tree (wait for them with WaitIdle
+// before the test ends); then it destroys the bus (Destroy(true)).
 //
-// The goroutine check looks at the process, not at this bus alone: the goroutines it follows are those
-// running abxbus code right after Destroy (other than test goroutines and recorders) and the ones they
-// start. In tests that run in parallel with other buses, a goroutine of another test that stays inside
-// abxbus through the whole wait (a handler blocked for seconds) is reported too.
+// Once every bus NewBus made for the test is destroyed, a last cleanup reports goroutines running
+// abxbus code that did not exist at the test's first NewBus and are still alive 5 seconds later, with
+// their stacks: typically a handler that ignores the cancellation of its context. It looks at the
+// process, not at these buses alone: it follows the goroutines running abxbus code right after the
+// destroys (other than test goroutines and recorders) and the ones they start. So a goroutine of
+// another test running in parallel that stays inside abxbus through the whole wait (a handler blocked
+// for seconds) is reported too, and so is one of a bus the test made without NewBus.
 func NewBus(tb testing.TB, name string, opts *abxbus.Options) *abxbus.Bus {
 	tb.Helper()
-	before := goroutineIDs()
+	g := goroutineCheck(tb)
 	bus, err := abxbus.New(name, opts)
 	if err != nil {
 		tb.Fatalf("abxbustest.NewBus: %v", err)
 		return nil
 	}
+	g.add(bus.Label())
 	tb.Cleanup(func() {
 		tb.Helper()
 		if msg := unfinished(bus); msg != "" {
@@ -72,13 +75,52 @@ func NewBus(tb testing.TB, name string, opts *abxbus.Options) *abxbus.Bus {
 		bus.Destroy(true)
 		ctx, cancel := context.WithTimeout(context.Background(), goroutineGrace)
 		defer cancel()
-		_ = bus.WaitUntilIdle(ctx) // the runs Destroy stopped wind up; the check below reports what did not
-		if stacks := leakedGoroutines(before, goroutineGrace); len(stacks) > 0 {
-			tb.Errorf("abxbustest: %d goroutine(s) running abxbus code outlived bus %s (destroyed at the end of the test) by %v:\n\n%s",
-				len(stacks), bus.Label(), goroutineGrace, strings.Join(stacks, "\n\n"))
-		}
+		_ = bus.WaitUntilIdle(ctx) // the runs Destroy stopped wind up; the goroutine check reports the rest
 	})
 	return bus
+}
+
+// checkGroup is the goroutine check of one test: the first NewBus of the test registers it, so that its
+// cleanup runs after those of every bus the test made (cleanups run last registered first) and a stuck
+// goroutine is reported once.
+type checkGroup struct {
+	before map[uint64]bool // goroutines alive at the first NewBus
+
+	mu    sync.Mutex
+	buses []string
+}
+
+var checks sync.Map // testing.TB -> *checkGroup, while the test runs
+
+func goroutineCheck(tb testing.TB) *checkGroup {
+	tb.Helper()
+	key := any(tb)
+	if !reflect.TypeOf(tb).Comparable() {
+		key = new(int) // cannot be a map key: a check of its own
+	}
+	if g, ok := checks.Load(key); ok {
+		return g.(*checkGroup)
+	}
+	g := &checkGroup{before: goroutineIDs()}
+	checks.Store(key, g)
+	tb.Cleanup(func() {
+		tb.Helper()
+		checks.Delete(key)
+		if stacks := leakedGoroutines(g.before, goroutineGrace); len(stacks) > 0 {
+			g.mu.Lock()
+			buses := strings.Join(g.buses, ", ")
+			g.mu.Unlock()
+			tb.Errorf("abxbustest: %d goroutine(s) running abxbus code outlived the test's buses (%s, destroyed at its end) by %v:\n\n%s",
+				len(stacks), buses, goroutineGrace, strings.Join(stacks, "\n\n"))
+		}
+	})
+	return g
+}
+
+func (g *checkGroup) add(label string) {
+	g.mu.Lock()
+	g.buses = append(g.buses, label)
+	g.mu.Unlock()
 }
 
 // unfinished describes the events of bus that have not completed, or returns "".

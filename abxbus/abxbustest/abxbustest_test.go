@@ -381,9 +381,10 @@ func TestNewBusLeakedGoroutine(t *testing.T) {
 	f := newFakeTB(t)
 	release := make(chan struct{})
 	var wg sync.WaitGroup
-	var bus *abxbus.Bus
+	var bus, other *abxbus.Bus
 	f.run(func() {
 		bus = abxbustest.NewBus(f, "Stuck", &abxbus.Options{HandlerConcurrency: abxbus.HandlersParallel})
+		other = abxbustest.NewBus(f, "Other", nil) // its cleanup runs first: the stuck goroutine is reported once
 		wg.Add(1)
 		on(t)(abxbus.On(bus, stubbornHandler(release, &wg)))
 		ev := emit(t, bus, Ping{N: 1})
@@ -399,8 +400,8 @@ func TestNewBusLeakedGoroutine(t *testing.T) {
 		t.Fatalf("want 2 failures (unfinished event, goroutine), got %d:\n%s", len(errs), strings.Join(errs, "\n-----\n"))
 	}
 	wantInOrder(t, errs[0], "1 event(s) on bus "+bus.Label()+" had not finished")
-	wantInOrder(t, errs[1], "abxbustest: 1 goroutine(s) running abxbus code outlived bus "+bus.Label()+
-		" (destroyed at the end of the test) by 50ms:", "stubbornHandler", "abxbus.(*run)")
+	wantInOrder(t, errs[1], "abxbustest: 1 goroutine(s) running abxbus code outlived the test's buses ("+
+		bus.Label()+", "+other.Label()+", destroyed at its end) by 50ms:", "stubbornHandler", "abxbus.(*run)")
 }
 
 // stubbornHandler blocks until release, whatever its context says.
