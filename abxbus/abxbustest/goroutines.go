@@ -90,15 +90,20 @@ func parseGoroutine(entry string) (goroutine, bool) {
 	if !ok {
 		return goroutine{}, false
 	}
-	idText, rest, ok := strings.Cut(rest, " [")
-	if !ok {
+	// "8 [select]:", or with more detail at higher GOTRACEBACK levels "8 gp=0x... m=nil [select]:"
+	digits := strings.IndexFunc(rest, func(c rune) bool { return c < '0' || c > '9' })
+	if digits <= 0 {
 		return goroutine{}, false
 	}
-	id, err := strconv.ParseUint(idText, 10, 64)
+	id, err := strconv.ParseUint(rest[:digits], 10, 64)
 	if err != nil {
 		return goroutine{}, false
 	}
-	state, _, _ := strings.Cut(rest, "]")
+	_, state, ok := strings.Cut(rest[digits:], "[")
+	if !ok {
+		return goroutine{}, false
+	}
+	state, _, _ = strings.Cut(state, "]")
 	g := goroutine{id: id, state: state, stack: entry}
 	if i := strings.LastIndex(entry, "\ncreated by "); i >= 0 {
 		line, _, _ := strings.Cut(entry[i+1:], "\n")
