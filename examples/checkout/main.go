@@ -83,55 +83,9 @@ func run() error {
 		mu.Unlock()
 	}
 
-	must(abxbus.On(bus, func(ctx context.Context, c Checkout) (Receipt, error) {
-		step("checkout: start " + c.OrderID)
-		// Detached: queued behind this event, runs after the checkout completes (F109).
-		if _, err := abxbus.Emit(ctx, bus, AuditLog{Message: "checkout " + c.OrderID}); err != nil {
-			return Receipt{}, err
-		}
-		// Linked children awaited like function calls: each runs now, ahead of the audit event.
-		res, err := abxbus.CallChild(ctx, ReserveInventory{OrderID: c.OrderID, Items: c.Items})
-		if err != nil {
-			return Receipt{}, fmt.Errorf("reserve: %w", err)
-		}
-		charge, err := abxbus.CallChild(ctx, ChargeCard{OrderID: c.OrderID, Card: c.Card})
-		if err != nil {
-			return Receipt{}, fmt.Errorf("charge: %w", err)
-		}
-		email, err := abxbus.CallChild(ctx, SendReceipt{OrderID: c.OrderID})
-		if err != nil {
-			return Receipt{}, fmt.Errorf("receipt: %w", err)
-		}
-		step("checkout: end " + c.OrderID)
-		return Receipt{OrderID: c.OrderID, Reservation: res, Charge: charge, Email: email}, nil
-	}, abxbus.WithName("checkout")))
-	must(abxbus.On(bus, func(ctx context.Context, r ReserveInventory) (string, error) {
-		step("reserve " + strings.Join(r.Items, ","))
-		return "rsv-" + r.OrderID, nil
-	}, abxbus.WithName("reserve")))
-	must(abxbus.On(bus, func(ctx context.Context, c ChargeCard) (string, error) {
-		step("charge " + c.Card)
-		ok, err := abxbus.CallChild(ctx, FraudCheck{Card: c.Card})
-		if err != nil {
-			return "", err
-		}
-		if !ok {
-			return "", errors.New("card declined by fraud check")
-		}
-		return "chg-" + c.OrderID, nil
-	}, abxbus.WithName("charge"), abxbus.WithHandlerTimeout(2*time.Second))) // the card network gets 2 s
-	must(abxbus.On(bus, func(ctx context.Context, f FraudCheck) (bool, error) {
-		step("fraud-check " + f.Card)
-		return !strings.HasPrefix(f.Card, "0000"), nil
-	}, abxbus.WithName("fraud_check")))
-	must(abxbus.On(bus, func(ctx context.Context, s SendReceipt) (string, error) {
-		step("send-receipt " + s.OrderID)
-		return "receipt-" + s.OrderID + "@example.com", nil
-	}, abxbus.WithName("send_receipt")))
-	must(abxbus.On(bus, func(ctx context.Context, a AuditLog) (string, error) {
-		step("audit: " + a.Message)
-		return "logged", nil
-	}, abxbus.WithName("audit")))
+	if err := register(bus, step); err != nil {
+		return err
+	}
 
 	receipt, err := abxbus.Call(ctx, bus, Checkout{OrderID: "ord-123", Items: []string{"book", "pen"}, Card: "4242"})
 	if err != nil {
@@ -158,9 +112,68 @@ func run() error {
 	return nil
 }
 
-func must(_ *abxbus.Handler, err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "register:", err)
-		os.Exit(1)
+// register adds the workflow's handlers to bus; each handler reports the step it runs through step.
+func register(bus *abxbus.Bus, step func(string)) error {
+	if _, err := abxbus.On(bus, func(ctx context.Context, c Checkout) (Receipt, error) {
+		step("checkout: start " + c.OrderID)
+		// Detached: queued behind this event, runs after the checkout completes (F109).
+		if _, err := abxbus.Emit(ctx, bus, AuditLog{Message: "checkout " + c.OrderID}); err != nil {
+			return Receipt{}, err
+		}
+		// Linked children awaited like function calls: each runs now, ahead of the audit event.
+		res, err := abxbus.CallChild(ctx, ReserveInventory{OrderID: c.OrderID, Items: c.Items})
+		if err != nil {
+			return Receipt{}, fmt.Errorf("reserve: %w", err)
+		}
+		charge, err := abxbus.CallChild(ctx, ChargeCard{OrderID: c.OrderID, Card: c.Card})
+		if err != nil {
+			return Receipt{}, fmt.Errorf("charge: %w", err)
+		}
+		email, err := abxbus.CallChild(ctx, SendReceipt{OrderID: c.OrderID})
+		if err != nil {
+			return Receipt{}, fmt.Errorf("receipt: %w", err)
+		}
+		step("checkout: end " + c.OrderID)
+		return Receipt{OrderID: c.OrderID, Reservation: res, Charge: charge, Email: email}, nil
+	}, abxbus.WithName("checkout")); err != nil {
+		return err
 	}
+	if _, err := abxbus.On(bus, func(ctx context.Context, r ReserveInventory) (string, error) {
+		step("reserve " + strings.Join(r.Items, ","))
+		return "rsv-" + r.OrderID, nil
+	}, abxbus.WithName("reserve")); err != nil {
+		return err
+	}
+	if _, err := abxbus.On(bus, func(ctx context.Context, c ChargeCard) (string, error) {
+		step("charge " + c.Card)
+		ok, err := abxbus.CallChild(ctx, FraudCheck{Card: c.Card})
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", errors.New("card declined by fraud check")
+		}
+		return "chg-" + c.OrderID, nil
+	}, abxbus.WithName("charge"), abxbus.WithHandlerTimeout(2*time.Second)); err != nil { // the card network gets 2 s
+		return err
+	}
+	if _, err := abxbus.On(bus, func(ctx context.Context, f FraudCheck) (bool, error) {
+		step("fraud-check " + f.Card)
+		return !strings.HasPrefix(f.Card, "0000"), nil
+	}, abxbus.WithName("fraud_check")); err != nil {
+		return err
+	}
+	if _, err := abxbus.On(bus, func(ctx context.Context, s SendReceipt) (string, error) {
+		step("send-receipt " + s.OrderID)
+		return "receipt-" + s.OrderID + "@example.com", nil
+	}, abxbus.WithName("send_receipt")); err != nil {
+		return err
+	}
+	if _, err := abxbus.On(bus, func(ctx context.Context, a AuditLog) (string, error) {
+		step("audit: " + a.Message)
+		return "logged", nil
+	}, abxbus.WithName("audit")); err != nil {
+		return err
+	}
+	return nil
 }

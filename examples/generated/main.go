@@ -37,35 +37,10 @@ func run(w io.Writer) error {
 	var welcomed []AccountID
 
 	// Handlers: plain typed functions, registered through the generated helpers.
-	if _, err := OnSignUp(bus, func(ctx context.Context, s SignUp) (AccountID, error) {
-		verdict, err := CallCheckEmailChild(ctx, CheckEmail{Email: s.Email}) // queue-jumps, like a call
-		if err != nil {
-			return "", err
-		}
-		if !verdict.OK {
-			return "", fmt.Errorf("email %s rejected: %s", s.Email, verdict.Reason)
-		}
-		id := AccountID("acct-" + strings.Split(s.Email, "@")[0])
-		if _, err := EmitWelcomeChild(ctx, Welcome{Account: id}); err != nil { // runs after this event
-			return "", err
-		}
-		return id, nil
-	}); err != nil {
-		return err
-	}
-	if _, err := OnCheckEmail(bus, func(ctx context.Context, c CheckEmail) (EmailVerdict, error) {
-		if !strings.Contains(c.Email, "@") {
-			return EmailVerdict{OK: false, Reason: "no @", At: time.Now().UTC()}, nil
-		}
-		return EmailVerdict{OK: true, At: time.Now().UTC()}, nil
-	}); err != nil {
-		return err
-	}
-	if _, err := OnWelcome(bus, func(ctx context.Context, wl Welcome) (*string, error) {
+	if err := registerAccounts(bus, func(id AccountID) {
 		mu.Lock()
-		welcomed = append(welcomed, wl.Account)
+		welcomed = append(welcomed, id)
 		mu.Unlock()
-		return nil, nil
 	}); err != nil {
 		return err
 	}
@@ -154,5 +129,41 @@ func run(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "RegisterEvents -> %v\n", EventTypes())
+	return nil
+}
+
+// registerAccounts adds the sign-up handlers to bus: SignUp checks the address with a CheckEmail child
+// call and emits a Welcome, which runs after it; the Welcome handler reports the account to welcomed.
+func registerAccounts(bus *abxbus.Bus, welcomed func(AccountID)) error {
+	if _, err := OnSignUp(bus, func(ctx context.Context, s SignUp) (AccountID, error) {
+		verdict, err := CallCheckEmailChild(ctx, CheckEmail{Email: s.Email}) // queue-jumps, like a call
+		if err != nil {
+			return "", err
+		}
+		if !verdict.OK {
+			return "", fmt.Errorf("email %s rejected: %s", s.Email, verdict.Reason)
+		}
+		id := AccountID("acct-" + strings.Split(s.Email, "@")[0])
+		if _, err := EmitWelcomeChild(ctx, Welcome{Account: id}); err != nil { // runs after this event
+			return "", err
+		}
+		return id, nil
+	}); err != nil {
+		return err
+	}
+	if _, err := OnCheckEmail(bus, func(ctx context.Context, c CheckEmail) (EmailVerdict, error) {
+		if !strings.Contains(c.Email, "@") {
+			return EmailVerdict{OK: false, Reason: "no @", At: time.Now().UTC()}, nil
+		}
+		return EmailVerdict{OK: true, At: time.Now().UTC()}, nil
+	}); err != nil {
+		return err
+	}
+	if _, err := OnWelcome(bus, func(ctx context.Context, wl Welcome) (*string, error) {
+		welcomed(wl.Account)
+		return nil, nil
+	}); err != nil {
+		return err
+	}
 	return nil
 }
