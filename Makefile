@@ -7,7 +7,7 @@ export ABXBUS_REQUIRE_INTEROP := 1
 
 MODULES := . ./cmd/watermillbench
 
-.PHONY: all demo test interop-deps vet fmtcheck staticcheck gencheck unit bench generate fmt
+.PHONY: all demo test interop-deps vet fmtcheck staticcheck gencheck unit bench bench-upstream generate fmt
 
 # staticcheck at a pinned version; go run builds it once into the build cache.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -47,12 +47,21 @@ gencheck:
 unit:
 	for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
 
-## bench: the standard workloads (abxbus bench), the micro-benchmarks of the hot paths, and the
-## watermill comparison on the 50k workload (prints the ratio)
+## bench: the standard workloads (abxbus bench), each beside the machine's floors measured in the same
+## run (channel request/reply, goroutine spawn+wait, 1 ms timer, 1.5 ms sleep), the micro-benchmarks
+## of the hot paths, and watermill's GoChannel on the workloads' shapes (prints the ratios)
 bench:
 	$(GO) run ./cmd/abxbus bench
 	$(GO) test -run '^$$' -bench . -benchmem ./abxbus/...
 	cd cmd/watermillbench && $(GO) run .
+
+## bench-upstream: optional, not part of bench: ours and the upstream Go port alternately, N runs each,
+## per-workload min and median ratios. Needs UPSTREAM_MIRROR (a git dir of ArchiveBox/abxbus) and
+## UPSTREAM_HARNESS (the harness folder, kept outside the project); runs in UPSTREAM_SCRATCH (outside
+## the project, default $$TMPDIR/abxbus-upstream-perf). Without them it prints how to get them.
+N ?= 3
+bench-upstream:
+	$(GO) run ./cmd/benchupstream -n $(N)
 
 ## generate: run go:generate everywhere (abxbus-gen writes the typed helpers of declared events)
 generate:

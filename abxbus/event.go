@@ -457,7 +457,11 @@ func (e *BaseEvent) parentEvent() *BaseEvent {
 // tryCompleteLocked completes the event when every condition of F146 holds: no bus still holds it, every
 // result is terminal, every blocking child is completed. It returns whether it completed the event now;
 // the caller must then call afterComplete outside the lock.
-func (e *BaseEvent) tryCompleteLocked() bool {
+func (e *BaseEvent) tryCompleteLocked() bool { return e.tryCompleteStampLocked(now) }
+
+// tryCompleteStampLocked is tryCompleteLocked with the completion time taken from stamp (tick when the
+// caller read the clock just before, see run.finish).
+func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 	if e.status == EventCompleted || e.pendingBuses > 0 || len(e.buses) == 0 && e.emitErr == nil {
 		return false
 	}
@@ -471,7 +475,7 @@ func (e *BaseEvent) tryCompleteLocked() bool {
 			return false
 		}
 	}
-	t := now()
+	t := stamp()
 	if e.startedAt == 0 || len(e.results) == 0 {
 		e.startedAt = t // no handler ran: processing started and ended at once
 	}

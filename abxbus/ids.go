@@ -1,17 +1,13 @@
 package abxbus
 
 import (
-	crand "crypto/rand"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 )
 
 // ID is a 128-bit RFC 9562 UUID as used on the wire for event, result, bus and handler ids. Event, result
@@ -122,76 +118,34 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// UUIDv7 generation (D8): 48-bit Unix milliseconds from the library clock, the remaining bits from
-// oklog/ulid's monotonic entropy, version and variant bits set, and the result forced strictly greater
-// than the previous id so ids are unique and ordered within the process.
-var idGen struct {
-	sync.Mutex
-	entropy *ulid.MonotonicEntropy
-	last    ID
-	buf     ulid.ULID // scratch, guarded by the mutex: keeps the entropy read from escaping per id
-}
-
-func init() {
-	var seed [32]byte
-	if _, err := crand.Read(seed[:]); err != nil {
-		// crypto/rand never fails on supported platforms; fall back to the clock rather than panic.
-		binary.LittleEndian.PutUint64(seed[:], uint64(now()))
-	}
-	idGen.entropy = ulid.Monotonic(rand.NewChaCha8(seed), 0)
-}
-
-// newID returns a fresh UUIDv7. Safe for concurrent use; no allocation.
+// UUIDv7 generation (D8, RFC 9562 section 5.7 with the sub-millisecond precision of section 6.2
+// method 3). An id is made from a clock timestamp (Unix ns) that no other id was made from:
+//
+//	bits   0-47  unix_ts_ms: the timestamp's milliseconds
+//	bits  48-51  version 7
+//	bits  52-63  rand_a: the top 12 bits of the timestamp's fraction of a millisecond, scaled to 20 bits
+//	bits  64-65  variant 10
+//	bits  66-73  the low 8 bits of that 20-bit fraction
+//	bits  74-127 random (the runtime's per-thread ChaCha8 generator: no lock, no shared state)
+//
+// The scaled fraction (ns within the ms times 2^20 / 10^6) is strictly increasing in the nanoseconds,
+// so the first 76 bits after the version and variant are a strictly increasing function of the
+// timestamp. The clock hands out each timestamp once, process-wide and in order (clock.go), so ids are
+// unique by construction and sort in the order they were made, across goroutines, within and across
+// milliseconds, with no mutex and no "last id" to compare with. The random tail keeps ids unguessable
+// and apart from other processes' ids.
 func newID() ID { return newIDAt(now()) }
 
+// newIDAt returns the UUIDv7 of timestamp ns (Unix ns), which must be a clock timestamp (now or tick)
+// no other id was made from. Safe for concurrent use; no allocation, no lock.
 func newIDAt(ns int64) ID {
-	ms := uint64(ns / 1e6)
-	idGen.Lock()
-	u := &idGen.buf
-	if err := u.SetTime(ms); err == nil {
-		_ = idGen.entropy.MonotonicRead(ms, u[6:])
-	}
+	ms := uint64(ns) / 1e6
+	frac := (uint64(ns) % 1e6) << 20 / 1e6 // 20 bits, strictly increasing in ns
+	r := rand.Uint64()
 	var id ID
-	copy(id[:], u[:])
-	id[6] = id[6]&0x0f | 0x70
-	id[8] = id[8]&0x3f | 0x80
-	if !idLess(idGen.last, id) {
-		id = idGen.last
-		idIncrement(&id)
-	}
-	idGen.last = id
-	idGen.Unlock()
+	binary.BigEndian.PutUint64(id[0:8], ms<<16|0x7000|frac>>8)
+	binary.BigEndian.PutUint64(id[8:16], 0x8000000000000000|(frac&0xff)<<54|r>>10)
 	return id
-}
-
-func idLess(a, b ID) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return false
-}
-
-// idIncrement adds one to the random bits of a UUIDv7, skipping the version and variant bits.
-func idIncrement(id *ID) {
-	for i := 15; i >= 9; i-- {
-		id[i]++
-		if id[i] != 0 {
-			return
-		}
-	}
-	if id[8]&0x3f != 0x3f {
-		id[8]++
-		return
-	}
-	id[8] &^= 0x3f
-	if id[7] != 0xff {
-		id[7]++
-		return
-	}
-	id[7] = 0
-	id[6] = id[6]&0xf0 | (id[6]+1)&0x0f
 }
 
 // handlerNamespace is uuidv5(NAMESPACE_DNS, "abxbus-handler") = 98dc1aae-798a-597c-8b2e-2c0511f4a81a.

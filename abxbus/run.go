@@ -340,17 +340,17 @@ func (r *run) begin() bool {
 		}
 		res := r.results[i]
 		res.ev, res.bus, res.handler, res.run = e, r.bus, h, r
-		res.id = newIDAt(t)
+		res.id = newIDAt(tick()) // each id its own timestamp (ids.go)
 		res.status = ResultPending
 		e.results = append(e.results, res)
 	}
 	if d := r.opts.Timeout; d > 0 {
 		r.deadline = t + int64(d)
-		r.scheduleLocked(r.deadline)
+		r.scheduleLocked(r.deadline, t)
 	}
 	if d := r.opts.SlowTimeout; d > 0 {
 		r.slowAt = t + int64(d)
-		r.scheduleLocked(r.slowAt)
+		r.scheduleLocked(r.slowAt, t)
 	}
 	var cascade []*BaseEvent
 	if r.preStop != nil {
@@ -418,7 +418,7 @@ func (r *run) runParallel(res *EventResult) {
 func (r *run) drive(next *EventResult, fin bool) bool {
 	for {
 		if fin {
-			return r.finish()
+			return r.finish(tick)
 		}
 		if next == nil {
 			return false
@@ -432,6 +432,8 @@ func (r *run) drive(next *EventResult, fin bool) bool {
 
 // advanceLocked decides what happens after a state change: the next serial handler to run (already
 // marked started), or fin=true when every result is terminal (the caller then finishes the run).
+// Callers have read the clock in the same critical section (begin, settleCall, onAlarm; stop only
+// starts nothing): the next handler's start is stamped with tick, not a new reading.
 func (r *run) advanceLocked() (next *EventResult, fin bool) {
 	if r.finished {
 		return nil, false
@@ -441,7 +443,7 @@ func (r *run) advanceLocked() (next *EventResult, fin bool) {
 			res := r.results[r.next]
 			r.next++
 			if res.status == ResultPending {
-				r.startLocked(res, now())
+				r.startLocked(res, tick())
 				return res, false
 			}
 		}
@@ -477,21 +479,22 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	if r.stopped != nil {
 		res.deadline = 0
 	}
-	r.scheduleLocked(res.deadline)
+	r.scheduleLocked(res.deadline, t)
 	slow := orElse(orElse(hs, r.ev.opts.HandlerSlowTimeout), r.bus.defaults.HandlerSlowTimeout)
 	if d := slow; d > 0 && (res.deadline == 0 || res.deadline-t > int64(d)) {
 		res.slowAt = t + int64(d)
-		r.scheduleLocked(res.slowAt)
+		r.scheduleLocked(res.slowAt, t)
 	}
 }
 
-// scheduleLocked makes sure the run's alarm fires no later than at (Unix ns).
-func (r *run) scheduleLocked(at int64) {
+// scheduleLocked makes sure the run's alarm fires no later than at (Unix ns); t is the caller's clock
+// reading in this critical section (a timer set from it fires at most that section's length late).
+func (r *run) scheduleLocked(at, t int64) {
 	if at == 0 || r.alarmAt != 0 && r.alarmAt <= at {
 		return
 	}
 	r.alarmAt = at
-	d := time.Duration(at - now())
+	d := time.Duration(at - t)
 	if r.alarm == nil {
 		r.alarm = newAlarm(r, d)
 	} else {
@@ -589,12 +592,14 @@ func (r *run) settleCall(res *EventResult, v any, err error) (next *EventResult,
 	var cascade []*BaseEvent
 	// The deadline, not the timer, decides: a handler that returns after its deadline while the alarm
 	// is still on its way (a busy machine fires timers late) gets the timeout outcome, not its value.
-	if t := now(); res.deadline != 0 && t >= res.deadline {
+	// One clock reading decides the deadline and stamps the completion.
+	t := now()
+	if res.deadline != 0 && t >= res.deadline {
 		r.expireEventLocked(t, &cascade)
 		r.expireHandlerLocked(res, t, &cascade)
 	}
 	if res.status == ResultStarted {
-		r.settleLocked(res, v, null, err, &cascade)
+		r.settleLocked(res, t, v, null, err, &cascade)
 	}
 	next, fin = r.advanceLocked()
 	e.mu.Unlock()
@@ -603,13 +608,14 @@ func (r *run) settleCall(res *EventResult, v any, err error) (next *EventResult,
 	return next, fin, true
 }
 
-// settleLocked moves res to its terminal state. In first-completion mode a valid result stops the rest.
-func (r *run) settleLocked(res *EventResult, v any, null bool, err error, cascade *[]*BaseEvent) {
+// settleLocked moves res to its terminal state, completed at t (a timestamp of this critical section).
+// In first-completion mode a valid result stops the rest.
+func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err error, cascade *[]*BaseEvent) {
 	if res.status == ResultStarted {
 		r.running--
 	}
 	r.terminal++
-	res.completedAt = now()
+	res.completedAt = t
 	if err != nil {
 		res.status, res.err, res.value, res.null = ResultError, err, nil, true
 		return
@@ -649,12 +655,21 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]*BaseEvent) {
 		r.stopped = cause
 	}
 	e := r.ev
+	var t int64 // one clock reading for the first result stopped here, ticks after it
+	stamp := func() int64 {
+		if t == 0 {
+			t = now()
+		} else {
+			t = tick()
+		}
+		return t
+	}
 	for _, res := range r.results {
 		switch res.status {
 		case ResultPending:
-			r.settleLocked(res, nil, true, &EventHandlerCancelledError{Message: r.stopMessage(res, cause, kind, false), Cause: cause}, cascade)
+			r.settleLocked(res, stamp(), nil, true, &EventHandlerCancelledError{Message: r.stopMessage(res, cause, kind, false), Cause: cause}, cascade)
 		case ResultStarted:
-			r.settleLocked(res, nil, true, &EventHandlerAbortedError{Message: r.stopMessage(res, cause, kind, true), Cause: cause}, cascade)
+			r.settleLocked(res, stamp(), nil, true, &EventHandlerAbortedError{Message: r.stopMessage(res, cause, kind, true), Cause: cause}, cascade)
 			if kind == stopEventTimeout {
 				res.cancel(context.DeadlineExceeded)
 			} else {
@@ -733,7 +748,9 @@ func (r *run) stop(cause error, kind stopKind) {
 	r.cascade(cascade)
 	if fin || next != nil {
 		go func() {
-			if r.drive(next, fin) {
+			// A run stopped with nothing left finishes here, a goroutine start after the stop's
+			// reading: its completion gets a reading of its own.
+			if fin && r.finish(now) || !fin && r.drive(next, fin) {
 				r.bus.dispatchLoop()
 			}
 		}()
@@ -817,7 +834,7 @@ func (r *run) onAlarm() {
 	if r.stopped == nil {
 		keep(r.deadline)
 	}
-	r.scheduleLocked(next)
+	r.scheduleLocked(next, t)
 	nextRes, fin := r.advanceLocked()
 	e.mu.Unlock()
 	for _, w := range warns {
@@ -845,7 +862,7 @@ func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]*BaseEve
 		return false
 	}
 	who := r.bus.label + "." + res.handler.Label() + "(" + r.ev.label() + ")"
-	r.settleLocked(res, nil, true, &EventHandlerTimeoutError{
+	r.settleLocked(res, tick(), nil, true, &EventHandlerTimeoutError{
 		Message: "Event handler " + who + " timed out after " + fmt.Sprintf("%g", res.timeout.Seconds()) + "s",
 		Timeout: res.timeout,
 	}, cascade)
@@ -855,8 +872,10 @@ func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]*BaseEve
 }
 
 // finish ends the run: the event leaves this bus (it may complete, F146), the slots are released and the
-// bus bookkeeping updated. It returns true when the caller must continue the bus dispatcher.
-func (r *run) finish() bool {
+// bus bookkeeping updated. It returns true when the caller must continue the bus dispatcher. stamp
+// gives the event's completion time: tick when the caller read the clock just before (drive: the last
+// settle or begin), now otherwise.
+func (r *run) finish(stamp func() int64) bool {
 	e := r.ev
 	e.mu.Lock()
 	if r.alarm != nil {
@@ -867,7 +886,7 @@ func (r *run) finish() bool {
 		e.runs = slices.Delete(e.runs, i, i+1)
 	}
 	e.pendingBuses--
-	done := e.tryCompleteLocked()
+	done := e.tryCompleteStampLocked(stamp)
 	e.mu.Unlock()
 	cont := r.release()
 	if done {

@@ -48,12 +48,15 @@ type workload struct {
 	// upstream reference figures (ms per unit, allocations per unit; allocs 0 = not published)
 	refMs     float64
 	refAllocs float64
-	run       func(ctx context.Context, cfg benchConfig) outcome
+	// floor: the machine floor the workload maps onto (bench_floors.go)
+	floor floorSpec
+	run   func(ctx context.Context, cfg benchConfig) outcome
 }
 
 // outcome is what one run of a workload measured and checked.
 type outcome struct {
 	units   int
+	floor   time.Duration     // the workload's floor measured just before this run (one operation)
 	main    sample            // the timed part
 	extra   map[string]any    // workload-specific numbers (registration cost, timeouts seen, ...)
 	failure error             // nil when every check passed
@@ -89,11 +92,17 @@ type benchRow struct {
 	// upstream reference figures for comparison
 	RefMsPerUnit     float64 `json:"ref_ms_per_unit,omitempty"`
 	RefAllocsPerUnit float64 `json:"ref_allocs_per_unit,omitempty"`
+	// the machine floor this workload maps onto, measured in the same run just before the workload
+	// (median over --runs): its name, one operation's time, the floor per unit and ms_per_unit over it
+	Floor          string  `json:"floor,omitempty"`
+	FloorNsPerOp   float64 `json:"floor_ns_per_op,omitempty"`
+	FloorMsPerUnit float64 `json:"floor_ms_per_unit,omitempty"`
+	TimesFloor     float64 `json:"x_floor,omitempty"`
 
 	Extra map[string]any `json:"extra,omitempty"`
 }
 
-func rowOf(w *workload, o outcome, runs int) benchRow {
+func rowOf(w *workload, o outcome, runs int, floor time.Duration) benchRow {
 	u := float64(max(o.units, 1))
 	r := benchRow{
 		Scenario:          w.key,
@@ -109,6 +118,14 @@ func rowOf(w *workload, o outcome, runs int) benchRow {
 		RefMsPerUnit:      w.refMs,
 		RefAllocsPerUnit:  w.refAllocs,
 		Extra:             o.extra,
+	}
+	if floor > 0 && w.floor.perUnit != nil {
+		r.Floor = string(w.floor.kind)
+		r.FloorNsPerOp = round(float64(floor.Nanoseconds()), 1)
+		r.FloorMsPerUnit = round(float64(floor.Nanoseconds())*w.floor.perUnit(o.units)/1e6, 6)
+		if r.FloorMsPerUnit > 0 {
+			r.TimesFloor = round(r.MsPerUnit/r.FloorMsPerUnit, 2)
+		}
 	}
 	if o.failure != nil {
 		r.Error = o.failure.Error()
@@ -143,6 +160,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound on every wait inside a workload")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the selected workloads to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile (after the workloads) to this file")
+	floors := fs.Bool("floors", true, "measure the machine's floors (channel request/reply, goroutine spawn, 1 ms timer, 1.5 ms sleep) at the start and before each workload run, and print each workload beside its floor")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: abxbus bench [--only key,key] [--json] [--scale f] [--runs n] [--cpuprofile file] [--memprofile file]")
 		fmt.Fprintln(stderr, "\nworkloads:")
@@ -193,6 +211,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer func() { runtime.MemProfileRate = prev }()
 	}
 
+	flog := floorLog{}
+	if *floors {
+		for _, k := range floorKinds {
+			flog.measure(k, cfg)
+		}
+	}
 	var rows []benchRow
 	var failed []string
 	for _, w := range selected {
@@ -200,7 +224,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		outs := make([]outcome, 0, *runs)
+		var fl []time.Duration
 		for range *runs {
+			if *floors && w.floor.perUnit != nil {
+				fl = append(fl, flog.measure(w.floor.kind, cfg))
+			}
 			outs = append(outs, w.run(ctx, cfg))
 		}
 		o := pickMedian(outs)
@@ -209,7 +237,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				o.failure = x.failure // one failing run fails the workload
 			}
 		}
-		row := rowOf(w, o, *runs)
+		row := rowOf(w, o, *runs, medianDuration(fl))
 		if !row.OK {
 			failed = append(failed, w.key)
 		}
@@ -235,6 +263,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !*asJSON {
 		printTable(stdout, rows, cfg)
+		if *floors {
+			fmt.Fprintln(stdout, flog.summary())
+		}
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("workload(s) not ok: %s", strings.Join(failed, ", "))
@@ -290,7 +321,7 @@ func selectWorkloads(only string) ([]*workload, error) {
 
 func printTable(w io.Writer, rows []benchRow, cfg benchConfig) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tunits\tms/unit\tbytes/unit\tallocs/unit\tpeak heap KB/unit\tok\tupstream ms (allocs)\t")
+	fmt.Fprintln(tw, "scenario\tunits\tms/unit\tbytes/unit\tallocs/unit\tpeak heap KB/unit\tok\tfloor ms/unit\tx floor\tupstream ms (allocs)\t")
 	for _, r := range rows {
 		ok := "ok"
 		if !r.OK {
@@ -303,8 +334,12 @@ func printTable(w io.Writer, rows []benchRow, cfg benchConfig) {
 		case r.RefMsPerUnit > 0:
 			ref = fmt.Sprintf("%.3f", r.RefMsPerUnit)
 		}
-		fmt.Fprintf(tw, "%s\t%d %s\t%.4f\t%.0f\t%.1f\t%.3f\t%s\t%s\t\n",
-			r.Scenario, r.Units, r.Unit+"s", r.MsPerUnit, r.BytesPerUnit, r.AllocsPerUnit, r.PeakHeapKBPerUnit, ok, ref)
+		floor, times := "-", "-"
+		if r.FloorMsPerUnit > 0 {
+			floor, times = fmt.Sprintf("%.5f %s", r.FloorMsPerUnit, r.Floor), fmt.Sprintf("%.2f", r.TimesFloor)
+		}
+		fmt.Fprintf(tw, "%s\t%d %s\t%.4f\t%.0f\t%.1f\t%.3f\t%s\t%s\t%s\t%s\t\n",
+			r.Scenario, r.Units, r.Unit+"s", r.MsPerUnit, r.BytesPerUnit, r.AllocsPerUnit, r.PeakHeapKBPerUnit, ok, floor, times, ref)
 	}
 	tw.Flush()
 	for _, r := range rows {

@@ -111,6 +111,12 @@ func TestBenchAllWorkloadsJSON(t *testing.T) {
 			if r["unit"] != want {
 				t.Errorf("unit %v, want %s", r["unit"], want)
 			}
+			// issue 13 item 1: every workload is printed beside the floor it maps onto, measured in
+			// this run
+			if f, _ := r["floor"].(string); !slices.Contains(floorKinds, floorKind(f)) ||
+				num(t, r, "floor_ns_per_op") <= 0 || num(t, r, "floor_ms_per_unit") <= 0 || num(t, r, "x_floor") <= 0 {
+				t.Errorf("no floor beside the workload: %v", r)
+			}
 			if r["scenario"] == "worst" {
 				extra, _ := r["extra"].(map[string]any)
 				if n, _ := extra["slow_children_timed_out"].(json.Number); n.String() == "" || n.String() == "0" {
@@ -139,6 +145,27 @@ func TestBenchOnlyPrintsTable(t *testing.T) {
 	}
 	if strings.Contains(out, "worst") || strings.Contains(out, "FAIL") {
 		t.Fatalf("unexpected content:\n%s", out)
+	}
+}
+
+// Issue 13 item 1: the table names every floor measured in the run; --floors=false measures none.
+func TestBenchFloorsLine(t *testing.T) {
+	code, out, errOut := runCmd(t, "bench", "--only", "fanout-serial", "--scale", "0.01")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	for _, k := range floorKinds {
+		if !strings.Contains(out, "floors this run: ") || !strings.Contains(out, " "+string(k)+" ") {
+			t.Errorf("floor %s missing from the table:\n%s", k, out)
+		}
+	}
+	if !strings.Contains(out, "sleep-1.5ms") || !strings.Contains(out, "x floor") {
+		t.Errorf("fanout-serial not printed beside its sleep floor:\n%s", out)
+	}
+	code, out, errOut = runCmd(t, "bench", "--only", "cleanup", "--scale", "0.01", "--floors=false", "--json")
+	rows := parseRows(t, out)
+	if code != 0 || len(rows) != 1 || rows[0]["floor"] != nil || rows[0]["x_floor"] != nil {
+		t.Fatalf("--floors=false: exit %d, rows %v, stderr %s", code, rows, errOut)
 	}
 }
 

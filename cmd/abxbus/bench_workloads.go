@@ -17,24 +17,31 @@ import (
 // where a workload's note says otherwise.
 
 var workloads = []workload{
-	{key: "50k", unit: "event", refMs: 0.068, refAllocs: 70, run: run50k,
+	{key: "50k", unit: "event", refMs: 0.068, refAllocs: 70, run: run50k, floor: floorSpec{floorChanRR, perUnit(1)},
 		summary: "1 bus (history 512, drop), 1 handler; 50,000 events awaited in batches of 512 with Wait (queue order)"},
-	{key: "ephemeral", unit: "event", refMs: 0.073, refAllocs: 72, run: runEphemeral,
+	{key: "ephemeral", unit: "event", refMs: 0.073, refAllocs: 72, run: runEphemeral, floor: floorSpec{floorChanRR, perUnit(1)},
 		summary: "500 buses one after another (history 128, drop), 100 events each; then destroy"},
-	{key: "handlers", unit: "handler", refMs: 0.179, refAllocs: 29, run: runHandlers,
+	{key: "handlers", unit: "handler", refMs: 0.179, refAllocs: 29, run: runHandlers, floor: floorSpec{floorSpawn, perUnit(1)},
 		summary: "1 bus, 50,000 parallel handlers (registration timed apart); 1 event awaited"},
-	{key: "onoff", unit: "event", refMs: 0.095, refAllocs: 93, run: runOnOff,
+	{key: "onoff", unit: "event", refMs: 0.095, refAllocs: 93, run: runOnOff, floor: floorSpec{floorChanRR, perUnit(1)},
 		summary: "1 bus; 50,000 x (register a handler, emit, await, unregister)"},
-	{key: "worst", unit: "event", refMs: 0.309, refAllocs: 150, run: runWorst,
+	{key: "worst", unit: "event", refMs: 0.309, refAllocs: 150, run: runWorst, floor: floorSpec{floorTimer, worstTimeoutsPerEvent},
 		summary: "parent + child bus (child timeout 1 ms), 2,000 parents in batches of 128, child awaited with Now; every 20th child times out"},
-	{key: "cleanup", unit: "event", refMs: 0.119, refAllocs: 73, run: runCleanup,
+	{key: "cleanup", unit: "event", refMs: 0.119, refAllocs: 73, run: runCleanup, floor: floorSpec{floorChanRR, perUnit(1)},
 		summary: "80 buses x 64 events, shrink history to 1, one more event, destroy; retained state empty"},
-	{key: "fanout-serial", unit: "event", refMs: 11.2, run: func(ctx context.Context, cfg benchConfig) outcome {
+	{key: "fanout-serial", unit: "event", refMs: 11.2, floor: floorSpec{floorSleep, perUnit(4)}, run: func(ctx context.Context, cfg benchConfig) outcome {
 		return runFanout(ctx, cfg, abxbus.HandlersSerial)
 	}, summary: "1 bus, 4 handlers sleeping 1.5 ms, 800 events in batches of 40, serial handlers"},
-	{key: "fanout-parallel", unit: "event", refMs: 2.7, run: func(ctx context.Context, cfg benchConfig) outcome {
+	{key: "fanout-parallel", unit: "event", refMs: 2.7, floor: floorSpec{floorSleep, perUnit(1)}, run: func(ctx context.Context, cfg benchConfig) outcome {
 		return runFanout(ctx, cfg, abxbus.HandlersParallel)
 	}, summary: "the same with parallel handlers"},
+}
+
+// worstTimeoutsPerEvent: worst's slow children (every 20th) each wait for their 1 ms timeout, one
+// after another (the parent bus is serial); the rest of its work is not timer-bound.
+func worstTimeoutsPerEvent(units int) float64 {
+	const slowEvery = 20
+	return float64((units+slowEvery-1)/slowEvery) / float64(max(units, 1))
 }
 
 // Event types of the workloads. Each handler returns a value derived from the payload so that the
@@ -626,7 +633,7 @@ func runFanout(ctx context.Context, cfg benchConfig, mode abxbus.HandlerConcurre
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	const history, batchSize, handlers = 128, 40, 4
-	const sleep = 1500 * time.Microsecond
+	const sleep = fanoutSleep
 	n := cfg.scaled(800, 2*batchSize)
 	o := outcome{units: n}
 	bus := newBus(&o, "PerfFanoutBus", &abxbus.Options{

@@ -1,10 +1,11 @@
-// Command watermillbench runs the `50k` workload of `abxbus bench` (1 bus, 1 handler, 50,000 events
-// awaited in batches of 512) on abxbus and, in the same process, on watermill's in-process GoChannel
-// pub/sub, then prints each one's cost per event and the ratios.
+// Command watermillbench runs the workloads of `abxbus bench` that map onto watermill's in-process
+// GoChannel pub/sub (50k, ephemeral, onoff, fanout-serial, fanout-parallel: shapes.go) on abxbus and,
+// in the same process and interleaved, on watermill, then prints each one's cost per event and the
+// ratios, shape by shape.
 //
-//	go run ./cmd/watermillbench [-n 50000] [-batch 512] [-runs 3] [-json]
+//	go run ./cmd/watermillbench [-shapes 50k,ephemeral,...] [-n 50000] [-batch 512] [-scale 1] [-runs 3] [-json]
 //
-// The variants:
+// The variants of the 50k shape (1 bus, 1 handler, 50,000 events awaited in batches of 512):
 //
 //   - abxbus: typed Emit, then Now on every event of the batch (the `50k` workload, without its
 //     history-size check).
@@ -58,7 +59,13 @@ func main() {
 
 type config struct {
 	n, batch int
+	scale    float64 // sizes of the shapes other than 50k (1 = the standard sizes of abxbus bench)
 	timeout  time.Duration
+}
+
+// scaled returns n*scale, at least min.
+func (c config) scaled(n, min int) int {
+	return max(int(float64(n)*c.scale), min)
 }
 
 // measurement is one variant's run.
@@ -93,14 +100,48 @@ type variant struct {
 	run  func(ctx context.Context, cfg config) (measurement, error)
 }
 
+// shape is one workload of abxbus bench that maps onto watermill, with its variants (abxbus first:
+// the base of the ratios). units gives the events per run.
+type shape struct {
+	key      string
+	summary  string
+	units    func(cfg config) int
+	variants []variant
+}
+
 var variants = []variant{
 	{"abxbus", runAbxbus},
 	{"watermill-gochannel", runGoChannel},
 	{"watermill-requestreply", runRequestReply},
 }
 
+var shapes = []shape{
+	{key: "50k", summary: "1 handler, events awaited in batches", units: func(c config) int { return c.n }, variants: variants},
+	{key: "ephemeral", summary: "500 buses/pubsubs one after another, 100 events each, then closed",
+		units:    func(c config) int { return ephemeralShape(c).buses * ephemeralPerBus },
+		variants: []variant{{"abxbus", runAbxbusEphemeral}, {"watermill-gochannel", runGoChannelEphemeral}}},
+	{key: "onoff", summary: "per event: subscribe a handler, publish, await, unsubscribe",
+		units:    func(c config) int { return c.scaled(50_000, 100) },
+		variants: []variant{{"abxbus", runAbxbusOnOff}, {"watermill-gochannel", runGoChannelOnOff}}},
+	{key: "fanout-serial", summary: "4 handlers sleeping 1.5 ms, one after another, events in batches of 40",
+		units:    fanoutUnits,
+		variants: []variant{{"abxbus", runAbxbusFanoutSerial}, {"watermill-gochannel", runGoChannelFanoutSerial}}},
+	{key: "fanout-parallel", summary: "4 handlers sleeping 1.5 ms, in parallel, events in batches of 40",
+		units:    fanoutUnits,
+		variants: []variant{{"abxbus", runAbxbusFanoutParallel}, {"watermill-gochannel", runGoChannelFanoutParallel}}},
+}
+
+func shapeKeys() []string {
+	keys := make([]string, len(shapes))
+	for i, s := range shapes {
+		keys[i] = s.key
+	}
+	return keys
+}
+
 // row is one line of -json output.
 type row struct {
+	Shape         string  `json:"shape"`
 	Variant       string  `json:"variant"`
 	OK            bool    `json:"ok"`
 	Events        int     `json:"events"`
@@ -116,7 +157,9 @@ type row struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("watermillbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	n := fs.Int("n", 50_000, "events per variant")
+	n := fs.Int("n", 50_000, "events per variant on the 50k shape")
+	scale := fs.Float64("scale", 1, "size of the other shapes relative to abxbus bench's (0 < scale <= 1)")
+	shapesFlag := fs.String("shapes", strings.Join(shapeKeys(), ","), "comma-separated shapes to run")
 	batch := fs.Int("batch", 512, "events emitted before the batch is awaited")
 	runs := fs.Int("runs", 3, "runs per variant, interleaved; the median run by time is reported")
 	only := fs.String("only", "", "comma-separated variants (default all): abxbus,watermill-gochannel,watermill-requestreply")
@@ -144,25 +187,72 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *timeout <= 0:
 		fmt.Fprintf(stderr, "watermillbench: -timeout must be positive, got %v\n", *timeout)
 		return 2
+	case !(*scale > 0) || *scale > 1:
+		fmt.Fprintf(stderr, "watermillbench: -scale must be > 0 and <= 1, got %v\n", *scale)
+		return 2
 	}
-	selected := variants
+	var selShapes []shape
+	for _, k := range strings.Split(*shapesFlag, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		i := slices.IndexFunc(shapes, func(s shape) bool { return s.key == k })
+		if i < 0 {
+			fmt.Fprintf(stderr, "watermillbench: unknown shape %q (known: %s)\n", k, strings.Join(shapeKeys(), ", "))
+			return 2
+		}
+		selShapes = append(selShapes, shapes[i])
+	}
+	if len(selShapes) == 0 {
+		fmt.Fprintf(stderr, "watermillbench: -shapes names no shape\n")
+		return 2
+	}
+	var onlyNames []string
 	if strings.TrimSpace(*only) != "" {
-		selected = nil
 		for _, name := range strings.Split(*only, ",") {
 			name = strings.TrimSpace(name)
-			i := slices.IndexFunc(variants, func(v variant) bool { return v.name == name })
-			if i < 0 {
+			if !slices.ContainsFunc(variants, func(v variant) bool { return v.name == name }) {
 				fmt.Fprintf(stderr, "watermillbench: unknown variant %q\n", name)
 				return 2
 			}
-			selected = append(selected, variants[i])
+			onlyNames = append(onlyNames, name)
 		}
 	}
-	cfg := config{n: *n, batch: *batch, timeout: *timeout}
+	cfg := config{n: *n, batch: *batch, scale: *scale, timeout: *timeout}
+	failed := false
+	for i, sh := range selShapes {
+		selected := sh.variants
+		if onlyNames != nil {
+			selected = slices.DeleteFunc(slices.Clone(selected), func(v variant) bool { return !slices.Contains(onlyNames, v.name) })
+		}
+		if len(selected) == 0 {
+			continue
+		}
+		if i > 0 && !*asJSON {
+			fmt.Fprintln(stdout)
+		}
+		if code := runShape(ctx, sh, selected, cfg, *runs, *asJSON, stdout, stderr); code != 0 {
+			if code != 1 {
+				return code
+			}
+			failed = true
+		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// runShape runs the variants of one shape, interleaved, and prints their rows; it returns 1 when a
+// variant failed (after printing), another non-zero code when it could not run.
+func runShape(ctx context.Context, sh shape, selected []variant, cfg config, runs int, asJSON bool, stdout, stderr io.Writer) int {
+	units := sh.units(cfg)
 
 	results := make(map[string][]measurement, len(selected))
 	failures := map[string]error{}
-	for r := 0; r < *runs; r++ {
+	for r := 0; r < runs; r++ {
 		for _, v := range selected { // interleaved, so drift of the machine hits every variant alike
 			if err := ctx.Err(); err != nil {
 				fmt.Fprintf(stderr, "watermillbench: %v\n", err)
@@ -187,9 +277,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var rows []row
 	for _, v := range selected {
 		m := median(results[v.name])
-		u := float64(cfg.n)
+		u := float64(units)
 		r := row{
-			Variant: v.name, OK: failures[v.name] == nil, Events: cfg.n,
+			Shape: sh.key, Variant: v.name, OK: failures[v.name] == nil, Events: units,
 			MsPerEvent:    float64(m.elapsed.Nanoseconds()) / 1e6 / u,
 			BytesPerEvent: float64(m.bytes) / u,
 			AllocsPerEvnt: float64(m.allocs) / u,
@@ -203,14 +293,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		rows = append(rows, r)
 	}
-	if *asJSON {
+	if asJSON {
 		for _, r := range rows {
 			b, _ := json.Marshal(r)
 			fmt.Fprintf(stdout, "%s\n", b)
 		}
 	} else {
-		fmt.Fprintf(stdout, "50k shape: %d events, awaited in batches of %d, 1 handler; median of %d interleaved runs (%s, GOMAXPROCS=%d)\n",
-			cfg.n, cfg.batch, *runs, runtime.Version(), runtime.GOMAXPROCS(0))
+		fmt.Fprintf(stdout, "%s shape (%s): %d events; median of %d interleaved runs (%s, GOMAXPROCS=%d)\n",
+			sh.key, sh.summary, units, runs, runtime.Version(), runtime.GOMAXPROCS(0))
 		fmt.Fprintf(stdout, "%-24s %12s %12s %12s %10s %10s\n", "variant", "ms/event", "bytes/event", "allocs/event", "time x", "allocs x")
 		for _, r := range rows {
 			status := ""
@@ -223,7 +313,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if haveBase {
 			for _, r := range rows {
 				if r.Variant != "abxbus" && r.OK {
-					fmt.Fprintf(stdout, "ratio %s / abxbus: %.2fx the time, %.2fx the allocations per event\n", r.Variant, r.TimeRatio, r.AllocsRatio)
+					fmt.Fprintf(stdout, "%s: ratio %s / abxbus: %.2fx the time, %.2fx the allocations per event\n", sh.key, r.Variant, r.TimeRatio, r.AllocsRatio)
 				}
 			}
 		}
@@ -234,7 +324,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		fmt.Fprintf(stderr, "watermillbench: variant(s) failed: %s\n", strings.Join(names, ", "))
+		fmt.Fprintf(stderr, "watermillbench: %s: variant(s) failed: %s\n", sh.key, strings.Join(names, ", "))
 		return 1
 	}
 	return 0
