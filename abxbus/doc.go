@@ -102,7 +102,8 @@
 // # History
 //
 // Each bus keeps the events it accepted in a bounded history (default 100), searchable with [Bus.Find],
-// [Bus.Filter], [Find] and [FilterOf], which can also wait for a future event. When the history is full,
+// [Bus.Filter], [Find] and [FilterOf], which can also wait for a future event. The typed forms take
+// predicates on the typed payload (func(P) bool) after the options. When the history is full,
 // completed events are evicted oldest first; an emit is rejected with [ErrHistoryFull] only when every
 // retained event is still in flight, unless MaxHistoryDrop is set (D1).
 //
