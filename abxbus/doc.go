@@ -22,7 +22,9 @@
 // [Call] is request/response: emit, run now, wait for every handler, return the first result or the
 // handler error. A wrong result type does not compile. Underneath, every event is one untyped
 // [BaseEvent] record moved through buses by an untyped dispatcher; [Event] is a zero-cost typed view of
-// it ([Event.Base], [As]).
+// it ([Event.Base], [As]). Both encode and decode with encoding/json as abxbus event JSON
+// ([BaseEvent.MarshalJSON], [Event.UnmarshalJSON]), print as their `Type#abcd` label and log through
+// log/slog as a short group of type, id, status, parent id and bus ([BaseEvent.LogValue]).
 // Wildcard ("*") and untyped handlers ([Bus.OnType]) receive the *BaseEvent and can read the payload as
 // JSON ([BaseEvent.PayloadJSON]). On one bus an event type name stands for one Go type: the first typed
 // handler or typed event binds the name, and a typed handler or typed emit of another Go type under that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -67,10 +68,31 @@ var reservedPayloadNames = map[string]bool{
 }
 
 func infoOf[P Payload[R], R any]() *typeInfo {
-	pt := reflect.TypeFor[P]()
-	if v, ok := typeInfos.Load(pt); ok {
+	if v, ok := typeInfos.Load(reflect.TypeFor[P]()); ok {
 		return v.(*typeInfo)
 	}
+	return newInfo[P, R]()
+}
+
+// infoFor is infoOf for the type parameters of Event, which are not constrained: a P that does not
+// embed Returns[R] gives an info with an error (not cached).
+func infoFor[P any, R any]() *typeInfo {
+	var zero P
+	if _, ok := any(zero).(Payload[R]); !ok {
+		pt, rt := reflect.TypeFor[P](), reflect.TypeFor[R]()
+		return &typeInfo{payloadType: pt, resultType: rt, err: fmt.Errorf(
+			"%w: Go type %s does not embed abxbus.Returns[%s]", ErrInvalidOption, goTypeName(pt), goTypeName(rt))}
+	}
+	if v, ok := typeInfos.Load(reflect.TypeFor[P]()); ok {
+		return v.(*typeInfo)
+	}
+	return newInfo[P, R]()
+}
+
+// newInfo derives and caches the typeInfo of P (which embeds Returns[R]).
+func newInfo[P any, R any]() *typeInfo {
+	pt := reflect.TypeFor[P]()
+	var zero P
 	rt := reflect.TypeFor[R]()
 	info := &typeInfo{payloadType: pt, resultType: rt, version: DefaultEventVersion}
 	info.isNull = nullCheckFor(rt)
@@ -78,7 +100,6 @@ func infoOf[P Payload[R], R any]() *typeInfo {
 	if i := strings.IndexByte(info.eventType, '['); i >= 0 {
 		info.eventType = info.eventType[:i]
 	}
-	var zero P
 	if s, ok := any(zero).(interface{ EventSpec() EventSpec }); ok {
 		spec := s.EventSpec()
 		if spec.Type != "" {
@@ -189,8 +210,41 @@ func (e *Event[P, R]) Payload() (P, error) {
 // ID returns the event id.
 func (e *Event[P, R]) ID() ID { return e.Base().ID() }
 
-// String returns `Type#abcd`.
+// String returns `Type#abcd`: the event type and the last four hex digits of the id ("<nil>" for a nil
+// event), the label messages use.
 func (e *Event[P, R]) String() string { return e.Base().String() }
+
+// LogValue makes an event a compact log/slog group: see BaseEvent.LogValue.
+func (e *Event[P, R]) LogValue() slog.Value { return e.Base().LogValue() }
+
+// MarshalJSON encodes the event as abxbus event JSON, so json.Marshal of an *Event[P, R] (or of a struct
+// with such a field) gives the bytes of BaseEvent.ToJSON (see BaseEvent.MarshalJSON).
+func (e *Event[P, R]) MarshalJSON() ([]byte, error) { return e.Base().MarshalJSON() }
+
+// UnmarshalJSON decodes one abxbus event JSON object into e as an event of type P: the payload is
+// decoded into P (keys P does not have are kept and written back by ToJSON, as Registry.Decode does) and
+// results are checked against R when the event is processed. Errors: an event_type other than P's
+// event type (the error names both), a payload that does not fit P (naming the field), an invalid
+// declaration of P, the decoding errors of FromJSON, and those of BaseEvent.UnmarshalJSON (an event a
+// bus has accepted is not overwritten). On error e is unchanged.
+func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
+	info := infoFor[P, R]()
+	if info.err != nil {
+		return info.err
+	}
+	return e.Base().unmarshal("UnmarshalJSON", data, func(b *BaseEvent, payload JSONPayload) error {
+		if b.eventType != info.eventType {
+			return fmt.Errorf("%w: event JSON has event_type %q, not %q (the event type of Go type %s)",
+				ErrInvalidOption, b.eventType, info.eventType, goTypeName(info.payloadType))
+		}
+		p, extra, err := decodePayload[P](info, payload)
+		if err != nil {
+			return fmt.Errorf("abxbus: event JSON of %s: %w", b.label(), err)
+		}
+		b.payload, b.info, b.extra = p, info, extra
+		return nil
+	})
+}
 
 // Now processes the event immediately and waits for it; see BaseEvent.Now.
 func (e *Event[P, R]) Now(ctx context.Context, opts ...WaitOption) error {
