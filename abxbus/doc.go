@@ -20,7 +20,9 @@
 //
 // [On] registers a func(ctx, P) (R, error); [Emit] returns an [*Event] of the payload and result types;
 // [Call] is request/response: emit, run now, wait for every handler, return the first result or the
-// handler error. A wrong result type does not compile. Underneath, every event is one untyped
+// handler error. A wrong result type does not compile. A notification, an event that expects no
+// answer, declares Returns[Void] ([Void]); its handlers ([OnNotify]) return only an error, and [Call] on it
+// returns (Void{}, nil) when every handler succeeded, also when there is none. Underneath, every event is one untyped
 // [BaseEvent] record moved through buses by an untyped dispatcher; [Event] is a zero-cost typed view of
 // it ([Event.Base], [As]). Both encode and decode with encoding/json as abxbus event JSON
 // ([BaseEvent.MarshalJSON], [Event.UnmarshalJSON]), print as their `Type#abcd` label and log through

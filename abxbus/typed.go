@@ -24,6 +24,35 @@ type Returns[R any] struct{}
 
 func (Returns[R]) abxbusResult(*R) {}
 
+// Void is the result type of a notification: an event that announces something and expects no answer.
+// Declare it with Returns[Void] (the same as Returns[struct{}]: Void is an alias) and register handlers
+// with OnNotify (or On with handlers that return Void{}, nil):
+//
+//	type UserLoggedIn struct {
+//		abxbus.Returns[abxbus.Void]
+//		UserID string `json:"user_id"`
+//	}
+//
+// A void handler's result is a completed result without a value, written "result": null (the
+// TypeScript package leaves the key out for a handler that returns undefined; both read as no value).
+// It never counts as a valid result, so Results is empty and First never returns early. The event JSON
+// carries no event_result_type, like a TypeScript event declared without a result schema (which does
+// not validate its handlers' results); ResultSchemaFor(Void) still describes the empty object. Call on a notification returns (Void{}, nil) once
+// every handler has succeeded, also when no handler is registered (a notification nobody subscribes to
+// is not an error), and the handler errors otherwise, with the usual error policy.
+type Void = struct{}
+
+var voidType = reflect.TypeFor[Void]()
+
+// isVoid is the null check of Void results: every Void value is JSON null.
+func isVoid(v any) bool {
+	if v == nil {
+		return true
+	}
+	_, ok := v.(Void)
+	return ok
+}
+
 // Payload is the constraint satisfied by payload types that embed Returns[R]. It lets the typed
 // functions infer R from the payload: Emit(ctx, bus, UserCreated{...}) is an *Event[UserCreated, UserID].
 type Payload[R any] interface {
@@ -174,6 +203,9 @@ func checkPayloadType(t reflect.Type) error {
 
 // nullCheckFor returns how to tell a JSON-null value of type t (nil pointers, maps, slices, interfaces).
 func nullCheckFor(t reflect.Type) func(any) bool {
+	if t == voidType {
+		return isVoid
+	}
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
 		return anyIsNull
@@ -341,6 +373,9 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 		return nil, true, nil
 	}
 	info := e.info
+	if info != nil && info.resultType == voidType && isVoid(v) {
+		return nil, true, nil // an untyped handler's Void{} on a notification
+	}
 	if info == nil && e.resultSchema != nil {
 		// A foreign event_result_type (from JSON) is enforced on untyped results (F218, F222).
 		if err := validateResult(e.eventType, e.resultSchema, v); err != nil {
@@ -431,6 +466,31 @@ func OnEvent[P Payload[R], R any](b *Bus, fn func(ctx context.Context, e *Event[
 	return b.registerTyped(info, h, fn, opts)
 }
 
+// OnNotify registers a handler of the notification P (an event declared with Returns[Void]) that
+// returns only an error: fn(ctx, p) == nil records a completed result without a value (JSON null). It
+// is On with a handler returning (Void{}, err); registration and its errors are those of On. A P whose
+// result type is not Void does not compile.
+func OnNotify[P Payload[Void]](b *Bus, fn func(ctx context.Context, p P) error, opts ...HandlerOption) (*Handler, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
+	}
+	info := infoOf[P, Void]()
+	if info.err != nil {
+		return nil, info.err
+	}
+	h := func(ctx context.Context, e *BaseEvent) (any, error) {
+		p, ok := e.payload.(P)
+		if !ok {
+			var err error
+			if p, err = payloadAs[P](e); err != nil {
+				return nil, err
+			}
+		}
+		return nil, fn(ctx, p)
+	}
+	return b.registerTyped(info, h, fn, opts)
+}
+
 func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []HandlerOption) (*Handler, error) {
 	return b.register(info.eventType, h, orig, info.isNull, info, opts)
 }
@@ -480,9 +540,12 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 // handler error is the answer (one as is, several as *EventHandlerErrors), even when an earlier
 // handler returned a value; when no handler returns a non-null result the error matches ErrNoResult.
 // The answer never depends on which handler finishes first. ctx bounds only the wait; processing
-// continues if it ends.
+// continues if it ends. A notification (an event declared with Returns[Void]) has no value to return:
+// Call returns (Void{}, nil) once every handler has succeeded, also when it has no handler, and the
+// handler errors otherwise (see Void).
 //
-// opts (at most one is used) shape the read like Result's, except that RequireResult is always set:
+// opts (at most one is used) shape the read like Result's, except that RequireResult is always set
+// (never for a notification):
 // IgnoreErrors returns the first value despite failed handlers, and First returns as soon as a valid
 // result exists, without waiting for the remaining handlers (which keep running) and reporting only
 // the errors of handlers already finished.
@@ -492,7 +555,7 @@ func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts ...ResultO
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, callOptions(opts))
+	return e.Result(ctx, callOptions(e.Base(), opts))
 }
 
 // CallChild is Call for a linked child of the handler that owns ctx: the child queue-jumps (it runs at
@@ -504,12 +567,14 @@ func CallChild[P Payload[R], R any](ctx context.Context, p P, opts ...ResultOpti
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, callOptions(opts))
+	return e.Result(ctx, callOptions(e.Base(), opts))
 }
 
-func callOptions(opts []ResultOptions) ResultOptions {
+// callOptions is the read of Call: a result is required, except for a notification (Void result),
+// whose answer is Void{} when no handler failed.
+func callOptions(e *BaseEvent, opts []ResultOptions) ResultOptions {
 	o := optsOf(opts)
-	o.RequireResult = true
+	o.RequireResult = e.info == nil || e.info.resultType != voidType
 	return o
 }
 
