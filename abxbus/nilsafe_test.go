@@ -145,6 +145,14 @@ var nilSafeFuncs = map[string]func(ctx context.Context) error{
 		_, err = abxbus.OnEvent(&abxbus.Bus{}, func(ctx context.Context, e *abxbus.Event[Ping, int]) (int, error) { return 0, nil })
 		return err
 	},
+	"OnNotify": func(ctx context.Context) error {
+		_, err := abxbus.OnNotify((*abxbus.Bus)(nil), func(ctx context.Context, u UserLoggedIn) error { return nil })
+		if err == nil {
+			return nil
+		}
+		_, err = abxbus.OnNotify(&abxbus.Bus{}, func(ctx context.Context, u UserLoggedIn) error { return nil })
+		return err
+	},
 	"Emit": func(ctx context.Context) error {
 		e, err := abxbus.Emit(ctx, (*abxbus.Bus)(nil), Ping{})
 		if err == nil || e.Now(ctx) == nil {
