@@ -16,6 +16,19 @@ import (
 
 // Issue 12 item 3: events work with encoding/json, fmt and log/slog like ordinary Go values.
 
+// The interfaces the standard library looks for.
+var (
+	_ json.Marshaler   = (*abxbus.Event[Order, string])(nil)
+	_ json.Unmarshaler = (*abxbus.Event[Order, string])(nil)
+	_ slog.LogValuer   = (*abxbus.Event[Order, string])(nil)
+	_ fmt.Stringer     = (*abxbus.Event[Order, string])(nil)
+	_ json.Marshaler   = (*abxbus.BaseEvent)(nil)
+	_ json.Unmarshaler = (*abxbus.BaseEvent)(nil)
+	_ slog.LogValuer   = (*abxbus.BaseEvent)(nil)
+	_ fmt.Stringer     = (*abxbus.BaseEvent)(nil)
+	_ slog.LogValuer   = (*abxbus.EventResult)(nil)
+)
+
 // completedOrder emits an Order with a result and returns it completed, with its bus.
 func completedOrder(t *testing.T, id string) (*abxbus.Bus, *abxbus.Event[Order, string]) {
 	t.Helper()
