@@ -189,15 +189,15 @@ func FilterOf[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions
 }
 
 // payloadPredicate turns typed payload predicates into one event predicate (nil for none). The payload
-// is decoded at most once per call.
+// is decoded at most once per call. The non-nil predicates are copied: the caller's slice may change.
 func payloadPredicate[P any](where []func(P) bool) func(*BaseEvent) bool {
-	n := 0
+	var ws []func(P) bool
 	for _, w := range where {
 		if w != nil {
-			n++
+			ws = append(ws, w)
 		}
 	}
-	if n == 0 {
+	if len(ws) == 0 {
 		return nil
 	}
 	return func(e *BaseEvent) bool {
@@ -205,8 +205,8 @@ func payloadPredicate[P any](where []func(P) bool) func(*BaseEvent) bool {
 		if err != nil {
 			return false
 		}
-		for _, w := range where {
-			if w != nil && !w(p) {
+		for _, w := range ws {
+			if !w(p) {
 				return false
 			}
 		}
