@@ -37,9 +37,11 @@ func (Returns[R]) abxbusResult(*R) {}
 // TypeScript package leaves the key out for a handler that returns undefined; both read as no value).
 // It never counts as a valid result, so Results is empty and First never returns early. The event JSON
 // carries no event_result_type, like a TypeScript event declared without a result schema (which does
-// not validate its handlers' results); ResultSchemaFor(Void) still describes the empty object. Call on a notification returns (Void{}, nil) once
-// every handler has succeeded, also when no handler is registered (a notification nobody subscribes to
-// is not an error), and the handler errors otherwise, with the usual error policy.
+// not validate its handlers' results); ResultSchemaFor(Void) still describes the empty object.
+//
+// Call on a notification returns (Void{}, nil) once every handler has succeeded, also when no handler
+// is registered (a notification nobody subscribes to is not an error), and the handler errors
+// otherwise, with the usual error policy.
 type Void = struct{}
 
 var voidType = reflect.TypeFor[Void]()
