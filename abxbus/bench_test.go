@@ -67,7 +67,8 @@ func Benchmark50k(b *testing.B) {
 }
 
 // BenchmarkFindFullHistory: Find the oldest matching event in a full history of 1000 (newest first, so
-// the whole history is scanned), with and without a field-equality filter.
+// the whole history is scanned), by an untyped predicate, a predicate on the typed payload and a
+// field-equality filter.
 func BenchmarkFindFullHistory(b *testing.B) {
 	ctx := context.Background()
 	bus, _ := abxbus.New("Bench", &abxbus.Options{MaxHistorySize: abxbus.Ptr(1000)})
@@ -85,6 +86,15 @@ func BenchmarkFindFullHistory(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			e, err := abxbus.Find[BenchPing](ctx, bus, abxbus.FindOptions{Where: func(e *abxbus.BaseEvent) bool { return e == first.Base() }})
+			if err != nil || e == nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("typed-predicate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e, err := abxbus.Find(ctx, bus, abxbus.FindOptions{}, func(p BenchPing) bool { return p.N == 0 })
 			if err != nil || e == nil {
 				b.Fatal(err)
 			}

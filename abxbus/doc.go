@@ -20,9 +20,13 @@
 //
 // [On] registers a func(ctx, P) (R, error); [Emit] returns an [*Event] of the payload and result types;
 // [Call] is request/response: emit, run now, wait for every handler, return the first result or the
-// handler error. A wrong result type does not compile. Underneath, every event is one untyped
+// handler error. A wrong result type does not compile. A notification, an event that expects no
+// answer, declares Returns[Void] ([Void]); its handlers ([OnNotify]) return only an error, and [Call] on it
+// returns (Void{}, nil) when every handler succeeded, also when there is none. Underneath, every event is one untyped
 // [BaseEvent] record moved through buses by an untyped dispatcher; [Event] is a zero-cost typed view of
-// it ([Event.Base], [As]).
+// it ([Event.Base], [As]). Both encode and decode with encoding/json as abxbus event JSON
+// ([BaseEvent.MarshalJSON], [Event.UnmarshalJSON]), print as their `Type#abcd` label and log through
+// log/slog as a short group of type, id, status, parent id and bus ([BaseEvent.LogValue]).
 // Wildcard ("*") and untyped handlers ([Bus.OnType]) receive the *BaseEvent and can read the payload as
 // JSON ([BaseEvent.PayloadJSON]). On one bus an event type name stands for one Go type: the first typed
 // handler or typed event binds the name, and a typed handler or typed emit of another Go type under that
@@ -104,7 +108,8 @@
 // # History
 //
 // Each bus keeps the events it accepted in a bounded history (default 100), searchable with [Bus.Find],
-// [Bus.Filter], [Find] and [FilterOf], which can also wait for a future event. When the history is full,
+// [Bus.Filter], [Find] and [FilterOf], which can also wait for a future event. The typed forms take
+// predicates on the typed payload (func(P) bool) after the options. When the history is full,
 // completed events are evicted oldest first; an emit is rejected with [ErrHistoryFull] only when every
 // retained event is still in flight, unless MaxHistoryDrop is set (D1).
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -390,12 +391,39 @@ func cmpInt64(a, b int64) int {
 // label is `Type#abcd`, used in messages.
 func (e *BaseEvent) label() string { return e.eventType + "#" + e.id.short() }
 
-// String returns `Type#abcd` ("<nil>" for a nil event).
+// String returns `Type#abcd`: the event type and the last four hex digits of the id ("<nil>" for a nil
+// event), the label messages use.
 func (e *BaseEvent) String() string {
 	if e == nil {
 		return "<nil>"
 	}
 	return e.label()
+}
+
+// LogValue makes an event a compact log/slog group: type, id, status, parent_id (when set) and bus (the
+// label of the first bus that accepted it, when there is one); never the payload or the results.
+// logger.Info("emitted", "event", e) logs event.type=..., event.id=.... A nil or zero event logs as its
+// String. Safe for concurrent use; it takes the event lock briefly.
+func (e *BaseEvent) LogValue() slog.Value {
+	if e == nil || e.eventType == "" {
+		return slog.StringValue(e.String())
+	}
+	e.mu.Lock()
+	status := e.status
+	var bus *Bus
+	if len(e.buses) > 0 {
+		bus = e.buses[0]
+	}
+	e.mu.Unlock()
+	attrs := make([]slog.Attr, 0, 5)
+	attrs = append(attrs, slog.String("type", e.eventType), slog.String("id", e.id.String()), slog.String("status", string(status)))
+	if !e.parentID.IsZero() {
+		attrs = append(attrs, slog.String("parent_id", e.parentID.String()))
+	}
+	if bus != nil {
+		attrs = append(attrs, slog.String("bus", bus.label))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // Done returns a channel closed when the event completes. Cheap to call repeatedly. For a nil event

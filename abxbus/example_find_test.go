@@ -79,10 +79,8 @@ func ExampleFilterOf() {
 	}
 	bus.WaitUntilIdle(ctx)
 
-	big, _ := abxbus.FilterOf[Order](ctx, bus, abxbus.FindOptions{
-		Where: func(e *abxbus.BaseEvent) bool { return e.Payload().(Order).Qty >= 2 },
-		Limit: 3,
-	})
+	// Predicates on the typed payload follow the options; the type arguments are inferred from them.
+	big, _ := abxbus.FilterOf(ctx, bus, abxbus.FindOptions{Limit: 3}, func(o Order) bool { return o.Qty >= 2 })
 	for _, e := range big {
 		p, _ := e.Payload()
 		fmt.Println(p.OrderID, p.Qty)
@@ -91,6 +89,37 @@ func ExampleFilterOf() {
 	// o5 5
 	// o4 4
 	// o3 3
+}
+
+// Find takes predicates on the typed payload, ANDed with each other and with the options: no type
+// assertion on the untyped event. Without a predicate the payload type is given explicitly.
+func ExampleFind() {
+	ctx := context.Background()
+	bus, _ := abxbus.New("ShopBus", nil)
+	defer bus.Destroy(true)
+	abxbus.On(bus, func(ctx context.Context, o Order) (string, error) { return "ok:" + o.OrderID, nil })
+	for i, id := range []string{"o1", "o2", "o3", "o4"} {
+		abxbus.Emit(ctx, bus, Order{OrderID: id, Qty: i + 1})
+	}
+	bus.WaitUntilIdle(ctx)
+
+	odd := func(o Order) bool { return o.Qty%2 == 1 }
+	small := func(o Order) bool { return o.Qty < 3 }
+	e, _ := abxbus.Find(ctx, bus, abxbus.FindOptions{}, odd, small) // *abxbus.Event[Order, string]
+	p, _ := e.Payload()
+	fmt.Println("odd and small:", p.OrderID)
+
+	e, _ = abxbus.Find(ctx, bus, abxbus.FindOptions{Equals: map[string]any{"event_status": "completed"}}, odd)
+	v, _ := e.Result(ctx)
+	fmt.Println("newest odd:", v)
+
+	e, _ = abxbus.Find[Order](ctx, bus, abxbus.FindOptions{})
+	p, _ = e.Payload()
+	fmt.Println("newest:", p.OrderID)
+	// Output:
+	// odd and small: o1
+	// newest odd: ok:o3
+	// newest: o4
 }
 
 // The recommended debouncing pattern (F180-F184): reuse a recent event for the same key, else join one

@@ -77,9 +77,10 @@ func (w Window) enabled() bool { return w.kind == windowAlways || w.kind == wind
 // FindOptions are the filters of Bus.Find / Bus.Filter and their typed forms (F164-F176). All set
 // filters are ANDed; the zero value matches every event in the retained history and does not wait.
 type FindOptions struct {
-	// Where is an optional predicate. It is never called with a lock held; for future matching it is
-	// called once per accepted event of the pattern's type, on the goroutine that emits that event (so it
-	// may run concurrently and should be quick). A panic in Where ends the lookup with an error.
+	// Where is an optional predicate on the untyped event. It is never called with a lock held; for
+	// future matching it is called once per accepted event of the pattern's type, on the goroutine that
+	// emits that event (so it may run concurrently and should be quick). A panic in Where ends the lookup
+	// with an error. The typed Find and FilterOf take predicates on the typed payload as well.
 	Where func(e *BaseEvent) bool
 	// ChildOf keeps only descendants (child, grandchild, ...) of this event, following event_parent_id
 	// through this bus's history (see Bus.EventIsChildOf).
@@ -114,7 +115,7 @@ func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*Base
 	if err := b.unusable("Find"); err != nil {
 		return nil, err
 	}
-	out, err := b.lookup(ctx, "Find", pattern, &opts, 1)
+	out, err := b.lookup(ctx, "Find", pattern, &opts, 1, nil)
 	if len(out) == 0 {
 		return nil, err
 	}
@@ -126,13 +127,17 @@ func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*Base
 // for at most one future match and appends it. Errors are those of Find; matches found before an error
 // are returned with it.
 func (b *Bus) Filter(ctx context.Context, pattern string, opts FindOptions) ([]*BaseEvent, error) {
+	return b.filter(ctx, pattern, opts, nil)
+}
+
+func (b *Bus) filter(ctx context.Context, pattern string, opts FindOptions, pred func(*BaseEvent) bool) ([]*BaseEvent, error) {
 	if err := b.unusable("Filter"); err != nil {
 		return nil, err
 	}
 	if opts.Limit < 0 {
 		return []*BaseEvent{}, checkPattern(pattern)
 	}
-	out, err := b.lookup(ctx, "Filter", pattern, &opts, opts.Limit)
+	out, err := b.lookup(ctx, "Filter", pattern, &opts, opts.Limit, pred)
 	if out == nil {
 		out = []*BaseEvent{}
 	}
@@ -140,31 +145,74 @@ func (b *Bus) Filter(ctx context.Context, pattern string, opts FindOptions) ([]*
 }
 
 // Find is the typed form of Bus.Find: the pattern is the event type of P and the match is returned as an
-// *Event[P, R] (the same record).
-func Find[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions) (*Event[P, R], error) {
+// *Event[P, R] (the same record). The where predicates receive the typed payload; they are ANDed with
+// each other and with opts (opts.Where, Equals, ChildOf, the windows), and are evaluated in order after
+// the filters of opts, stopping at the first false. Like opts.Where they are never called with a lock
+// held, are called on the emitting goroutine for future matches (so they may run concurrently and
+// should be quick), and a panic in one ends the lookup with an error. An event of the type whose
+// payload is not a P (an untyped or JSON-decoded event) has its payload decoded into a P once per
+// candidate, for all the predicates; a payload that does not decode into P does not match (no error,
+// as with an Equals field that does not decode).
+//
+// The type arguments are inferred from a predicate, or given as the payload type alone:
+//
+//	e, err := abxbus.Find(ctx, bus, opts, func(p CreateUser) bool { return p.Email != "" })
+//	e, err := abxbus.Find[CreateUser](ctx, bus, opts)
+func Find[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions, where ...func(P) bool) (*Event[P, R], error) {
 	info := infoOf[P, R]()
 	if info.err != nil {
 		return nil, info.err
 	}
-	e, err := b.Find(ctx, info.eventType, opts)
-	if e == nil {
+	if err := b.unusable("Find"); err != nil {
 		return nil, err
 	}
-	return (*Event[P, R])(e), err
+	out, err := b.lookup(ctx, "Find", info.eventType, &opts, 1, payloadPredicate(where))
+	if len(out) == 0 {
+		return nil, err
+	}
+	return (*Event[P, R])(out[0]), err
 }
 
-// FilterOf is the typed form of Bus.Filter for the event type of P.
-func FilterOf[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions) ([]*Event[P, R], error) {
+// FilterOf is the typed form of Bus.Filter for the event type of P. The where predicates on the typed
+// payload work as in Find (ANDed with opts, in order, never under a lock, a panic is an error, a payload
+// that does not decode into P does not match); opts.Limit counts the events that pass them.
+func FilterOf[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions, where ...func(P) bool) ([]*Event[P, R], error) {
 	info := infoOf[P, R]()
 	if info.err != nil {
 		return nil, info.err
 	}
-	list, err := b.Filter(ctx, info.eventType, opts)
+	list, err := b.filter(ctx, info.eventType, opts, payloadPredicate(where))
 	out := make([]*Event[P, R], len(list))
 	for i, e := range list {
 		out[i] = (*Event[P, R])(e)
 	}
 	return out, err
+}
+
+// payloadPredicate turns typed payload predicates into one event predicate (nil for none). The payload
+// is decoded at most once per call. The non-nil predicates are copied: the caller's slice may change.
+func payloadPredicate[P any](where []func(P) bool) func(*BaseEvent) bool {
+	var ws []func(P) bool
+	for _, w := range where {
+		if w != nil {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	return func(e *BaseEvent) bool {
+		p, err := payloadAs[P](e)
+		if err != nil {
+			return false
+		}
+		for _, w := range ws {
+			if !w(p) {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 func checkPattern(pattern string) error {
@@ -186,6 +234,7 @@ type query struct {
 	bus     *Bus
 	pattern string
 	where   func(*BaseEvent) bool
+	typed   func(*BaseEvent) bool // the typed payload predicates of Find/FilterOf (nil: none)
 	childOf *BaseEvent
 	equals  []fieldWant
 }
@@ -196,11 +245,11 @@ type fieldWant struct {
 	want    any  // JSON-normalised value
 }
 
-func (b *Bus) compileQuery(pattern string, opts *FindOptions) (*query, error) {
+func (b *Bus) compileQuery(pattern string, opts *FindOptions, typed func(*BaseEvent) bool) (*query, error) {
 	if err := checkPattern(pattern); err != nil {
 		return nil, err
 	}
-	q := &query{bus: b, pattern: pattern, where: opts.Where, childOf: opts.ChildOf}
+	q := &query{bus: b, pattern: pattern, where: opts.Where, typed: typed, childOf: opts.ChildOf}
 	for name, v := range opts.Equals {
 		w, err := normaliseWant(v)
 		if err != nil {
@@ -261,13 +310,21 @@ func (q *query) match(e *BaseEvent, lineage func(e, ancestor *BaseEvent) bool) (
 			}
 		}
 	}
-	if q.where != nil {
-		defer func() {
-			if p := recover(); p != nil {
-				ok, err = false, fmt.Errorf("abxbus: find Where predicate panicked on %s: %v", e.label(), p)
-			}
-		}()
-		return q.where(e), nil
+	if q.where == nil && q.typed == nil {
+		return true, nil
+	}
+	which := "Where"
+	defer func() {
+		if p := recover(); p != nil {
+			ok, err = false, fmt.Errorf("abxbus: find %s predicate panicked on %s: %v", which, e.label(), p)
+		}
+	}()
+	if q.where != nil && !q.where(e) {
+		return false, nil
+	}
+	if q.typed != nil {
+		which = "payload"
+		return q.typed(e), nil
 	}
 	return true, nil
 }
@@ -541,8 +598,8 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 }
 
 // lookup is Find (limit 1) and Filter.
-func (b *Bus) lookup(ctx context.Context, op, pattern string, opts *FindOptions, limit int) ([]*BaseEvent, error) {
-	q, err := b.compileQuery(pattern, opts)
+func (b *Bus) lookup(ctx context.Context, op, pattern string, opts *FindOptions, limit int, typed func(*BaseEvent) bool) ([]*BaseEvent, error) {
+	q, err := b.compileQuery(pattern, opts, typed)
 	if err != nil {
 		return nil, err
 	}

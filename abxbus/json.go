@@ -36,12 +36,60 @@ type resultWire struct {
 	rawError  json.RawMessage // nil: no "error" key
 }
 
-// MarshalJSON encodes the event (see ToJSON).
+// MarshalJSON returns ToJSON's bytes, so an event (or a struct field holding one) encodes as abxbus
+// event JSON with encoding/json. encoding/json compacts what a MarshalJSON method returns and, by default,
+// escapes <, > and & in it: what this package encodes itself is written that way already, so json.Marshal
+// gives ToJSON's exact bytes, except for JSON that a decoded event kept verbatim (a foreign
+// event_result_type, a result or error that arrived as JSON), whose whitespace and escapes may differ; the
+// JSON value is the same. Use ToJSON for the exact wire bytes.
 func (e *BaseEvent) MarshalJSON() ([]byte, error) {
 	if err := e.unusable("MarshalJSON"); err != nil {
 		return nil, err
 	}
 	return e.ToJSON()
+}
+
+// UnmarshalJSON decodes one abxbus event JSON object into e, exactly as FromJSON would into a new
+// event (the payload becomes a JSONPayload; use Registry.Decode or the typed Event's UnmarshalJSON for a
+// typed payload), so json.Unmarshal into a *BaseEvent, or a struct with a *BaseEvent field, works. The
+// decoded event replaces e's whole state: it has the id, status and results of the JSON and belongs to no
+// bus. An event that a bus has accepted cannot be overwritten: that is an error wrapping
+// ErrInvalidOption, and so is a nil e. On error e is unchanged. Not safe for concurrent use with other
+// methods on the same e (as with decoding into any value).
+func (e *BaseEvent) UnmarshalJSON(data []byte) error {
+	return e.unmarshal("UnmarshalJSON", data, nil)
+}
+
+// unmarshal decodes data into e (see UnmarshalJSON); typ, when set, makes the decoded event typed.
+func (e *BaseEvent) unmarshal(op string, data []byte, typ func(e *BaseEvent, p JSONPayload) error) error {
+	if e == nil {
+		return fmt.Errorf("%w: %s into a nil event", ErrInvalidOption, op)
+	}
+	e.mu.Lock()
+	accepted, zero := len(e.buses) > 0 || e.jumping, e.eventType == "" && len(e.results) == 0
+	e.mu.Unlock()
+	if accepted {
+		return fmt.Errorf("%w: %s into %s, which a bus has accepted (decode into a new event instead)", ErrInvalidOption, op, e.label())
+	}
+	decode := func(into *BaseEvent) error {
+		payload, err := decodeEventInto(into, data)
+		if err == nil && typ != nil {
+			err = typ(into, payload)
+		}
+		return err
+	}
+	if !zero {
+		// Validate on a scratch event first, so that a failed decode leaves e as it was.
+		if err := decode(&BaseEvent{}); err != nil {
+			return err
+		}
+	}
+	*e = BaseEvent{}
+	if err := decode(e); err != nil {
+		*e = BaseEvent{}
+		return err
+	}
+	return nil
 }
 
 // ToJSON encodes the event as abxbus event JSON, byte-compatible with the TypeScript package (D7): the
@@ -467,16 +515,26 @@ var eventKeys = map[string]bool{
 // decodeEvent decodes the metadata and results of an event object; the payload keys are returned
 // separately (and stored on the event as a JSONPayload).
 func decodeEvent(data []byte) (*BaseEvent, JSONPayload, error) {
+	e := &BaseEvent{}
+	payload, err := decodeEventInto(e, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, payload, nil
+}
+
+// decodeEventInto is decodeEvent into the zero event e (its result rows point to e). On error e is
+// left partly written.
+func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	data = validUTF8(data)
 	obj, err := decodeObject(data)
 	if err == nil {
 		err = checkDuplicateKeys(data)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("abxbus: event JSON: %w", err)
+		return nil, fmt.Errorf("abxbus: event JSON: %w", err)
 	}
 	d := eventDecoder{obj: obj}
-	e := &BaseEvent{}
 	e.results = e.resultsBuf[:0]
 	e.path = e.pathBuf[:0]
 	e.buses = e.busesBuf[:0]
@@ -487,9 +545,9 @@ func decodeEvent(data []byte) (*BaseEvent, JSONPayload, error) {
 		switch {
 		case eventKeys[k]:
 		case k == "event_extra_payload" || strings.HasPrefix(k, "event_") || strings.HasPrefix(k, "model_"):
-			return nil, nil, fmt.Errorf("abxbus: event JSON: unknown key %q (event_* and model_* names are reserved)", k)
+			return nil, fmt.Errorf("abxbus: event JSON: unknown key %q (event_* and model_* names are reserved)", k)
 		case reservedPayloadNames[k]:
-			return nil, nil, fmt.Errorf("abxbus: event JSON: payload key %q is a reserved name", k)
+			return nil, fmt.Errorf("abxbus: event JSON: payload key %q is a reserved name", k)
 		default:
 			payload[k] = v
 		}
@@ -532,7 +590,7 @@ func decodeEvent(data []byte) (*BaseEvent, JSONPayload, error) {
 		d.results(e, raw)
 	}
 	if d.err != nil {
-		return nil, nil, d.err
+		return nil, d.err
 	}
 	if _, given := obj["event_id"]; !given {
 		e.id = newIDAt(now())
@@ -551,7 +609,7 @@ func decodeEvent(data []byte) (*BaseEvent, JSONPayload, error) {
 		}
 	}
 	e.payload = payload
-	return e, payload, nil
+	return payload, nil
 }
 
 func firstByte(raw json.RawMessage) byte {

@@ -47,6 +47,10 @@ var nilSafeExempt = map[string]string{
 // (zero) input and need not wrap ErrInvalidOption.
 var nilSafeOwnError = map[string]string{
 	"*abxbus.Registry.Decode": "a nil or zero Registry decodes like FromJSON; the error is the input's",
+	// json.Unmarshal decodes into a new zero event: that is the receiver UnmarshalJSON is made for, and
+	// its error is about the (empty) input. A nil receiver still gives ErrInvalidOption.
+	"*abxbus.BaseEvent.UnmarshalJSON": "a zero event is the decode target; the error is the input's",
+	"*abxbus.Event.UnmarshalJSON":     "a zero event is the decode target; the error is the input's",
 }
 
 // Issue 10 item 16, D2: every exported method, called on a nil pointer and on a pointer to the zero
@@ -139,6 +143,14 @@ var nilSafeFuncs = map[string]func(ctx context.Context) error{
 			return nil
 		}
 		_, err = abxbus.OnEvent(&abxbus.Bus{}, func(ctx context.Context, e *abxbus.Event[Ping, int]) (int, error) { return 0, nil })
+		return err
+	},
+	"OnNotify": func(ctx context.Context) error {
+		_, err := abxbus.OnNotify((*abxbus.Bus)(nil), func(ctx context.Context, u UserLoggedIn) error { return nil })
+		if err == nil {
+			return nil
+		}
+		_, err = abxbus.OnNotify(&abxbus.Bus{}, func(ctx context.Context, u UserLoggedIn) error { return nil })
 		return err
 	},
 	"Emit": func(ctx context.Context) error {

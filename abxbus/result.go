@@ -2,6 +2,7 @@ package abxbus
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -181,6 +182,25 @@ func (r *EventResult) Children() []*BaseEvent {
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
 	return slices.Clone(r.children)
+}
+
+// LogValue makes a result a compact log/slog group: handler (name), id, status, event (its `Type#abcd`
+// label), bus (label) and error (its message, when the handler failed); never the value. A nil result,
+// or one that belongs to no event, logs as "<nil>". Safe for concurrent use.
+func (r *EventResult) LogValue() slog.Value {
+	if r == nil || r.ev == nil {
+		return slog.StringValue("<nil>")
+	}
+	r.ev.mu.Lock()
+	id, status, err := r.id, r.status, r.err
+	r.ev.mu.Unlock()
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("handler", r.HandlerName()), slog.String("id", id.String()),
+		slog.String("status", string(status)), slog.String("event", r.ev.label()), slog.String("bus", r.busLabel()))
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // finished reports whether the handler's run is over (its result is terminal).

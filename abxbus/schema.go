@@ -61,9 +61,12 @@ func ResultSchemaFor(t reflect.Type) (json.RawMessage, error) {
 	return s, err
 }
 
-// schema returns the typed event's event_result_type, or nil when its result type has no JSON Schema
-// (see ResultSchemaFor): such events are written without one.
+// schema returns the typed event's event_result_type, or nil when its result type is Void or has no JSON
+// Schema (see ResultSchemaFor): such events are written without one.
 func (info *typeInfo) schema() (json.RawMessage, error) {
+	if info.resultType == voidType {
+		return nil, nil // a notification: no result type, as the TypeScript package writes it
+	}
 	s, err := ResultSchemaFor(info.resultType)
 	if err != nil {
 		return nil, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -22,6 +23,37 @@ import (
 type Returns[R any] struct{}
 
 func (Returns[R]) abxbusResult(*R) {}
+
+// Void is the result type of a notification: an event that announces something and expects no answer.
+// Declare it with Returns[Void] (the same as Returns[struct{}]: Void is an alias) and register handlers
+// with OnNotify (or On with handlers that return Void{}, nil):
+//
+//	type UserLoggedIn struct {
+//		abxbus.Returns[abxbus.Void]
+//		UserID string `json:"user_id"`
+//	}
+//
+// A void handler's result is a completed result without a value, written "result": null (the
+// TypeScript package leaves the key out for a handler that returns undefined; both read as no value).
+// It never counts as a valid result, so Results is empty and First never returns early. The event JSON
+// carries no event_result_type, like a TypeScript event declared without a result schema (which does
+// not validate its handlers' results); ResultSchemaFor(Void) still describes the empty object.
+//
+// Call on a notification returns (Void{}, nil) once every handler has succeeded, also when no handler
+// is registered (a notification nobody subscribes to is not an error), and the handler errors
+// otherwise, with the usual error policy.
+type Void = struct{}
+
+var voidType = reflect.TypeFor[Void]()
+
+// isVoid is the null check of Void results: every Void value is JSON null.
+func isVoid(v any) bool {
+	if v == nil {
+		return true
+	}
+	_, ok := v.(Void)
+	return ok
+}
 
 // Payload is the constraint satisfied by payload types that embed Returns[R]. It lets the typed
 // functions infer R from the payload: Emit(ctx, bus, UserCreated{...}) is an *Event[UserCreated, UserID].
@@ -67,10 +99,31 @@ var reservedPayloadNames = map[string]bool{
 }
 
 func infoOf[P Payload[R], R any]() *typeInfo {
-	pt := reflect.TypeFor[P]()
-	if v, ok := typeInfos.Load(pt); ok {
+	if v, ok := typeInfos.Load(reflect.TypeFor[P]()); ok {
 		return v.(*typeInfo)
 	}
+	return newInfo[P, R]()
+}
+
+// infoFor is infoOf for the type parameters of Event, which are not constrained: a P that does not
+// embed Returns[R] gives an info with an error (not cached).
+func infoFor[P any, R any]() *typeInfo {
+	var zero P
+	if _, ok := any(zero).(Payload[R]); !ok {
+		pt, rt := reflect.TypeFor[P](), reflect.TypeFor[R]()
+		return &typeInfo{payloadType: pt, resultType: rt, err: fmt.Errorf(
+			"%w: Go type %s does not embed abxbus.Returns[%s]", ErrInvalidOption, goTypeName(pt), goTypeName(rt))}
+	}
+	if v, ok := typeInfos.Load(reflect.TypeFor[P]()); ok {
+		return v.(*typeInfo)
+	}
+	return newInfo[P, R]()
+}
+
+// newInfo derives and caches the typeInfo of P (which embeds Returns[R]).
+func newInfo[P any, R any]() *typeInfo {
+	pt := reflect.TypeFor[P]()
+	var zero P
 	rt := reflect.TypeFor[R]()
 	info := &typeInfo{payloadType: pt, resultType: rt, version: DefaultEventVersion}
 	info.isNull = nullCheckFor(rt)
@@ -78,7 +131,6 @@ func infoOf[P Payload[R], R any]() *typeInfo {
 	if i := strings.IndexByte(info.eventType, '['); i >= 0 {
 		info.eventType = info.eventType[:i]
 	}
-	var zero P
 	if s, ok := any(zero).(interface{ EventSpec() EventSpec }); ok {
 		spec := s.EventSpec()
 		if spec.Type != "" {
@@ -153,6 +205,9 @@ func checkPayloadType(t reflect.Type) error {
 
 // nullCheckFor returns how to tell a JSON-null value of type t (nil pointers, maps, slices, interfaces).
 func nullCheckFor(t reflect.Type) func(any) bool {
+	if t == voidType {
+		return isVoid
+	}
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
 		return anyIsNull
@@ -189,8 +244,41 @@ func (e *Event[P, R]) Payload() (P, error) {
 // ID returns the event id.
 func (e *Event[P, R]) ID() ID { return e.Base().ID() }
 
-// String returns `Type#abcd`.
+// String returns `Type#abcd`: the event type and the last four hex digits of the id ("<nil>" for a nil
+// event), the label messages use.
 func (e *Event[P, R]) String() string { return e.Base().String() }
+
+// LogValue makes an event a compact log/slog group: see BaseEvent.LogValue.
+func (e *Event[P, R]) LogValue() slog.Value { return e.Base().LogValue() }
+
+// MarshalJSON encodes the event as abxbus event JSON, so json.Marshal of an *Event[P, R] (or of a struct
+// with such a field) gives the bytes of BaseEvent.ToJSON (see BaseEvent.MarshalJSON).
+func (e *Event[P, R]) MarshalJSON() ([]byte, error) { return e.Base().MarshalJSON() }
+
+// UnmarshalJSON decodes one abxbus event JSON object into e as an event of type P: the payload is
+// decoded into P (keys P does not have are kept and written back by ToJSON, as Registry.Decode does) and
+// results are checked against R when the event is processed. Errors: an event_type other than P's
+// event type (the error names both), a payload that does not fit P (naming the field), an invalid
+// declaration of P, the decoding errors of FromJSON, and those of BaseEvent.UnmarshalJSON (an event a
+// bus has accepted is not overwritten). On error e is unchanged.
+func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
+	info := infoFor[P, R]()
+	if info.err != nil {
+		return info.err
+	}
+	return e.Base().unmarshal("UnmarshalJSON", data, func(b *BaseEvent, payload JSONPayload) error {
+		if b.eventType != info.eventType {
+			return fmt.Errorf("%w: event JSON has event_type %q, not %q (the event type of Go type %s)",
+				ErrInvalidOption, b.eventType, info.eventType, goTypeName(info.payloadType))
+		}
+		p, extra, err := decodePayload[P](info, payload)
+		if err != nil {
+			return fmt.Errorf("abxbus: event JSON of %s: %w", b.label(), err)
+		}
+		b.payload, b.info, b.extra = p, info, extra
+		return nil
+	})
+}
 
 // Now processes the event immediately and waits for it; see BaseEvent.Now.
 func (e *Event[P, R]) Now(ctx context.Context, opts ...WaitOption) error {
@@ -287,6 +375,9 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 		return nil, true, nil
 	}
 	info := e.info
+	if info != nil && info.resultType == voidType && isVoid(v) {
+		return nil, true, nil // an untyped handler's Void{} on a notification
+	}
 	if info == nil && e.resultSchema != nil {
 		// A foreign event_result_type (from JSON) is enforced on untyped results (F218, F222).
 		if err := validateResult(e.eventType, e.resultSchema, v); err != nil {
@@ -377,6 +468,31 @@ func OnEvent[P Payload[R], R any](b *Bus, fn func(ctx context.Context, e *Event[
 	return b.registerTyped(info, h, fn, opts)
 }
 
+// OnNotify registers a handler of the notification P (an event declared with Returns[Void]) that
+// returns only an error: fn(ctx, p) == nil records a completed result without a value (JSON null). It
+// is On with a handler returning (Void{}, err); registration and its errors are those of On. A P whose
+// result type is not Void does not compile.
+func OnNotify[P Payload[Void]](b *Bus, fn func(ctx context.Context, p P) error, opts ...HandlerOption) (*Handler, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
+	}
+	info := infoOf[P, Void]()
+	if info.err != nil {
+		return nil, info.err
+	}
+	h := func(ctx context.Context, e *BaseEvent) (any, error) {
+		p, ok := e.payload.(P)
+		if !ok {
+			var err error
+			if p, err = payloadAs[P](e); err != nil {
+				return nil, err
+			}
+		}
+		return nil, fn(ctx, p)
+	}
+	return b.registerTyped(info, h, fn, opts)
+}
+
 func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []HandlerOption) (*Handler, error) {
 	return b.register(info.eventType, h, orig, info.isNull, info, opts)
 }
@@ -426,9 +542,12 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 // handler error is the answer (one as is, several as *EventHandlerErrors), even when an earlier
 // handler returned a value; when no handler returns a non-null result the error matches ErrNoResult.
 // The answer never depends on which handler finishes first. ctx bounds only the wait; processing
-// continues if it ends.
+// continues if it ends. A notification (an event declared with Returns[Void]) has no value to return:
+// Call returns (Void{}, nil) once every handler has succeeded, also when it has no handler, and the
+// handler errors otherwise (see Void).
 //
-// opts (at most one is used) shape the read like Result's, except that RequireResult is always set:
+// opts (at most one is used) shape the read like Result's, except that RequireResult is always set
+// (never for a notification):
 // IgnoreErrors returns the first value despite failed handlers, and First returns as soon as a valid
 // result exists, without waiting for the remaining handlers (which keep running) and reporting only
 // the errors of handlers already finished.
@@ -438,7 +557,7 @@ func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts ...ResultO
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, callOptions(opts))
+	return e.Result(ctx, callOptions(e.Base(), opts))
 }
 
 // CallChild is Call for a linked child of the handler that owns ctx: the child queue-jumps (it runs at
@@ -450,12 +569,14 @@ func CallChild[P Payload[R], R any](ctx context.Context, p P, opts ...ResultOpti
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, callOptions(opts))
+	return e.Result(ctx, callOptions(e.Base(), opts))
 }
 
-func callOptions(opts []ResultOptions) ResultOptions {
+// callOptions is the read of Call: a result is required, except for a notification (Void result),
+// whose answer is Void{} when no handler failed.
+func callOptions(e *BaseEvent, opts []ResultOptions) ResultOptions {
 	o := optsOf(opts)
-	o.RequireResult = true
+	o.RequireResult = e.info == nil || e.info.resultType != voidType
 	return o
 }
 

@@ -283,15 +283,16 @@ func {{$n.CallChild}}(ctx context.Context, p {{.GoName}}) ({{.ResultExpr}}, erro
 	return abxbus.CallChild(ctx, p)
 }
 
-// {{$n.Find}} returns the newest {{.GoName}} event on bus that matches opts, or nil (see abxbus.Find).
-func {{$n.Find}}(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
-	return abxbus.Find[{{.GoName}}, {{.ResultExpr}}](ctx, bus, opts)
+// {{$n.Find}} returns the newest {{.GoName}} event on bus that matches opts and every where predicate
+// on the payload, or nil (see abxbus.Find).
+func {{$n.Find}}(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func({{.GoName}}) bool) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
+	return abxbus.Find[{{.GoName}}, {{.ResultExpr}}](ctx, bus, opts, where...)
 }
 
-// {{$n.Filter}} returns the {{.GoName}} events on bus that match opts, newest first (see
-// abxbus.FilterOf).
-func {{$n.Filter}}(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) ([]*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
-	return abxbus.FilterOf[{{.GoName}}, {{.ResultExpr}}](ctx, bus, opts)
+// {{$n.Filter}} returns the {{.GoName}} events on bus that match opts and every where predicate on the
+// payload, newest first (see abxbus.FilterOf).
+func {{$n.Filter}}(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func({{.GoName}}) bool) ([]*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
+	return abxbus.FilterOf[{{.GoName}}, {{.ResultExpr}}](ctx, bus, opts, where...)
 }
 
 // {{$n.Decode}} decodes a {{.GoName}} result that arrived as JSON, validating it against

@@ -122,15 +122,16 @@ func CallSignUpChild(ctx context.Context, p SignUp) (AccountID, error) {
 	return abxbus.CallChild(ctx, p)
 }
 
-// FindSignUp returns the newest SignUp event on bus that matches opts, or nil (see abxbus.Find).
-func FindSignUp(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) (*abxbus.Event[SignUp, AccountID], error) {
-	return abxbus.Find[SignUp, AccountID](ctx, bus, opts)
+// FindSignUp returns the newest SignUp event on bus that matches opts and every where predicate on
+// the payload, or nil (see abxbus.Find).
+func FindSignUp(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(SignUp) bool) (*abxbus.Event[SignUp, AccountID], error) {
+	return abxbus.Find[SignUp, AccountID](ctx, bus, opts, where...)
 }
 
-// FilterSignUp returns the SignUp events on bus that match opts, newest first (see
-// abxbus.FilterOf).
-func FilterSignUp(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) ([]*abxbus.Event[SignUp, AccountID], error) {
-	return abxbus.FilterOf[SignUp, AccountID](ctx, bus, opts)
+// FilterSignUp returns the SignUp events on bus that match opts and every where predicate on the
+// payload, newest first (see abxbus.FilterOf).
+func FilterSignUp(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(SignUp) bool) ([]*abxbus.Event[SignUp, AccountID], error) {
+	return abxbus.FilterOf[SignUp, AccountID](ctx, bus, opts, where...)
 }
 
 // DecodeSignUpResult decodes a SignUp result that arrived as JSON, validating it against
@@ -222,16 +223,16 @@ func CallCheckEmailChild(ctx context.Context, p CheckEmail) (EmailVerdict, error
 	return abxbus.CallChild(ctx, p)
 }
 
-// FindCheckEmail returns the newest CheckEmail event on bus that matches opts, or nil (see
-// abxbus.Find).
-func FindCheckEmail(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
-	return abxbus.Find[CheckEmail, EmailVerdict](ctx, bus, opts)
+// FindCheckEmail returns the newest CheckEmail event on bus that matches opts and every where
+// predicate on the payload, or nil (see abxbus.Find).
+func FindCheckEmail(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(CheckEmail) bool) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
+	return abxbus.Find[CheckEmail, EmailVerdict](ctx, bus, opts, where...)
 }
 
-// FilterCheckEmail returns the CheckEmail events on bus that match opts, newest first (see
-// abxbus.FilterOf).
-func FilterCheckEmail(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) ([]*abxbus.Event[CheckEmail, EmailVerdict], error) {
-	return abxbus.FilterOf[CheckEmail, EmailVerdict](ctx, bus, opts)
+// FilterCheckEmail returns the CheckEmail events on bus that match opts and every where predicate
+// on the payload, newest first (see abxbus.FilterOf).
+func FilterCheckEmail(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(CheckEmail) bool) ([]*abxbus.Event[CheckEmail, EmailVerdict], error) {
+	return abxbus.FilterOf[CheckEmail, EmailVerdict](ctx, bus, opts, where...)
 }
 
 // DecodeCheckEmailResult decodes a CheckEmail result that arrived as JSON, validating it against
@@ -327,16 +328,16 @@ func CallPriceQuoteChild(ctx context.Context, p PriceQuote) (map[string]float64,
 	return abxbus.CallChild(ctx, p)
 }
 
-// FindPriceQuote returns the newest PriceQuote event on bus that matches opts, or nil (see
-// abxbus.Find).
-func FindPriceQuote(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) (*abxbus.Event[PriceQuote, map[string]float64], error) {
-	return abxbus.Find[PriceQuote, map[string]float64](ctx, bus, opts)
+// FindPriceQuote returns the newest PriceQuote event on bus that matches opts and every where
+// predicate on the payload, or nil (see abxbus.Find).
+func FindPriceQuote(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(PriceQuote) bool) (*abxbus.Event[PriceQuote, map[string]float64], error) {
+	return abxbus.Find[PriceQuote, map[string]float64](ctx, bus, opts, where...)
 }
 
-// FilterPriceQuote returns the PriceQuote events on bus that match opts, newest first (see
-// abxbus.FilterOf).
-func FilterPriceQuote(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) ([]*abxbus.Event[PriceQuote, map[string]float64], error) {
-	return abxbus.FilterOf[PriceQuote, map[string]float64](ctx, bus, opts)
+// FilterPriceQuote returns the PriceQuote events on bus that match opts and every where predicate
+// on the payload, newest first (see abxbus.FilterOf).
+func FilterPriceQuote(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(PriceQuote) bool) ([]*abxbus.Event[PriceQuote, map[string]float64], error) {
+	return abxbus.FilterOf[PriceQuote, map[string]float64](ctx, bus, opts, where...)
 }
 
 // DecodePriceQuoteResult decodes a PriceQuote result that arrived as JSON, validating it against
@@ -430,15 +431,16 @@ func CallWelcomeChild(ctx context.Context, p Welcome) (*string, error) {
 	return abxbus.CallChild(ctx, p)
 }
 
-// FindWelcome returns the newest Welcome event on bus that matches opts, or nil (see abxbus.Find).
-func FindWelcome(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) (*abxbus.Event[Welcome, *string], error) {
-	return abxbus.Find[Welcome, *string](ctx, bus, opts)
+// FindWelcome returns the newest Welcome event on bus that matches opts and every where predicate
+// on the payload, or nil (see abxbus.Find).
+func FindWelcome(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(Welcome) bool) (*abxbus.Event[Welcome, *string], error) {
+	return abxbus.Find[Welcome, *string](ctx, bus, opts, where...)
 }
 
-// FilterWelcome returns the Welcome events on bus that match opts, newest first (see
-// abxbus.FilterOf).
-func FilterWelcome(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions) ([]*abxbus.Event[Welcome, *string], error) {
-	return abxbus.FilterOf[Welcome, *string](ctx, bus, opts)
+// FilterWelcome returns the Welcome events on bus that match opts and every where predicate on the
+// payload, newest first (see abxbus.FilterOf).
+func FilterWelcome(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func(Welcome) bool) ([]*abxbus.Event[Welcome, *string], error) {
+	return abxbus.FilterOf[Welcome, *string](ctx, bus, opts, where...)
 }
 
 // DecodeWelcomeResult decodes a Welcome result that arrived as JSON, validating it against
