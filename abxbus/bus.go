@@ -144,7 +144,7 @@ func (b *Bus) Name() string {
 	return b.name
 }
 
-// Label returns `Name#abcd` (F55), the form used in event_path and messages.
+// Label returns `Name#abcd`, the form used in event_path and messages.
 func (b *Bus) Label() string {
 	if !b.usable() {
 		return ""
@@ -168,16 +168,16 @@ func (b *Bus) Defaults() EventOptions {
 	return b.defaults
 }
 
-// Emit accepts e on this bus and returns it at once, pending (F5, F69): it records e in the history,
+// Emit accepts e on this bus and returns it at once, pending: it records e in the history,
 // queues it (or, for an event that resolves to parallel, starts it), and wakes any find waiters.
 // Completion happens asynchronously; use Now, Wait or the result accessors to wait.
 //
-// ctx supplies the values handlers of e will see (F211); its cancellation never cancels processing (D4).
-// When ctx is a handler's context, e becomes detached top-level work (F83); use EmitChild for a linked
-// child. Emitting an event whose event_path already holds this bus is a no-op that returns e (F72).
+// ctx supplies the values handlers of e will see; its cancellation never cancels processing.
+// When ctx is a handler's context, e becomes detached top-level work; use EmitChild for a linked
+// child. Emitting an event whose event_path already holds this bus is a no-op that returns e.
 //
-// Errors: ErrBusDestroyed, ErrHistoryFull (D1), ErrHandlerFinished when ctx belongs to a handler whose run
-// is already over (F141). The error is also recorded on e when e was not accepted by any bus, so its
+// Errors: ErrBusDestroyed, ErrHistoryFull, ErrHandlerFinished when ctx belongs to a handler whose run
+// is already over. The error is also recorded on e when e was not accepted by any bus, so its
 // Now/Wait report it.
 func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 	if err := e.unusable("Emit"); err != nil {
@@ -445,7 +445,7 @@ func (b *Bus) runDone(r *run) {
 }
 
 // WaitUntilIdle blocks until every event accepted by this bus has finished processing on it, or ctx is
-// done (then it returns ctx.Err()). It returns nil at once for an idle bus (F268). On a destroyed bus it
+// done (then it returns ctx.Err()). It returns nil at once for an idle bus. On a destroyed bus it
 // returns as soon as the runs Destroy stopped have wound up, which does not wait for handlers that
 // ignore their context.
 func (b *Bus) WaitUntilIdle(ctx context.Context) error {
@@ -480,7 +480,7 @@ func (b *Bus) IsIdle() bool {
 	return b.active == 0
 }
 
-// Destroy stops the bus for good (F269-F272): in-flight handlers are aborted (their contexts
+// Destroy stops the bus for good: in-flight handlers are aborted (their contexts
 // cancelled), queued events are finished without running, pending find waiters get nil, and every later
 // operation returns ErrBusDestroyed. With clear (the usual choice) handlers and history are dropped so
 // the bus can be garbage collected; without it they stay readable through Handlers, History and

@@ -24,7 +24,7 @@ func (b *Bus) MarshalJSON() ([]byte, error) {
 	return b.ToJSON()
 }
 
-// ToJSON snapshots the bus as whole-bus JSON (F229). Handler functions are not data: a restored bus gets
+// ToJSON snapshots the bus as whole-bus JSON. Handler functions are not data: a restored bus gets
 // them back by handler id (BusFromJSON). Safe for concurrent use; events keep changing while it runs,
 // each is encoded from a consistent snapshot of itself.
 func (b *Bus) ToJSON() ([]byte, error) {
@@ -176,7 +176,7 @@ func (h *Handler) encode(buf *bytes.Buffer, b *Bus) {
 	buf.WriteByte('}')
 }
 
-// BusFromJSON restores a bus from whole-bus JSON (F229, F230): its id, name and config, its handlers'
+// BusFromJSON restores a bus from whole-bus JSON: its id, name and config, its handlers'
 // metadata (ids, names, patterns, registration times, timeouts), its history in order and its pending
 // queue. Events are decoded with reg (typed when their type is registered; reg may be nil).
 //

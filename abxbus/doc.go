@@ -62,7 +62,7 @@
 // # Contexts, timeouts and cancellation
 //
 // A context passed to a blocking call (Now, Wait, Result, Call, Find, WaitUntilIdle) bounds that call's
-// wait only; it never cancels processing (D4). Values of the emitting context reach handlers and flow
+// wait only; it never cancels processing. Values of the emitting context reach handlers and flow
 // into children. A handler's own context is cancelled by its timeout, by the event timeout, by a
 // first-completion loss, by a parent's timeout (for children the parent was waiting on, recursively) and
 // by [Bus.Destroy]; handlers should return when it is done. Results returned after that, and children
@@ -111,7 +111,7 @@
 // [Bus.Filter], [Find] and [FilterOf], which can also wait for a future event. The typed forms take
 // predicates on the typed payload (func(P) bool) after the options. When the history is full,
 // completed events are evicted oldest first; an emit is rejected with [ErrHistoryFull] only when every
-// retained event is still in flight, unless MaxHistoryDrop is set (D1).
+// retained event is still in flight, unless MaxHistoryDrop is set.
 //
 // # Performance
 //

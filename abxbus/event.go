@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// EventStatus is the lifecycle of an event (F18): pending -> started -> completed. There is no error
+// EventStatus is the lifecycle of an event: pending -> started -> completed. There is no error
 // status at event level: failures live in the results.
 type EventStatus string
 
@@ -21,7 +21,7 @@ const (
 	EventCompleted EventStatus = "completed"
 )
 
-// DefaultEventVersion is the event_version of an event that declares none (F8).
+// DefaultEventVersion is the event_version of an event that declares none.
 const DefaultEventVersion = "0.0.1"
 
 // BaseEvent is the untyped core record of one event: identity, options, payload, lineage, status and
@@ -101,7 +101,7 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 
 // NewBaseEvent creates an untyped event of the given type with an optional payload. The payload is kept
 // as given (in process no JSON conversion happens); wildcard and untyped handlers read it with Payload
-// or PayloadJSON. The event type must be a non-empty identifier that does not start with '_' (F7).
+// or PayloadJSON. The event type must be a non-empty identifier that does not start with '_'.
 func NewBaseEvent(eventType string, payload any) (*BaseEvent, error) {
 	if err := checkEventType(eventType); err != nil {
 		return nil, err
@@ -218,7 +218,7 @@ func (e *BaseEvent) Options() EventOptions {
 }
 
 // SetOptions replaces the per-event overrides. It must be called before the event is emitted; later
-// calls return an error, as do invalid values (D2).
+// calls return an error, as do invalid values.
 func (e *BaseEvent) SetOptions(o EventOptions) error {
 	if err := e.unusable("SetOptions"); err != nil {
 		return err
@@ -291,7 +291,7 @@ func (e *BaseEvent) EmittedByHandlerID() ID {
 	return e.emittedBy
 }
 
-// BlocksParentCompletion reports event_blocks_parent_completion (F24, F85).
+// BlocksParentCompletion reports event_blocks_parent_completion.
 func (e *BaseEvent) BlocksParentCompletion() bool {
 	if e == nil {
 		return false
@@ -311,7 +311,7 @@ func (e *BaseEvent) Path() []string {
 	return slices.Clone(e.path)
 }
 
-// Children returns the linked children emitted from this event's handlers (F27), in emit order.
+// Children returns the linked children emitted from this event's handlers, in emit order.
 func (e *BaseEvent) Children() []*BaseEvent {
 	if e == nil {
 		return nil
@@ -346,7 +346,7 @@ func (e *BaseEvent) Bus() *Bus {
 	return e.buses[0]
 }
 
-// Results returns a snapshot of the per-handler results in handler registration order (F153). It does
+// Results returns a snapshot of the per-handler results in handler registration order. It does
 // not wait; use Now/Wait or the result accessors for that.
 func (e *BaseEvent) Results() []*EventResult {
 	if e == nil {
@@ -458,7 +458,7 @@ func (e *BaseEvent) firstValidLocked() chan struct{} {
 }
 
 // IsChildOf reports whether ancestor is a parent, grandparent, ... of e, following in-process parent
-// links (F89).
+// links.
 func (e *BaseEvent) IsChildOf(ancestor *BaseEvent) bool {
 	if e == nil {
 		return false

@@ -12,13 +12,13 @@ import (
 	"time"
 )
 
-// Window is the time range of a find (spec §18): how far back in the history to look (Past) or how long
+// Window is the time range of a find: how far back in the history to look (Past) or how long
 // to wait for a future event (Future). It has three states:
 //
 //   - Always: all retained history (Past) / wait until the context is done (Future);
 //   - Never: skip the history (Past) / do not wait (Future);
-//   - Within(d): events created within the last d (Past, measured against event_created_at, F166) / wait
-//     up to d (Future, F167).
+//   - Within(d): events created within the last d (Past, measured against event_created_at) / wait
+//     up to d (Future).
 //
 // The zero value means "the default of the field": Always for Past, Never for Future. It is a small
 // value type; copy it freely.
@@ -43,7 +43,7 @@ var (
 	Never = Window{kind: windowNever}
 )
 
-// Within returns a window of d. A negative or zero d is the same as Never (F166, F167: negative values
+// Within returns a window of d. A negative or zero d is the same as Never (negative values
 // clamp to 0, and a zero window holds nothing).
 func Within(d time.Duration) Window {
 	if d <= 0 {
@@ -74,7 +74,7 @@ func (w Window) resolve(def Window) Window {
 
 func (w Window) enabled() bool { return w.kind == windowAlways || w.kind == windowWithin }
 
-// FindOptions are the filters of Bus.Find / Bus.Filter and their typed forms (F164-F176). All set
+// FindOptions are the filters of Bus.Find / Bus.Filter and their typed forms. All set
 // filters are ANDed; the zero value matches every event in the retained history and does not wait.
 type FindOptions struct {
 	// Where is an optional predicate on the untyped event. It is never called with a lock held; for
@@ -94,14 +94,14 @@ type FindOptions struct {
 	// Past is the history window (zero value: Always).
 	Past Window
 	// Future is how long to wait for a matching event to be emitted (zero value: Never). A future event
-	// matches when it is accepted by the bus, before its handlers finish (F171): call Now or Wait on it
-	// before reading results (F177).
+	// matches when it is accepted by the bus, before its handlers finish: call Now or Wait on it
+	// before reading results.
 	Future Window
-	// Limit caps the number of events Filter returns (0: no cap; negative: nothing, F175). Find ignores it.
+	// Limit caps the number of events Filter returns (0: no cap; negative: nothing). Find ignores it.
 	Limit int
 }
 
-// Find returns the newest event matching pattern and opts (F164-F172): pattern is an event type or "*".
+// Find returns the newest event matching pattern and opts: pattern is an event type or "*".
 // The retained history is searched newest first; when nothing matches and opts.Future is enabled, Find
 // waits for the first matching event accepted by the bus. No match gives (nil, nil), never an error.
 //
@@ -122,7 +122,7 @@ func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*Base
 	return out[0], err
 }
 
-// Filter returns every event matching pattern and opts, newest first, at most opts.Limit of them (F175).
+// Filter returns every event matching pattern and opts, newest first, at most opts.Limit of them.
 // When the history yields fewer than the limit (or there is no limit) and opts.Future is enabled, it waits
 // for at most one future match and appends it. Errors are those of Find; matches found before an error
 // are returned with it.

@@ -127,7 +127,7 @@ func (b *Bus) admitLocked(e *BaseEvent) error {
 }
 
 // onEventCompleted applies retention after e completed: with max_history_size=0 the event leaves the
-// history at once (F188). Other sizes evict lazily, when room is needed (D1).
+// history at once. Other sizes evict lazily, when room is needed.
 func (b *Bus) onEventCompleted(e *BaseEvent) {
 	b.mu.Lock()
 	if b.maxHistory == 0 {
@@ -136,7 +136,7 @@ func (b *Bus) onEventCompleted(e *BaseEvent) {
 	b.mu.Unlock()
 }
 
-// HistoryEvent returns the retained event with that id (F255 get_event). Cost: O(history).
+// HistoryEvent returns the retained event with that id . Cost: O(history).
 func (b *Bus) HistoryEvent(id ID) (*BaseEvent, bool) {
 	if !b.usable() {
 		return nil, false
@@ -147,8 +147,8 @@ func (b *Bus) HistoryEvent(id ID) (*BaseEvent, bool) {
 	return e, e != nil
 }
 
-// RemoveFromHistory drops e from the retained history (F255 remove_event) and reports whether it was
-// there. It does not affect processing (D14): a removed in-flight event still runs and completes.
+// RemoveFromHistory drops e from the retained history and reports whether it was
+// there. It does not affect processing: a removed in-flight event still runs and completes.
 func (b *Bus) RemoveFromHistory(e *BaseEvent) bool {
 	if !b.usable() {
 		return false
@@ -161,9 +161,9 @@ func (b *Bus) RemoveFromHistory(e *BaseEvent) bool {
 	return b.hist.remove(e)
 }
 
-// TrimHistory applies the retention policy now (F257) and calls onRemove (if not nil) for each removed
+// TrimHistory applies the retention policy now and calls onRemove (if not nil) for each removed
 // event, oldest first, after the bus lock was released. It returns how many events were removed. Normal
-// operation never needs it (admission makes room, D1); it is for shrinking a history after the policy
+// operation never needs it (admission makes room); it is for shrinking a history after the policy
 // changed or for running cleanup on the removed entries.
 //
 // Policy: completed events leave first, oldest first, until the history fits max_history_size; in drop

@@ -11,7 +11,7 @@ import (
 )
 
 // ID is a 128-bit RFC 9562 UUID as used on the wire for event, result, bus and handler ids. Event, result
-// and bus ids are UUIDv7 (time-ordered); handler ids are UUIDv5 (deterministic, F48). The zero ID means
+// and bus ids are UUIDv7 (time-ordered); handler ids are UUIDv5 (deterministic). The zero ID means
 // "no id". IDs are comparable and usable as map keys; String formats the canonical 36-character form.
 type ID [16]byte
 
@@ -166,7 +166,7 @@ func uuidV5Of(data []byte) ID {
 	return id
 }
 
-// HandlerID computes the deterministic handler id shared by every abxbus runtime (F48):
+// HandlerID computes the deterministic handler id shared by every abxbus runtime:
 // uuidv5 in the "abxbus-handler" namespace of "<bus id>|<name>|<file path or 'unknown'>|<registered at>|<pattern>",
 // with registeredAt in the wire form (FormatTimestamp; the zero Time is empty).
 func HandlerID(busID ID, name, filePath string, registeredAt time.Time, pattern string) ID {

@@ -92,7 +92,7 @@ func (e *BaseEvent) unmarshal(op string, data []byte, typ func(e *BaseEvent, p J
 	return nil
 }
 
-// ToJSON encodes the event as abxbus event JSON, byte-compatible with the TypeScript package (D7): the
+// ToJSON encodes the event as abxbus event JSON, byte-compatible with the TypeScript package: the
 // payload's fields (and any unknown payload keys it arrived with), the metadata, the result type's JSON
 // Schema and the per-handler results keyed by handler id in registration order. A result whose value is
 // an event (a forwarding handler's return) is written as null; an error as {"type", "message"} (an error

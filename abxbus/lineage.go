@@ -1,9 +1,9 @@
 package abxbus
 
-// EventIsChildOf reports whether ancestor is the parent, grandparent, ... of e as this bus knows it
-// (F89): the walk follows event_parent_id from e, resolving each intermediate ancestor through this bus's
+// EventIsChildOf reports whether ancestor is the parent, grandparent, ... of e as this bus knows it:
+// the walk follows event_parent_id from e, resolving each intermediate ancestor through this bus's
 // retained history. It stops with false when an intermediate ancestor is not in the history (trimmed, or
-// seen only by another bus, A15) and is guarded against cycles. A direct child needs no lookup, so it is
+// seen only by another bus) and is guarded against cycles. A direct child needs no lookup, so it is
 // recognised even when neither event is in the history. An event is not its own child.
 //
 // Cost: O(depth x history) under the bus lock; no user code runs. Safe for concurrent use.

@@ -76,7 +76,7 @@ func orElse(d, next time.Duration) time.Duration {
 	return next
 }
 
-// EventConcurrency is the event scheduling policy (spec §11). The zero value means "use the processing
+// EventConcurrency is the event scheduling policy. The zero value means "use the processing
 // bus's default".
 type EventConcurrency string
 
@@ -93,7 +93,7 @@ func (m EventConcurrency) valid() bool {
 	return m == "" || m == GlobalSerial || m == BusSerial || m == Parallel
 }
 
-// HandlerConcurrency is the handler scheduling policy within one event (spec §12). The zero value means
+// HandlerConcurrency is the handler scheduling policy within one event. The zero value means
 // "use the processing bus's default".
 type HandlerConcurrency string
 
@@ -108,7 +108,7 @@ func (m HandlerConcurrency) valid() bool {
 	return m == "" || m == HandlersSerial || m == HandlersParallel
 }
 
-// Completion is the handler completion policy (spec §13). The zero value means "use the processing bus's
+// Completion is the handler completion policy. The zero value means "use the processing bus's
 // default".
 type Completion string
 
@@ -122,7 +122,7 @@ const (
 
 func (m Completion) valid() bool { return m == "" || m == CompleteAll || m == CompleteFirst }
 
-// Options configures a Bus. The zero value (or a nil *Options) gives the documented defaults (F52):
+// Options configures a Bus. The zero value (or a nil *Options) gives the documented defaults:
 // bus-serial events, serial handlers, completion "all", a 60 s event timeout, 300 s slow-event and 30 s
 // slow-handler warnings, history of 100 events without dropping. Each zero field means its default,
 // the timeouts included: a timeout of 0 is "use the default", NoTimeout is "no limit" (see NoTimeout),
@@ -135,7 +135,7 @@ type Options struct {
 	// UnlimitedHistory): unbounded.
 	MaxHistorySize *int
 	// MaxHistoryDrop: false (default) evicts completed events to make room and rejects an emit only when
-	// every retained event is still in flight (D1); true never rejects and drops oldest entries.
+	// every retained event is still in flight; true never rejects and drops oldest entries.
 	MaxHistoryDrop bool
 
 	EventConcurrency   EventConcurrency
@@ -146,7 +146,7 @@ type Options struct {
 	// disables the level, a positive duration is the limit (at most MaxTimeout), any other negative
 	// duration makes New fail with an error matching ErrInvalidOption.
 
-	// EventTimeout is the default per-event budget, also the default handler timeout (F131-F134).
+	// EventTimeout is the default per-event budget, also the default handler timeout.
 	// 0: 60 s. NoTimeout: none.
 	EventTimeout time.Duration
 	// EventSlowTimeout is the slow-event warning threshold. 0: 300 s. NoTimeout: no warning.
@@ -157,7 +157,7 @@ type Options struct {
 	// DetectFilePaths controls whether handler_file_path is captured at registration. nil: true.
 	DetectFilePaths *bool
 
-	// LockDomain names the global-serial lock domain (D10). Empty: the process-wide domain. Buses with
+	// LockDomain names the global-serial lock domain. Empty: the process-wide domain. Buses with
 	// the same non-empty name share a separate global-serial slot.
 	LockDomain string
 
@@ -171,7 +171,7 @@ const UnlimitedHistory = -1
 // Ptr returns a pointer to v: handy for the optional pointer fields of Options.
 func Ptr[T any](v T) *T { return &v }
 
-// EventOptions are the per-event overrides of the processing bus's defaults (F10-F17). Zero fields are
+// EventOptions are the per-event overrides of the processing bus's defaults. Zero fields are
 // unset: each bus that processes the event applies its own default at processing time, and unset fields
 // stay unset on the wire. Timeouts follow the rules described at NoTimeout (0: inherit, NoTimeout: no
 // limit at this level, positive: the limit), for example EventOptions{Timeout: 5 * time.Second}.

@@ -2,11 +2,11 @@ package abxbus
 
 import "maps"
 
-// Reset returns a fresh pending copy of the event (F162, F163): a new UUIDv7 id, status pending, no
+// Reset returns a fresh pending copy of the event: a new UUIDv7 id, status pending, no
 // results, no start/completion times, no pending buses and no captured context; it keeps the type,
 // version, payload (and unknown payload keys), options, result type, event_created_at, event_parent_id,
 // event_emitted_by_handler_id and event_path. Bridges reset every inbound event before emitting it
-// locally (D9); the path still stops loops. The original is not changed. Safe for concurrent use.
+// locally; the path still stops loops. The original is not changed. Safe for concurrent use.
 func (e *BaseEvent) Reset() (*BaseEvent, error) {
 	if err := e.unusable("Reset"); err != nil {
 		return nil, err

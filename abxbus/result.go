@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// ResultStatus is the lifecycle of one handler's result (F40): pending -> started -> completed | error.
+// ResultStatus is the lifecycle of one handler's result: pending -> started -> completed | error.
 type ResultStatus string
 
 const (
@@ -21,9 +21,9 @@ const (
 
 func (s ResultStatus) terminal() bool { return s == ResultCompleted || s == ResultError }
 
-// EventResult is the outcome of one handler for one event on one bus (F39). Once it is terminal
+// EventResult is the outcome of one handler for one event on one bus. Once it is terminal
 // (completed or error) it never changes again: a handler that returns after its timeout, abort or
-// cancellation does not alter it (F41). All methods are safe for concurrent use. A nil *EventResult, or
+// cancellation does not alter it. All methods are safe for concurrent use. A nil *EventResult, or
 // one that belongs to no event, returns zero values (Err: nil) and refuses Value and Update with an
 // error wrapping ErrInvalidOption.
 type EventResult struct {

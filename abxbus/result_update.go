@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// ResultUpdate is a create-or-update of one handler's result row (F160, F43). Zero fields change
+// ResultUpdate is a create-or-update of one handler's result row. Zero fields change
 // nothing; the set ones apply in this order: Timeout, Result, Error, then Status (an explicit status is
-// applied last, F43).
+// applied last).
 type ResultUpdate struct {
 	// Bus is the bus the row is recorded for when it is created (its eventbus_name/eventbus_id). nil: the
 	// handler's bus. It does not emit the event on that bus.
@@ -28,15 +28,15 @@ type ResultUpdate struct {
 	Timeout time.Duration
 }
 
-// UpdateResult creates or updates the result row of handler h on e (F160, F161), for seeding or
+// UpdateResult creates or updates the result row of handler h on e, for seeding or
 // rehydrating results (for example from a log) rather than for normal processing. A new row is pending
-// until the update says otherwise. Effects on the event (F161): a row updated to started marks a
+// until the update says otherwise. Effects on the event: a row updated to started marks a
 // pending event started; a row going back to pending or started reopens a completed event (clearing
 // event_completed_at); a terminal row may complete an event that was only waiting for it.
 //
-// Rows produced by a bus running the handler are owned by that run and are never changed here (F41):
+// Rows produced by a bus running the handler are owned by that run and are never changed here:
 // updating one returns an error matching ErrInvalidOption, as do a nil handler and an unknown status.
-// Rows created here are kept in handler registration order with the others (F153) and are seen by the
+// Rows created here are kept in handler registration order with the others and are seen by the
 // result accessors. Safe for concurrent use; no user code runs.
 func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, error) {
 	if err := e.unusable("UpdateResult"); err != nil {
@@ -145,7 +145,7 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 	return row, nil
 }
 
-// Update is e.UpdateResult(r.Handler(), upd) for the event this row belongs to (F43, F160).
+// Update is e.UpdateResult(r.Handler(), upd) for the event this row belongs to.
 func (r *EventResult) Update(upd ResultUpdate) (*EventResult, error) {
 	if r == nil || r.ev == nil {
 		return nil, errResultUnattached("Update")

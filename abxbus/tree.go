@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// LogTree renders this bus's retained history as a causality tree (F205-F210) and returns it; it does
+// LogTree renders this bus's retained history as a causality tree and returns it; it does
 // not log it (hand it to your logger or print it). Root events are the retained events whose parent is
 // not retained on this bus, in event_created_at order; under each event come its handler results, each
 // followed by the children that handler emitted, then the event's children not attributable to a
@@ -36,7 +36,7 @@ import (
 // The error type tells a handler that hit its own timeout (EventHandlerTimeoutError) from one
 // interrupted by the event's deadline (EventHandlerAbortedError) or never started
 // (EventHandlerCancelledError). Values: strings quoted as JSON, numbers and booleans as is, objects as
-// `dict(N items)`, arrays as `list(N items)`, a returned event as `Event(Type#abcd)`, null as None.
+// `dict(N items)`, arrays as `list(N items)`, a returned event as `Event(Type#abcd)`, null as `None` (the tree format every abxbus runtime prints).
 //
 // An empty history renders as "(No events in history)". Each event is expanded once; a repeat shows only
 // its line. Cost: O(history x results); takes locks briefly, runs no user code except the payload's or

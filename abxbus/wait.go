@@ -6,27 +6,27 @@ import (
 	"runtime"
 )
 
-// WaitOption shapes Now and Wait (F91).
+// WaitOption shapes Now and Wait.
 type WaitOption int
 
 const (
 	// FirstResult returns as soon as the first valid result exists (or the event completes without one);
-	// the remaining handlers keep running (F94, F129).
+	// the remaining handlers keep running.
 	FirstResult WaitOption = iota + 1
 )
 
-// Now processes the event immediately and waits for it (F92):
+// Now processes the event immediately and waits for it:
 //   - outside a handler, a queued event moves to the head of its bus queue (it still waits for the
 //     event running on that bus, if any) and Now waits for completion;
 //   - inside a handler (ctx is the handler's context), the event queue-jumps: it runs at once, borrowing
 //     the bus-serial / global-serial slot the calling handler's event holds, so awaiting a child is a
-//     function call and never deadlocks (F101-F106). An event forwarded to further buses jumps there
-//     too (F100, F110). Awaiting a linked child from the handler that emitted it marks it as blocking its
-//     parent's completion (F85).
+//     function call and never deadlocks. An event forwarded to further buses jumps there
+//     too. Awaiting a linked child from the handler that emitted it marks it as blocking its
+//     parent's completion.
 //
-// ctx bounds only this wait; processing continues if it ends (D4). Now returns nil once the event is
+// ctx bounds only this wait; processing continues if it ends. Now returns nil once the event is
 // completed (or, with FirstResult, has a valid result); handler errors are read through the result
-// accessors (D3). Errors: the emit rejection recorded on the event, ErrNotEmitted, ErrWouldDeadlock,
+// accessors. Errors: the emit rejection recorded on the event, ErrNotEmitted, ErrWouldDeadlock,
 // ctx.Err().
 func (e *BaseEvent) Now(ctx context.Context, opts ...WaitOption) error {
 	if err := e.unusable("Now"); err != nil {
@@ -35,9 +35,9 @@ func (e *BaseEvent) Now(ctx context.Context, opts ...WaitOption) error {
 	return e.wait(ctx, true, opts)
 }
 
-// Wait waits for the event to complete through normal queue order; it never queue-jumps (F93). From
+// Wait waits for the event to complete through normal queue order; it never queue-jumps. From
 // inside a handler, waiting on an event that cannot start before that handler returns (queued behind
-// the slot the handler's event holds) returns ErrWouldDeadlock at once (D5).
+// the slot the handler's event holds) returns ErrWouldDeadlock at once.
 func (e *BaseEvent) Wait(ctx context.Context, opts ...WaitOption) error {
 	if err := e.unusable("Wait"); err != nil {
 		return err
@@ -219,10 +219,10 @@ func (e *BaseEvent) jumpOn(b *Bus, lender *run) {
 	}()
 }
 
-// EmitChild emits child as a linked child of the event whose handler owns ctx (F82): on the bus running
+// EmitChild emits child as a linked child of the event whose handler owns ctx: on the bus running
 // that handler, with event_parent_id, event_emitted_by_handler_id and an entry in the handler's
-// children. Awaiting it with Now from the same handler makes it block the parent (F85) and lets it
-// queue-jump (F101). Errors: ErrNotInHandler when ctx is not a handler's context, ErrHandlerFinished when
+// children. Awaiting it with Now from the same handler makes it block the parent and lets it
+// queue-jump. Errors: ErrNotInHandler when ctx is not a handler's context, ErrHandlerFinished when
 // that handler already timed out or returned, ErrLineageCycle when child is the handler's own event or
 // one of its ancestors, and the errors of Bus.Emit (ErrBusDestroyed when the handler's bus was destroyed).
 func EmitChild(ctx context.Context, child *BaseEvent) (*BaseEvent, error) {
