@@ -67,19 +67,22 @@ var reservedPayloadNames = map[string]bool{
 }
 
 func infoOf[P Payload[R], R any]() *typeInfo {
-	pt := reflect.TypeFor[P]()
+	return infoFor(reflect.TypeFor[P](), reflect.TypeFor[R]())
+}
+
+// infoFor is infoOf for the payload type pt declaring the result type rt (the caller vouches that pt
+// embeds Returns[rt]). It is not generic, so that code instantiated per event type stays small.
+func infoFor(pt, rt reflect.Type) *typeInfo {
 	if v, ok := typeInfos.Load(pt); ok {
 		return v.(*typeInfo)
 	}
-	rt := reflect.TypeFor[R]()
 	info := &typeInfo{payloadType: pt, resultType: rt, version: DefaultEventVersion}
 	info.isNull = nullCheckFor(rt)
 	info.eventType = pt.Name()
 	if i := strings.IndexByte(info.eventType, '['); i >= 0 {
 		info.eventType = info.eventType[:i]
 	}
-	var zero P
-	if s, ok := any(zero).(interface{ EventSpec() EventSpec }); ok {
+	if s, ok := reflect.Zero(pt).Interface().(interface{ EventSpec() EventSpec }); ok {
 		spec := s.EventSpec()
 		if spec.Type != "" {
 			info.eventType = spec.Type
@@ -242,30 +245,46 @@ func payloadAs[P any](b *BaseEvent) (P, error) {
 	if p, ok := b.payload.(P); ok {
 		return p, nil
 	}
-	var p P
+	v, err := decodePayloadAs(b, reflect.TypeFor[P]())
+	p, _ := v.(P)
+	return p, err
+}
+
+// decodePayloadAs decodes the payload of b (JSON-shaped data) into a new value of type t, returned as
+// any (nil on error). Not generic: the code instantiated per payload type only asserts the result.
+func decodePayloadAs(b *BaseEvent, t reflect.Type) (any, error) {
 	raw, err := b.PayloadJSON()
 	if err != nil {
-		return p, err
+		return nil, err
 	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return p, fmt.Errorf("abxbus: payload of %s does not fit %T: %w", b.label(), p, err)
+	ptr := reflect.New(t)
+	if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
+		return nil, fmt.Errorf("abxbus: payload of %s does not fit %s: %w", b.label(), t, err)
 	}
-	return p, nil
+	return ptr.Elem().Interface(), nil
 }
 
 func resultAs[R any](v any) (R, error) {
 	if r, ok := v.(R); ok {
 		return r, nil
 	}
-	var r R
+	out, err := convertResult(v, reflect.TypeFor[R]())
+	r, _ := out.(R)
+	return r, err
+}
+
+// convertResult converts a result value that is not of type t (JSON-shaped data, or a value of
+// another Go type) to t through JSON, returned as any (nil on error).
+func convertResult(v any, t reflect.Type) (any, error) {
+	ptr := reflect.New(t)
 	raw, err := json.Marshal(v)
 	if err == nil {
-		err = json.Unmarshal(raw, &r)
+		err = json.Unmarshal(raw, ptr.Interface())
 	}
 	if err != nil {
-		return r, &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not fit %T: %v", v, r, err)}
+		return nil, &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not fit %s: %v", v, t, err)}
 	}
-	return r, nil
+	return ptr.Elem().Interface(), nil
 }
 
 // checkResult normalises a handler's return value: a returned event becomes its *BaseEvent (a forward
