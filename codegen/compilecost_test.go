@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/typedbus/abxbus-go/codegen"
 )
@@ -22,7 +23,8 @@ import (
 // The compile-cost measurement (issue 12 items 9 and 12): what the code abxbus-gen writes costs the
 // compiler. It is slow (tens of seconds), so it runs only when asked:
 //
-//	go test ./codegen -run TestCompileCost -v -compilecost=50,200 [-compilecost.reps=3] [-compilecost.gcflags=...] [-compilecost.keep]
+//	go test ./codegen -run TestCompileCost -v -compilecost=50,200 [-compilecost.reps=3] [-compilecost.gcflags=...]
+//		[-compilecost.keep] [-compilecost.gocache=dir]
 //
 // For each N it declares N synthetic events in a temporary module that uses this module through a
 // replace directive, generates their helpers, and builds the package with a fresh GOCACHE, the go
@@ -35,6 +37,7 @@ var (
 	compileCostReps    = flag.Int("compilecost.reps", 3, "measured compiles per event count (the minimum is reported)")
 	compileCostGcflags = flag.String("compilecost.gcflags", "", "extra -gcflags for the measured package (e.g. -d=... to see where the time goes)")
 	compileCostKeep    = flag.Bool("compilecost.keep", false, "print and keep the temporary module of the last event count")
+	compileCostCache   = flag.String("compilecost.gocache", "", "GOCACHE to build in (default: a fresh one); a kept one saves recompiling the standard library between runs")
 )
 
 // compileCostLogEnv names the file the toolexec wrapper appends its measurements to; when it is set,
@@ -131,7 +134,11 @@ func TestCompileCost(t *testing.T) {
 	}
 	var rows []row
 	// One cache for every count: the core is compiled into it once, each count's package is new to it.
-	cache := t.TempDir()
+	cache := *compileCostCache
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	nonce := time.Now().UnixNano() // a kept cache never has the measured package
 	for _, n := range ns {
 		tmp := genTempModule(t)
 		dir := filepath.Join(tmp, "events")
@@ -171,7 +178,7 @@ func TestCompileCost(t *testing.T) {
 		}
 		best := row{n: n, lines: lines, genFileSize: size, cpu: -1}
 		for rep := range *compileCostReps {
-			genWrite(t, filepath.Join(dir, "rep.go"), fmt.Sprintf("package events\n\nconst compileCostRep = %d\n", rep))
+			genWrite(t, filepath.Join(dir, "rep.go"), fmt.Sprintf("package events\n\nconst compileCostRep = \"%d-%d\"\n", nonce, rep))
 			if err := os.Truncate(logFile, 0); err != nil && !os.IsNotExist(err) {
 				t.Fatal(err)
 			}
