@@ -214,7 +214,7 @@ func ({{.GoName}}) EventSpec() abxbus.EventSpec {
 }
 
 // {{$n.Var}} is the runtime side of the {{.GoName}} helpers below: each is plain code around one of its
-// methods, so that this file compiles quickly however many events it declares.
+// methods, so that little code is compiled per event (see abxbus.GeneratedEvent).
 var {{$n.Var}} = abxbus.Generated[{{.GoName}}, {{.ResultExpr}}]()
 {{template "on" .}}{{template "emit" .}}{{template "call" .}}{{template "find" .}}{{template "filter" .}}{{template "decode" .}}{{end}}
 {{- define "on"}}{{$n := .Names}}
