@@ -21,7 +21,7 @@ const GeneratedCodeVersion1 = true
 // XResultSchema constant abxbus-gen writes for event X (the same text as ResultSchemaFor of R).
 // Generated DecodeXResult functions call it.
 //
-// JSON null is always a valid result (F218) and gives the zero R. A value that is not JSON, does not
+// JSON null is always a valid result and gives the zero R. A value that is not JSON, does not
 // match the schema (see ValidateResult) or does not decode into R is an *EventHandlerResultSchemaError
 // (errors.Is(err, ErrResultSchema)); a schema that does not compile is an error wrapping
 // ErrInvalidOption. Cost: a validation pass (compiled schemas are cached by their text) and one
