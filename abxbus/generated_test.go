@@ -2,6 +2,7 @@ package abxbus_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,4 +108,91 @@ func FuzzDecodeResult(f *testing.F) {
 			t.Fatalf("unstable encoding:\n%s\n%s (%v)", out, again, err)
 		}
 	})
+}
+
+type genOrder struct {
+	abxbus.Returns[genReceipt]
+	Item string `json:"item"`
+}
+
+type genOther struct {
+	abxbus.Returns[string]
+}
+
+// TestGeneratedEvent drives the runtime side of generated helpers (issue 12 item 9): it must behave
+// like the typed functions for the same P and R, and the zero value and misuse give errors, not panics.
+func TestGeneratedEvent(t *testing.T) {
+	ctx := tctx(t)
+	b := newBus(t, "GenBus", nil)
+	g := abxbus.Generated[genOrder, genReceipt]()
+
+	if _, err := g.On(b, (func(context.Context, genOrder) (genReceipt, error))(nil), func(context.Context, any) (any, error) { return nil, nil }, nil); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("nil fn: %v", err)
+	}
+	fn := func(_ context.Context, p genOrder) (genReceipt, error) { return genReceipt{ID: "r-" + p.Item}, nil }
+	if _, err := g.On(b, fn, func(ctx context.Context, p any) (any, error) { return fn(ctx, p.(genOrder)) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An untyped handler's JSON-shaped answer is converted to R, as the typed Call does.
+	if _, err := b.OnType("genOrder", func(context.Context, *abxbus.BaseEvent) (any, error) {
+		return map[string]any{"id": "untyped", "at": "2026-01-02T03:04:05Z", "note": nil}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := g.Call(ctx, b, genOrder{Item: "a"})
+	if r, ok := v.(genReceipt); err != nil || !ok || r.ID != "r-a" {
+		t.Fatalf("Call: %#v, %v", v, err)
+	}
+	typed, err := abxbus.Call(ctx, b, genOrder{Item: "a"})
+	if err != nil || typed.ID != v.(genReceipt).ID {
+		t.Fatalf("typed Call: %+v, %v", typed, err)
+	}
+	e, err := g.Await(ctx, b, genOrder{Item: "b"})
+	if err != nil || e.Status() != abxbus.EventCompleted {
+		t.Fatalf("Await: %v, %v", e, err)
+	}
+	results := must[[]genReceipt](t)((*abxbus.Event[genOrder, genReceipt])(e).Results(ctx))
+	if len(results) != 2 || results[0].ID != "r-b" || results[1].ID != "untyped" {
+		t.Fatalf("results: %+v", results)
+	}
+
+	// A payload of another type is refused, with the event returned and the error recorded.
+	e, err = g.Emit(ctx, b, genOther{})
+	if !errors.Is(err, abxbus.ErrInvalidOption) || e == nil || !errors.Is(e.Wait(ctx), abxbus.ErrInvalidOption) {
+		t.Fatalf("wrong payload: %v, %v", e, err)
+	}
+	if _, err := g.EmitWith(ctx, b, genOrder{}, &abxbus.EventOptions{HandlerConcurrency: "sideways"}); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("EmitWith invalid option: %v", err)
+	}
+	if _, err := g.EmitChild(ctx, genOrder{}); !errors.Is(err, abxbus.ErrNotInHandler) {
+		t.Fatalf("EmitChild outside a handler: %v", err)
+	}
+	if v, err := g.DecodeResult(`{"type":"object"}`, []byte(`{"id":"d"}`)); err != nil || v.(genReceipt).ID != "d" {
+		t.Fatalf("DecodeResult: %#v, %v", v, err)
+	}
+	reg := abxbus.NewRegistry()
+	if err := g.Register(reg); err != nil || fmt.Sprint(reg.Types()) != "[genOrder]" {
+		t.Fatalf("Register: %v %v", reg.Types(), err)
+	}
+	if err := g.Register(nil); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("Register(nil): %v", err)
+	}
+
+	var zero abxbus.GeneratedEvent
+	if _, err := zero.Emit(ctx, b, genOrder{}); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("zero Emit: %v", err)
+	}
+	if _, err := zero.Call(ctx, b, genOrder{}); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("zero Call: %v", err)
+	}
+	if _, err := zero.On(b, fn, func(context.Context, any) (any, error) { return nil, nil }, nil); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("zero On: %v", err)
+	}
+	if err := zero.Register(reg); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("zero Register: %v", err)
+	}
+	if _, err := zero.DecodeResult(`{}`, []byte(`1`)); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("zero DecodeResult: %v", err)
+	}
+	idle(t, b)
 }

@@ -31,15 +31,19 @@ func NewRegistry() *Registry { return &Registry{types: map[string]*registryEntry
 // the same P again is a no-op. Errors: an invalid declaration (see Returns and EventSpec), and a
 // different Go type already registered under the same event type name (ErrInvalidOption).
 func Register[P Payload[R], R any](reg *Registry) error {
+	return reg.register(infoOf[P, R]())
+}
+
+// register is Register for the type info of a payload type (not generic: shared by every type).
+func (reg *Registry) register(info *typeInfo) error {
 	if reg == nil {
 		return fmt.Errorf("%w: Register on a nil Registry", ErrInvalidOption)
 	}
-	info := infoOf[P, R]()
 	if info.err != nil {
 		return info.err
 	}
 	entry := &registryEntry{info: info, decode: func(p JSONPayload) (any, map[string]json.RawMessage, error) {
-		return decodePayload[P](info, p)
+		return decodePayload(info, p)
 	}}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
@@ -107,11 +111,12 @@ func (reg *Registry) typeEvent(e *BaseEvent, payload JSONPayload) error {
 	return nil
 }
 
-// decodePayload decodes the payload keys into P; keys P does not write back are returned as extra. Keys
-// are matched exactly: a key that differs from a field's name only in case is not decoded into the field
-// (encoding/json would match it) but kept as an unknown key, as the other runtimes see it.
-func decodePayload[P any](info *typeInfo, p JSONPayload) (P, map[string]json.RawMessage, error) {
-	out, known, err := decodePayloadOnce[P](info, p)
+// decodePayload decodes the payload keys into a value of the payload type (returned as any); keys that
+// type does not write back are returned as extra. Keys are matched exactly: a key that differs from a
+// field's name only in case is not decoded into the field (encoding/json would match it) but kept as an
+// unknown key, as the other runtimes see it.
+func decodePayload(info *typeInfo, p JSONPayload) (any, map[string]json.RawMessage, error) {
+	out, known, err := decodePayloadOnce(info, p)
 	if err != nil {
 		return out, nil, err
 	}
@@ -131,7 +136,7 @@ func decodePayload[P any](info *typeInfo, p JSONPayload) (P, map[string]json.Raw
 		}
 	}
 	if exact != nil {
-		if out, known, err = decodePayloadOnce[P](info, exact); err != nil {
+		if out, known, err = decodePayloadOnce(info, exact); err != nil {
 			return out, nil, err
 		}
 	}
@@ -147,27 +152,29 @@ func decodePayload[P any](info *typeInfo, p JSONPayload) (P, map[string]json.Raw
 	return out, extra, nil
 }
 
-// decodePayloadOnce decodes p into P with encoding/json and returns the keys P writes back.
-func decodePayloadOnce[P any](info *typeInfo, p JSONPayload) (P, map[string]json.RawMessage, error) {
-	var out P
+// decodePayloadOnce decodes p into a new value of the payload type with encoding/json and returns it
+// with the keys that value writes back.
+func decodePayloadOnce(info *typeInfo, p JSONPayload) (any, map[string]json.RawMessage, error) {
 	raw, err := json.Marshal(map[string]json.RawMessage(p))
 	if err != nil {
-		return out, nil, err
+		return nil, nil, err
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
+	ptr := reflect.New(info.payloadType)
+	if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return out, nil, fmt.Errorf("payload field %q: %s does not fit %s (%s)", te.Field, te.Value, te.Type, info.payloadType)
+			return nil, nil, fmt.Errorf("payload field %q: %s does not fit %s (%s)", te.Field, te.Value, te.Type, info.payloadType)
 		}
-		return out, nil, fmt.Errorf("payload does not fit %s: %w", info.payloadType, err)
+		return nil, nil, fmt.Errorf("payload does not fit %s: %w", info.payloadType, err)
 	}
+	out := ptr.Elem().Interface()
 	back, err := json.Marshal(out)
 	if err != nil {
-		return out, nil, fmt.Errorf("payload of %s does not re-encode: %w", reflect.TypeFor[P](), err)
+		return nil, nil, fmt.Errorf("payload of %s does not re-encode: %w", info.payloadType, err)
 	}
 	var known map[string]json.RawMessage
 	if err := json.Unmarshal(back, &known); err != nil {
-		return out, nil, fmt.Errorf("payload of %s does not encode to an object", reflect.TypeFor[P]())
+		return nil, nil, fmt.Errorf("payload of %s does not encode to an object", info.payloadType)
 	}
 	return out, known, nil
 }

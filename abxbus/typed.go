@@ -99,39 +99,34 @@ var reservedPayloadNames = map[string]bool{
 }
 
 func infoOf[P Payload[R], R any]() *typeInfo {
-	if v, ok := typeInfos.Load(reflect.TypeFor[P]()); ok {
-		return v.(*typeInfo)
-	}
-	return newInfo[P, R]()
+	return infoFor(reflect.TypeFor[P](), reflect.TypeFor[R]())
 }
 
-// infoFor is infoOf for the type parameters of Event, which are not constrained: a P that does not
-// embed Returns[R] gives an info with an error (not cached).
-func infoFor[P any, R any]() *typeInfo {
+// infoForEvent is infoOf for the type parameters of Event, which are not constrained: a P that does
+// not embed Returns[R] gives an info with an error (not cached).
+func infoForEvent[P any, R any]() *typeInfo {
 	var zero P
 	if _, ok := any(zero).(Payload[R]); !ok {
 		pt, rt := reflect.TypeFor[P](), reflect.TypeFor[R]()
 		return &typeInfo{payloadType: pt, resultType: rt, err: fmt.Errorf(
 			"%w: Go type %s does not embed abxbus.Returns[%s]", ErrInvalidOption, goTypeName(pt), goTypeName(rt))}
 	}
-	if v, ok := typeInfos.Load(reflect.TypeFor[P]()); ok {
-		return v.(*typeInfo)
-	}
-	return newInfo[P, R]()
+	return infoFor(reflect.TypeFor[P](), reflect.TypeFor[R]())
 }
 
-// newInfo derives and caches the typeInfo of P (which embeds Returns[R]).
-func newInfo[P any, R any]() *typeInfo {
-	pt := reflect.TypeFor[P]()
-	var zero P
-	rt := reflect.TypeFor[R]()
+// infoFor is infoOf for the payload type pt declaring the result type rt (the caller vouches that pt
+// embeds Returns[rt]). It is not generic, so that code instantiated per event type stays small.
+func infoFor(pt, rt reflect.Type) *typeInfo {
+	if v, ok := typeInfos.Load(pt); ok {
+		return v.(*typeInfo)
+	}
 	info := &typeInfo{payloadType: pt, resultType: rt, version: DefaultEventVersion}
 	info.isNull = nullCheckFor(rt)
 	info.eventType = pt.Name()
 	if i := strings.IndexByte(info.eventType, '['); i >= 0 {
 		info.eventType = info.eventType[:i]
 	}
-	if s, ok := any(zero).(interface{ EventSpec() EventSpec }); ok {
+	if s, ok := reflect.Zero(pt).Interface().(interface{ EventSpec() EventSpec }); ok {
 		spec := s.EventSpec()
 		if spec.Type != "" {
 			info.eventType = spec.Type
@@ -262,7 +257,7 @@ func (e *Event[P, R]) MarshalJSON() ([]byte, error) { return e.Base().MarshalJSO
 // declaration of P, the decoding errors of FromJSON, and those of BaseEvent.UnmarshalJSON (an event a
 // bus has accepted is not overwritten). On error e is unchanged.
 func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
-	info := infoFor[P, R]()
+	info := infoForEvent[P, R]()
 	if info.err != nil {
 		return info.err
 	}
@@ -271,7 +266,7 @@ func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("%w: event JSON has event_type %q, not %q (the event type of Go type %s)",
 				ErrInvalidOption, b.eventType, info.eventType, goTypeName(info.payloadType))
 		}
-		p, extra, err := decodePayload[P](info, payload)
+		p, extra, err := decodePayload(info, payload)
 		if err != nil {
 			return fmt.Errorf("abxbus: event JSON of %s: %w", b.label(), err)
 		}
@@ -330,30 +325,46 @@ func payloadAs[P any](b *BaseEvent) (P, error) {
 	if p, ok := b.payload.(P); ok {
 		return p, nil
 	}
-	var p P
+	v, err := decodePayloadAs(b, reflect.TypeFor[P]())
+	p, _ := v.(P)
+	return p, err
+}
+
+// decodePayloadAs decodes the payload of b (JSON-shaped data) into a new value of type t, returned as
+// any (nil on error). Not generic: the code instantiated per payload type only asserts the result.
+func decodePayloadAs(b *BaseEvent, t reflect.Type) (any, error) {
 	raw, err := b.PayloadJSON()
 	if err != nil {
-		return p, err
+		return nil, err
 	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return p, fmt.Errorf("abxbus: payload of %s does not fit %T: %w", b.label(), p, err)
+	ptr := reflect.New(t)
+	if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
+		return nil, fmt.Errorf("abxbus: payload of %s does not fit %s: %w", b.label(), t, err)
 	}
-	return p, nil
+	return ptr.Elem().Interface(), nil
 }
 
 func resultAs[R any](v any) (R, error) {
 	if r, ok := v.(R); ok {
 		return r, nil
 	}
-	var r R
+	out, err := convertResult(v, reflect.TypeFor[R]())
+	r, _ := out.(R)
+	return r, err
+}
+
+// convertResult converts a result value that is not of type t (JSON-shaped data, or a value of
+// another Go type) to t through JSON, returned as any (nil on error).
+func convertResult(v any, t reflect.Type) (any, error) {
+	ptr := reflect.New(t)
 	raw, err := json.Marshal(v)
 	if err == nil {
-		err = json.Unmarshal(raw, &r)
+		err = json.Unmarshal(raw, ptr.Interface())
 	}
 	if err != nil {
-		return r, &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not fit %T: %v", v, r, err)}
+		return nil, &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not fit %s: %v", v, t, err)}
 	}
-	return r, nil
+	return ptr.Elem().Interface(), nil
 }
 
 // checkResult normalises a handler's return value: a returned event becomes its *BaseEvent (a forward

@@ -24,10 +24,17 @@
 // external test package (abxbus_gen_external_test.go, package x_test), each only when it has events.
 // Every file starts with Header, is formatted by go/format and deterministic: for each event the
 // EventSpec method, the event type and result schema constants, and the On/OnEvent/Emit/EmitWith/
-// EmitChild/Await/AwaitChild/Call/CallChild/Find/Filter/Decode…Result helpers (thin calls into package
-// abxbus); for the package EventTypes and RegisterEvents (testEventTypes and registerTestEvents in the
+// EmitChild/Await/AwaitChild/Call/CallChild/Find/Filter/Decode…Result helpers; for the package EventTypes and RegisterEvents (testEventTypes and registerTestEvents in the
 // test files, which share the package's scope). The file references abxbus.GeneratedCodeVersion1, so
-// a runtime that no longer supports this generated code fails to compile it. A generated file whose
+// a runtime that no longer supports this generated code fails to compile it.
+//
+// The helpers are plain code around one unexported abxbus.GeneratedEvent variable per event (abxbusX
+// for event X), not calls of the generic functions of package abxbus: a generic function is compiled
+// again for every payload type it is used with, which made a file of many events slow to compile. Find
+// and Filter still call abxbus.Find and abxbus.FilterOf. What stays per event is the instantiation of
+// *abxbus.Event[X, R] (its methods are compiled for every payload type) and the helpers themselves;
+// TestCompileCost in this package measures it (go test ./codegen -run TestCompileCost -v
+// -compilecost=50,200). A generated file whose
 // events are gone is removed by the next run (reported as stale by -check).
 //
 // The external test package's declarations see the package under test with its test files, as the go

@@ -564,7 +564,7 @@ type qualifier struct {
 
 // generatedLocals are the names the generated code declares or imports itself.
 var generatedLocals = []string{"abxbus", "context", "time", "ctx", "bus", "p", "e", "fn", "opts", "data",
-	"err", "reg", "register"}
+	"err", "reg", "ev", "r", "v"}
 
 func newQualifier(self *types.Package) *qualifier {
 	q := &qualifier{self: self, byPath: map[string]Import{}, used: map[string]bool{}}

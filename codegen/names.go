@@ -25,6 +25,10 @@ func (p *Package) RegisterEventsFunc() string { return p.packageNames()[1] }
 // Identifiers are the package-level names generated for one event: exported when the payload type
 // is exported (UserCreated gives OnUserCreated, userCreated gives onUserCreated).
 type Identifiers struct {
+	// Var is the unexported package variable holding the event's abxbus.GeneratedEvent, which the
+	// helpers call.
+	Var string
+
 	On, OnEvent, Emit, EmitWith, EmitChild, Await, AwaitChild, Call, CallChild, Find, Filter, Decode, EventTypeConst, SchemaConst string
 }
 
@@ -41,7 +45,8 @@ func (ev *Event) names() Identifiers {
 		return prefix + upper
 	}
 	return Identifiers{
-		On: pre("On"), OnEvent: pre("On") + "Event", Emit: pre("Emit"), EmitWith: pre("Emit") + "With", EmitChild: pre("Emit") + "Child",
+		Var: "abxbus" + upper,
+		On:  pre("On"), OnEvent: pre("On") + "Event", Emit: pre("Emit"), EmitWith: pre("Emit") + "With", EmitChild: pre("Emit") + "Child",
 		Await: pre("Await"), AwaitChild: pre("Await") + "Child", Call: pre("Call"), CallChild: pre("Call") + "Child", Find: pre("Find"),
 		Filter: pre("Filter"), Decode: pre("Decode") + "Result",
 		EventTypeConst: n + "EventType", SchemaConst: n + "ResultSchema",
@@ -51,6 +56,6 @@ func (ev *Event) names() Identifiers {
 // GeneratedNames lists the package-level identifiers generated for the event.
 func (ev *Event) GeneratedNames() []string {
 	x := ev.names()
-	return []string{x.On, x.OnEvent, x.Emit, x.EmitWith, x.EmitChild, x.Await, x.AwaitChild, x.Call, x.CallChild, x.Find, x.Filter,
+	return []string{x.Var, x.On, x.OnEvent, x.Emit, x.EmitWith, x.EmitChild, x.Await, x.AwaitChild, x.Call, x.CallChild, x.Find, x.Filter,
 		x.Decode, x.EventTypeConst, x.SchemaConst}
 }

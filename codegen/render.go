@@ -182,12 +182,8 @@ func {{.EventTypesFunc}}() []string {
 // abxbus.Register), in declaration order, so that reg.Decode gives their events typed payloads. It
 // stops at the first error.
 func {{.RegisterEventsFunc}}(reg *abxbus.Registry) error {
-	for _, register := range []func(*abxbus.Registry) error{
-{{- range .Events}}
-		abxbus.Register[{{.GoName}}, {{.ResultExpr}}],
-{{- end}}
-	} {
-		if err := register(reg); err != nil {
+	for _, ev := range []abxbus.GeneratedEvent{ {{- range $i, $e := .Events}}{{if $i}}, {{end}}{{$e.Names.Var}}{{end -}} } {
+		if err := ev.Register(reg); err != nil {
 			return err
 		}
 	}
@@ -201,7 +197,7 @@ const {{$n.EventTypeConst}} = {{quote .EventType}}
 // result type {{.ResultExpr}}, as abxbus.ResultSchemaFor derives it.
 const {{$n.SchemaConst}} = {{goStr (str .Schema)}}
 
-// EventSpec declares {{.Describe}}. The runtime calls it once per type.
+// EventSpec declares {{.Describe}}. abxbus reads it once per type, on the zero value.
 func ({{.GoName}}) EventSpec() abxbus.EventSpec {
 	return abxbus.EventSpec{
 		Type: {{$n.EventTypeConst}},
@@ -218,88 +214,128 @@ func ({{.GoName}}) EventSpec() abxbus.EventSpec {
 	}
 }
 
-// {{$n.On}} registers fn as a handler of {{.GoName}} events on bus (see abxbus.On). fn runs on its
-// own goroutine with a context cancelled by the handler's timeouts and the bus's lifecycle.
+// {{$n.Var}} is the runtime side of the {{.GoName}} helpers below: each is plain code around one of its
+// methods, so that little code is compiled per event (see abxbus.GeneratedEvent).
+var {{$n.Var}} = abxbus.Generated[{{.GoName}}, {{.ResultExpr}}]()
+{{template "on" .}}{{template "emit" .}}{{template "call" .}}{{template "find" .}}{{template "filter" .}}{{template "decode" .}}{{end}}
+{{- define "on"}}{{$n := .Names}}
+// {{$n.On}} registers fn as a handler of {{.GoName}} events on bus and returns it (see abxbus.On). fn
+// receives the payload and returns the result. It runs on a goroutine the bus owns: the bus's
+// dispatcher goroutine for a serial handler, a goroutine of its own for a parallel handler or event.
+// Its context carries the emitting context's values and is cancelled by the handler's timeout, the
+// event timeout, a first-completion loss, a parent's timeout and bus.Destroy. Errors (wrapping
+// abxbus.ErrInvalidOption): a nil fn, a bus not made by abxbus.New, an invalid declaration, the event
+// type bound on bus to another Go type; and the error of a destroyed bus.
 func {{$n.On}}(bus *abxbus.Bus, fn func(ctx context.Context, p {{.GoName}}) ({{.ResultExpr}}, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.On(bus, fn, opts...)
+	return {{$n.Var}}.On(bus, fn, func(ctx context.Context, p any) (any, error) {
+		r, err := fn(ctx, p.({{.GoName}}))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
-// {{$n.OnEvent}} registers fn as a handler of {{.GoName}} events that receives the whole event
-// (ids, lineage, results) as well as the payload (see abxbus.OnEvent).
+// {{$n.OnEvent}} is {{$n.On}} for a handler that receives the whole event (ids, lineage, results, and
+// the payload through e.Payload) instead of the payload (see abxbus.OnEvent).
 func {{$n.OnEvent}}(bus *abxbus.Bus, fn func(ctx context.Context, e *abxbus.Event[{{.GoName}}, {{.ResultExpr}}]) ({{.ResultExpr}}, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.OnEvent(bus, fn, opts...)
+	return {{$n.Var}}.OnEvent(bus, fn, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		r, err := fn(ctx, (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}])(e))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
-
-// {{$n.Emit}} emits p on bus without waiting (see abxbus.Emit). The event is returned even on error.
+{{end}}
+{{- define "emit"}}{{$n := .Names}}
+// {{$n.Emit}} emits p on bus without waiting (see abxbus.Emit). The event is returned even on error,
+// with the error recorded so that its Now, Wait and Result report it too.
 func {{$n.Emit}}(ctx context.Context, bus *abxbus.Bus, p {{.GoName}}) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
-	return abxbus.Emit(ctx, bus, p)
+	e, err := {{$n.Var}}.Emit(ctx, bus, p)
+	return (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}])(e), err
 }
 
-// {{$n.EmitWith}} is {{$n.Emit}} with per-event options layered over the declared defaults (see
-// abxbus.EmitWith).
+// {{$n.EmitWith}} is {{$n.Emit}} with per-event options layered over the declared defaults: set fields
+// override them, unset fields keep them (see abxbus.EmitWith). An invalid option is an error wrapping
+// abxbus.ErrInvalidOption, and nothing is emitted.
 func {{$n.EmitWith}}(ctx context.Context, bus *abxbus.Bus, p {{.GoName}}, opts abxbus.EventOptions) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
-	return abxbus.EmitWith(ctx, bus, p, opts)
+	e, err := {{$n.Var}}.EmitWith(ctx, bus, p, &opts)
+	return (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}])(e), err
 }
 
-// {{$n.EmitChild}} emits p as a linked child of the running handler that owns ctx, without waiting
-// (see abxbus.EmitChildOf).
+// {{$n.EmitChild}} emits p, without waiting, as a linked child of the running handler that owns ctx,
+// on that handler's bus (see abxbus.EmitChildOf). Errors: abxbus.ErrNotInHandler when ctx is not a
+// handler's context, abxbus.ErrHandlerFinished when that handler has already returned or timed out,
+// and those of {{$n.Emit}}.
 func {{$n.EmitChild}}(ctx context.Context, p {{.GoName}}) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
-	return abxbus.EmitChildOf(ctx, p)
+	e, err := {{$n.Var}}.EmitChild(ctx, p)
+	return (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}])(e), err
 }
 
-// {{$n.Await}} emits p on bus and processes it now (queue-jumping when called from a handler), returning
-// the completed event. It reports emit and wait failures only; read handler errors from the event's
-// result accessors. ctx bounds the wait.
+// {{$n.Await}} emits p on bus, processes it now and returns the completed event (see
+// abxbus.BaseEvent.Now): outside a handler the event moves to the head of the bus's queue; from a
+// handler (ctx is its context) it runs at once, in the slot the handler's event holds. It reports emit
+// and wait failures only; read handler errors from the event's result accessors. ctx bounds the wait.
 func {{$n.Await}}(ctx context.Context, bus *abxbus.Bus, p {{.GoName}}) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
-	e, err := abxbus.Emit(ctx, bus, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := {{$n.Var}}.Await(ctx, bus, p)
+	return (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}])(e), err
 }
 
 // {{$n.AwaitChild}} is {{$n.Await}} for a linked child of the running handler that owns ctx: p is
-// emitted as that handler's child on its bus (parent id and emitting handler recorded), processed now,
-// queue-jumping, and the parent does not complete before it (see abxbus.EmitChildOf). It returns the
-// completed event and reports emit and wait failures only (abxbus.ErrNotInHandler when ctx is not a
-// handler's context); read handler errors from the event's result accessors. ctx bounds the wait.
+// emitted as that handler's child on its bus (parent id and emitting handler recorded), runs at once in
+// the slot the handler's event holds, and the parent does not complete before it (see
+// abxbus.EmitChildOf). It returns the completed event and reports emit and wait failures only
+// (abxbus.ErrNotInHandler when ctx is not a handler's context); read handler errors from the event's
+// result accessors. ctx bounds the wait.
 func {{$n.AwaitChild}}(ctx context.Context, p {{.GoName}}) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
-	e, err := abxbus.EmitChildOf(ctx, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := {{$n.Var}}.AwaitChild(ctx, p)
+	return (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}])(e), err
 }
-
-// {{$n.Call}} is request/response: it emits p on bus, processes it now and returns the first valid
-// result, or the handler's error (see abxbus.Call).
+{{end}}
+{{- define "call"}}{{$n := .Names}}
+// {{$n.Call}} is request/response (see abxbus.Call): it emits p on bus, processes it now as
+// {{$n.Await}} does, waits until every handler has finished and returns the first valid result in
+// handler registration order. A handler error is returned instead (several as
+// *abxbus.EventHandlerErrors), and when no handler returns a non-null result the error matches
+// abxbus.ErrNoResult. ctx bounds only the wait.
 func {{$n.Call}}(ctx context.Context, bus *abxbus.Bus, p {{.GoName}}) ({{.ResultExpr}}, error) {
-	return abxbus.Call(ctx, bus, p)
+	v, err := {{$n.Var}}.Call(ctx, bus, p)
+	r, _ := v.({{.ResultExpr}})
+	return r, err
 }
 
 // {{$n.CallChild}} is {{$n.Call}} for a linked child of the running handler that owns ctx: the child
-// queue-jumps and blocks its parent's completion (see abxbus.CallChild).
+// runs at once, in the slot the handler's event holds, and blocks its parent's completion (see
+// abxbus.CallChild).
 func {{$n.CallChild}}(ctx context.Context, p {{.GoName}}) ({{.ResultExpr}}, error) {
-	return abxbus.CallChild(ctx, p)
+	v, err := {{$n.Var}}.CallChild(ctx, p)
+	r, _ := v.({{.ResultExpr}})
+	return r, err
 }
-
+{{end}}
+{{- define "find"}}{{$n := .Names}}
 // {{$n.Find}} returns the newest {{.GoName}} event on bus that matches opts and every where predicate
 // on the payload, or nil (see abxbus.Find).
 func {{$n.Find}}(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func({{.GoName}}) bool) (*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
 	return abxbus.Find[{{.GoName}}, {{.ResultExpr}}](ctx, bus, opts, where...)
 }
-
+{{end}}
+{{- define "filter"}}{{$n := .Names}}
 // {{$n.Filter}} returns the {{.GoName}} events on bus that match opts and every where predicate on the
 // payload, newest first (see abxbus.FilterOf).
 func {{$n.Filter}}(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions, where ...func({{.GoName}}) bool) ([]*abxbus.Event[{{.GoName}}, {{.ResultExpr}}], error) {
 	return abxbus.FilterOf[{{.GoName}}, {{.ResultExpr}}](ctx, bus, opts, where...)
 }
-
+{{end}}
+{{- define "decode"}}{{$n := .Names}}
 // {{$n.Decode}} decodes a {{.GoName}} result that arrived as JSON, validating it against
-// {{$n.SchemaConst}} first. JSON null gives the zero value. A value that does not match is an
-// *abxbus.EventHandlerResultSchemaError.
+// {{$n.SchemaConst}} first. JSON null gives the zero value. A value that is not JSON or does not match
+// is an *abxbus.EventHandlerResultSchemaError.
 func {{$n.Decode}}(data []byte) ({{.ResultExpr}}, error) {
-	return abxbus.DecodeResult[{{.ResultExpr}}]({{$n.SchemaConst}}, data)
+	v, err := {{$n.Var}}.DecodeResult({{$n.SchemaConst}}, data)
+	r, _ := v.({{.ResultExpr}})
+	return r, err
 }
 {{end}}`))
 

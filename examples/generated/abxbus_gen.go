@@ -23,13 +23,8 @@ func EventTypes() []string {
 // abxbus.Register), in declaration order, so that reg.Decode gives their events typed payloads. It
 // stops at the first error.
 func RegisterEvents(reg *abxbus.Registry) error {
-	for _, register := range []func(*abxbus.Registry) error{
-		abxbus.Register[SignUp, AccountID],
-		abxbus.Register[CheckEmail, EmailVerdict],
-		abxbus.Register[PriceQuote, map[string]float64],
-		abxbus.Register[Welcome, *string],
-	} {
-		if err := register(reg); err != nil {
+	for _, ev := range []abxbus.GeneratedEvent{abxbusSignUp, abxbusCheckEmail, abxbusPriceQuote, abxbusWelcome} {
+		if err := ev.Register(reg); err != nil {
 			return err
 		}
 	}
@@ -44,7 +39,7 @@ const SignUpEventType = "accounts.signup"
 const SignUpResultSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"string"}`
 
 // EventSpec declares event type "accounts.signup", version "1.0.0", timeout 5s and handler timeout
-// 2s. The runtime calls it once per type.
+// 2s. abxbus reads it once per type, on the zero value.
 func (SignUp) EventSpec() abxbus.EventSpec {
 	return abxbus.EventSpec{
 		Type:    SignUpEventType,
@@ -56,70 +51,102 @@ func (SignUp) EventSpec() abxbus.EventSpec {
 	}
 }
 
-// OnSignUp registers fn as a handler of SignUp events on bus (see abxbus.On). fn runs on its own
-// goroutine with a context cancelled by the handler's timeouts and the bus's lifecycle.
+// abxbusSignUp is the runtime side of the SignUp helpers below: each is plain code around one of
+// its methods, so that little code is compiled per event (see abxbus.GeneratedEvent).
+var abxbusSignUp = abxbus.Generated[SignUp, AccountID]()
+
+// OnSignUp registers fn as a handler of SignUp events on bus and returns it (see abxbus.On). fn
+// receives the payload and returns the result. It runs on a goroutine the bus owns: the bus's
+// dispatcher goroutine for a serial handler, a goroutine of its own for a parallel handler or
+// event. Its context carries the emitting context's values and is cancelled by the handler's
+// timeout, the event timeout, a first-completion loss, a parent's timeout and bus.Destroy. Errors
+// (wrapping abxbus.ErrInvalidOption): a nil fn, a bus not made by abxbus.New, an invalid
+// declaration, the event type bound on bus to another Go type; and the error of a destroyed bus.
 func OnSignUp(bus *abxbus.Bus, fn func(ctx context.Context, p SignUp) (AccountID, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.On(bus, fn, opts...)
+	return abxbusSignUp.On(bus, fn, func(ctx context.Context, p any) (any, error) {
+		r, err := fn(ctx, p.(SignUp))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
-// OnSignUpEvent registers fn as a handler of SignUp events that receives the whole event (ids,
-// lineage, results) as well as the payload (see abxbus.OnEvent).
+// OnSignUpEvent is OnSignUp for a handler that receives the whole event (ids, lineage, results, and
+// the payload through e.Payload) instead of the payload (see abxbus.OnEvent).
 func OnSignUpEvent(bus *abxbus.Bus, fn func(ctx context.Context, e *abxbus.Event[SignUp, AccountID]) (AccountID, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.OnEvent(bus, fn, opts...)
+	return abxbusSignUp.OnEvent(bus, fn, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		r, err := fn(ctx, (*abxbus.Event[SignUp, AccountID])(e))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
-// EmitSignUp emits p on bus without waiting (see abxbus.Emit). The event is returned even on error.
+// EmitSignUp emits p on bus without waiting (see abxbus.Emit). The event is returned even on error,
+// with the error recorded so that its Now, Wait and Result report it too.
 func EmitSignUp(ctx context.Context, bus *abxbus.Bus, p SignUp) (*abxbus.Event[SignUp, AccountID], error) {
-	return abxbus.Emit(ctx, bus, p)
+	e, err := abxbusSignUp.Emit(ctx, bus, p)
+	return (*abxbus.Event[SignUp, AccountID])(e), err
 }
 
-// EmitSignUpWith is EmitSignUp with per-event options layered over the declared defaults (see
-// abxbus.EmitWith).
+// EmitSignUpWith is EmitSignUp with per-event options layered over the declared defaults: set
+// fields override them, unset fields keep them (see abxbus.EmitWith). An invalid option is an error
+// wrapping abxbus.ErrInvalidOption, and nothing is emitted.
 func EmitSignUpWith(ctx context.Context, bus *abxbus.Bus, p SignUp, opts abxbus.EventOptions) (*abxbus.Event[SignUp, AccountID], error) {
-	return abxbus.EmitWith(ctx, bus, p, opts)
+	e, err := abxbusSignUp.EmitWith(ctx, bus, p, &opts)
+	return (*abxbus.Event[SignUp, AccountID])(e), err
 }
 
-// EmitSignUpChild emits p as a linked child of the running handler that owns ctx, without waiting
-// (see abxbus.EmitChildOf).
+// EmitSignUpChild emits p, without waiting, as a linked child of the running handler that owns ctx,
+// on that handler's bus (see abxbus.EmitChildOf). Errors: abxbus.ErrNotInHandler when ctx is not a
+// handler's context, abxbus.ErrHandlerFinished when that handler has already returned or timed out,
+// and those of EmitSignUp.
 func EmitSignUpChild(ctx context.Context, p SignUp) (*abxbus.Event[SignUp, AccountID], error) {
-	return abxbus.EmitChildOf(ctx, p)
+	e, err := abxbusSignUp.EmitChild(ctx, p)
+	return (*abxbus.Event[SignUp, AccountID])(e), err
 }
 
-// AwaitSignUp emits p on bus and processes it now (queue-jumping when called from a handler),
-// returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors. ctx bounds the wait.
+// AwaitSignUp emits p on bus, processes it now and returns the completed event (see
+// abxbus.BaseEvent.Now): outside a handler the event moves to the head of the bus's queue; from a
+// handler (ctx is its context) it runs at once, in the slot the handler's event holds. It reports
+// emit and wait failures only; read handler errors from the event's result accessors. ctx bounds
+// the wait.
 func AwaitSignUp(ctx context.Context, bus *abxbus.Bus, p SignUp) (*abxbus.Event[SignUp, AccountID], error) {
-	e, err := abxbus.Emit(ctx, bus, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusSignUp.Await(ctx, bus, p)
+	return (*abxbus.Event[SignUp, AccountID])(e), err
 }
 
 // AwaitSignUpChild is AwaitSignUp for a linked child of the running handler that owns ctx: p is
-// emitted as that handler's child on its bus (parent id and emitting handler recorded), processed
-// now, queue-jumping, and the parent does not complete before it (see abxbus.EmitChildOf). It
-// returns the completed event and reports emit and wait failures only (abxbus.ErrNotInHandler when
-// ctx is not a handler's context); read handler errors from the event's result accessors. ctx
-// bounds the wait.
+// emitted as that handler's child on its bus (parent id and emitting handler recorded), runs at
+// once in the slot the handler's event holds, and the parent does not complete before it (see
+// abxbus.EmitChildOf). It returns the completed event and reports emit and wait failures only
+// (abxbus.ErrNotInHandler when ctx is not a handler's context); read handler errors from the
+// event's result accessors. ctx bounds the wait.
 func AwaitSignUpChild(ctx context.Context, p SignUp) (*abxbus.Event[SignUp, AccountID], error) {
-	e, err := abxbus.EmitChildOf(ctx, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusSignUp.AwaitChild(ctx, p)
+	return (*abxbus.Event[SignUp, AccountID])(e), err
 }
 
-// CallSignUp is request/response: it emits p on bus, processes it now and returns the first valid
-// result, or the handler's error (see abxbus.Call).
+// CallSignUp is request/response (see abxbus.Call): it emits p on bus, processes it now as
+// AwaitSignUp does, waits until every handler has finished and returns the first valid result in
+// handler registration order. A handler error is returned instead (several as
+// *abxbus.EventHandlerErrors), and when no handler returns a non-null result the error matches
+// abxbus.ErrNoResult. ctx bounds only the wait.
 func CallSignUp(ctx context.Context, bus *abxbus.Bus, p SignUp) (AccountID, error) {
-	return abxbus.Call(ctx, bus, p)
+	v, err := abxbusSignUp.Call(ctx, bus, p)
+	r, _ := v.(AccountID)
+	return r, err
 }
 
 // CallSignUpChild is CallSignUp for a linked child of the running handler that owns ctx: the child
-// queue-jumps and blocks its parent's completion (see abxbus.CallChild).
+// runs at once, in the slot the handler's event holds, and blocks its parent's completion (see
+// abxbus.CallChild).
 func CallSignUpChild(ctx context.Context, p SignUp) (AccountID, error) {
-	return abxbus.CallChild(ctx, p)
+	v, err := abxbusSignUp.CallChild(ctx, p)
+	r, _ := v.(AccountID)
+	return r, err
 }
 
 // FindSignUp returns the newest SignUp event on bus that matches opts and every where predicate on
@@ -135,10 +162,12 @@ func FilterSignUp(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions,
 }
 
 // DecodeSignUpResult decodes a SignUp result that arrived as JSON, validating it against
-// SignUpResultSchema first. JSON null gives the zero value. A value that does not match is an
-// *abxbus.EventHandlerResultSchemaError.
+// SignUpResultSchema first. JSON null gives the zero value. A value that is not JSON or does not
+// match is an *abxbus.EventHandlerResultSchemaError.
 func DecodeSignUpResult(data []byte) (AccountID, error) {
-	return abxbus.DecodeResult[AccountID](SignUpResultSchema, data)
+	v, err := abxbusSignUp.DecodeResult(SignUpResultSchema, data)
+	r, _ := v.(AccountID)
+	return r, err
 }
 
 // CheckEmailEventType is the event_type of CheckEmail events.
@@ -148,79 +177,111 @@ const CheckEmailEventType = "CheckEmail"
 // its result type EmailVerdict, as abxbus.ResultSchemaFor derives it.
 const CheckEmailResultSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"ok":{"type":"boolean"},"reason":{"type":"string"},"checked_at":{"type":"string","format":"date-time"}},"required":["checked_at","ok"],"additionalProperties":false}`
 
-// EventSpec declares event type "CheckEmail" and no per-event defaults. The runtime calls it once
-// per type.
+// EventSpec declares event type "CheckEmail" and no per-event defaults. abxbus reads it once per
+// type, on the zero value.
 func (CheckEmail) EventSpec() abxbus.EventSpec {
 	return abxbus.EventSpec{
 		Type: CheckEmailEventType,
 	}
 }
 
-// OnCheckEmail registers fn as a handler of CheckEmail events on bus (see abxbus.On). fn runs on
-// its own goroutine with a context cancelled by the handler's timeouts and the bus's lifecycle.
+// abxbusCheckEmail is the runtime side of the CheckEmail helpers below: each is plain code around
+// one of its methods, so that little code is compiled per event (see abxbus.GeneratedEvent).
+var abxbusCheckEmail = abxbus.Generated[CheckEmail, EmailVerdict]()
+
+// OnCheckEmail registers fn as a handler of CheckEmail events on bus and returns it (see
+// abxbus.On). fn receives the payload and returns the result. It runs on a goroutine the bus owns:
+// the bus's dispatcher goroutine for a serial handler, a goroutine of its own for a parallel
+// handler or event. Its context carries the emitting context's values and is cancelled by the
+// handler's timeout, the event timeout, a first-completion loss, a parent's timeout and
+// bus.Destroy. Errors (wrapping abxbus.ErrInvalidOption): a nil fn, a bus not made by abxbus.New,
+// an invalid declaration, the event type bound on bus to another Go type; and the error of a
+// destroyed bus.
 func OnCheckEmail(bus *abxbus.Bus, fn func(ctx context.Context, p CheckEmail) (EmailVerdict, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.On(bus, fn, opts...)
+	return abxbusCheckEmail.On(bus, fn, func(ctx context.Context, p any) (any, error) {
+		r, err := fn(ctx, p.(CheckEmail))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
-// OnCheckEmailEvent registers fn as a handler of CheckEmail events that receives the whole event
-// (ids, lineage, results) as well as the payload (see abxbus.OnEvent).
+// OnCheckEmailEvent is OnCheckEmail for a handler that receives the whole event (ids, lineage,
+// results, and the payload through e.Payload) instead of the payload (see abxbus.OnEvent).
 func OnCheckEmailEvent(bus *abxbus.Bus, fn func(ctx context.Context, e *abxbus.Event[CheckEmail, EmailVerdict]) (EmailVerdict, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.OnEvent(bus, fn, opts...)
+	return abxbusCheckEmail.OnEvent(bus, fn, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		r, err := fn(ctx, (*abxbus.Event[CheckEmail, EmailVerdict])(e))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
 // EmitCheckEmail emits p on bus without waiting (see abxbus.Emit). The event is returned even on
-// error.
+// error, with the error recorded so that its Now, Wait and Result report it too.
 func EmitCheckEmail(ctx context.Context, bus *abxbus.Bus, p CheckEmail) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
-	return abxbus.Emit(ctx, bus, p)
+	e, err := abxbusCheckEmail.Emit(ctx, bus, p)
+	return (*abxbus.Event[CheckEmail, EmailVerdict])(e), err
 }
 
-// EmitCheckEmailWith is EmitCheckEmail with per-event options layered over the declared defaults
-// (see abxbus.EmitWith).
+// EmitCheckEmailWith is EmitCheckEmail with per-event options layered over the declared defaults:
+// set fields override them, unset fields keep them (see abxbus.EmitWith). An invalid option is an
+// error wrapping abxbus.ErrInvalidOption, and nothing is emitted.
 func EmitCheckEmailWith(ctx context.Context, bus *abxbus.Bus, p CheckEmail, opts abxbus.EventOptions) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
-	return abxbus.EmitWith(ctx, bus, p, opts)
+	e, err := abxbusCheckEmail.EmitWith(ctx, bus, p, &opts)
+	return (*abxbus.Event[CheckEmail, EmailVerdict])(e), err
 }
 
-// EmitCheckEmailChild emits p as a linked child of the running handler that owns ctx, without
-// waiting (see abxbus.EmitChildOf).
+// EmitCheckEmailChild emits p, without waiting, as a linked child of the running handler that owns
+// ctx, on that handler's bus (see abxbus.EmitChildOf). Errors: abxbus.ErrNotInHandler when ctx is
+// not a handler's context, abxbus.ErrHandlerFinished when that handler has already returned or
+// timed out, and those of EmitCheckEmail.
 func EmitCheckEmailChild(ctx context.Context, p CheckEmail) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
-	return abxbus.EmitChildOf(ctx, p)
+	e, err := abxbusCheckEmail.EmitChild(ctx, p)
+	return (*abxbus.Event[CheckEmail, EmailVerdict])(e), err
 }
 
-// AwaitCheckEmail emits p on bus and processes it now (queue-jumping when called from a handler),
-// returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors. ctx bounds the wait.
+// AwaitCheckEmail emits p on bus, processes it now and returns the completed event (see
+// abxbus.BaseEvent.Now): outside a handler the event moves to the head of the bus's queue; from a
+// handler (ctx is its context) it runs at once, in the slot the handler's event holds. It reports
+// emit and wait failures only; read handler errors from the event's result accessors. ctx bounds
+// the wait.
 func AwaitCheckEmail(ctx context.Context, bus *abxbus.Bus, p CheckEmail) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
-	e, err := abxbus.Emit(ctx, bus, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusCheckEmail.Await(ctx, bus, p)
+	return (*abxbus.Event[CheckEmail, EmailVerdict])(e), err
 }
 
 // AwaitCheckEmailChild is AwaitCheckEmail for a linked child of the running handler that owns ctx:
-// p is emitted as that handler's child on its bus (parent id and emitting handler recorded),
-// processed now, queue-jumping, and the parent does not complete before it (see
+// p is emitted as that handler's child on its bus (parent id and emitting handler recorded), runs
+// at once in the slot the handler's event holds, and the parent does not complete before it (see
 // abxbus.EmitChildOf). It returns the completed event and reports emit and wait failures only
 // (abxbus.ErrNotInHandler when ctx is not a handler's context); read handler errors from the
 // event's result accessors. ctx bounds the wait.
 func AwaitCheckEmailChild(ctx context.Context, p CheckEmail) (*abxbus.Event[CheckEmail, EmailVerdict], error) {
-	e, err := abxbus.EmitChildOf(ctx, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusCheckEmail.AwaitChild(ctx, p)
+	return (*abxbus.Event[CheckEmail, EmailVerdict])(e), err
 }
 
-// CallCheckEmail is request/response: it emits p on bus, processes it now and returns the first
-// valid result, or the handler's error (see abxbus.Call).
+// CallCheckEmail is request/response (see abxbus.Call): it emits p on bus, processes it now as
+// AwaitCheckEmail does, waits until every handler has finished and returns the first valid result
+// in handler registration order. A handler error is returned instead (several as
+// *abxbus.EventHandlerErrors), and when no handler returns a non-null result the error matches
+// abxbus.ErrNoResult. ctx bounds only the wait.
 func CallCheckEmail(ctx context.Context, bus *abxbus.Bus, p CheckEmail) (EmailVerdict, error) {
-	return abxbus.Call(ctx, bus, p)
+	v, err := abxbusCheckEmail.Call(ctx, bus, p)
+	r, _ := v.(EmailVerdict)
+	return r, err
 }
 
 // CallCheckEmailChild is CallCheckEmail for a linked child of the running handler that owns ctx:
-// the child queue-jumps and blocks its parent's completion (see abxbus.CallChild).
+// the child runs at once, in the slot the handler's event holds, and blocks its parent's completion
+// (see abxbus.CallChild).
 func CallCheckEmailChild(ctx context.Context, p CheckEmail) (EmailVerdict, error) {
-	return abxbus.CallChild(ctx, p)
+	v, err := abxbusCheckEmail.CallChild(ctx, p)
+	r, _ := v.(EmailVerdict)
+	return r, err
 }
 
 // FindCheckEmail returns the newest CheckEmail event on bus that matches opts and every where
@@ -236,10 +297,12 @@ func FilterCheckEmail(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOpti
 }
 
 // DecodeCheckEmailResult decodes a CheckEmail result that arrived as JSON, validating it against
-// CheckEmailResultSchema first. JSON null gives the zero value. A value that does not match is an
-// *abxbus.EventHandlerResultSchemaError.
+// CheckEmailResultSchema first. JSON null gives the zero value. A value that is not JSON or does
+// not match is an *abxbus.EventHandlerResultSchemaError.
 func DecodeCheckEmailResult(data []byte) (EmailVerdict, error) {
-	return abxbus.DecodeResult[EmailVerdict](CheckEmailResultSchema, data)
+	v, err := abxbusCheckEmail.DecodeResult(CheckEmailResultSchema, data)
+	r, _ := v.(EmailVerdict)
+	return r, err
 }
 
 // PriceQuoteEventType is the event_type of PriceQuote events.
@@ -250,7 +313,7 @@ const PriceQuoteEventType = "PriceQuote"
 const PriceQuoteResultSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","anyOf":[{"type":"object","propertyNames":{"type":"string"},"additionalProperties":{"type":"number"}},{"type":"null"}]}`
 
 // EventSpec declares event type "PriceQuote", handler concurrency parallel and completion first.
-// The runtime calls it once per type.
+// abxbus reads it once per type, on the zero value.
 func (PriceQuote) EventSpec() abxbus.EventSpec {
 	return abxbus.EventSpec{
 		Type: PriceQuoteEventType,
@@ -261,71 +324,103 @@ func (PriceQuote) EventSpec() abxbus.EventSpec {
 	}
 }
 
-// OnPriceQuote registers fn as a handler of PriceQuote events on bus (see abxbus.On). fn runs on
-// its own goroutine with a context cancelled by the handler's timeouts and the bus's lifecycle.
+// abxbusPriceQuote is the runtime side of the PriceQuote helpers below: each is plain code around
+// one of its methods, so that little code is compiled per event (see abxbus.GeneratedEvent).
+var abxbusPriceQuote = abxbus.Generated[PriceQuote, map[string]float64]()
+
+// OnPriceQuote registers fn as a handler of PriceQuote events on bus and returns it (see
+// abxbus.On). fn receives the payload and returns the result. It runs on a goroutine the bus owns:
+// the bus's dispatcher goroutine for a serial handler, a goroutine of its own for a parallel
+// handler or event. Its context carries the emitting context's values and is cancelled by the
+// handler's timeout, the event timeout, a first-completion loss, a parent's timeout and
+// bus.Destroy. Errors (wrapping abxbus.ErrInvalidOption): a nil fn, a bus not made by abxbus.New,
+// an invalid declaration, the event type bound on bus to another Go type; and the error of a
+// destroyed bus.
 func OnPriceQuote(bus *abxbus.Bus, fn func(ctx context.Context, p PriceQuote) (map[string]float64, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.On(bus, fn, opts...)
+	return abxbusPriceQuote.On(bus, fn, func(ctx context.Context, p any) (any, error) {
+		r, err := fn(ctx, p.(PriceQuote))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
-// OnPriceQuoteEvent registers fn as a handler of PriceQuote events that receives the whole event
-// (ids, lineage, results) as well as the payload (see abxbus.OnEvent).
+// OnPriceQuoteEvent is OnPriceQuote for a handler that receives the whole event (ids, lineage,
+// results, and the payload through e.Payload) instead of the payload (see abxbus.OnEvent).
 func OnPriceQuoteEvent(bus *abxbus.Bus, fn func(ctx context.Context, e *abxbus.Event[PriceQuote, map[string]float64]) (map[string]float64, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.OnEvent(bus, fn, opts...)
+	return abxbusPriceQuote.OnEvent(bus, fn, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		r, err := fn(ctx, (*abxbus.Event[PriceQuote, map[string]float64])(e))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
 // EmitPriceQuote emits p on bus without waiting (see abxbus.Emit). The event is returned even on
-// error.
+// error, with the error recorded so that its Now, Wait and Result report it too.
 func EmitPriceQuote(ctx context.Context, bus *abxbus.Bus, p PriceQuote) (*abxbus.Event[PriceQuote, map[string]float64], error) {
-	return abxbus.Emit(ctx, bus, p)
+	e, err := abxbusPriceQuote.Emit(ctx, bus, p)
+	return (*abxbus.Event[PriceQuote, map[string]float64])(e), err
 }
 
-// EmitPriceQuoteWith is EmitPriceQuote with per-event options layered over the declared defaults
-// (see abxbus.EmitWith).
+// EmitPriceQuoteWith is EmitPriceQuote with per-event options layered over the declared defaults:
+// set fields override them, unset fields keep them (see abxbus.EmitWith). An invalid option is an
+// error wrapping abxbus.ErrInvalidOption, and nothing is emitted.
 func EmitPriceQuoteWith(ctx context.Context, bus *abxbus.Bus, p PriceQuote, opts abxbus.EventOptions) (*abxbus.Event[PriceQuote, map[string]float64], error) {
-	return abxbus.EmitWith(ctx, bus, p, opts)
+	e, err := abxbusPriceQuote.EmitWith(ctx, bus, p, &opts)
+	return (*abxbus.Event[PriceQuote, map[string]float64])(e), err
 }
 
-// EmitPriceQuoteChild emits p as a linked child of the running handler that owns ctx, without
-// waiting (see abxbus.EmitChildOf).
+// EmitPriceQuoteChild emits p, without waiting, as a linked child of the running handler that owns
+// ctx, on that handler's bus (see abxbus.EmitChildOf). Errors: abxbus.ErrNotInHandler when ctx is
+// not a handler's context, abxbus.ErrHandlerFinished when that handler has already returned or
+// timed out, and those of EmitPriceQuote.
 func EmitPriceQuoteChild(ctx context.Context, p PriceQuote) (*abxbus.Event[PriceQuote, map[string]float64], error) {
-	return abxbus.EmitChildOf(ctx, p)
+	e, err := abxbusPriceQuote.EmitChild(ctx, p)
+	return (*abxbus.Event[PriceQuote, map[string]float64])(e), err
 }
 
-// AwaitPriceQuote emits p on bus and processes it now (queue-jumping when called from a handler),
-// returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors. ctx bounds the wait.
+// AwaitPriceQuote emits p on bus, processes it now and returns the completed event (see
+// abxbus.BaseEvent.Now): outside a handler the event moves to the head of the bus's queue; from a
+// handler (ctx is its context) it runs at once, in the slot the handler's event holds. It reports
+// emit and wait failures only; read handler errors from the event's result accessors. ctx bounds
+// the wait.
 func AwaitPriceQuote(ctx context.Context, bus *abxbus.Bus, p PriceQuote) (*abxbus.Event[PriceQuote, map[string]float64], error) {
-	e, err := abxbus.Emit(ctx, bus, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusPriceQuote.Await(ctx, bus, p)
+	return (*abxbus.Event[PriceQuote, map[string]float64])(e), err
 }
 
 // AwaitPriceQuoteChild is AwaitPriceQuote for a linked child of the running handler that owns ctx:
-// p is emitted as that handler's child on its bus (parent id and emitting handler recorded),
-// processed now, queue-jumping, and the parent does not complete before it (see
+// p is emitted as that handler's child on its bus (parent id and emitting handler recorded), runs
+// at once in the slot the handler's event holds, and the parent does not complete before it (see
 // abxbus.EmitChildOf). It returns the completed event and reports emit and wait failures only
 // (abxbus.ErrNotInHandler when ctx is not a handler's context); read handler errors from the
 // event's result accessors. ctx bounds the wait.
 func AwaitPriceQuoteChild(ctx context.Context, p PriceQuote) (*abxbus.Event[PriceQuote, map[string]float64], error) {
-	e, err := abxbus.EmitChildOf(ctx, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusPriceQuote.AwaitChild(ctx, p)
+	return (*abxbus.Event[PriceQuote, map[string]float64])(e), err
 }
 
-// CallPriceQuote is request/response: it emits p on bus, processes it now and returns the first
-// valid result, or the handler's error (see abxbus.Call).
+// CallPriceQuote is request/response (see abxbus.Call): it emits p on bus, processes it now as
+// AwaitPriceQuote does, waits until every handler has finished and returns the first valid result
+// in handler registration order. A handler error is returned instead (several as
+// *abxbus.EventHandlerErrors), and when no handler returns a non-null result the error matches
+// abxbus.ErrNoResult. ctx bounds only the wait.
 func CallPriceQuote(ctx context.Context, bus *abxbus.Bus, p PriceQuote) (map[string]float64, error) {
-	return abxbus.Call(ctx, bus, p)
+	v, err := abxbusPriceQuote.Call(ctx, bus, p)
+	r, _ := v.(map[string]float64)
+	return r, err
 }
 
 // CallPriceQuoteChild is CallPriceQuote for a linked child of the running handler that owns ctx:
-// the child queue-jumps and blocks its parent's completion (see abxbus.CallChild).
+// the child runs at once, in the slot the handler's event holds, and blocks its parent's completion
+// (see abxbus.CallChild).
 func CallPriceQuoteChild(ctx context.Context, p PriceQuote) (map[string]float64, error) {
-	return abxbus.CallChild(ctx, p)
+	v, err := abxbusPriceQuote.CallChild(ctx, p)
+	r, _ := v.(map[string]float64)
+	return r, err
 }
 
 // FindPriceQuote returns the newest PriceQuote event on bus that matches opts and every where
@@ -341,10 +436,12 @@ func FilterPriceQuote(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOpti
 }
 
 // DecodePriceQuoteResult decodes a PriceQuote result that arrived as JSON, validating it against
-// PriceQuoteResultSchema first. JSON null gives the zero value. A value that does not match is an
-// *abxbus.EventHandlerResultSchemaError.
+// PriceQuoteResultSchema first. JSON null gives the zero value. A value that is not JSON or does
+// not match is an *abxbus.EventHandlerResultSchemaError.
 func DecodePriceQuoteResult(data []byte) (map[string]float64, error) {
-	return abxbus.DecodeResult[map[string]float64](PriceQuoteResultSchema, data)
+	v, err := abxbusPriceQuote.DecodeResult(PriceQuoteResultSchema, data)
+	r, _ := v.(map[string]float64)
+	return r, err
 }
 
 // WelcomeEventType is the event_type of Welcome events.
@@ -354,7 +451,8 @@ const WelcomeEventType = "Welcome"
 // result type *string, as abxbus.ResultSchemaFor derives it.
 const WelcomeResultSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","anyOf":[{"type":"string"},{"type":"null"}]}`
 
-// EventSpec declares event type "Welcome" and timeout disabled. The runtime calls it once per type.
+// EventSpec declares event type "Welcome" and timeout disabled. abxbus reads it once per type, on
+// the zero value.
 func (Welcome) EventSpec() abxbus.EventSpec {
 	return abxbus.EventSpec{
 		Type: WelcomeEventType,
@@ -364,71 +462,102 @@ func (Welcome) EventSpec() abxbus.EventSpec {
 	}
 }
 
-// OnWelcome registers fn as a handler of Welcome events on bus (see abxbus.On). fn runs on its own
-// goroutine with a context cancelled by the handler's timeouts and the bus's lifecycle.
+// abxbusWelcome is the runtime side of the Welcome helpers below: each is plain code around one of
+// its methods, so that little code is compiled per event (see abxbus.GeneratedEvent).
+var abxbusWelcome = abxbus.Generated[Welcome, *string]()
+
+// OnWelcome registers fn as a handler of Welcome events on bus and returns it (see abxbus.On). fn
+// receives the payload and returns the result. It runs on a goroutine the bus owns: the bus's
+// dispatcher goroutine for a serial handler, a goroutine of its own for a parallel handler or
+// event. Its context carries the emitting context's values and is cancelled by the handler's
+// timeout, the event timeout, a first-completion loss, a parent's timeout and bus.Destroy. Errors
+// (wrapping abxbus.ErrInvalidOption): a nil fn, a bus not made by abxbus.New, an invalid
+// declaration, the event type bound on bus to another Go type; and the error of a destroyed bus.
 func OnWelcome(bus *abxbus.Bus, fn func(ctx context.Context, p Welcome) (*string, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.On(bus, fn, opts...)
+	return abxbusWelcome.On(bus, fn, func(ctx context.Context, p any) (any, error) {
+		r, err := fn(ctx, p.(Welcome))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
-// OnWelcomeEvent registers fn as a handler of Welcome events that receives the whole event (ids,
-// lineage, results) as well as the payload (see abxbus.OnEvent).
+// OnWelcomeEvent is OnWelcome for a handler that receives the whole event (ids, lineage, results,
+// and the payload through e.Payload) instead of the payload (see abxbus.OnEvent).
 func OnWelcomeEvent(bus *abxbus.Bus, fn func(ctx context.Context, e *abxbus.Event[Welcome, *string]) (*string, error), opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	return abxbus.OnEvent(bus, fn, opts...)
+	return abxbusWelcome.OnEvent(bus, fn, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		r, err := fn(ctx, (*abxbus.Event[Welcome, *string])(e))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}, opts)
 }
 
 // EmitWelcome emits p on bus without waiting (see abxbus.Emit). The event is returned even on
-// error.
+// error, with the error recorded so that its Now, Wait and Result report it too.
 func EmitWelcome(ctx context.Context, bus *abxbus.Bus, p Welcome) (*abxbus.Event[Welcome, *string], error) {
-	return abxbus.Emit(ctx, bus, p)
+	e, err := abxbusWelcome.Emit(ctx, bus, p)
+	return (*abxbus.Event[Welcome, *string])(e), err
 }
 
-// EmitWelcomeWith is EmitWelcome with per-event options layered over the declared defaults (see
-// abxbus.EmitWith).
+// EmitWelcomeWith is EmitWelcome with per-event options layered over the declared defaults: set
+// fields override them, unset fields keep them (see abxbus.EmitWith). An invalid option is an error
+// wrapping abxbus.ErrInvalidOption, and nothing is emitted.
 func EmitWelcomeWith(ctx context.Context, bus *abxbus.Bus, p Welcome, opts abxbus.EventOptions) (*abxbus.Event[Welcome, *string], error) {
-	return abxbus.EmitWith(ctx, bus, p, opts)
+	e, err := abxbusWelcome.EmitWith(ctx, bus, p, &opts)
+	return (*abxbus.Event[Welcome, *string])(e), err
 }
 
-// EmitWelcomeChild emits p as a linked child of the running handler that owns ctx, without waiting
-// (see abxbus.EmitChildOf).
+// EmitWelcomeChild emits p, without waiting, as a linked child of the running handler that owns
+// ctx, on that handler's bus (see abxbus.EmitChildOf). Errors: abxbus.ErrNotInHandler when ctx is
+// not a handler's context, abxbus.ErrHandlerFinished when that handler has already returned or
+// timed out, and those of EmitWelcome.
 func EmitWelcomeChild(ctx context.Context, p Welcome) (*abxbus.Event[Welcome, *string], error) {
-	return abxbus.EmitChildOf(ctx, p)
+	e, err := abxbusWelcome.EmitChild(ctx, p)
+	return (*abxbus.Event[Welcome, *string])(e), err
 }
 
-// AwaitWelcome emits p on bus and processes it now (queue-jumping when called from a handler),
-// returning the completed event. It reports emit and wait failures only; read handler errors from
-// the event's result accessors. ctx bounds the wait.
+// AwaitWelcome emits p on bus, processes it now and returns the completed event (see
+// abxbus.BaseEvent.Now): outside a handler the event moves to the head of the bus's queue; from a
+// handler (ctx is its context) it runs at once, in the slot the handler's event holds. It reports
+// emit and wait failures only; read handler errors from the event's result accessors. ctx bounds
+// the wait.
 func AwaitWelcome(ctx context.Context, bus *abxbus.Bus, p Welcome) (*abxbus.Event[Welcome, *string], error) {
-	e, err := abxbus.Emit(ctx, bus, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusWelcome.Await(ctx, bus, p)
+	return (*abxbus.Event[Welcome, *string])(e), err
 }
 
 // AwaitWelcomeChild is AwaitWelcome for a linked child of the running handler that owns ctx: p is
-// emitted as that handler's child on its bus (parent id and emitting handler recorded), processed
-// now, queue-jumping, and the parent does not complete before it (see abxbus.EmitChildOf). It
-// returns the completed event and reports emit and wait failures only (abxbus.ErrNotInHandler when
-// ctx is not a handler's context); read handler errors from the event's result accessors. ctx
-// bounds the wait.
+// emitted as that handler's child on its bus (parent id and emitting handler recorded), runs at
+// once in the slot the handler's event holds, and the parent does not complete before it (see
+// abxbus.EmitChildOf). It returns the completed event and reports emit and wait failures only
+// (abxbus.ErrNotInHandler when ctx is not a handler's context); read handler errors from the
+// event's result accessors. ctx bounds the wait.
 func AwaitWelcomeChild(ctx context.Context, p Welcome) (*abxbus.Event[Welcome, *string], error) {
-	e, err := abxbus.EmitChildOf(ctx, p)
-	if err != nil {
-		return e, err
-	}
-	return e, e.Now(ctx)
+	e, err := abxbusWelcome.AwaitChild(ctx, p)
+	return (*abxbus.Event[Welcome, *string])(e), err
 }
 
-// CallWelcome is request/response: it emits p on bus, processes it now and returns the first valid
-// result, or the handler's error (see abxbus.Call).
+// CallWelcome is request/response (see abxbus.Call): it emits p on bus, processes it now as
+// AwaitWelcome does, waits until every handler has finished and returns the first valid result in
+// handler registration order. A handler error is returned instead (several as
+// *abxbus.EventHandlerErrors), and when no handler returns a non-null result the error matches
+// abxbus.ErrNoResult. ctx bounds only the wait.
 func CallWelcome(ctx context.Context, bus *abxbus.Bus, p Welcome) (*string, error) {
-	return abxbus.Call(ctx, bus, p)
+	v, err := abxbusWelcome.Call(ctx, bus, p)
+	r, _ := v.(*string)
+	return r, err
 }
 
 // CallWelcomeChild is CallWelcome for a linked child of the running handler that owns ctx: the
-// child queue-jumps and blocks its parent's completion (see abxbus.CallChild).
+// child runs at once, in the slot the handler's event holds, and blocks its parent's completion
+// (see abxbus.CallChild).
 func CallWelcomeChild(ctx context.Context, p Welcome) (*string, error) {
-	return abxbus.CallChild(ctx, p)
+	v, err := abxbusWelcome.CallChild(ctx, p)
+	r, _ := v.(*string)
+	return r, err
 }
 
 // FindWelcome returns the newest Welcome event on bus that matches opts and every where predicate
@@ -444,8 +573,10 @@ func FilterWelcome(ctx context.Context, bus *abxbus.Bus, opts abxbus.FindOptions
 }
 
 // DecodeWelcomeResult decodes a Welcome result that arrived as JSON, validating it against
-// WelcomeResultSchema first. JSON null gives the zero value. A value that does not match is an
-// *abxbus.EventHandlerResultSchemaError.
+// WelcomeResultSchema first. JSON null gives the zero value. A value that is not JSON or does not
+// match is an *abxbus.EventHandlerResultSchemaError.
 func DecodeWelcomeResult(data []byte) (*string, error) {
-	return abxbus.DecodeResult[*string](WelcomeResultSchema, data)
+	v, err := abxbusWelcome.DecodeResult(WelcomeResultSchema, data)
+	r, _ := v.(*string)
+	return r, err
 }
