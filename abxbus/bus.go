@@ -524,7 +524,7 @@ func (b *Bus) Destroy(clear bool) {
 	b.finders = nil
 	b.mu.Unlock()
 
-	cause := &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
+	cause := &EventBusDestroyedError{Bus: b.label, Op: "Destroy", Cause: context.Canceled}
 	for _, f := range finders {
 		f.deliver(nil)
 	}
@@ -535,7 +535,7 @@ func (b *Bus) Destroy(clear bool) {
 		// run it with no handlers so it finishes on this bus, recording that it was never processed here
 		e.mu.Lock()
 		if e.failErr == nil {
-			e.failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
+			e.failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy", Cause: context.Canceled}
 		}
 		e.mu.Unlock()
 		b.mu.Lock()

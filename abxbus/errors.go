@@ -1,6 +1,7 @@
 package abxbus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -50,8 +51,17 @@ var (
 	ErrLineageCycle = errors.New("an event cannot be a linked child of itself or of its descendants")
 )
 
-// EventHandlerTimeoutError records a handler that exceeded its own budget. It matches ErrHandlerTimeout
-// and context.DeadlineExceeded-style checks are not implied.
+// Every outcome caused by a deadline (a handler's own timeout, the event timeout, a parent's timeout
+// reaching its children) matches context.DeadlineExceeded with errors.Is, and every outcome caused by a
+// cancellation (a first-completion loss, Destroy, a parent stopped for one of those reasons) matches
+// context.Canceled, never both: the kinds below carry what caused them (Cause, Unwrap) and errors.Is
+// follows it. Code that treats abxbus outcomes like any other context error can use errors.Is alone;
+// errors.As tells the kinds apart.
+
+// EventHandlerTimeoutError records a handler that exceeded its own time budget (the handler's timeout,
+// else the event's handler timeout, else the event timeout, when that is shorter than what is left of
+// the event deadline). It matches ErrHandlerTimeout and context.DeadlineExceeded; the handler's context
+// is done with context.DeadlineExceeded.
 type EventHandlerTimeoutError struct {
 	Message string
 	Timeout time.Duration
@@ -59,9 +69,13 @@ type EventHandlerTimeoutError struct {
 
 func (e *EventHandlerTimeoutError) Error() string        { return e.Message }
 func (e *EventHandlerTimeoutError) Is(target error) bool { return target == ErrHandlerTimeout }
+func (e *EventHandlerTimeoutError) Unwrap() error        { return context.DeadlineExceeded }
 
-// EventHandlerCancelledError records a handler that never started. Cause says why (event timeout,
-// first completion, parent timeout, bus destroyed).
+// EventHandlerCancelledError records a handler that never started. Cause says why: an
+// *EventTimeoutError (the event deadline passed), a first-completion loss, an *EventBusDestroyedError,
+// or the stop of the parent event's handler that was waiting for this event (which wraps what stopped
+// that handler). It matches ErrHandlerCancelled, and through Cause context.DeadlineExceeded or
+// context.Canceled.
 type EventHandlerCancelledError struct {
 	Message string
 	Cause   error
@@ -71,7 +85,10 @@ func (e *EventHandlerCancelledError) Error() string        { return e.Message }
 func (e *EventHandlerCancelledError) Is(target error) bool { return target == ErrHandlerCancelled }
 func (e *EventHandlerCancelledError) Unwrap() error        { return e.Cause }
 
-// EventHandlerAbortedError records a handler interrupted while running; its context was cancelled.
+// EventHandlerAbortedError records a handler interrupted while running: its context was done, with
+// context.DeadlineExceeded when Cause is a deadline and context.Canceled otherwise. Cause is one of the
+// causes listed for EventHandlerCancelledError. It matches ErrHandlerAborted, and through Cause
+// context.DeadlineExceeded or context.Canceled.
 type EventHandlerAbortedError struct {
 	Message string
 	Cause   error
@@ -90,8 +107,8 @@ type EventHandlerResultSchemaError struct {
 func (e *EventHandlerResultSchemaError) Error() string        { return e.Message }
 func (e *EventHandlerResultSchemaError) Is(target error) bool { return target == ErrResultSchema }
 
-// EventTimeoutError is the event-level timeout, the cause of the cancelled/aborted handler errors it
-// produced.
+// EventTimeoutError is the event-level timeout: the Cause of the cancelled and aborted handler errors
+// it produced. It matches ErrEventTimeout and context.DeadlineExceeded.
 type EventTimeoutError struct {
 	Message string
 	Timeout time.Duration
@@ -99,6 +116,7 @@ type EventTimeoutError struct {
 
 func (e *EventTimeoutError) Error() string        { return e.Message }
 func (e *EventTimeoutError) Is(target error) bool { return target == ErrEventTimeout }
+func (e *EventTimeoutError) Unwrap() error        { return context.DeadlineExceeded }
 
 // EventHandlerPanicError records a handler panic: the recovered value and the goroutine stack.
 type EventHandlerPanicError struct {
@@ -146,16 +164,21 @@ func (e *EventResultNoneError) Error() string {
 }
 func (e *EventResultNoneError) Is(target error) bool { return target == ErrNoResult }
 
-// EventBusDestroyedError names the rejected operation and bus. Matches ErrBusDestroyed.
+// EventBusDestroyedError names the rejected operation and bus. It matches ErrBusDestroyed. Cause is
+// context.Canceled when Destroy ended work that was already under way (Op "Destroy": the cause of the
+// aborted and cancelled handlers of events in flight, and the error of events still queued, so these
+// match context.Canceled); it is nil when an operation was attempted on a bus already destroyed.
 type EventBusDestroyedError struct {
-	Bus string
-	Op  string
+	Bus   string
+	Op    string
+	Cause error
 }
 
 func (e *EventBusDestroyedError) Error() string {
 	return e.Bus + "." + e.Op + " rejected: event bus has been destroyed"
 }
 func (e *EventBusDestroyedError) Is(target error) bool { return target == ErrBusDestroyed }
+func (e *EventBusDestroyedError) Unwrap() error        { return e.Cause }
 
 // HistoryFullError names the bus and its limit. Matches ErrHistoryFull.
 type HistoryFullError struct {
