@@ -186,6 +186,9 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 	if err := b.unusable("Emit"); err != nil {
 		return e, b.reject(e, err)
 	}
+	if e.info != nil && e.info.err != nil { // NewEvent of an invalid payload type (a pointer, a bad EventSpec)
+		return e, b.reject(e, e.info.err)
+	}
 	if caller := currentResult(ctx); caller != nil && caller.finished() {
 		if caller.bus.IsDestroyed() {
 			return e, b.reject(e, &EventBusDestroyedError{Bus: caller.bus.label, Op: "Emit"})

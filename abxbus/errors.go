@@ -21,8 +21,13 @@ var (
 	// event is still in flight (D1).
 	ErrHistoryFull = errors.New("history limit reached")
 	// ErrNoResult: a result accessor asked for a result (RequireResult, or Call) and no handler returned a
-	// valid one (F155).
+	// valid one: a non-null value that is not a forwarded event, or one that passed the accessor's filter.
+	// It also matches when the event had no handler at all (see ErrNoHandler).
 	ErrNoResult = errors.New("no handler returned a non-null result")
+	// ErrNoHandler: a result was required and the event had no handler on the buses that processed it
+	// (nothing registered for its event type, and no "*" handler). An error matching it matches
+	// ErrNoResult too.
+	ErrNoHandler = errors.New("abxbus: no handler for the event type")
 	// ErrHandlerTimeout: a handler exceeded its own time budget (F137).
 	ErrHandlerTimeout = errors.New("event handler timed out")
 	// ErrHandlerCancelled: a handler never started because of an event timeout, a first-completion
@@ -153,16 +158,44 @@ func (e *EventHandlerErrors) Error() string {
 }
 func (e *EventHandlerErrors) Unwrap() []error { return e.Errors }
 
-// EventResultNoneError: no handler returned a valid result (F155). Matches ErrNoResult.
+// EventResultNoneError reports that a result was required (Call, or ResultOptions.RequireResult) and
+// none passed the filter. It matches ErrNoResult, and also ErrNoHandler when the event had no handler at
+// all (no handler registered for its type, nor a "*" handler, on the buses that processed it). The
+// message says which: no handler for the event type on the named buses, or what the handlers that ran
+// did instead (returned null, forwarded the event, failed with errors ignored, lost a first-completion
+// race, did not pass the filter, were still running).
 type EventResultNoneError struct {
 	EventType string
 	EventID   string
+	// Buses are the labels of the buses that processed the event, in the order they accepted it.
+	Buses []string
+	// Handlers is the number of handler results the event has (0: no handler ran).
+	Handlers int
+	// Detail says, for Handlers > 0, what the handlers did instead of returning a result.
+	Detail string
 }
 
 func (e *EventResultNoneError) Error() string {
-	return fmt.Sprintf("Expected at least one handler to return a non-null result, but none did: %s#%s", e.EventType, lastN(e.EventID, 4))
+	if e.Handlers == 0 {
+		msg := fmt.Sprintf("abxbus: no handler for event type %q", e.EventType)
+		switch len(e.Buses) {
+		case 0:
+		case 1:
+			msg += " on bus " + e.Buses[0]
+		default:
+			msg += " on buses " + strings.Join(e.Buses, ", ")
+		}
+		return msg + " (event " + e.EventType + "#" + lastN(e.EventID, 4) + ")"
+	}
+	msg := fmt.Sprintf("abxbus: no handler returned a result for %s#%s", e.EventType, lastN(e.EventID, 4))
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
 }
-func (e *EventResultNoneError) Is(target error) bool { return target == ErrNoResult }
+func (e *EventResultNoneError) Is(target error) bool {
+	return target == ErrNoResult || target == ErrNoHandler && e.Handlers == 0
+}
 
 // EventBusDestroyedError names the rejected operation and bus. It matches ErrBusDestroyed. Cause is
 // context.Canceled when Destroy ended work that was already under way (Op "Destroy": the cause of the
