@@ -204,7 +204,8 @@ type Options struct {
 	// HandlerSlowTimeout is the slow-handler warning threshold. Unset: 30 s. NoTimeout: no warning.
 	HandlerSlowTimeout Timeout
 
-	// DetectFilePaths controls whether handler_file_path is captured at registration. nil: true.
+	// DetectFilePaths controls whether handler_file_path is captured at registration. nil: true. The
+	// path is the handler function's package import path, file name and line (see Handler.FilePath).
 	DetectFilePaths *bool
 
 	// LockDomain names the global-serial lock domain (D10). Empty: the process-wide domain. Buses with
