@@ -13,12 +13,12 @@ import (
 // Sentinel errors. Every typed error below matches its sentinel with errors.Is, so callers can branch on
 // the kind without a type assertion, and use errors.As for the details.
 var (
-	// ErrInvalidOption: a bus, event, handler or wait option has an invalid value (D2).
+	// ErrInvalidOption: a bus, event, handler or wait option has an invalid value.
 	ErrInvalidOption = errors.New("abxbus: invalid option")
-	// ErrBusDestroyed: the bus has been destroyed; every later operation on it is rejected (F269).
+	// ErrBusDestroyed: the bus has been destroyed; every later operation on it is rejected.
 	ErrBusDestroyed = errors.New("event bus has been destroyed")
 	// ErrHistoryFull: the emit was rejected because the history is at max_history_size and every retained
-	// event is still in flight (D1).
+	// event is still in flight.
 	ErrHistoryFull = errors.New("history limit reached")
 	// ErrNoResult: a result accessor asked for a result (RequireResult, or Call) and no handler returned a
 	// valid one: a non-null value that is not a forwarded event, or one that passed the accessor's filter.
@@ -28,26 +28,26 @@ var (
 	// (nothing registered for its event type, and no "*" handler). An error matching it matches
 	// ErrNoResult too.
 	ErrNoHandler = errors.New("abxbus: no handler for the event type")
-	// ErrHandlerTimeout: a handler exceeded its own time budget (F137).
+	// ErrHandlerTimeout: a handler exceeded its own time budget.
 	ErrHandlerTimeout = errors.New("event handler timed out")
 	// ErrHandlerCancelled: a handler never started because of an event timeout, a first-completion
-	// winner, a parent timeout or a destroyed bus (F138, F125, F140).
+	// winner, a parent timeout or a destroyed bus.
 	ErrHandlerCancelled = errors.New("event handler cancelled")
-	// ErrHandlerAborted: a running handler was interrupted by one of the same causes (F138, F126, F140).
+	// ErrHandlerAborted: a running handler was interrupted by one of the same causes.
 	ErrHandlerAborted = errors.New("event handler aborted")
-	// ErrResultSchema: a handler's return value did not match the event's result type (F218).
+	// ErrResultSchema: a handler's return value did not match the event's result type.
 	ErrResultSchema = errors.New("event handler result did not match event_result_type")
-	// ErrEventTimeout: the event exceeded its event-level budget (F138).
+	// ErrEventTimeout: the event exceeded its event-level budget.
 	ErrEventTimeout = errors.New("event timed out")
-	// ErrHandlerPanic: a handler panicked; the panic value and stack are recorded (D2).
+	// ErrHandlerPanic: a handler panicked; the panic value and stack are recorded.
 	ErrHandlerPanic = errors.New("event handler panicked")
-	// ErrNotEmitted: Now/Wait on an event that was never emitted to a bus (F98).
+	// ErrNotEmitted: Now/Wait on an event that was never emitted to a bus.
 	ErrNotEmitted = errors.New("event has no bus attached")
 	// ErrWouldDeadlock: a wait from inside a handler on an event that cannot start before that handler
-	// returns (D5). Use Now to queue-jump instead.
+	// returns. Use Now to queue-jump instead.
 	ErrWouldDeadlock = errors.New("wait can never finish: the event cannot start before the waiting handler returns")
 	// ErrHandlerFinished: a child emit from a handler whose run is already over (timed out, aborted or
-	// returned) is refused (F90, F141).
+	// returned) is refused.
 	ErrHandlerFinished = errors.New("the emitting handler is no longer running")
 	// ErrNotInHandler: a call that needs a running handler's context (such as EmitChild) got another one.
 	ErrNotInHandler = errors.New("context does not belong to a running handler")
@@ -138,7 +138,7 @@ func (e *EventHandlerPanicError) Unwrap() error {
 	return nil
 }
 
-// EventHandlerErrors aggregates several handler errors of one event (F154). errors.Is/As look through it.
+// EventHandlerErrors aggregates several handler errors of one event. errors.Is/As look through it.
 type EventHandlerErrors struct {
 	EventType string
 	EventID   string
