@@ -2,6 +2,9 @@ package abxbus
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 )
 
 // ResultOptions shape the result accessors (Result, ResultsList, Call). The zero value is the default
@@ -31,7 +34,8 @@ type ResultOptions struct {
 //
 // Errors, checked before values: with the default options one handler error is returned as is and
 // several as *EventHandlerErrors; with RequireResult, an *EventResultNoneError (matching ErrNoResult)
-// when nothing passes the filter. Handlers cancelled because another won in completion mode first are
+// when nothing passes the filter, whose message says whether the event had no handler at all (then it
+// also matches ErrNoHandler) or what its handlers did instead. Handlers cancelled because another won in completion mode first are
 // not counted as errors. It returns (nil, nil) when nothing passes the filter and RequireResult is not
 // set. Wait failures (ctx done, the emit rejected, never emitted, ErrWouldDeadlock) are returned as
 // from Now. With First set, it returns as soon as a valid result exists (see ResultOptions.First).
@@ -178,7 +182,7 @@ func (e *BaseEvent) scanResults(o ResultOptions, first bool) (one any, list []an
 
 func (e *BaseEvent) scanEnd(o ResultOptions, first bool, one any, list []any, found bool) (any, []any, bool, error) {
 	if !found && o.RequireResult {
-		return nil, nil, false, &EventResultNoneError{EventType: e.eventType, EventID: e.id.String()}
+		return nil, nil, false, e.noResult(o)
 	}
 	if list == nil && !first {
 		list = []any{}
@@ -204,4 +208,57 @@ func (r *EventResult) accessorErrLocked() error {
 		return nil
 	}
 	return r.err
+}
+
+// noResult describes why no result passed the filter: no handler ran at all, or what the handlers did.
+func (e *BaseEvent) noResult(o ResultOptions) *EventResultNoneError {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := &EventResultNoneError{EventType: e.eventType, EventID: e.id.String(), Buses: slices.Clone(e.path), Handlers: len(e.results)}
+	if err.Handlers == 0 {
+		return err
+	}
+	var null, forwarded, failed, lost, running, filtered int
+	for _, r := range e.results {
+		switch {
+		case r.status == ResultError && r.cancelCause == errFirstCompletion:
+			lost++
+		case r.status == ResultError:
+			failed++
+		case !r.status.terminal():
+			running++
+		case r.validLocked():
+			filtered++ // valid, but the Include filter left it out
+		case r.value != nil && !r.null:
+			forwarded++ // a completed non-null value that is not valid is a forwarded event
+		default:
+			null++
+		}
+	}
+	var parts []string
+	add := func(n int, one, many string) {
+		switch {
+		case n == 0:
+		case n == err.Handlers && n == 1:
+			parts = append(parts, "its one handler "+one)
+		case n == err.Handlers && n == 2:
+			parts = append(parts, "both handlers "+many)
+		case n == err.Handlers:
+			parts = append(parts, fmt.Sprintf("all %d handlers %s", n, many))
+		case n == 1:
+			parts = append(parts, "1 "+one)
+		default:
+			parts = append(parts, fmt.Sprintf("%d %s", n, many))
+		}
+	}
+	add(null, "returned null", "returned null")
+	add(forwarded, "forwarded the event", "forwarded the event")
+	add(failed, "failed (errors ignored)", "failed (errors ignored)")
+	add(lost, "lost to another handler's result", "lost to another handler's result")
+	add(running, "was still running", "were still running")
+	if o.Include != nil {
+		add(filtered, "returned a value the filter left out", "returned values the filter left out")
+	}
+	err.Detail = strings.Join(parts, ", ")
+	return err
 }

@@ -186,6 +186,9 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 	if err := b.unusable("Emit"); err != nil {
 		return e, b.reject(e, err)
 	}
+	if e.info != nil && e.info.err != nil { // NewEvent of an invalid payload type (a pointer, a bad EventSpec)
+		return e, b.reject(e, e.info.err)
+	}
 	if caller := currentResult(ctx); caller != nil && caller.finished() {
 		if caller.bus.IsDestroyed() {
 			return e, b.reject(e, &EventBusDestroyedError{Bus: caller.bus.label, Op: "Emit"})
@@ -515,7 +518,7 @@ func (b *Bus) Destroy(clear bool) {
 	b.finders = nil
 	b.mu.Unlock()
 
-	cause := &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
+	cause := &EventBusDestroyedError{Bus: b.label, Op: "Destroy", Cause: context.Canceled}
 	for _, f := range finders {
 		f.deliver(nil)
 	}
@@ -526,7 +529,7 @@ func (b *Bus) Destroy(clear bool) {
 		// run it with no handlers so it finishes on this bus, recording that it was never processed here
 		e.mu.Lock()
 		if e.failErr == nil {
-			e.failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
+			e.failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy", Cause: context.Canceled}
 		}
 		e.mu.Unlock()
 		b.mu.Lock()

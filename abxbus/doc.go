@@ -75,7 +75,11 @@
 // resolved (the event's own, else the bus's), and the event deadline): an event with [NoTimeout] as its
 // timeout also lifts the fallback limit of its handlers. Expiry records [EventHandlerTimeoutError] (own budget), [EventHandlerAbortedError]
 // (was running when the event deadline, a first-completion loss or a parent timeout hit) or
-// [EventHandlerCancelledError] (had not started). Slow-event and slow-handler thresholds only log a
+// [EventHandlerCancelledError] (had not started). Every outcome caused by a deadline (a handler's or the
+// event's timeout, a parent's timeout reaching its children, the caller's context deadline) matches
+// context.DeadlineExceeded with errors.Is, and every outcome caused by a cancellation (a first-completion
+// loss, [Bus.Destroy], the caller's context cancelled) matches context.Canceled; the handler's own
+// context ends with the same error. errors.As still tells the abxbus kinds apart. Slow-event and slow-handler thresholds only log a
 // warning through the bus's [log/slog] logger.
 //
 // # Errors
@@ -86,7 +90,8 @@
 // [Event.Results]) and [Call] wait until the event has completed and only then apply the filter and the
 // error policy, so their answer does not depend on timing: by default any handler error is the answer
 // (one as is, several aggregated in an [EventHandlerErrors]), checked before values, and an event with no
-// result gives [EventResultNoneError] only when ResultOptions.RequireResult is set ([Call] sets it).
+// result gives [EventResultNoneError] only when ResultOptions.RequireResult is set ([Call] sets it); it
+// matches [ErrNoHandler] too when no handler was registered for the event type.
 // Returning early is explicit: with ResultOptions.First an accessor or [Call] returns as soon as a valid
 // result exists and reports only the errors of handlers already finished; the other handlers keep
 // running. [BaseEvent.ResultsSnapshot] reads the results recorded so far without waiting. Every error works with errors.Is (sentinels such as

@@ -1,6 +1,7 @@
 package abxbus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -12,36 +13,41 @@ import (
 // Sentinel errors. Every typed error below matches its sentinel with errors.Is, so callers can branch on
 // the kind without a type assertion, and use errors.As for the details.
 var (
-	// ErrInvalidOption: a bus, event, handler or wait option has an invalid value (D2).
+	// ErrInvalidOption: a bus, event, handler or wait option has an invalid value.
 	ErrInvalidOption = errors.New("abxbus: invalid option")
-	// ErrBusDestroyed: the bus has been destroyed; every later operation on it is rejected (F269).
+	// ErrBusDestroyed: the bus has been destroyed; every later operation on it is rejected.
 	ErrBusDestroyed = errors.New("event bus has been destroyed")
 	// ErrHistoryFull: the emit was rejected because the history is at max_history_size and every retained
-	// event is still in flight (D1).
+	// event is still in flight.
 	ErrHistoryFull = errors.New("history limit reached")
 	// ErrNoResult: a result accessor asked for a result (RequireResult, or Call) and no handler returned a
-	// valid one (F155).
+	// valid one: a non-null value that is not a forwarded event, or one that passed the accessor's filter.
+	// It also matches when the event had no handler at all (see ErrNoHandler).
 	ErrNoResult = errors.New("no handler returned a non-null result")
-	// ErrHandlerTimeout: a handler exceeded its own time budget (F137).
+	// ErrNoHandler: a result was required and the event had no handler on the buses that processed it
+	// (nothing registered for its event type, and no "*" handler). An error matching it matches
+	// ErrNoResult too.
+	ErrNoHandler = errors.New("abxbus: no handler for the event type")
+	// ErrHandlerTimeout: a handler exceeded its own time budget.
 	ErrHandlerTimeout = errors.New("event handler timed out")
 	// ErrHandlerCancelled: a handler never started because of an event timeout, a first-completion
-	// winner, a parent timeout or a destroyed bus (F138, F125, F140).
+	// winner, a parent timeout or a destroyed bus.
 	ErrHandlerCancelled = errors.New("event handler cancelled")
-	// ErrHandlerAborted: a running handler was interrupted by one of the same causes (F138, F126, F140).
+	// ErrHandlerAborted: a running handler was interrupted by one of the same causes.
 	ErrHandlerAborted = errors.New("event handler aborted")
-	// ErrResultSchema: a handler's return value did not match the event's result type (F218).
+	// ErrResultSchema: a handler's return value did not match the event's result type.
 	ErrResultSchema = errors.New("event handler result did not match event_result_type")
-	// ErrEventTimeout: the event exceeded its event-level budget (F138).
+	// ErrEventTimeout: the event exceeded its event-level budget.
 	ErrEventTimeout = errors.New("event timed out")
-	// ErrHandlerPanic: a handler panicked; the panic value and stack are recorded (D2).
+	// ErrHandlerPanic: a handler panicked; the panic value and stack are recorded.
 	ErrHandlerPanic = errors.New("event handler panicked")
-	// ErrNotEmitted: Now/Wait on an event that was never emitted to a bus (F98).
+	// ErrNotEmitted: Now/Wait on an event that was never emitted to a bus.
 	ErrNotEmitted = errors.New("event has no bus attached")
 	// ErrWouldDeadlock: a wait from inside a handler on an event that cannot start before that handler
-	// returns (D5). Use Now to queue-jump instead.
+	// returns. Use Now to queue-jump instead.
 	ErrWouldDeadlock = errors.New("wait can never finish: the event cannot start before the waiting handler returns")
 	// ErrHandlerFinished: a child emit from a handler whose run is already over (timed out, aborted or
-	// returned) is refused (F90, F141).
+	// returned) is refused.
 	ErrHandlerFinished = errors.New("the emitting handler is no longer running")
 	// ErrNotInHandler: a call that needs a running handler's context (such as EmitChild) got another one.
 	ErrNotInHandler = errors.New("context does not belong to a running handler")
@@ -50,8 +56,17 @@ var (
 	ErrLineageCycle = errors.New("an event cannot be a linked child of itself or of its descendants")
 )
 
-// EventHandlerTimeoutError records a handler that exceeded its own budget. It matches ErrHandlerTimeout
-// and context.DeadlineExceeded-style checks are not implied.
+// Every outcome caused by a deadline (a handler's own timeout, the event timeout, a parent's timeout
+// reaching its children) matches context.DeadlineExceeded with errors.Is, and every outcome caused by a
+// cancellation (a first-completion loss, Destroy, a parent stopped for one of those reasons) matches
+// context.Canceled, never both: the kinds below carry what caused them (Cause, Unwrap) and errors.Is
+// follows it. Code that treats abxbus outcomes like any other context error can use errors.Is alone;
+// errors.As tells the kinds apart.
+
+// EventHandlerTimeoutError records a handler that exceeded its own time budget (the handler's timeout,
+// else the event's handler timeout, else the event timeout, when that is shorter than what is left of
+// the event deadline). It matches ErrHandlerTimeout and context.DeadlineExceeded; the handler's context
+// is done with context.DeadlineExceeded.
 type EventHandlerTimeoutError struct {
 	Message string
 	Timeout time.Duration
@@ -59,9 +74,13 @@ type EventHandlerTimeoutError struct {
 
 func (e *EventHandlerTimeoutError) Error() string        { return e.Message }
 func (e *EventHandlerTimeoutError) Is(target error) bool { return target == ErrHandlerTimeout }
+func (e *EventHandlerTimeoutError) Unwrap() error        { return context.DeadlineExceeded }
 
-// EventHandlerCancelledError records a handler that never started. Cause says why (event timeout,
-// first completion, parent timeout, bus destroyed).
+// EventHandlerCancelledError records a handler that never started. Cause says why: an
+// *EventTimeoutError (the event deadline passed), a first-completion loss, an *EventBusDestroyedError,
+// or the stop of the parent event's handler that was waiting for this event (which wraps what stopped
+// that handler). It matches ErrHandlerCancelled, and through Cause context.DeadlineExceeded or
+// context.Canceled.
 type EventHandlerCancelledError struct {
 	Message string
 	Cause   error
@@ -71,7 +90,10 @@ func (e *EventHandlerCancelledError) Error() string        { return e.Message }
 func (e *EventHandlerCancelledError) Is(target error) bool { return target == ErrHandlerCancelled }
 func (e *EventHandlerCancelledError) Unwrap() error        { return e.Cause }
 
-// EventHandlerAbortedError records a handler interrupted while running; its context was cancelled.
+// EventHandlerAbortedError records a handler interrupted while running: its context was done, with
+// context.DeadlineExceeded when Cause is a deadline and context.Canceled otherwise. Cause is one of the
+// causes listed for EventHandlerCancelledError. It matches ErrHandlerAborted, and through Cause
+// context.DeadlineExceeded or context.Canceled.
 type EventHandlerAbortedError struct {
 	Message string
 	Cause   error
@@ -90,8 +112,8 @@ type EventHandlerResultSchemaError struct {
 func (e *EventHandlerResultSchemaError) Error() string        { return e.Message }
 func (e *EventHandlerResultSchemaError) Is(target error) bool { return target == ErrResultSchema }
 
-// EventTimeoutError is the event-level timeout, the cause of the cancelled/aborted handler errors it
-// produced.
+// EventTimeoutError is the event-level timeout: the Cause of the cancelled and aborted handler errors
+// it produced. It matches ErrEventTimeout and context.DeadlineExceeded.
 type EventTimeoutError struct {
 	Message string
 	Timeout time.Duration
@@ -99,6 +121,7 @@ type EventTimeoutError struct {
 
 func (e *EventTimeoutError) Error() string        { return e.Message }
 func (e *EventTimeoutError) Is(target error) bool { return target == ErrEventTimeout }
+func (e *EventTimeoutError) Unwrap() error        { return context.DeadlineExceeded }
 
 // EventHandlerPanicError records a handler panic: the recovered value and the goroutine stack.
 type EventHandlerPanicError struct {
@@ -115,7 +138,7 @@ func (e *EventHandlerPanicError) Unwrap() error {
 	return nil
 }
 
-// EventHandlerErrors aggregates several handler errors of one event (F154). errors.Is/As look through it.
+// EventHandlerErrors aggregates several handler errors of one event. errors.Is/As look through it.
 type EventHandlerErrors struct {
 	EventType string
 	EventID   string
@@ -135,27 +158,60 @@ func (e *EventHandlerErrors) Error() string {
 }
 func (e *EventHandlerErrors) Unwrap() []error { return e.Errors }
 
-// EventResultNoneError: no handler returned a valid result (F155). Matches ErrNoResult.
+// EventResultNoneError reports that a result was required (Call, or ResultOptions.RequireResult) and
+// none passed the filter. It matches ErrNoResult, and also ErrNoHandler when the event had no handler at
+// all (no handler registered for its type, nor a "*" handler, on the buses that processed it). The
+// message says which: no handler for the event type on the named buses, or what the handlers that ran
+// did instead (returned null, forwarded the event, failed with errors ignored, lost a first-completion
+// race, did not pass the filter, were still running).
 type EventResultNoneError struct {
 	EventType string
 	EventID   string
+	// Buses are the labels of the buses that processed the event, in the order they accepted it.
+	Buses []string
+	// Handlers is the number of handler results the event has (0: no handler ran).
+	Handlers int
+	// Detail says, for Handlers > 0, what the handlers did instead of returning a result.
+	Detail string
 }
 
 func (e *EventResultNoneError) Error() string {
-	return fmt.Sprintf("Expected at least one handler to return a non-null result, but none did: %s#%s", e.EventType, lastN(e.EventID, 4))
+	if e.Handlers == 0 {
+		msg := fmt.Sprintf("abxbus: no handler for event type %q", e.EventType)
+		switch len(e.Buses) {
+		case 0:
+		case 1:
+			msg += " on bus " + e.Buses[0]
+		default:
+			msg += " on buses " + strings.Join(e.Buses, ", ")
+		}
+		return msg + " (event " + e.EventType + "#" + lastN(e.EventID, 4) + ")"
+	}
+	msg := fmt.Sprintf("abxbus: no handler returned a result for %s#%s", e.EventType, lastN(e.EventID, 4))
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
 }
-func (e *EventResultNoneError) Is(target error) bool { return target == ErrNoResult }
+func (e *EventResultNoneError) Is(target error) bool {
+	return target == ErrNoResult || target == ErrNoHandler && e.Handlers == 0
+}
 
-// EventBusDestroyedError names the rejected operation and bus. Matches ErrBusDestroyed.
+// EventBusDestroyedError names the rejected operation and bus. It matches ErrBusDestroyed. Cause is
+// context.Canceled when Destroy ended work that was already under way (Op "Destroy": the cause of the
+// aborted and cancelled handlers of events in flight, and the error of events still queued, so these
+// match context.Canceled); it is nil when an operation was attempted on a bus already destroyed.
 type EventBusDestroyedError struct {
-	Bus string
-	Op  string
+	Bus   string
+	Op    string
+	Cause error
 }
 
 func (e *EventBusDestroyedError) Error() string {
 	return e.Bus + "." + e.Op + " rejected: event bus has been destroyed"
 }
 func (e *EventBusDestroyedError) Is(target error) bool { return target == ErrBusDestroyed }
+func (e *EventBusDestroyedError) Unwrap() error        { return e.Cause }
 
 // HistoryFullError names the bus and its limit. Matches ErrHistoryFull.
 type HistoryFullError struct {

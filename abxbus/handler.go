@@ -3,10 +3,13 @@ package abxbus
 import (
 	"context"
 	"fmt"
+	"path"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -69,7 +72,10 @@ func (h *Handler) Name() string {
 	return h.name
 }
 
-// FilePath returns handler_file_path ("" when not detected).
+// FilePath returns handler_file_path ("" when not detected): the source position of the handler
+// function as the import path of its package directory, the file name and the line
+// ("github.com/acme/app/cmd/server/main.go:85"), never a local absolute path, so handler ids computed
+// from it are the same on every machine and checkout; or the path given with WithFilePath.
 func (h *Handler) FilePath() string {
 	if h == nil {
 		return ""
@@ -180,7 +186,7 @@ func WithName(name string) HandlerOption { return func(c *handlerConfig) { c.nam
 // ErrInvalidID.
 func WithHandlerID(id string) HandlerOption { return func(c *handlerConfig) { c.id = id } }
 
-// WithFilePath sets handler_file_path explicitly.
+// WithFilePath sets handler_file_path explicitly; the path is kept as given.
 func WithFilePath(path string) HandlerOption { return func(c *handlerConfig) { c.filePath = &path } }
 
 // WithHandlerTimeout sets handler_timeout: the handler's own budget, overriding the event's handler
@@ -228,11 +234,55 @@ func funcInfo(fn any) (name, file string) {
 	if f == nil {
 		return "handler", ""
 	}
-	path, line := f.FileLine(f.Entry())
-	fi := &funcMeta{name: f.Name(), file: path + ":" + strconv.Itoa(line)}
+	file, line := f.FileLine(f.Entry())
+	fi := &funcMeta{name: f.Name(), file: sourcePath(f.Name(), file) + ":" + strconv.Itoa(line)}
 	funcInfos.Store(pc, fi)
 	return fi.name, fi.file
 }
+
+// sourcePath is the machine-independent name of a function's source file: the import path of the
+// package directory and the file name ("github.com/acme/app/cmd/server/main.go"), the same with or
+// without -trimpath, under go test, go run and in a built binary, and whatever the checkout directory.
+// The package comes from the function's symbol name; for package main (whose symbols say "main") from
+// the binary's build info ("command-line-arguments" for go run of files). An external test package's
+// files ("x_test") are named in the directory of x.
+func sourcePath(funcName, file string) string {
+	base := path.Base(strings.ReplaceAll(file, `\`, "/")) // (also a Windows path read on another system)
+	pkg := funcPackage(funcName)
+	if pkg == "main" {
+		pkg = mainPackage()
+	}
+	if pkg == "" {
+		return base
+	}
+	if strings.HasSuffix(base, "_test.go") {
+		pkg = strings.TrimSuffix(pkg, "_test")
+	}
+	return pkg + "/" + base
+}
+
+// funcPackage is the import path in a runtime function name ("github.com/a/b.(*T).M.func1" ->
+// "github.com/a/b"), or "" when the name has none. The linker writes dots of the last path element as
+// %2e; type arguments of generic instances may hold other paths, so they are cut off first.
+func funcPackage(name string) string {
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		name = name[:i]
+	}
+	slash := strings.LastIndexByte(name, '/')
+	dot := strings.IndexByte(name[slash+1:], '.')
+	if dot < 0 {
+		return ""
+	}
+	return strings.ReplaceAll(name[:slash+1+dot], "%2e", ".")
+}
+
+// mainPackage is the import path of the binary's main package, from its build info.
+var mainPackage = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Path != "" {
+		return bi.Path
+	}
+	return "main"
+})
 
 // funcInfos caches name and source position per function entry point: registering the same function
 // (or closure body) again costs no allocation.

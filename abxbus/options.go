@@ -154,7 +154,8 @@ type Options struct {
 	// HandlerSlowTimeout is the slow-handler warning threshold. 0: 30 s. NoTimeout: no warning.
 	HandlerSlowTimeout time.Duration
 
-	// DetectFilePaths controls whether handler_file_path is captured at registration. nil: true.
+	// DetectFilePaths controls whether handler_file_path is captured at registration. nil: true. The
+	// path is the handler function's package import path, file name and line (see Handler.FilePath).
 	DetectFilePaths *bool
 
 	// LockDomain names the global-serial lock domain. Empty: the process-wide domain. Buses with

@@ -275,6 +275,12 @@ func (c *handlerCtx) Value(key any) any {
 		return (*EventResult)(c)
 	}
 	if parent := c.ev.emitContext(); parent != nil {
+		if _, ok := key.(*int); ok {
+			// The context package finds a context's canceller by a private *int key (context.Cause,
+			// WithCancelCause children): the emitter's canceller is not this context's, so hide it, and
+			// context.Cause of a handler's context is its Err. (Other keys skip the allocation this costs.)
+			return context.WithoutCancel(parent).Value(key)
+		}
 		return parent.Value(key)
 	}
 	return nil

@@ -2,6 +2,7 @@ package abxbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
@@ -352,7 +353,7 @@ func (r *run) begin() bool {
 		r.slowAt = t + int64(d)
 		r.scheduleLocked(r.slowAt, t)
 	}
-	var cascade []*BaseEvent
+	var cascade []cascadeItem
 	if r.preStop != nil {
 		r.stopLocked(r.preStop, r.preStopKind, &cascade)
 	} else if e.cancelled != nil {
@@ -589,7 +590,7 @@ func (r *run) settleCall(res *EventResult, v any, err error) (next *EventResult,
 		e.mu.Unlock()
 		return nil, false, false
 	}
-	var cascade []*BaseEvent
+	var cascade []cascadeItem
 	// The deadline, not the timer, decides: a handler that returns after its deadline while the alarm
 	// is still on its way (a busy machine fires timers late) gets the timeout outcome, not its value.
 	// One clock reading decides the deadline and stamps the completion.
@@ -610,7 +611,7 @@ func (r *run) settleCall(res *EventResult, v any, err error) (next *EventResult,
 
 // settleLocked moves res to its terminal state, completed at t (a timestamp of this critical section).
 // In first-completion mode a valid result stops the rest.
-func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err error, cascade *[]*BaseEvent) {
+func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err error, cascade *[]cascadeItem) {
 	if res.status == ResultStarted {
 		r.running--
 	}
@@ -645,12 +646,52 @@ const (
 )
 
 // errFirstCompletion is the cause recorded on first-completion losers (D12: not counted as failures).
-var errFirstCompletion = fmt.Errorf("event_handler_completion='first' resolved")
+// It matches context.Canceled: the losers were cancelled, not timed out.
+var errFirstCompletion error = &stopCause{msg: "event_handler_completion='first' resolved", ctxErr: context.Canceled}
+
+// stopCause is a stop cause that is neither a timeout nor a destroy: its text, and the context error it
+// stands for (what errors.Is finds through the cancelled and aborted handler errors it causes).
+type stopCause struct {
+	msg    string
+	ctxErr error
+}
+
+func (c *stopCause) Error() string { return c.msg }
+func (c *stopCause) Unwrap() error { return c.ctxErr }
+
+// parentStopError is the cause recorded on the handlers of a blocking child when the parent's handler
+// that was waiting for it stopped (F140): it names the parent event and wraps what stopped that handler
+// (its timeout, the event timeout, a first-completion loss, Destroy, or its own parent's stop), so the
+// child's outcome matches context.DeadlineExceeded or context.Canceled as the parent's did.
+type parentStopError struct {
+	parent string
+	cause  error
+}
+
+func (e *parentStopError) Error() string {
+	return "parent " + e.parent + " stopped: " + e.cause.Error()
+}
+func (e *parentStopError) Unwrap() error { return e.cause }
+
+// cascadeItem is a blocking child to stop, with the cause recorded on its handlers.
+type cascadeItem struct {
+	ev    *BaseEvent
+	cause error
+}
+
+// ctxErrFor is the error a handler's context ends with when cause stops it: context.DeadlineExceeded
+// for a deadline, context.Canceled for anything else.
+func ctxErrFor(cause error) error {
+	if errors.Is(cause, context.DeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
+}
 
 // stopLocked ends every unfinished result of the run: pending ones become EventHandlerCancelledError,
 // started ones EventHandlerAbortedError with their contexts cancelled (F125, F126, F138, F140, F269).
 // Blocking children of aborted handlers are collected for the cascade (F130, F140).
-func (r *run) stopLocked(cause error, kind stopKind, cascade *[]*BaseEvent) {
+func (r *run) stopLocked(cause error, kind stopKind, cascade *[]cascadeItem) {
 	if r.stopped == nil {
 		r.stopped = cause
 	}
@@ -670,12 +711,8 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]*BaseEvent) {
 			r.settleLocked(res, stamp(), nil, true, &EventHandlerCancelledError{Message: r.stopMessage(res, cause, kind, false), Cause: cause}, cascade)
 		case ResultStarted:
 			r.settleLocked(res, stamp(), nil, true, &EventHandlerAbortedError{Message: r.stopMessage(res, cause, kind, true), Cause: cause}, cascade)
-			if kind == stopEventTimeout {
-				res.cancel(context.DeadlineExceeded)
-			} else {
-				res.cancel(context.Canceled)
-			}
-			r.collectBlockingLocked(res, cascade)
+			res.cancel(ctxErrFor(cause))
+			r.collectBlockingLocked(res, cause, cascade)
 		default:
 			continue
 		}
@@ -686,10 +723,11 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]*BaseEvent) {
 	_ = e
 }
 
-func (r *run) collectBlockingLocked(res *EventResult, cascade *[]*BaseEvent) {
+// collectBlockingLocked lists the blocking children of res, stopped because cause stopped res.
+func (r *run) collectBlockingLocked(res *EventResult, cause error, cascade *[]cascadeItem) {
 	for _, c := range res.children {
 		if c.blocksParentNoLock() {
-			*cascade = append(*cascade, c)
+			*cascade = append(*cascade, cascadeItem{ev: c, cause: &parentStopError{parent: r.ev.label(), cause: cause}})
 		}
 	}
 }
@@ -708,8 +746,11 @@ func (r *run) stopMessage(res *EventResult, cause error, kind stopKind, started 
 		}
 		return "Cancelled " + who + ": event_handler_completion='first' resolved"
 	case stopParent:
-		if started {
+		if started && errors.Is(cause, context.DeadlineExceeded) {
 			return "Event handler " + who + " was interrupted because of a parent timeout: " + cause.Error()
+		}
+		if started {
+			return "Event handler " + who + " was interrupted because its parent was stopped: " + cause.Error()
 		}
 		return "Cancelled pending handler " + who + " as a result of parent error: " + cause.Error()
 	}
@@ -741,7 +782,7 @@ func (r *run) stop(cause error, kind stopKind) {
 		_ = r.abort(abortStop)
 		return
 	}
-	var cascade []*BaseEvent
+	var cascade []cascadeItem
 	r.stopLocked(cause, kind, &cascade)
 	next, fin := r.advanceLocked()
 	e.mu.Unlock()
@@ -759,19 +800,10 @@ func (r *run) stop(cause error, kind stopKind) {
 
 // cascade cancels the blocking children of a stopped handler, recursively (F140): their pending
 // handlers are cancelled, their running ones aborted; background children are untouched.
-func (r *run) cascade(children []*BaseEvent) {
+func (r *run) cascade(children []cascadeItem) {
 	for _, c := range children {
-		c.abortTree(&EventTimeoutError{Message: "parent " + r.ev.label() + " stopped: " + causeText(r), Timeout: 0})
+		c.ev.abortTree(c.cause)
 	}
-}
-
-func causeText(r *run) string {
-	r.ev.mu.Lock()
-	defer r.ev.mu.Unlock()
-	if r.stopped != nil {
-		return r.stopped.Error()
-	}
-	return "handler timed out"
 }
 
 func (e *BaseEvent) abortTree(cause error) {
@@ -795,7 +827,7 @@ func (e *BaseEvent) abortTree(cause error) {
 func (r *run) onAlarm() {
 	e := r.ev
 	t := now()
-	var cascade []*BaseEvent
+	var cascade []cascadeItem
 	var warns []string
 	e.mu.Lock()
 	r.alarmAt = 0
@@ -847,7 +879,7 @@ func (r *run) onAlarm() {
 }
 
 // expireEventLocked applies the event timeout (F138) when the event deadline has passed.
-func (r *run) expireEventLocked(t int64, cascade *[]*BaseEvent) {
+func (r *run) expireEventLocked(t int64, cascade *[]cascadeItem) {
 	if r.deadline != 0 && t >= r.deadline && r.stopped == nil {
 		r.stopLocked(&EventTimeoutError{
 			Message: fmt.Sprintf("Event %s.on(%s) timed out after %ss", r.bus.label, r.ev.label(), seconds(r.opts.Timeout)),
@@ -857,7 +889,7 @@ func (r *run) expireEventLocked(t int64, cascade *[]*BaseEvent) {
 }
 
 // expireHandlerLocked applies a started handler's own timeout (F137) when its deadline has passed.
-func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]*BaseEvent) bool {
+func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]cascadeItem) bool {
 	if res.status != ResultStarted || !res.ownDeadline || t < res.deadline {
 		return false
 	}
@@ -867,7 +899,7 @@ func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]*BaseEve
 		Timeout: res.timeout,
 	}, cascade)
 	res.cancel(context.DeadlineExceeded)
-	r.collectBlockingLocked(res, cascade)
+	r.collectBlockingLocked(res, res.err, cascade)
 	return true
 }
 

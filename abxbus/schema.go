@@ -697,45 +697,89 @@ func describeRef(doc any, loc, target string) string {
 // level of a nested value): such refusals wrap ErrInvalidOption and name the limit. Compiled schemas
 // are cached by their text. Safe for concurrent use.
 func ValidateResult(schema json.RawMessage, value any) error {
-	return validateResult("", schema, value)
+	return validateResult("", "", schema, value)
 }
 
-// validateResult is ValidateResult for the event_result_type of eventType, which error messages name.
-func validateResult(eventType string, schema json.RawMessage, value any) error {
+// validateResult is ValidateResult for the event_result_type of eventType and the value returned by
+// the handler who ("Bus#ab12.name#cd34(Type#ef56)"; "" for none), which error messages name.
+func validateResult(eventType, who string, schema json.RawMessage, value any) error {
 	c, err := compileSchema(eventType, schema)
 	if err != nil {
 		return err
 	}
+	subject := "result"
+	if who != "" {
+		subject = "handler " + who + " returned a value that"
+	}
 	raw, ok := value.(json.RawMessage)
 	if !ok {
 		if raw, err = json.Marshal(value); err != nil {
-			return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not encode to JSON: %v", value, err)}
+			return &EventHandlerResultSchemaError{Message: fmt.Sprintf("%s does not encode to JSON (%T): %v", subject, value, err)}
 		}
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result is not JSON: %v", err)}
+		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("%s is not JSON: %v", subject, err)}
 	}
 	if err := c.cost.checkCost(schemaSubject(eventType), inst); err != nil {
 		return err
 	}
 	if err := c.s.Validate(inst); err != nil {
-		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: Event handler return value %.60s did not match event_result_type: %s", raw, validationMessage(err))}
+		if who != "" {
+			subject = "handler " + who + " returned " + previewJSON(raw) + ", which"
+		} else {
+			subject = "result " + previewJSON(raw)
+		}
+		return &EventHandlerResultSchemaError{Message: fmt.Sprintf("%s does not match %s: %s", subject, schemaSubject(eventType), validationMessage(err, schemaLocation(eventType)))}
 	}
 	return nil
+}
+
+// previewJSON is raw for a message, cut after 60 bytes.
+func previewJSON(raw []byte) string {
+	if len(raw) <= 60 {
+		return string(raw)
+	}
+	return string(raw[:60]) + "..."
 }
 
 // maxReportedProblems bounds the validator's tree of reasons a message shows: a value can fail a
 // schema in exponentially many ways, and the full tree can be megabytes of text.
 const maxReportedProblems = 32
 
-// validationMessage is the validator's message for err, keeping the first maxReportedProblems entries
-// of its tree of reasons and saying how many were left out.
-func validationMessage(err error) string {
+// validationMessage says what in the value was wrong: the validator's reasons ("at '/id': got string,
+// want integer"), one a line joined with "; ", keeping the first maxReportedProblems entries of its tree
+// and saying how many were left out. The location the schema was compiled under (loc, an internal name)
+// is left out: the reasons name places in the value, and "#/$defs/..." places in the schema.
+func validationMessage(err error, loc string) string {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		return err.Error()
 	}
+	return tidyValidation(validationTree(ve), loc)
+}
+
+// tidyValidation drops the validator's first line ("jsonschema validation failed with '<loc>#'"), which
+// names no problem, and the internal location from references, and puts the reasons on one line.
+func tidyValidation(text, loc string) string {
+	lines := strings.Split(text, "\n")
+	if len(lines) > 1 && strings.HasPrefix(lines[0], "jsonschema validation failed") {
+		lines = lines[1:]
+	}
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		l = strings.TrimPrefix(l, "- ")
+		l = strings.ReplaceAll(l, loc, "")
+		if rest, ok := strings.CutPrefix(l, "at '': "); ok {
+			l = "at the top level: " + rest
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "; ")
+}
+
+// validationTree is the validator's text for ve, pruned to maxReportedProblems reasons.
+func validationTree(ve *jsonschema.ValidationError) string {
 	var count func(e *jsonschema.ValidationError) int
 	count = func(e *jsonschema.ValidationError) int {
 		n := 1

@@ -122,6 +122,16 @@ func infoFor(pt, rt reflect.Type) *typeInfo {
 	}
 	info := &typeInfo{payloadType: pt, resultType: rt, version: DefaultEventVersion}
 	info.isNull = nullCheckFor(rt)
+	if err := checkPayloadKind(pt); err != nil {
+		// (before EventSpec: calling it on a nil pointer would panic). The event still gets a type name,
+		// so that its Emit, Now and Wait report this error.
+		info.err = err
+		if info.eventType = pt.String(); pt.Kind() == reflect.Pointer && pt.Elem().Name() != "" {
+			info.eventType, _, _ = strings.Cut(pt.Elem().Name(), "[")
+		}
+		v, _ := typeInfos.LoadOrStore(pt, info)
+		return v.(*typeInfo)
+	}
 	info.eventType = pt.Name()
 	if i := strings.IndexByte(info.eventType, '['); i >= 0 {
 		info.eventType = info.eventType[:i]
@@ -149,6 +159,19 @@ func infoFor(pt, rt reflect.Type) *typeInfo {
 	}
 	v, _ := typeInfos.LoadOrStore(pt, info)
 	return v.(*typeInfo)
+}
+
+// checkPayloadKind rejects a pointer (or interface) payload type with a message naming the fix. The
+// Payload constraint cannot: a pointer's method set includes its element's methods, so *T satisfies it
+// whenever T does.
+func checkPayloadKind(pt reflect.Type) error {
+	switch pt.Kind() {
+	case reflect.Pointer:
+		return fmt.Errorf("%w: payload type %s is a pointer; pass the value %s (events are values)", ErrInvalidOption, pt, pt.Elem())
+	case reflect.Interface:
+		return fmt.Errorf("%w: payload type %s is an interface; pass a value of the event's struct type", ErrInvalidOption, pt)
+	}
+	return nil
 }
 
 // checkPayloadType rejects payload types that cannot be a flat event object: non-structs, and JSON keys
@@ -211,7 +234,11 @@ func nullCheckFor(t reflect.Type) func(any) bool {
 }
 
 // NewEvent creates the typed event for payload p, applying the type's EventSpec defaults. An invalid
-// declaration (see Returns, EventSpec) is recorded on the event and reported by Emit.
+// declaration (see Returns, EventSpec) is recorded on the event and reported by Emit, Bus.Emit, Now and
+// Wait. A pointer payload (NewEvent(&CreateUser{...})) is such an error: events are values, pass
+// CreateUser{...}. The type system cannot refuse it, as a pointer has its element's methods, so every
+// typed function (Emit, Call, On, Register, Find, ...) refuses it at run time, with an error wrapping
+// ErrInvalidOption.
 func NewEvent[P Payload[R], R any](p P) *Event[P, R] {
 	info := infoOf[P, R]()
 	e := &Event[P, R]{}
@@ -391,7 +418,7 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 	}
 	if info == nil && e.resultSchema != nil {
 		// A foreign event_result_type (from JSON) is enforced on untyped results (F218, F222).
-		if err := validateResult(e.eventType, e.resultSchema, v); err != nil {
+		if err := validateResult(e.eventType, resultWho(h, e), e.resultSchema, v); err != nil {
 			return nil, true, err
 		}
 		return v, false, nil
@@ -414,12 +441,21 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 			return ptr.Elem().Interface(), info.isNull(ptr.Elem().Interface()), nil
 		}
 	}
-	preview := string(raw)
-	if len(preview) > 40 {
-		preview = preview[:40]
+	why := fmt.Sprintf("a %v is not a %v", reflect.TypeOf(v), info.resultType)
+	if err != nil {
+		why = err.Error()
 	}
 	return nil, true, &EventHandlerResultSchemaError{Message: fmt.Sprintf(
-		"EventHandlerResultSchemaError: Event handler return value %s... did not match event_result_type: %v is not %v", preview, reflect.TypeOf(v), info.resultType)}
+		"handler %s returned %s (%v), which does not fit the event's result type %v: %s", resultWho(h, e), previewJSON(raw), reflect.TypeOf(v), info.resultType, why)}
+}
+
+// resultWho names a handler's run of e in result errors: "Bus#ab12.name#cd34(Type#ef56)".
+func resultWho(h *Handler, e *BaseEvent) string {
+	bus := "?"
+	if h.bus != nil {
+		bus = h.bus.label
+	}
+	return bus + "." + h.Label() + "(" + e.label() + ")"
 }
 
 // On registers a typed handler for the event type of P. fn receives the decoded payload and returns
@@ -551,7 +587,9 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 // handler), waits until every handler has finished and returns the first valid result in handler
 // registration order. Handler errors are returned like a function call's: with the default policy, any
 // handler error is the answer (one as is, several as *EventHandlerErrors), even when an earlier
-// handler returned a value; when no handler returns a non-null result the error matches ErrNoResult.
+// handler returned a value; when no handler returns a non-null result the error matches ErrNoResult
+// (and ErrNoHandler when no handler was registered for the event type at all: the message names the
+// event type and the bus).
 // The answer never depends on which handler finishes first. ctx bounds only the wait; processing
 // continues if it ends. A notification (an event declared with Returns[Void]) has no value to return:
 // Call returns (Void{}, nil) once every handler has succeeded, also when it has no handler, and the
