@@ -245,8 +245,8 @@ func (e *BaseEvent) Status() EventStatus {
 	return e.status
 }
 
-// CreatedAt, StartedAt and CompletedAt return the lifecycle timestamps (event_created_at,
-// event_started_at, event_completed_at), in UTC with nanosecond precision and no monotonic clock
+// CreatedAt returns when the event was created. It, StartedAt and CompletedAt return the lifecycle
+// timestamps (event_created_at, event_started_at, event_completed_at), in UTC with nanosecond precision and no monotonic clock
 // reading: == compares them, and a time read back from the event's JSON is == to the one written. The
 // zero Time means "not reached yet" (a nil event has only zero times). Timestamps come from one
 // process-wide clock and strictly increase: an event created later has a later CreatedAt.

@@ -18,8 +18,8 @@ import (
 // JSON at the boundary) or an error. Wildcard handlers and handlers registered by event type name use it.
 type HandlerFunc func(ctx context.Context, e *BaseEvent) (any, error)
 
-// Handler is one registration on a bus (F45): its stable id, name, source path, pattern and per-handler
-// overrides. Its timeouts may be changed after registration and apply to later executions (F49).
+// Handler is one registration on a bus: its stable id, name, source path, pattern and per-handler
+// overrides. Its timeouts may be changed after registration and apply to later executions.
 // Safe for concurrent use. A nil *Handler, or one not made by a registration, returns zero values and
 // refuses SetTimeout and SetSlowTimeout with an error wrapping ErrInvalidOption.
 type Handler struct {
@@ -56,7 +56,7 @@ func (h *Handler) function() (HandlerFunc, func(any) bool, *typeInfo) {
 	return h.attached, h.attachedNull, h.attachedTyped
 }
 
-// ID returns the handler id (UUIDv5 of the registration, F48, or the id given with WithHandlerID).
+// ID returns the handler id (UUIDv5 of the registration, or the id given with WithHandlerID).
 func (h *Handler) ID() ID {
 	if h == nil {
 		return ID{}
@@ -107,7 +107,7 @@ func (h *Handler) Bus() *Bus {
 	return h.bus
 }
 
-// Label returns `name#abcd` (F47).
+// Label returns `name#abcd`.
 func (h *Handler) Label() string {
 	if h == nil {
 		return ""
@@ -290,9 +290,9 @@ var funcInfos sync.Map // uintptr -> *funcMeta
 
 type funcMeta struct{ name, file string }
 
-// OnType registers an untyped handler for events of type eventType, or for every event with "*" (F59).
+// OnType registers an untyped handler for events of type eventType, or for every event with "*".
 // Handlers for one event run in this order: exact-type handlers in registration order, then "*" handlers
-// in registration order (F66). A registration applies to events that start processing afterwards (F68).
+// in registration order. A registration applies to events that start processing afterwards.
 // It returns an error for an invalid pattern or option, or when the bus is destroyed.
 func (b *Bus) OnType(eventType string, fn HandlerFunc, opts ...HandlerOption) (*Handler, error) {
 	if err := b.unusable("OnType"); err != nil {
@@ -446,7 +446,7 @@ func (b *Bus) OffID(id ID) bool {
 }
 
 // OffPattern unregisters every handler of a pattern (an event type, or "*" for the wildcard handlers)
-// and returns how many were removed (F62).
+// and returns how many were removed.
 func (b *Bus) OffPattern(pattern string) int {
 	if !b.usable() {
 		return 0

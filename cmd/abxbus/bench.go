@@ -56,7 +56,6 @@ type workload struct {
 // outcome is what one run of a workload measured and checked.
 type outcome struct {
 	units   int
-	floor   time.Duration     // the workload's floor measured just before this run (one operation)
 	main    sample            // the timed part
 	extra   map[string]any    // workload-specific numbers (registration cost, timeouts seen, ...)
 	failure error             // nil when every check passed

@@ -34,7 +34,8 @@ func ephemeralShape(c config) ephemeralSize { return ephemeralSize{buses: c.scal
 
 func fanoutUnits(c config) int { return c.scaled(800, 2*fanoutBatch) }
 
-// EphemeralEvent, OneOffEvent and FanoutEvent are the shapes' events (JSON on the watermill side).
+// EphemeralEvent is the ephemeral shape's event; OneOffEvent and FanoutEvent are those of the other
+// shapes (JSON on the watermill side).
 type EphemeralEvent struct {
 	abxbus.Returns[int]
 	Value int `json:"value"`
