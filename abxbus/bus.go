@@ -240,11 +240,11 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	e.path = append(e.path, b.label)
 	e.buses = append(e.buses, b)
 	e.pendingBuses++
-	mode := e.opts.Concurrency
+	mode := e.o().Concurrency
 	if mode == "" {
 		mode = b.defaults.Concurrency
 	}
-	jumping, lender := e.jumping, e.jumpLender
+	jumping, lender := e.xr().jumping, e.xr().jumpLender
 	e.mu.Unlock()
 
 	b.active++
@@ -254,7 +254,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		// Future lookups see the event as it was accepted: its processing waits until they were offered it.
 		gate = make(chan struct{})
 		e.mu.Lock()
-		e.gates = append(e.gates, gate)
+		e.xw().gates = append(e.xw().gates, gate)
 		e.mu.Unlock()
 	}
 	var parallel *run
@@ -275,7 +275,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	}
 	if gate != nil {
 		e.mu.Lock()
-		e.gates = slices.DeleteFunc(e.gates, func(g chan struct{}) bool { return g == gate })
+		e.x.gates = slices.DeleteFunc(e.x.gates, func(g chan struct{}) bool { return g == gate })
 		e.mu.Unlock()
 		close(gate)
 	}
@@ -339,7 +339,7 @@ func (b *Bus) dispatchLoop() {
 
 // slotsFor lists the slots a serial event needs on b, global before bus (the lock order).
 func (b *Bus) slotsFor(e *BaseEvent) (s [2]*slot, n int) {
-	mode := e.opts.Concurrency
+	mode := e.o().Concurrency
 	if mode == "" {
 		mode = b.defaults.Concurrency
 	}
@@ -525,8 +525,8 @@ func (b *Bus) Destroy(clear bool) {
 	for _, e := range queued {
 		// run it with no handlers so it finishes on this bus, recording that it was never processed here
 		e.mu.Lock()
-		if e.failErr == nil {
-			e.failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
+		if e.xr().failErr == nil {
+			e.xw().failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy"}
 		}
 		e.mu.Unlock()
 		b.mu.Lock()

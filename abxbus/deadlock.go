@@ -250,8 +250,10 @@ func hasAcquiring(path []wfNode) bool {
 // requeues happen only while a cycle is being broken, so this costs nothing in normal operation.
 func (e *BaseEvent) nudge() {
 	e.mu.Lock()
-	ch := e.requeued
-	e.requeued = nil
+	var ch chan struct{}
+	if e.x != nil {
+		ch, e.x.requeued = e.x.requeued, nil
+	}
 	e.mu.Unlock()
 	if ch != nil {
 		close(ch)

@@ -40,18 +40,12 @@ type BaseEvent struct {
 	version   string
 	payload   any
 	info      *typeInfo // nil for untyped events
-	opts      EventOptions
+	opts      *EventOptions // shared and never written through: replaced as a whole (nil: none)
 	createdAt int64
 
-	// resultSchema is a foreign event_result_type (JSON Schema) kept verbatim; nil when none or when the
-	// result type is known from info.
-	resultSchema json.RawMessage
-
-	// extra holds payload keys of a decoded event that its Go payload type does not have (kept for
-	// re-encoding); wirePendingBuses is event_pending_bus_count as decoded, written back while the event
-	// has not been emitted here.
-	extra            map[string]json.RawMessage
-	wirePendingBuses int
+	// wire holds what only an event decoded from JSON has; nil otherwise. It is set while decoding,
+	// before the event is shared, and never changed after: it is read without the lock.
+	wire *eventWire
 
 	// lineage
 	parentID     ID
@@ -80,20 +74,93 @@ type BaseEvent struct {
 	runs          []*run // runs in progress
 	emitCtx       context.Context
 	emitErr       error
-	failErr       error           // the event was not processed on a bus that accepted it (destroyed while queued)
-	cancelled     error           // set when a parent cancellation reached the event before it ran
-	gates         []chan struct{} // open while future lookups are being offered the event: it must not start yet
-	queued        atomic.Int32    // number of bus queues holding the event (deadlock.go)
-	requeued      chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
-
-	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
-	jumping    bool
-	jumpLender *run
+	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)
+	x             *eventExtra  // rarely used runtime state, allocated on first use (guarded by mu)
 
 	done       chan struct{}    // closed at completion; created lazily
 	wake       [2]chan struct{} // done / firstValid channels to close once completion is recorded everywhere
 	firstValid chan struct{}    // closed at the first valid result or completion; created lazily
 	hasValid   bool
+}
+
+// eventWire is the part of an event only JSON decoding sets.
+type eventWire struct {
+	// resultSchema is a foreign event_result_type (JSON Schema) kept verbatim; nil when none or when the
+	// result type is known from info.
+	resultSchema json.RawMessage
+
+	// extra holds payload keys of a decoded event that its Go payload type does not have (kept for
+	// re-encoding); pendingBuses is event_pending_bus_count as decoded, written back while the event
+	// has not been emitted here.
+	extra        map[string]json.RawMessage
+	pendingBuses int
+}
+
+// wireExtra returns the payload keys kept from the decoded JSON (nil for other events).
+func (e *BaseEvent) wireExtra() map[string]json.RawMessage {
+	if e.wire == nil {
+		return nil
+	}
+	return e.wire.extra
+}
+
+// wireSchema returns the foreign event_result_type kept from the decoded JSON (nil for other events).
+func (e *BaseEvent) wireSchema() json.RawMessage {
+	if e.wire == nil {
+		return nil
+	}
+	return e.wire.resultSchema
+}
+
+// wireW returns e.wire, creating it; only while decoding or copying an event nobody else sees yet.
+func (e *BaseEvent) wireW() *eventWire {
+	if e.wire == nil {
+		e.wire = &eventWire{}
+	}
+	return e.wire
+}
+
+// eventExtra is the runtime state few events need: kept out of the record so the common event stays
+// small. Guarded by the event's mu.
+type eventExtra struct {
+	failErr   error           // the event was not processed on a bus that accepted it (destroyed while queued)
+	cancelled error           // set when a parent cancellation reached the event before it ran
+	gates     []chan struct{} // open while future lookups are being offered the event: it must not start yet
+	requeued  chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
+
+	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
+	jumping    bool
+	jumpLender *run
+}
+
+// noExtra is what xr reads for an event without extra state; never written.
+var noExtra eventExtra
+
+// xr returns the extra state for reading (a zero one when there is none); e.mu held.
+func (e *BaseEvent) xr() *eventExtra {
+	if e.x == nil {
+		return &noExtra
+	}
+	return e.x
+}
+
+// xw returns the extra state for writing, allocating it on first use; e.mu held.
+func (e *BaseEvent) xw() *eventExtra {
+	if e.x == nil {
+		e.x = &eventExtra{}
+	}
+	return e.x
+}
+
+// noOptions are the options of an event without overrides; never written.
+var noOptions EventOptions
+
+// o returns the event's option overrides (read only).
+func (e *BaseEvent) o() *EventOptions {
+	if e.opts == nil {
+		return &noOptions
+	}
+	return e.opts
 }
 
 // closedChan is the Done channel of a nil event.
@@ -127,7 +194,7 @@ func (e *BaseEvent) init(eventType string, payload any, info *typeInfo) {
 		if info.version != "" {
 			e.version = info.version
 		}
-		e.opts = info.defaults
+		e.opts = &info.defaults // info is immutable once registered
 	}
 }
 
@@ -214,7 +281,7 @@ func (e *BaseEvent) Options() EventOptions {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.opts
+	return *e.o()
 }
 
 // SetOptions replaces the per-event overrides. It must be called before the event is emitted; later
@@ -231,7 +298,7 @@ func (e *BaseEvent) SetOptions(o EventOptions) error {
 	if len(e.buses) > 0 {
 		return fmt.Errorf("%w: options of %s cannot change after it was emitted", ErrInvalidOption, e.label())
 	}
-	e.opts = o
+	e.opts = &o
 	return nil
 }
 

@@ -66,7 +66,7 @@ func (e *BaseEvent) unmarshal(op string, data []byte, typ func(e *BaseEvent, p J
 		return fmt.Errorf("%w: %s into a nil event", ErrInvalidOption, op)
 	}
 	e.mu.Lock()
-	accepted, zero := len(e.buses) > 0 || e.jumping, e.eventType == "" && len(e.results) == 0
+	accepted, zero := len(e.buses) > 0 || e.xr().jumping, e.eventType == "" && len(e.results) == 0
 	e.mu.Unlock()
 	if accepted {
 		return fmt.Errorf("%w: %s into %s, which a bus has accepted (decode into a new event instead)", ErrInvalidOption, op, e.label())
@@ -235,7 +235,7 @@ func (e *BaseEvent) payloadObject() ([]byte, error) {
 // resultTypeJSON is event_result_type: a foreign schema verbatim, else the typed result type's schema.
 func (e *BaseEvent) resultTypeJSON() (json.RawMessage, error) {
 	e.mu.Lock()
-	foreign, info := e.resultSchema, e.info
+	foreign, info := e.wireSchema(), e.info
 	e.mu.Unlock()
 	if foreign != nil {
 		return foreign, nil
@@ -293,17 +293,17 @@ func (e *BaseEvent) snapshot() eventSnap {
 	defer e.mu.Unlock()
 	s := eventSnap{
 		label: e.label(), id: e.id, eventType: e.eventType, version: e.version, createdAt: e.createdAt,
-		opts: e.opts, blocksParent: e.blocksParent, parentID: e.parentID, emittedBy: e.emittedBy,
+		opts: *e.o(), blocksParent: e.blocksParent, parentID: e.parentID, emittedBy: e.emittedBy,
 		path: slices.Clone(e.path), pendingBuses: e.pendingBuses, status: e.status,
-		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.extra,
+		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtra(),
 	}
 	if s.version == "" {
 		s.version = DefaultEventVersion
 	}
-	if len(e.buses) == 0 {
-		s.pendingBuses = e.wirePendingBuses
+	if len(e.buses) == 0 && e.wire != nil {
+		s.pendingBuses = e.wire.pendingBuses
 	}
-	for k := range e.extra {
+	for k := range e.wireExtra() {
 		s.extraKeys = append(s.extraKeys, k)
 	}
 	slices.Sort(s.extraKeys)
@@ -562,6 +562,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	e.version = d.str("event_version", DefaultEventVersion)
 	e.id = d.id("event_id", true)
 	e.createdAt = d.time("event_created_at")
+	e.opts = &EventOptions{}
 	e.opts.Timeout = d.timeout("event_timeout")
 	e.opts.SlowTimeout = d.timeout("event_slow_timeout")
 	e.opts.HandlerTimeout = d.timeout("event_handler_timeout")
@@ -570,7 +571,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	e.parentID = d.id("event_parent_id", false)
 	e.emittedBy = d.id("event_emitted_by_handler_id", false)
 	e.path = append(e.path, d.strings("event_path")...)
-	e.wirePendingBuses = d.count("event_pending_bus_count")
+	e.wireW().pendingBuses = d.count("event_pending_bus_count")
 	e.status = EventStatus(d.enum("event_status", string(EventPending), "pending", "started", "completed"))
 	e.startedAt = d.time("event_started_at")
 	e.completedAt = d.time("event_completed_at")
@@ -581,7 +582,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 		switch t := firstByte(raw); t {
 		case 'n':
 		case '{', 't', 'f':
-			e.resultSchema = slices.Clone(raw)
+			e.wireW().resultSchema = slices.Clone(raw)
 		default:
 			d.fail("event_result_type", "must be a JSON Schema (an object or a boolean) or null")
 		}

@@ -20,8 +20,9 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 	c.id = newIDAt(now())
 	c.eventType, c.version, c.payload, c.info = e.eventType, e.version, e.payload, e.info
 	c.opts, c.createdAt = e.opts, e.createdAt
-	c.resultSchema = e.resultSchema
-	c.extra = maps.Clone(e.extra)
+	if e.wire != nil {
+		c.wire = &eventWire{resultSchema: e.wire.resultSchema, extra: maps.Clone(e.wire.extra)}
+	}
 	c.parentID, c.emittedBy = e.parentID, e.emittedBy
 	c.path = append(c.pathBuf[:0], e.path...)
 	c.status = EventPending

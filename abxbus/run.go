@@ -117,7 +117,7 @@ func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
 func (b *Bus) initRunLocked(r *run, lender *run) {
 	e := r.ev
 	r.lender = lender
-	r.opts = e.opts.merge(b.defaults)
+	r.opts = e.o().merge(b.defaults)
 	exact, wild := b.byType[e.eventType], b.wildcard
 	switch {
 	case len(wild) == 0:
@@ -232,8 +232,8 @@ func (r *run) abandon() {
 	if i := slices.Index(e.runs, r); i >= 0 {
 		e.runs = slices.Delete(e.runs, i, i+1)
 	}
-	if e.jumpLender == r.lender {
-		e.jumping, e.jumpLender = false, nil
+	if e.xr().jumpLender == r.lender {
+		e.xw().jumping, e.x.jumpLender = false, nil
 	}
 	e.mu.Unlock()
 	b.pushFrontLocked(e)
@@ -294,8 +294,8 @@ func (r *run) borrowerDone(b *run) {
 func (r *run) begin() bool {
 	e := r.ev
 	e.mu.Lock()
-	for len(e.gates) > 0 { // future lookups are being offered the event (see Bus.accept)
-		g := e.gates[0]
+	for len(e.xr().gates) > 0 { // future lookups are being offered the event (see Bus.accept)
+		g := e.x.gates[0]
 		e.mu.Unlock()
 		<-g
 		e.mu.Lock()
@@ -355,8 +355,8 @@ func (r *run) begin() bool {
 	var cascade []*BaseEvent
 	if r.preStop != nil {
 		r.stopLocked(r.preStop, r.preStopKind, &cascade)
-	} else if e.cancelled != nil {
-		r.stopLocked(e.cancelled, stopParent, &cascade)
+	} else if c := e.xr().cancelled; c != nil {
+		r.stopLocked(c, stopParent, &cascade)
 	}
 	var next *EventResult
 	var fin bool
@@ -467,7 +467,7 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	// handler_timeout -> event_handler_timeout -> the resolved event timeout (the event's own, else the
 	// bus's), capped by the event deadline.
 	// A resolved NoTimeout is negative: no limit.
-	src := orElse(orElse(ht, r.ev.opts.HandlerTimeout), r.opts.Timeout)
+	src := orElse(orElse(ht, r.ev.o().HandlerTimeout), r.opts.Timeout)
 	res.deadline = r.deadline
 	if d := src; d > 0 {
 		if own := t + int64(d); r.deadline == 0 || own < r.deadline {
@@ -480,7 +480,7 @@ func (r *run) startLocked(res *EventResult, t int64) {
 		res.deadline = 0
 	}
 	r.scheduleLocked(res.deadline, t)
-	slow := orElse(orElse(hs, r.ev.opts.HandlerSlowTimeout), r.bus.defaults.HandlerSlowTimeout)
+	slow := orElse(orElse(hs, r.ev.o().HandlerSlowTimeout), r.bus.defaults.HandlerSlowTimeout)
 	if d := slow; d > 0 && (res.deadline == 0 || res.deadline-t > int64(d)) {
 		res.slowAt = t + int64(d)
 		r.scheduleLocked(res.slowAt, t)
@@ -780,8 +780,8 @@ func (e *BaseEvent) abortTree(cause error) {
 		e.mu.Unlock()
 		return
 	}
-	if e.cancelled == nil {
-		e.cancelled = cause
+	if e.xr().cancelled == nil {
+		e.xw().cancelled = cause
 	}
 	runs := slices.Clone(e.runs)
 	e.mu.Unlock()

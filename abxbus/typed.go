@@ -275,7 +275,10 @@ func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("abxbus: event JSON of %s: %w", b.label(), err)
 		}
-		b.payload, b.info, b.extra = p, info, extra
+		b.payload, b.info = p, info
+		if extra != nil {
+			b.wireW().extra = extra
+		}
 		return nil
 	})
 }
@@ -378,9 +381,9 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 	if info != nil && info.resultType == voidType && isVoid(v) {
 		return nil, true, nil // an untyped handler's Void{} on a notification
 	}
-	if info == nil && e.resultSchema != nil {
+	if info == nil && e.wireSchema() != nil {
 		// A foreign event_result_type (from JSON) is enforced on untyped results (F218, F222).
-		if err := validateResult(e.eventType, e.resultSchema, v); err != nil {
+		if err := validateResult(e.eventType, e.wireSchema(), v); err != nil {
 			return nil, true, err
 		}
 		return v, false, nil

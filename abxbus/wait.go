@@ -71,7 +71,7 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		e.blocksParent = true
 	}
 	if e.status == EventCompleted || first && e.hasValid { // also a completed event decoded from JSON
-		err := e.failErr
+		err := e.xr().failErr
 		e.mu.Unlock()
 		return err
 	}
@@ -96,8 +96,9 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	var busArr [4]*Bus // stays on the stack in the common case
 	buses := busArr[:0]
 	if jump {
-		if !e.jumping || e.jumpLender == nil {
-			e.jumping, e.jumpLender = true, lender
+		if x := e.xr(); !x.jumping || x.jumpLender == nil {
+			x = e.xw()
+			x.jumping, x.jumpLender = true, lender
 		}
 		buses = append(buses, e.buses...)
 	}
@@ -181,10 +182,11 @@ func (e *BaseEvent) handlerWait(ctx context.Context, caller *EventResult, ch cha
 func (e *BaseEvent) requeuedChan() <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.requeued == nil {
-		e.requeued = make(chan struct{})
+	x := e.xw()
+	if x.requeued == nil {
+		x.requeued = make(chan struct{})
 	}
-	return e.requeued
+	return x.requeued
 }
 
 // failure is the processing failure recorded on a completed event (a bus destroyed while it was queued
@@ -192,7 +194,7 @@ func (e *BaseEvent) requeuedChan() <-chan struct{} {
 func (e *BaseEvent) failure() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.failErr
+	return e.xr().failErr
 }
 
 // jumpOn takes e out of b's queue and runs it now. Inside a handler (lender set) the run borrows the
