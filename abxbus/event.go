@@ -39,7 +39,7 @@ type BaseEvent struct {
 	eventType string
 	version   string
 	payload   any
-	info      *typeInfo // nil for untyped events
+	info      *typeInfo     // nil for untyped events
 	opts      *EventOptions // shared and never written through: replaced as a whole (nil: none)
 	createdAt int64
 
