@@ -200,7 +200,7 @@ func (e *BaseEvent) handlerErrors(errs []error) error {
 // accessorErrLocked is the error a result contributes to the accessors: none for first-completion
 // losers (D12).
 func (r *EventResult) accessorErrLocked() error {
-	if r.cancelCause == errFirstCompletion {
+	if r.firstLoser {
 		return nil
 	}
 	return r.err

@@ -21,43 +21,56 @@ type run struct {
 	bus        *Bus
 	ev         *BaseEvent
 	handlers   []*Handler
-	opts       EventOptions // resolved: event overrides merged with the bus defaults
-	lender     *run         // run whose slots this one borrows (queue-jump, F103-F106)
-	dispatcher bool         // started by the bus dispatcher: its finisher continues dispatching
-	unlocked   bool         // waits for no slot (Now from outside any handler runs the event at once)
+	opts       runOpts // resolved: event overrides merged with the bus defaults
+	lender     *run    // run whose slots this one borrows (queue-jump, F103-F106)
 	held       [2]*slot
 	nheld      int
 	exempt     [2]*slot // slots an unlocked run needed and runs without
 	nexempt    int
+	dispatcher bool // started by the bus dispatcher: its finisher continues dispatching
+	unlocked   bool // waits for no slot (Now from outside any handler runs the event at once)
 
 	// guarded by ev.mu
-	results  []*EventResult
-	next     int
-	running  int
-	terminal int
-	finished bool
-	stopped  error
-	deadline int64 // event deadline, Unix ns (0: none)
-	slowAt   int64 // event slow warning, Unix ns (0: none or done)
-	alarmAt  int64
-	alarm    *alarm
-
-	begun       bool     // guarded by ev.mu: begin has run (results exist)
-	inEvent     bool     // guarded by ev.mu: listed in ev.runs
-	preStop     error    // guarded by ev.mu: stop requested before begin
-	preStopKind stopKind // guarded by ev.mu: the kind of that stop
+	finished    bool
+	begun       bool     // begin has run (results exist)
+	inEvent     bool     // listed in ev.runs
+	preStopKind stopKind // the kind of preStop
 	blocked     bool     // acquire waited for a slot (owned by the acquiring goroutine)
+	results     []*EventResult
+	next        int
+	running     int
+	terminal    int
+	stopped     error
+	deadline    int64 // event deadline, Unix ns (0: none)
+	slowAt      int64 // event slow warning, Unix ns (0: none or done)
+	alarmAt     int64
+	alarm       *alarm
+	preStop     error // stop requested before begin
 
 	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
 	waitingOn atomic.Pointer[slot]
 
 	lmu            sync.Mutex
-	borrowers      []*run // runs that borrow this run's slots
 	releasePending bool
 	released       bool
 	acquiring      bool          // blocked in acquire at least once and not done: able to give up (lmu)
 	abortWhy       abortReason   // why the acquisition must stop (guarded by lmu)
+	borrowers      []*run        // runs that borrow this run's slots
 	abortCh        chan struct{} // closed when abortWhy is set; created on demand
+}
+
+// runOpts are the resolved options a run reads: the event's overrides merged with the bus defaults,
+// kept compact (the run is allocated per event).
+type runOpts struct {
+	Timeout     time.Duration
+	SlowTimeout time.Duration
+	parallel    bool // handler concurrency parallel
+	first       bool // completion first
+}
+
+func resolveRunOpts(o EventOptions) runOpts {
+	return runOpts{Timeout: o.Timeout, SlowTimeout: o.SlowTimeout,
+		parallel: o.HandlerConcurrency == HandlersParallel, first: o.Completion == CompleteFirst}
 }
 
 type abortReason uint8
@@ -117,7 +130,7 @@ func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
 func (b *Bus) initRunLocked(r *run, lender *run) {
 	e := r.ev
 	r.lender = lender
-	r.opts = e.o().merge(b.defaults)
+	r.opts = resolveRunOpts(e.o().merge(b.defaults))
 	exact, wild := b.byType[e.eventType], b.wildcard
 	switch {
 	case len(wild) == 0:
@@ -139,7 +152,7 @@ func (b *Bus) initRunLocked(r *run, lender *run) {
 	}
 }
 
-func (r *run) serial() bool { return r.opts.HandlerConcurrency != HandlersParallel }
+func (r *run) serial() bool { return !r.opts.parallel }
 
 // holds reports whether r or a run it borrows from holds s (or runs without it: an unlocked run lets its
 // queue-jumping children run without the slots it was exempted from too).
@@ -629,13 +642,13 @@ func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err erro
 				close(e.firstValid)
 			}
 		}
-		if r.opts.Completion == CompleteFirst && r.stopped == nil {
+		if r.opts.first && r.stopped == nil {
 			r.stopLocked(errFirstCompletion, stopFirst, cascade)
 		}
 	}
 }
 
-type stopKind int
+type stopKind uint8
 
 const (
 	stopEventTimeout stopKind = iota
@@ -680,7 +693,7 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]*BaseEvent) {
 			continue
 		}
 		if kind == stopFirst {
-			res.cancelCause = errFirstCompletion
+			res.firstLoser = true
 		}
 	}
 	_ = e
