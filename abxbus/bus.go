@@ -200,8 +200,8 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 
 func (b *Bus) reject(e *BaseEvent, err error) error {
 	e.mu.Lock()
-	if len(e.buses) == 0 && e.emitErr == nil {
-		e.emitErr = err
+	if len(e.buses) == 0 && e.xr().emitErr == nil {
+		e.xw().emitErr = err
 	}
 	e.mu.Unlock()
 	return err

@@ -37,7 +37,6 @@ type BaseEvent struct {
 
 	id        ID
 	eventType string
-	version   string
 	payload   any
 	info      *typeInfo     // nil for untyped events
 	opts      *EventOptions // shared and never written through: replaced as a whole (nil: none)
@@ -51,36 +50,71 @@ type BaseEvent struct {
 	parentID     ID
 	emittedBy    ID
 	emittedByRes *EventResult // in-process link to the emitting handler's result (F85)
-	blocksParent bool
-	parent       *BaseEvent // in-process link used to propagate completion and cancellation
+	parent       *BaseEvent   // in-process link used to propagate completion and cancellation
 	path         []string
 	children     []*BaseEvent
 
 	// runtime state
-	status        EventStatus
-	completedFlag atomic.Bool // mirrors status == completed for lock-free reads (history scans)
+	status        evStatus
+	blocksParent  bool
+	inlineUsed    bool
+	hasValid      bool
+	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
+	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)
+	pendingBuses  int32
 	startedAt     int64
 	completedAt   int64
 	results       []*EventResult
 	inline        EventResult     // storage for the first result: one allocation less per event
 	inlineResults [1]*EventResult // backing array for a one-handler run's result list
-	inlineUsed    bool
 	resultsBuf    [1]*EventResult
 	pathBuf       [1]string // backing arrays for the common single-bus event: fewer allocations
 	busesBuf      [1]*Bus
 	runsBuf       [1]*run
-	pendingBuses  int
 	buses         []*Bus // buses that accepted the event, in order
 	runs          []*run // runs in progress
 	emitCtx       context.Context
-	emitErr       error
-	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)
-	x             *eventExtra  // rarely used runtime state, allocated on first use (guarded by mu)
+	x             *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
 
 	done       chan struct{}    // closed at completion; created lazily
 	wake       [2]chan struct{} // done / firstValid channels to close once completion is recorded everywhere
 	firstValid chan struct{}    // closed at the first valid result or completion; created lazily
-	hasValid   bool
+}
+
+// evStatus is EventStatus as the record keeps it (one byte).
+type evStatus uint8
+
+const (
+	evPending evStatus = iota
+	evStarted
+	evCompleted
+)
+
+var evStatusNames = [...]EventStatus{evPending: EventPending, evStarted: EventStarted, evCompleted: EventCompleted}
+
+func (s evStatus) public() EventStatus { return evStatusNames[s] }
+
+func parseEvStatus(s string) evStatus {
+	switch EventStatus(s) {
+	case EventStarted:
+		return evStarted
+	case EventCompleted:
+		return evCompleted
+	}
+	return evPending
+}
+
+// versionLocked returns event_version: as decoded, else the type's, else the default.
+func (e *BaseEvent) versionLocked() string {
+	switch {
+	case e.wire != nil && e.wire.version != "":
+		return e.wire.version
+	case e.info != nil && e.info.version != "":
+		return e.info.version
+	case e.eventType == "":
+		return "" // a zero event
+	}
+	return DefaultEventVersion
 }
 
 // eventWire is the part of an event only JSON decoding sets.
@@ -94,6 +128,7 @@ type eventWire struct {
 	// has not been emitted here.
 	extra        map[string]json.RawMessage
 	pendingBuses int
+	version      string // event_version as decoded (a decoded event always has a wire)
 }
 
 // wireExtra returns the payload keys kept from the decoded JSON (nil for other events).
@@ -123,6 +158,7 @@ func (e *BaseEvent) wireW() *eventWire {
 // eventExtra is the runtime state few events need: kept out of the record so the common event stays
 // small. Guarded by the event's mu.
 type eventExtra struct {
+	emitErr   error           // why the event could not be emitted (it then completes at once)
 	failErr   error           // the event was not processed on a bus that accepted it (destroyed while queued)
 	cancelled error           // set when a parent cancellation reached the event before it ran
 	gates     []chan struct{} // open while future lookups are being offered the event: it must not start yet
@@ -182,18 +218,13 @@ func (e *BaseEvent) init(eventType string, payload any, info *typeInfo) {
 	e.createdAt = now()
 	e.id = newIDAt(e.createdAt)
 	e.eventType = eventType
-	e.version = DefaultEventVersion
 	e.payload = payload
 	e.info = info
-	e.status = EventPending
 	e.results = e.resultsBuf[:0]
 	e.path = e.pathBuf[:0]
 	e.buses = e.busesBuf[:0]
 	e.runs = e.runsBuf[:0]
 	if info != nil {
-		if info.version != "" {
-			e.version = info.version
-		}
 		e.opts = &info.defaults // info is immutable once registered
 	}
 }
@@ -248,7 +279,7 @@ func (e *BaseEvent) Version() string {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.version
+	return e.versionLocked()
 }
 
 // Payload returns the payload as given at construction (a typed Go value for typed events).
@@ -309,7 +340,7 @@ func (e *BaseEvent) Status() EventStatus {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.status
+	return e.status.public()
 }
 
 // CreatedAt, StartedAt and CompletedAt return the lifecycle timestamps (event_created_at,
@@ -395,7 +426,7 @@ func (e *BaseEvent) PendingBusCount() int {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.pendingBuses
+	return int(e.pendingBuses)
 }
 
 // Bus returns the first bus that accepted the event (the one it was emitted on), or nil before it was
@@ -476,7 +507,7 @@ func (e *BaseEvent) LogValue() slog.Value {
 		return slog.StringValue(e.String())
 	}
 	e.mu.Lock()
-	status := e.status
+	status := e.status.public()
 	var bus *Bus
 	if len(e.buses) > 0 {
 		bus = e.buses[0]
@@ -507,7 +538,7 @@ func (e *BaseEvent) Done() <-chan struct{} {
 func (e *BaseEvent) doneLocked() chan struct{} {
 	if e.done == nil {
 		e.done = make(chan struct{})
-		if e.status == EventCompleted {
+		if e.status == evCompleted {
 			close(e.done)
 		}
 	}
@@ -517,7 +548,7 @@ func (e *BaseEvent) doneLocked() chan struct{} {
 func (e *BaseEvent) firstValidLocked() chan struct{} {
 	if e.firstValid == nil {
 		e.firstValid = make(chan struct{})
-		if e.hasValid || e.status == EventCompleted {
+		if e.hasValid || e.status == evCompleted {
 			close(e.firstValid)
 		}
 	}
@@ -557,7 +588,7 @@ func (e *BaseEvent) tryCompleteLocked() bool { return e.tryCompleteStampLocked(n
 // tryCompleteStampLocked is tryCompleteLocked with the completion time taken from stamp (tick when the
 // caller read the clock just before, see run.finish).
 func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
-	if e.status == EventCompleted || e.pendingBuses > 0 || len(e.buses) == 0 && e.emitErr == nil {
+	if e.status == evCompleted || e.pendingBuses > 0 || len(e.buses) == 0 && e.xr().emitErr == nil {
 		return false
 	}
 	for _, r := range e.results {
@@ -575,7 +606,7 @@ func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 		e.startedAt = t // no handler ran: processing started and ended at once
 	}
 	e.completedAt = t
-	e.status = EventCompleted
+	e.status = evCompleted
 	e.completedFlag.Store(true)
 	// Waiters are woken by afterComplete, once the buses' history reflects the completion.
 	e.wake[0] = e.done
@@ -596,7 +627,7 @@ func (e *BaseEvent) blocksParentNoLock() bool {
 func (e *BaseEvent) completedNoLock() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.status == EventCompleted
+	return e.status == evCompleted
 }
 
 // afterComplete runs outside the lock after the event completed: history retention on every bus that

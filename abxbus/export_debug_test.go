@@ -87,7 +87,7 @@ func DumpEvent(e *BaseEvent) string {
 	var sb strings.Builder
 	e.mu.Lock()
 	fmt.Fprintf(&sb, "%s status=%s pendingBuses=%d buses=%d runs=%d queued=%d blocksParent=%v cancelled=%v jumping=%v\n",
-		e.label(), e.status, e.pendingBuses, len(e.buses), len(e.runs), e.queued.Load(), e.blocksParent, e.xr().cancelled, e.xr().jumping)
+		e.label(), e.status.public(), e.pendingBuses, len(e.buses), len(e.runs), e.queued.Load(), e.blocksParent, e.xr().cancelled, e.xr().jumping)
 	for _, r := range e.results {
 		fmt.Fprintf(&sb, "  result %s %s run=%p err=%v\n", r.handler.name, r.status, r.run, r.err)
 	}
@@ -95,7 +95,7 @@ func DumpEvent(e *BaseEvent) string {
 	e.mu.Unlock()
 	for _, c := range children {
 		c.mu.Lock()
-		fmt.Fprintf(&sb, "  child %s status=%s blocks=%v\n", c.label(), c.status, c.blocksParent)
+		fmt.Fprintf(&sb, "  child %s status=%s blocks=%v\n", c.label(), c.status.public(), c.blocksParent)
 		c.mu.Unlock()
 	}
 	return sb.String()

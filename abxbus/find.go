@@ -562,9 +562,9 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 	defer e.mu.Unlock()
 	switch name {
 	case "event_version":
-		return e.version, true
+		return e.versionLocked(), true
 	case "event_status":
-		return string(e.status), true
+		return string(e.status.public()), true
 	case "event_started_at":
 		return ts(e.startedAt), true
 	case "event_completed_at":

@@ -292,9 +292,9 @@ func (e *BaseEvent) snapshot() eventSnap {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := eventSnap{
-		label: e.label(), id: e.id, eventType: e.eventType, version: e.version, createdAt: e.createdAt,
+		label: e.label(), id: e.id, eventType: e.eventType, version: e.versionLocked(), createdAt: e.createdAt,
 		opts: *e.o(), blocksParent: e.blocksParent, parentID: e.parentID, emittedBy: e.emittedBy,
-		path: slices.Clone(e.path), pendingBuses: e.pendingBuses, status: e.status,
+		path: slices.Clone(e.path), pendingBuses: int(e.pendingBuses), status: e.status.public(),
 		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtra(),
 	}
 	if s.version == "" {
@@ -559,7 +559,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 			d.fail("event_type", err.Error())
 		}
 	}
-	e.version = d.str("event_version", DefaultEventVersion)
+	e.wireW().version = d.str("event_version", DefaultEventVersion)
 	e.id = d.id("event_id", true)
 	e.createdAt = d.time("event_created_at")
 	e.opts = &EventOptions{}
@@ -572,7 +572,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	e.emittedBy = d.id("event_emitted_by_handler_id", false)
 	e.path = append(e.path, d.strings("event_path")...)
 	e.wireW().pendingBuses = d.count("event_pending_bus_count")
-	e.status = EventStatus(d.enum("event_status", string(EventPending), "pending", "started", "completed"))
+	e.status = parseEvStatus(d.enum("event_status", string(EventPending), "pending", "started", "completed"))
 	e.startedAt = d.time("event_started_at")
 	e.completedAt = d.time("event_completed_at")
 	e.opts.Concurrency = EventConcurrency(d.enum("event_concurrency", "", string(GlobalSerial), string(BusSerial), string(Parallel)))
@@ -601,7 +601,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	} else {
 		observeTime(e.createdAt)
 	}
-	if e.status == EventCompleted {
+	if e.status == evCompleted {
 		e.completedFlag.Store(true)
 	}
 	for _, r := range e.results {

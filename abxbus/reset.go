@@ -18,14 +18,13 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 	c.buses = c.busesBuf[:0]
 	c.runs = c.runsBuf[:0]
 	c.id = newIDAt(now())
-	c.eventType, c.version, c.payload, c.info = e.eventType, e.version, e.payload, e.info
+	c.eventType, c.payload, c.info = e.eventType, e.payload, e.info
 	c.opts, c.createdAt = e.opts, e.createdAt
 	if e.wire != nil {
-		c.wire = &eventWire{resultSchema: e.wire.resultSchema, extra: maps.Clone(e.wire.extra)}
+		c.wire = &eventWire{resultSchema: e.wire.resultSchema, extra: maps.Clone(e.wire.extra), version: e.wire.version}
 	}
 	c.parentID, c.emittedBy = e.parentID, e.emittedBy
 	c.path = append(c.pathBuf[:0], e.path...)
-	c.status = EventPending
 	return c, nil
 }
 

@@ -319,8 +319,8 @@ func (r *run) begin() bool {
 		r.inEvent = true
 		e.runs = append(e.runs, r)
 	}
-	if e.status != EventStarted {
-		e.status = EventStarted
+	if e.status != evStarted {
+		e.status = evStarted
 		e.startedAt = t
 	}
 	n := len(r.handlers)
@@ -789,7 +789,7 @@ func causeText(r *run) string {
 
 func (e *BaseEvent) abortTree(cause error) {
 	e.mu.Lock()
-	if e.status == EventCompleted {
+	if e.status == evCompleted {
 		e.mu.Unlock()
 		return
 	}

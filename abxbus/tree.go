@@ -106,7 +106,7 @@ type treeRow struct {
 // event writes one event line and, the first time the event is met, its results and children.
 func (w *treeWriter) event(e *BaseEvent, indent string, last bool) {
 	e.mu.Lock()
-	status, created, completed := e.status, e.createdAt, e.completedAt
+	status, created, completed := e.status.public(), e.createdAt, e.completedAt
 	results := e.orderedResultsLocked()
 	rows := make([]treeRow, len(results))
 	fromHandlers := map[*BaseEvent]bool{}

@@ -223,7 +223,7 @@ func NewEvent[P Payload[R], R any](p P) *Event[P, R] {
 	b := e.Base()
 	b.init(info.eventType, p, info)
 	if info.err != nil {
-		b.emitErr = info.err
+		b.xw().emitErr = info.err
 	}
 	return e
 }
@@ -506,7 +506,7 @@ func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []Hand
 // names both types; otherwise the emit binds the name to P on b.
 func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
-	if err := e.emitErr; err != nil {
+	if err := e.Base().xr().emitErr; err != nil {
 		return e, err
 	}
 	_, err := b.Emit(ctx, e.Base())
@@ -518,11 +518,11 @@ func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], 
 // processing bus. An invalid option is an error wrapping ErrInvalidOption and nothing is emitted.
 func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventOptions) (*Event[P, R], error) {
 	e := NewEvent(p)
-	if err := e.emitErr; err != nil {
+	if err := e.Base().xr().emitErr; err != nil {
 		return e, err
 	}
 	if err := e.Base().SetOptions(opts.merge(e.Base().Options())); err != nil {
-		e.emitErr = err
+		e.Base().xw().emitErr = err
 		return e, err
 	}
 	_, err := b.Emit(ctx, e.Base())
@@ -532,7 +532,7 @@ func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventO
 // EmitChildOf emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
 func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
-	if err := e.emitErr; err != nil {
+	if err := e.Base().xr().emitErr; err != nil {
 		return e, err
 	}
 	_, err := EmitChild(ctx, e.Base())

@@ -60,8 +60,8 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	}
 	caller := currentResult(ctx)
 	e.mu.Lock()
-	if e.emitErr != nil {
-		err := e.emitErr
+	if e.xr().emitErr != nil {
+		err := e.x.emitErr
 		e.mu.Unlock()
 		return err
 	}
@@ -70,7 +70,7 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		// not it has completed already.
 		e.blocksParent = true
 	}
-	if e.status == EventCompleted || first && e.hasValid { // also a completed event decoded from JSON
+	if e.status == evCompleted || first && e.hasValid { // also a completed event decoded from JSON
 		err := e.xr().failErr
 		e.mu.Unlock()
 		return err
