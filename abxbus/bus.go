@@ -303,7 +303,8 @@ func (b *Bus) dispatchLoop() {
 			return
 		}
 		e := b.queue[b.qhead]
-		r := &run{bus: b, ev: e, dispatcher: true}
+		r := e.newRun(b)
+		r.dispatcher = true
 		b.acquiring = r
 		b.mu.Unlock()
 		held, n := b.slotsFor(e)

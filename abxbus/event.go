@@ -60,6 +60,7 @@ type BaseEvent struct {
 	inlineUsed    bool
 	hasValid      bool
 	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
+	run0Used      atomic.Bool  // run0 was handed out (newRun)
 	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)
 	pendingBuses  int32
 	startedAt     int64
@@ -79,6 +80,20 @@ type BaseEvent struct {
 	done       chan struct{}    // closed at completion; created lazily
 	wake       [2]chan struct{} // done / firstValid channels to close once completion is recorded everywhere
 	firstValid chan struct{}    // closed at the first valid result or completion; created lazily
+
+	// run0 is the storage of the event's first run (usually its only one): one allocation less per
+	// event. It is handed out once and never reused, so a late reference to a finished run stays valid.
+	run0 run
+}
+
+// newRun returns a fresh run record for e on b: the event's own storage the first time, else a new one.
+func (e *BaseEvent) newRun(b *Bus) *run {
+	r := &e.run0
+	if !e.run0Used.CompareAndSwap(false, true) {
+		r = &run{}
+	}
+	r.bus, r.ev = b, e
+	return r
 }
 
 // evStatus is EventStatus as the record keeps it (one byte).

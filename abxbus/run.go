@@ -121,7 +121,7 @@ func (r *run) aborted() abortReason {
 // newRunLocked prepares a run of e on b (b.mu held). Handlers are resolved now, when processing
 // starts (F68).
 func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
-	r := &run{bus: b, ev: e}
+	r := e.newRun(b)
 	b.initRunLocked(r, lender)
 	return r
 }
