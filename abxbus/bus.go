@@ -244,7 +244,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	if mode == "" {
 		mode = b.defaults.Concurrency
 	}
-	jumping, lender := e.xr().jumping, e.xr().jumpLender
+	jumping, lender := e.jumping, e.xr().jumpLender
 	e.mu.Unlock()
 
 	b.active++

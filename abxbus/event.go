@@ -59,6 +59,7 @@ type BaseEvent struct {
 	blocksParent  bool
 	inlineUsed    bool
 	hasValid      bool
+	jumping       bool         // a Now() caller is queue-jumping the event (x.jumpLender: the run whose slots are lent)
 	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
 	run0Used      atomic.Bool  // run0 was handed out (newRun)
 	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)
@@ -179,8 +180,7 @@ type eventExtra struct {
 	gates     []chan struct{} // open while future lookups are being offered the event: it must not start yet
 	requeued  chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
 
-	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
-	jumping    bool
+	// jumpLender is set while a handler's Now() is queue-jumping the event: the run whose slots are lent.
 	jumpLender *run
 }
 

@@ -66,7 +66,7 @@ func (e *BaseEvent) unmarshal(op string, data []byte, typ func(e *BaseEvent, p J
 		return fmt.Errorf("%w: %s into a nil event", ErrInvalidOption, op)
 	}
 	e.mu.Lock()
-	accepted, zero := len(e.buses) > 0 || e.xr().jumping, e.eventType == "" && len(e.results) == 0
+	accepted, zero := len(e.buses) > 0 || e.jumping, e.eventType == "" && len(e.results) == 0
 	e.mu.Unlock()
 	if accepted {
 		return fmt.Errorf("%w: %s into %s, which a bus has accepted (decode into a new event instead)", ErrInvalidOption, op, e.label())

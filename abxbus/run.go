@@ -246,7 +246,10 @@ func (r *run) abandon() {
 		e.runs = slices.Delete(e.runs, i, i+1)
 	}
 	if e.xr().jumpLender == r.lender {
-		e.xw().jumping, e.x.jumpLender = false, nil
+		e.jumping = false
+		if e.x != nil {
+			e.x.jumpLender = nil
+		}
 	}
 	e.mu.Unlock()
 	b.pushFrontLocked(e)

@@ -96,9 +96,11 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	var busArr [4]*Bus // stays on the stack in the common case
 	buses := busArr[:0]
 	if jump {
-		if x := e.xr(); !x.jumping || x.jumpLender == nil {
-			x = e.xw()
-			x.jumping, x.jumpLender = true, lender
+		if !e.jumping || e.xr().jumpLender == nil {
+			e.jumping = true
+			if lender != nil || e.x != nil {
+				e.xw().jumpLender = lender
+			}
 		}
 		buses = append(buses, e.buses...)
 	}
