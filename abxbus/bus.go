@@ -22,6 +22,7 @@ type Bus struct {
 	id          ID
 	name        string
 	label       string
+	labelPath   []string // {label}, len = cap: the event_path of an event this bus accepts first (shared, read only)
 	defaults    EventOptions // every field set
 	maxHistory  int          // < 0: unbounded
 	drop        bool
@@ -93,6 +94,7 @@ func New(name string, opts *Options) (*Bus, error) {
 		b.id = newID()
 	}
 	b.label = name + "#" + b.id.short()
+	b.labelPath = []string{b.label}
 	if opts.MaxHistorySize != nil {
 		b.maxHistory = *opts.MaxHistorySize
 		if b.maxHistory < 0 {
@@ -237,7 +239,11 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	if len(e.buses) == 0 {
 		e.emitCtx = ctx
 	}
-	e.path = append(e.path, b.label)
+	if len(e.path) == 0 {
+		e.path = b.labelPath // appending to it copies (len = cap): the bus's slice is never written
+	} else {
+		e.path = append(e.path, b.label)
+	}
 	e.buses = append(e.buses, b)
 	e.pendingBuses++
 	mode := e.o().Concurrency
@@ -330,7 +336,7 @@ func (b *Bus) dispatchLoop() {
 		}
 		b.popLocked()
 		b.initRunLocked(r, nil)
-		r.held, r.nheld = held, n
+		r.held, r.nheld = held, int8(n)
 		b.mu.Unlock()
 		if !r.begin() {
 			return

@@ -46,13 +46,10 @@ type BaseEvent struct {
 	// before the event is shared, and never changed after: it is read without the lock.
 	wire *eventWire
 
-	// lineage
-	parentID     ID
-	emittedBy    ID
-	emittedByRes *EventResult // in-process link to the emitting handler's result (F85)
-	parent       *BaseEvent   // in-process link used to propagate completion and cancellation
-	path         []string
-	children     []*BaseEvent
+	// lineage: nil for a top-level event. Set before the event is emitted (EmitChild, decoding) and
+	// not changed after, so ParentID and EmittedByHandlerID read it without the lock.
+	lin  *eventLineage
+	path []string
 
 	// runtime state
 	status        evStatus
@@ -68,19 +65,17 @@ type BaseEvent struct {
 	completedAt   int64
 	results       []*EventResult
 	inline        EventResult     // storage for the first result: one allocation less per event
-	inlineResults [1]*EventResult // backing array for a one-handler run's result list
-	resultsBuf    [1]*EventResult
-	pathBuf       [1]string // backing arrays for the common single-bus event: fewer allocations
-	busesBuf      [1]*Bus
-	runsBuf       [1]*run
-	buses         []*Bus // buses that accepted the event, in order
-	runs          []*run // runs in progress
-	emitCtx       context.Context
-	x             *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
+	resultsBuf    [1]*EventResult // also the result list of a one-handler first run (run.begin)
+	// backing arrays for the common single-bus event: fewer allocations
+	busesBuf [1]*Bus
+	runsBuf  [1]*run
+	buses    []*Bus // buses that accepted the event, in order
+	runs     []*run // runs in progress
+	emitCtx  context.Context
+	x        *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
 
-	done       chan struct{}    // closed at completion; created lazily
-	wake       [2]chan struct{} // done / firstValid channels to close once completion is recorded everywhere
-	firstValid chan struct{}    // closed at the first valid result or completion; created lazily
+	done chan struct{} // closed at completion; created lazily
+	wake chan struct{} // the done channel to close once completion is recorded everywhere
 
 	// run0 is the storage of the event's first run (usually its only one): one allocation less per
 	// event. It is handed out once and never reused, so a late reference to a finished run stays valid.
@@ -171,14 +166,45 @@ func (e *BaseEvent) wireW() *eventWire {
 	return e.wire
 }
 
+// eventLineage links a child event to the event and handler that emitted it.
+type eventLineage struct {
+	parentID     ID
+	emittedBy    ID
+	emittedByRes *EventResult // in-process link to the emitting handler's result (F85)
+	parent       *BaseEvent   // in-process link used to propagate completion and cancellation
+}
+
+var noLineage eventLineage
+
+// lr returns the lineage for reading (a zero one for a top-level event).
+func (e *BaseEvent) lr() *eventLineage {
+	if e.lin == nil {
+		return &noLineage
+	}
+	return e.lin
+}
+
+// linW returns the lineage for writing, allocating it; only before the event is emitted.
+func (e *BaseEvent) linW() *eventLineage {
+	if e.lin == nil {
+		e.lin = &eventLineage{}
+	}
+	return e.lin
+}
+
 // eventExtra is the runtime state few events need: kept out of the record so the common event stays
 // small. Guarded by the event's mu.
 type eventExtra struct {
-	emitErr   error           // why the event could not be emitted (it then completes at once)
-	failErr   error           // the event was not processed on a bus that accepted it (destroyed while queued)
-	cancelled error           // set when a parent cancellation reached the event before it ran
-	gates     []chan struct{} // open while future lookups are being offered the event: it must not start yet
-	requeued  chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
+	children []*BaseEvent // linked children emitted from the event's handlers, in emit order
+	// firstValid is closed at the first valid result or completion; created lazily (First waits).
+	// wakeValid is it, to close once completion is recorded everywhere.
+	firstValid chan struct{}
+	wakeValid  chan struct{}
+	emitErr    error           // why the event could not be emitted (it then completes at once)
+	failErr    error           // the event was not processed on a bus that accepted it (destroyed while queued)
+	cancelled  error           // set when a parent cancellation reached the event before it ran
+	gates      []chan struct{} // open while future lookups are being offered the event: it must not start yet
+	requeued   chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
 
 	// jumpLender is set while a handler's Now() is queue-jumping the event: the run whose slots are lent.
 	jumpLender *run
@@ -236,7 +262,6 @@ func (e *BaseEvent) init(eventType string, payload any, info *typeInfo) {
 	e.payload = payload
 	e.info = info
 	e.results = e.resultsBuf[:0]
-	e.path = e.pathBuf[:0]
 	e.buses = e.busesBuf[:0]
 	e.runs = e.runsBuf[:0]
 	if info != nil {
@@ -393,7 +418,7 @@ func (e *BaseEvent) ParentID() ID {
 	if e == nil {
 		return ID{}
 	}
-	return e.parentID
+	return e.lr().parentID
 }
 
 // EmittedByHandlerID returns event_emitted_by_handler_id (zero when unset).
@@ -401,7 +426,7 @@ func (e *BaseEvent) EmittedByHandlerID() ID {
 	if e == nil {
 		return ID{}
 	}
-	return e.emittedBy
+	return e.lr().emittedBy
 }
 
 // BlocksParentCompletion reports event_blocks_parent_completion.
@@ -431,7 +456,7 @@ func (e *BaseEvent) Children() []*BaseEvent {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.children)
+	return slices.Clone(e.xr().children)
 }
 
 // PendingBusCount returns event_pending_bus_count: buses that still hold the event queued or in flight.
@@ -530,8 +555,8 @@ func (e *BaseEvent) LogValue() slog.Value {
 	e.mu.Unlock()
 	attrs := make([]slog.Attr, 0, 5)
 	attrs = append(attrs, slog.String("type", e.eventType), slog.String("id", e.id.String()), slog.String("status", string(status)))
-	if !e.parentID.IsZero() {
-		attrs = append(attrs, slog.String("parent_id", e.parentID.String()))
+	if p := e.lr().parentID; !p.IsZero() {
+		attrs = append(attrs, slog.String("parent_id", p.String()))
 	}
 	if bus != nil {
 		attrs = append(attrs, slog.String("bus", bus.label))
@@ -561,13 +586,14 @@ func (e *BaseEvent) doneLocked() chan struct{} {
 }
 
 func (e *BaseEvent) firstValidLocked() chan struct{} {
-	if e.firstValid == nil {
-		e.firstValid = make(chan struct{})
+	x := e.xw()
+	if x.firstValid == nil {
+		x.firstValid = make(chan struct{})
 		if e.hasValid || e.status == evCompleted {
-			close(e.firstValid)
+			close(x.firstValid)
 		}
 	}
-	return e.firstValid
+	return x.firstValid
 }
 
 // IsChildOf reports whether ancestor is a parent, grandparent, ... of e, following in-process parent
@@ -592,7 +618,7 @@ func (e *BaseEvent) IsChildOf(ancestor *BaseEvent) bool {
 func (e *BaseEvent) parentEvent() *BaseEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.parent
+	return e.lr().parent
 }
 
 // tryCompleteLocked completes the event when every condition of F146 holds: no bus still holds it, every
@@ -611,7 +637,7 @@ func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 			return false
 		}
 	}
-	for _, c := range e.children {
+	for _, c := range e.xr().children {
 		if c.blocksParentNoLock() && !c.completedNoLock() {
 			return false
 		}
@@ -624,9 +650,9 @@ func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 	e.status = evCompleted
 	e.completedFlag.Store(true)
 	// Waiters are woken by afterComplete, once the buses' history reflects the completion.
-	e.wake[0] = e.done
-	if e.firstValid != nil && !e.hasValid {
-		e.wake[1] = e.firstValid
+	e.wake = e.done
+	if e.x != nil && e.x.firstValid != nil && !e.hasValid {
+		e.x.wakeValid = e.x.firstValid
 	}
 	return true
 }
@@ -650,11 +676,14 @@ func (e *BaseEvent) completedNoLock() bool {
 func (e *BaseEvent) afterComplete() {
 	e.mu.Lock()
 	buses := e.buses
-	parent := e.parent
+	parent := e.lr().parent
 	blocks := e.blocksParent
 	e.emitCtx = nil // F150: release the captured context
-	wake := e.wake
-	e.wake = [2]chan struct{}{}
+	wake := [2]chan struct{}{e.wake, nil}
+	e.wake = nil
+	if e.x != nil {
+		wake[1], e.x.wakeValid = e.x.wakeValid, nil
+	}
 	e.mu.Unlock()
 	for _, b := range buses {
 		b.onEventCompleted(e)

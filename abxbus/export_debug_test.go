@@ -91,7 +91,7 @@ func DumpEvent(e *BaseEvent) string {
 	for _, r := range e.results {
 		fmt.Fprintf(&sb, "  result %s %s run=%p err=%v\n", r.handler.name, r.status, r.run, r.err)
 	}
-	children := append([]*BaseEvent(nil), e.children...)
+	children := append([]*BaseEvent(nil), e.xr().children...)
 	e.mu.Unlock()
 	for _, c := range children {
 		c.mu.Lock()

@@ -293,7 +293,7 @@ func (e *BaseEvent) snapshot() eventSnap {
 	defer e.mu.Unlock()
 	s := eventSnap{
 		label: e.label(), id: e.id, eventType: e.eventType, version: e.versionLocked(), createdAt: e.createdAt,
-		opts: *e.o(), blocksParent: e.blocksParent, parentID: e.parentID, emittedBy: e.emittedBy,
+		opts: *e.o(), blocksParent: e.blocksParent, parentID: e.lr().parentID, emittedBy: e.lr().emittedBy,
 		path: slices.Clone(e.path), pendingBuses: int(e.pendingBuses), status: e.status.public(),
 		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtra(),
 	}
@@ -536,7 +536,6 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	}
 	d := eventDecoder{obj: obj}
 	e.results = e.resultsBuf[:0]
-	e.path = e.pathBuf[:0]
 	e.buses = e.busesBuf[:0]
 	e.runs = e.runsBuf[:0]
 
@@ -568,8 +567,9 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	e.opts.HandlerTimeout = d.timeout("event_handler_timeout")
 	e.opts.HandlerSlowTimeout = d.timeout("event_handler_slow_timeout")
 	e.blocksParent = d.boolean("event_blocks_parent_completion")
-	e.parentID = d.id("event_parent_id", false)
-	e.emittedBy = d.id("event_emitted_by_handler_id", false)
+	if p, by := d.id("event_parent_id", false), d.id("event_emitted_by_handler_id", false); !p.IsZero() || !by.IsZero() {
+		e.linW().parentID, e.lin.emittedBy = p, by
+	}
 	e.path = append(e.path, d.strings("event_path")...)
 	e.wireW().pendingBuses = d.count("event_pending_bus_count")
 	e.status = parseEvStatus(d.enum("event_status", string(EventPending), "pending", "started", "completed"))

@@ -1,6 +1,9 @@
 package abxbus
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // Reset returns a fresh pending copy of the event: a new UUIDv7 id, status pending, no
 // results, no start/completion times, no pending buses and no captured context; it keeps the type,
@@ -23,8 +26,10 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 	if e.wire != nil {
 		c.wire = &eventWire{resultSchema: e.wire.resultSchema, extra: maps.Clone(e.wire.extra), version: e.wire.version}
 	}
-	c.parentID, c.emittedBy = e.parentID, e.emittedBy
-	c.path = append(c.pathBuf[:0], e.path...)
+	if e.lin != nil {
+		c.lin = &eventLineage{parentID: e.lin.parentID, emittedBy: e.lin.emittedBy}
+	}
+	c.path = slices.Clone(e.path)
 	return c, nil
 }
 

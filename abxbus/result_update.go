@@ -132,8 +132,8 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 		}
 		if row.validLocked() && !e.hasValid {
 			e.hasValid = true
-			if e.firstValid != nil {
-				close(e.firstValid)
+			if e.x != nil && e.x.firstValid != nil {
+				close(e.x.firstValid)
 			}
 		}
 	}
@@ -164,8 +164,8 @@ func (e *BaseEvent) reopenLocked() bool {
 	e.completedAt = 0
 	e.completedFlag.Store(false)
 	e.done = nil // a fresh channel is made on demand and closed at the next completion
-	if !e.hasValid {
-		e.firstValid = nil
+	if !e.hasValid && e.x != nil {
+		e.x.firstValid = nil
 	}
 	return true
 }

@@ -18,59 +18,58 @@ import (
 // returns after its result was already finalised (timeout, abort) just exits, so a stuck handler never
 // blocks the event or the bus.
 type run struct {
-	bus        *Bus
-	ev         *BaseEvent
-	handlers   []*Handler
-	opts       runOpts // resolved: event overrides merged with the bus defaults
-	lender     *run    // run whose slots this one borrows (queue-jump, F103-F106)
-	held       [2]*slot
-	nheld      int
-	exempt     [2]*slot // slots an unlocked run needed and runs without
-	nexempt    int
-	dispatcher bool // started by the bus dispatcher: its finisher continues dispatching
-	unlocked   bool // waits for no slot (Now from outside any handler runs the event at once)
+	bus      *Bus
+	ev       *BaseEvent
+	handlers []*Handler
+	opts     runOpts  // resolved: event overrides merged with the bus defaults
+	lender   *run     // run whose slots this one borrows (queue-jump, F103-F106)
+	held     [2]*slot // slots taken (nheld of them)
+	exempt   [2]*slot // slots an unlocked run needed and runs without (nexempt of them)
 
 	// guarded by ev.mu
+	results  []*EventResult
+	stopped  error
+	deadline int64 // event deadline, Unix ns (0: none)
+	slowAt   int64 // event slow warning, Unix ns (0: none or done)
+	alarmAt  int64
+	alarm    *alarm
+	preStop  error // stop requested before begin
+
+	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
+	waitingOn atomic.Pointer[slot]
+
+	lmu       sync.Mutex
+	borrowers []*run        // runs that borrow this run's slots (lmu)
+	abortCh   chan struct{} // closed when abortWhy is set; created on demand (lmu)
+
+	// small fields, packed. Guarded by ev.mu: next, running, terminal, finished, begun, inEvent,
+	// preStopKind. By lmu: releasePending, released, acquiring, abortWhy.
+	next        int32
+	running     int32
+	terminal    int32
+	nheld       int8
+	nexempt     int8
+	dispatcher  bool // started by the bus dispatcher: its finisher continues dispatching
+	unlocked    bool // waits for no slot (Now from outside any handler runs the event at once)
+	parallel    bool // handlers run in parallel (event_handler_concurrency)
+	first       bool // the first valid result completes the event (event_handler_completion)
 	finished    bool
 	begun       bool     // begin has run (results exist)
 	inEvent     bool     // listed in ev.runs
 	preStopKind stopKind // the kind of preStop
 	blocked     bool     // acquire waited for a slot (owned by the acquiring goroutine)
-	results     []*EventResult
-	next        int
-	running     int
-	terminal    int
-	stopped     error
-	deadline    int64 // event deadline, Unix ns (0: none)
-	slowAt      int64 // event slow warning, Unix ns (0: none or done)
-	alarmAt     int64
-	alarm       *alarm
-	preStop     error // stop requested before begin
 
-	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
-	waitingOn atomic.Pointer[slot]
-
-	lmu            sync.Mutex
 	releasePending bool
 	released       bool
-	acquiring      bool          // blocked in acquire at least once and not done: able to give up (lmu)
-	abortWhy       abortReason   // why the acquisition must stop (guarded by lmu)
-	borrowers      []*run        // runs that borrow this run's slots
-	abortCh        chan struct{} // closed when abortWhy is set; created on demand
+	acquiring      bool        // blocked in acquire at least once and not done: able to give up
+	abortWhy       abortReason // why the acquisition must stop
 }
 
-// runOpts are the resolved options a run reads: the event's overrides merged with the bus defaults,
-// kept compact (the run is allocated per event).
+// runOpts are the resolved timeouts a run reads (the handler concurrency and completion mode are the
+// run's parallel and first flags): the event's overrides merged with the bus defaults, kept compact.
 type runOpts struct {
 	Timeout     time.Duration
 	SlowTimeout time.Duration
-	parallel    bool // handler concurrency parallel
-	first       bool // completion first
-}
-
-func resolveRunOpts(o EventOptions) runOpts {
-	return runOpts{Timeout: o.Timeout, SlowTimeout: o.SlowTimeout,
-		parallel: o.HandlerConcurrency == HandlersParallel, first: o.Completion == CompleteFirst}
 }
 
 type abortReason uint8
@@ -130,7 +129,9 @@ func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
 func (b *Bus) initRunLocked(r *run, lender *run) {
 	e := r.ev
 	r.lender = lender
-	r.opts = resolveRunOpts(e.o().merge(b.defaults))
+	o := e.o().merge(b.defaults)
+	r.opts = runOpts{Timeout: o.Timeout, SlowTimeout: o.SlowTimeout}
+	r.parallel, r.first = o.HandlerConcurrency == HandlersParallel, o.Completion == CompleteFirst
 	exact, wild := b.byType[e.eventType], b.wildcard
 	switch {
 	case len(wild) == 0:
@@ -152,18 +153,18 @@ func (b *Bus) initRunLocked(r *run, lender *run) {
 	}
 }
 
-func (r *run) serial() bool { return !r.opts.parallel }
+func (r *run) serial() bool { return !r.parallel }
 
 // holds reports whether r or a run it borrows from holds s (or runs without it: an unlocked run lets its
 // queue-jumping children run without the slots it was exempted from too).
 func (r *run) holds(s *slot) bool {
 	for x := r; x != nil; x = x.lender {
-		for i := 0; i < x.nheld; i++ {
+		for i := int8(0); i < x.nheld; i++ {
 			if x.held[i] == s {
 				return true
 			}
 		}
-		for i := 0; i < x.nexempt; i++ {
+		for i := int8(0); i < x.nexempt; i++ {
 			if x.exempt[i] == s {
 				return true
 			}
@@ -327,9 +328,11 @@ func (r *run) begin() bool {
 		e.startedAt = t
 	}
 	n := len(r.handlers)
-	if n == 1 && !e.inlineUsed {
+	if n == 1 && !e.inlineUsed && len(e.results) == 0 {
+		// e.results gets the same result appended below: both lists share e.resultsBuf (appends to
+		// either copy, len = cap).
 		e.inlineUsed = true
-		r.results = e.inlineResults[:1:1]
+		r.results = e.resultsBuf[:1:1]
 		r.results[0] = &e.inline
 	} else {
 		r.results = make([]*EventResult, n)
@@ -376,7 +379,7 @@ func (r *run) begin() bool {
 	}
 	var next *EventResult
 	var fin bool
-	parallel := !r.serial() && r.terminal < n
+	parallel := !r.serial() && int(r.terminal) < n
 	if parallel {
 		for _, res := range r.results {
 			if res.status == ResultPending {
@@ -455,7 +458,7 @@ func (r *run) advanceLocked() (next *EventResult, fin bool) {
 		return nil, false
 	}
 	if r.serial() && r.running == 0 {
-		for r.next < len(r.results) {
+		for int(r.next) < len(r.results) {
 			res := r.results[r.next]
 			r.next++
 			if res.status == ResultPending {
@@ -464,7 +467,7 @@ func (r *run) advanceLocked() (next *EventResult, fin bool) {
 			}
 		}
 	}
-	if r.terminal == len(r.results) {
+	if int(r.terminal) == len(r.results) {
 		r.finished = true
 		return nil, true
 	}
@@ -641,11 +644,11 @@ func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err erro
 		e := r.ev
 		if !e.hasValid {
 			e.hasValid = true
-			if e.firstValid != nil {
-				close(e.firstValid)
+			if e.x != nil && e.x.firstValid != nil {
+				close(e.x.firstValid)
 			}
 		}
-		if r.opts.first && r.stopped == nil {
+		if r.first && r.stopped == nil {
 			r.stopLocked(errFirstCompletion, stopFirst, cascade)
 		}
 	}

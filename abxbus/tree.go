@@ -118,7 +118,7 @@ func (w *treeWriter) event(e *BaseEvent, indent string, last bool) {
 		}
 	}
 	var loose []*BaseEvent // children no handler result claims (emitted by a handler on no row, or restored)
-	for _, c := range e.children {
+	for _, c := range e.xr().children {
 		if !fromHandlers[c] {
 			loose = append(loose, c)
 		}

@@ -65,7 +65,7 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		e.mu.Unlock()
 		return err
 	}
-	if jump && caller != nil && e.emittedByRes == caller && !e.blocksParent {
+	if jump && caller != nil && e.lr().emittedByRes == caller && !e.blocksParent {
 		// Awaiting a linked child from the handler that emitted it makes it block the parent, whether or
 		// not it has completed already.
 		e.blocksParent = true
@@ -248,19 +248,20 @@ func EmitChild(ctx context.Context, child *BaseEvent) (*BaseEvent, error) {
 		return child, caller.bus.reject(child, fmt.Errorf("%s.EmitChild(%s) refused: %w (handler %s)", caller.bus.label, child.label(), ErrHandlerFinished, caller.handler.Label()))
 	}
 	child.mu.Lock()
-	if child.parentID.IsZero() {
-		child.parentID = parent.id
+	lin := child.linW()
+	if lin.parentID.IsZero() {
+		lin.parentID = parent.id
 	}
-	child.emittedBy = caller.handler.id
-	child.emittedByRes = caller
-	child.parent = parent
+	lin.emittedBy = caller.handler.id
+	lin.emittedByRes = caller
+	lin.parent = parent
 	child.mu.Unlock()
 	if _, err := caller.bus.Emit(ctx, child); err != nil {
 		return child, err
 	}
 	parent.mu.Lock()
 	caller.children = append(caller.children, child)
-	parent.children = append(parent.children, child)
+	parent.xw().children = append(parent.xw().children, child)
 	parent.mu.Unlock()
 	return child, nil
 }
