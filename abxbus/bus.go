@@ -22,7 +22,7 @@ type Bus struct {
 	id          ID
 	name        string
 	label       string
-	labelPath   []string // {label}, len = cap: the event_path of an event this bus accepts first (shared, read only)
+	labelPath   []string     // {label}, len = cap: the event_path of an event this bus accepts first (shared, read only)
 	defaults    EventOptions // every field set
 	maxHistory  int          // < 0: unbounded
 	drop        bool
