@@ -23,6 +23,7 @@ type Bus struct {
 	name        string
 	label       string
 	labelPath   []string     // {label}, len = cap: the event_path of an event this bus accepts first (shared, read only)
+	self        []*Bus       // {b}, len = cap: the bus list of an event this bus accepts first (shared, read only)
 	defaults    EventOptions // every field set
 	maxHistory  int          // < 0: unbounded
 	drop        bool
@@ -95,6 +96,7 @@ func New(name string, opts *Options) (*Bus, error) {
 	}
 	b.label = name + "#" + b.id.short()
 	b.labelPath = []string{b.label}
+	b.self = []*Bus{b}
 	if opts.MaxHistorySize != nil {
 		b.maxHistory = *opts.MaxHistorySize
 		if b.maxHistory < 0 {
@@ -244,7 +246,11 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	} else {
 		e.path = append(e.path, b.label)
 	}
-	e.buses = append(e.buses, b)
+	if len(e.buses) == 0 {
+		e.buses = b.self // appending to it copies (len = cap): the bus's slice is never written
+	} else {
+		e.buses = append(e.buses, b)
+	}
 	e.pendingBuses++
 	mode := e.o().Concurrency
 	if mode == "" {

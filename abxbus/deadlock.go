@@ -123,7 +123,11 @@ func (n wfNode) successors(out []wfNode) []wfNode {
 	case wfRelease:
 		out = append(out, wfNode{kind: wfFinish, r: n.r})
 		n.r.lmu.Lock()
-		for _, b := range n.r.borrowers {
+		var borrowers []*run
+		if n.r.lx != nil {
+			borrowers = n.r.lx.borrowers
+		}
+		for _, b := range borrowers {
 			out = append(out, wfNode{kind: wfRelease, r: b})
 		}
 		n.r.lmu.Unlock()

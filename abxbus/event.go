@@ -66,13 +66,11 @@ type BaseEvent struct {
 	results       []*EventResult
 	inline        EventResult     // storage for the first result: one allocation less per event
 	resultsBuf    [1]*EventResult // also the result list of a one-handler first run (run.begin)
-	// backing arrays for the common single-bus event: fewer allocations
-	busesBuf [1]*Bus
-	runsBuf  [1]*run
-	buses    []*Bus // buses that accepted the event, in order
-	runs     []*run // runs in progress
-	emitCtx  context.Context
-	x        *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
+	runsBuf       [1]*run         // backing array for the common single-run event: one allocation less
+	buses         []*Bus          // buses that accepted the event, in order (first: the bus's own one-entry list)
+	runs          []*run          // runs in progress
+	emitCtx       context.Context
+	x             *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
 
 	done chan struct{} // closed at completion; created lazily
 	wake chan struct{} // the done channel to close once completion is recorded everywhere
@@ -262,7 +260,6 @@ func (e *BaseEvent) init(eventType string, payload any, info *typeInfo) {
 	e.payload = payload
 	e.info = info
 	e.results = e.resultsBuf[:0]
-	e.buses = e.busesBuf[:0]
 	e.runs = e.runsBuf[:0]
 	if info != nil {
 		e.opts = &info.defaults // info is immutable once registered

@@ -27,7 +27,11 @@ func DumpWaits(buses ...*Bus) string {
 		for _, r := range runs {
 			fmt.Fprintf(&sb, "  %s waitingOn=%p lender=%s held=%v begun=%v\n", rn(r), r.waitingOn.Load(), rn(r.lender), r.held[:r.nheld], r.begun)
 			r.lmu.Lock()
-			for _, x := range r.borrowers {
+			var borrowers []*run
+			if r.lx != nil {
+				borrowers = r.lx.borrowers
+			}
+			for _, x := range borrowers {
 				fmt.Fprintf(&sb, "    borrower %s\n", rn(x))
 			}
 			r.lmu.Unlock()

@@ -325,7 +325,7 @@ func (e *BaseEvent) snapshot() eventSnap {
 			rs.busName, rs.busID = r.wire.busName, r.wire.busID
 			rs.children = r.wire.childIDs
 		}
-		for _, c := range r.children {
+		for _, c := range r.children() {
 			rs.children = append(rs.children, c.id)
 		}
 		if rs.registeredAt == 0 {
@@ -536,7 +536,6 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	}
 	d := eventDecoder{obj: obj}
 	e.results = e.resultsBuf[:0]
-	e.buses = e.busesBuf[:0]
 	e.runs = e.runsBuf[:0]
 
 	payload := JSONPayload{}

@@ -18,7 +18,6 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 	defer e.mu.Unlock()
 	c := &BaseEvent{}
 	c.results = c.resultsBuf[:0]
-	c.buses = c.busesBuf[:0]
 	c.runs = c.runsBuf[:0]
 	c.id = newIDAt(now())
 	c.eventType, c.payload, c.info = e.eventType, e.payload, e.info

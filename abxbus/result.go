@@ -42,7 +42,7 @@ type EventResult struct {
 	err         error
 	startedAt   int64
 	completedAt int64
-	children    []*BaseEvent
+	kids        *[]*BaseEvent             // linked children emitted from the handler, in emit order (nil: none)
 	timeout     time.Duration             // effective handler budget (0: none of its own)
 	deadline    int64                     // effective deadline, Unix ns (0: none)
 	slowAt      int64                     // slow-warning time, Unix ns (0: none)
@@ -81,6 +81,22 @@ func (r *EventResult) ctxState() *resultCtx {
 		return n
 	}
 	return r.cx.Load()
+}
+
+// children returns the linked children emitted from the handler (ev.mu held).
+func (r *EventResult) children() []*BaseEvent {
+	if r.kids == nil {
+		return nil
+	}
+	return *r.kids
+}
+
+// addChild records a linked child emitted from the handler (ev.mu held).
+func (r *EventResult) addChild(c *BaseEvent) {
+	if r.kids == nil {
+		r.kids = new([]*BaseEvent)
+	}
+	*r.kids = append(*r.kids, c)
 }
 
 // ID returns the result id (UUIDv7).
@@ -207,7 +223,7 @@ func (r *EventResult) Children() []*BaseEvent {
 	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
-	return slices.Clone(r.children)
+	return slices.Clone(r.children())
 }
 
 // LogValue makes a result a compact log/slog group: handler (name), id, status, event (its `Type#abcd`

@@ -33,31 +33,29 @@ type run struct {
 	slowAt   int64 // event slow warning, Unix ns (0: none or done)
 	alarmAt  int64
 	alarm    *alarm
-	preStop  error // stop requested before begin
+	preStop  *preStop // stop requested before begin (rare)
 
 	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
 	waitingOn atomic.Pointer[slot]
 
-	lmu       sync.Mutex
-	borrowers []*run        // runs that borrow this run's slots (lmu)
-	abortCh   chan struct{} // closed when abortWhy is set; created on demand (lmu)
+	lmu sync.Mutex
+	lx  *runLend // borrowers and the abort channel, created on first use (lmu)
 
-	// small fields, packed. Guarded by ev.mu: next, running, terminal, finished, begun, inEvent,
-	// preStopKind. By lmu: releasePending, released, acquiring, abortWhy.
-	next        int32
-	running     int32
-	terminal    int32
-	nheld       int8
-	nexempt     int8
-	dispatcher  bool // started by the bus dispatcher: its finisher continues dispatching
-	unlocked    bool // waits for no slot (Now from outside any handler runs the event at once)
-	parallel    bool // handlers run in parallel (event_handler_concurrency)
-	first       bool // the first valid result completes the event (event_handler_completion)
-	finished    bool
-	begun       bool     // begin has run (results exist)
-	inEvent     bool     // listed in ev.runs
-	preStopKind stopKind // the kind of preStop
-	blocked     bool     // acquire waited for a slot (owned by the acquiring goroutine)
+	// small fields, packed. Guarded by ev.mu: next, running, terminal, finished, begun, inEvent.
+	// By lmu: releasePending, released, acquiring, abortWhy.
+	next       int32
+	running    int32
+	terminal   int32
+	nheld      int8
+	nexempt    int8
+	dispatcher bool // started by the bus dispatcher: its finisher continues dispatching
+	unlocked   bool // waits for no slot (Now from outside any handler runs the event at once)
+	parallel   bool // handlers run in parallel (event_handler_concurrency)
+	first      bool // the first valid result completes the event (event_handler_completion)
+	finished   bool
+	begun      bool // begin has run (results exist)
+	inEvent    bool // listed in ev.runs
+	blocked    bool // acquire waited for a slot (owned by the acquiring goroutine)
 
 	releasePending bool
 	released       bool
@@ -72,6 +70,28 @@ type runOpts struct {
 	SlowTimeout time.Duration
 }
 
+// runLend is the part of a run's slot-lending state that only queue-jumps and slot waits use.
+type runLend struct {
+	borrowers []*run        // runs that borrow this run's slots
+	abortCh   chan struct{} // closed when abortWhy is set; created on demand
+}
+
+// lend returns r.lx, creating it; r.lmu held.
+func (r *run) lendState() *runLend {
+	if r.lx == nil {
+		r.lx = &runLend{}
+	}
+	return r.lx
+}
+
+// nborrowers is len(r.lx.borrowers); r.lmu held.
+func (r *run) nborrowers() int {
+	if r.lx == nil {
+		return 0
+	}
+	return len(r.lx.borrowers)
+}
+
 type abortReason uint8
 
 const (
@@ -84,13 +104,14 @@ const (
 func (r *run) abortChan() <-chan struct{} {
 	r.lmu.Lock()
 	defer r.lmu.Unlock()
-	if r.abortCh == nil {
-		r.abortCh = make(chan struct{})
+	x := r.lendState()
+	if x.abortCh == nil {
+		x.abortCh = make(chan struct{})
 		if r.abortWhy != abortNone {
-			close(r.abortCh)
+			close(x.abortCh)
 		}
 	}
-	return r.abortCh
+	return x.abortCh
 }
 
 // abort asks the run to stop acquiring. A deadlock abort is accepted only while the run is acquiring
@@ -105,8 +126,8 @@ func (r *run) abort(why abortReason) bool {
 		return false
 	}
 	r.abortWhy = why
-	if r.abortCh != nil {
-		close(r.abortCh)
+	if r.lx != nil && r.lx.abortCh != nil {
+		close(r.lx.abortCh)
 	}
 	return true
 }
@@ -267,7 +288,8 @@ func (r *run) lend(b *run) bool {
 	if r.released || r.releasePending {
 		return false
 	}
-	r.borrowers = append(r.borrowers, b)
+	x := r.lendState()
+	x.borrowers = append(x.borrowers, b)
 	return true
 }
 
@@ -275,7 +297,7 @@ func (r *run) lend(b *run) bool {
 // borrower releases them. It reports whether the caller must continue the bus dispatcher.
 func (r *run) release() bool {
 	r.lmu.Lock()
-	if len(r.borrowers) > 0 {
+	if r.nborrowers() > 0 {
 		r.releasePending = true
 		r.lmu.Unlock()
 		return false
@@ -293,10 +315,12 @@ func (r *run) release() bool {
 
 func (r *run) borrowerDone(b *run) {
 	r.lmu.Lock()
-	if i := slices.Index(r.borrowers, b); i >= 0 {
-		r.borrowers = slices.Delete(r.borrowers, i, i+1)
+	if x := r.lx; x != nil {
+		if i := slices.Index(x.borrowers, b); i >= 0 {
+			x.borrowers = slices.Delete(x.borrowers, i, i+1)
+		}
 	}
-	take := len(r.borrowers) == 0 && r.releasePending
+	take := r.nborrowers() == 0 && r.releasePending
 	if take {
 		r.releasePending = false
 	}
@@ -373,7 +397,7 @@ func (r *run) begin() bool {
 	}
 	var cascade []*BaseEvent
 	if r.preStop != nil {
-		r.stopLocked(r.preStop, r.preStopKind, &cascade)
+		r.stopLocked(r.preStop.cause, r.preStop.kind, &cascade)
 	} else if c := e.xr().cancelled; c != nil {
 		r.stopLocked(c, stopParent, &cascade)
 	}
@@ -656,6 +680,12 @@ func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err erro
 
 type stopKind uint8
 
+// preStop is a stop requested before the run began: begin carries it out.
+type preStop struct {
+	cause error
+	kind  stopKind
+}
+
 const (
 	stopEventTimeout stopKind = iota
 	stopFirst
@@ -706,7 +736,7 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]*BaseEvent) {
 }
 
 func (r *run) collectBlockingLocked(res *EventResult, cascade *[]*BaseEvent) {
-	for _, c := range res.children {
+	for _, c := range res.children() {
 		if c.blocksParentNoLock() {
 			*cascade = append(*cascade, c)
 		}
@@ -754,7 +784,7 @@ func (r *run) stop(cause error, kind stopKind) {
 	if !r.begun {
 		// Still acquiring its slots (or about to begin): begin ends it.
 		if r.preStop == nil {
-			r.preStop, r.preStopKind = cause, kind
+			r.preStop = &preStop{cause, kind}
 		}
 		e.mu.Unlock()
 		_ = r.abort(abortStop)

@@ -112,8 +112,8 @@ func (w *treeWriter) event(e *BaseEvent, indent string, last bool) {
 	fromHandlers := map[*BaseEvent]bool{}
 	for i, r := range results {
 		rows[i] = treeRow{res: r, status: r.status, value: r.value, null: r.null, err: r.err,
-			started: r.startedAt, done: r.completedAt, children: slices.Clone(r.children)}
-		for _, c := range r.children {
+			started: r.startedAt, done: r.completedAt, children: slices.Clone(r.children())}
+		for _, c := range r.children() {
 			fromHandlers[c] = true
 		}
 	}

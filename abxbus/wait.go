@@ -260,7 +260,7 @@ func EmitChild(ctx context.Context, child *BaseEvent) (*BaseEvent, error) {
 		return child, err
 	}
 	parent.mu.Lock()
-	caller.children = append(caller.children, child)
+	caller.addChild(child)
 	parent.xw().children = append(parent.xw().children, child)
 	parent.mu.Unlock()
 	return child, nil
