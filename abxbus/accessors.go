@@ -204,7 +204,7 @@ func (e *BaseEvent) handlerErrors(errs []error) error {
 // accessorErrLocked is the error a result contributes to the accessors: none for first-completion
 // losers (D12).
 func (r *EventResult) accessorErrLocked() error {
-	if r.cancelCause == errFirstCompletion {
+	if r.firstLoser {
 		return nil
 	}
 	return r.err
@@ -221,7 +221,7 @@ func (e *BaseEvent) noResult(o ResultOptions) *EventResultNoneError {
 	var null, forwarded, failed, lost, running, filtered int
 	for _, r := range e.results {
 		switch {
-		case r.status == ResultError && r.cancelCause == errFirstCompletion:
+		case r.status == ResultError && r.firstLoser:
 			lost++
 		case r.status == ResultError:
 			failed++

@@ -22,6 +22,8 @@ type Bus struct {
 	id          ID
 	name        string
 	label       string
+	labelPath   []string     // {label}, len = cap: the event_path of an event this bus accepts first (shared, read only)
+	self        []*Bus       // {b}, len = cap: the bus list of an event this bus accepts first (shared, read only)
 	defaults    EventOptions // every field set
 	maxHistory  int          // < 0: unbounded
 	drop        bool
@@ -93,6 +95,8 @@ func New(name string, opts *Options) (*Bus, error) {
 		b.id = newID()
 	}
 	b.label = name + "#" + b.id.short()
+	b.labelPath = []string{b.label}
+	b.self = []*Bus{b}
 	if opts.MaxHistorySize != nil {
 		b.maxHistory = *opts.MaxHistorySize
 		if b.maxHistory < 0 {
@@ -203,8 +207,8 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 
 func (b *Bus) reject(e *BaseEvent, err error) error {
 	e.mu.Lock()
-	if len(e.buses) == 0 && e.emitErr == nil {
-		e.emitErr = err
+	if len(e.buses) == 0 && e.xr().emitErr == nil {
+		e.xw().emitErr = err
 	}
 	e.mu.Unlock()
 	return err
@@ -240,14 +244,22 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	if len(e.buses) == 0 {
 		e.emitCtx = ctx
 	}
-	e.path = append(e.path, b.label)
-	e.buses = append(e.buses, b)
+	if len(e.path) == 0 {
+		e.path = b.labelPath // appending to it copies (len = cap): the bus's slice is never written
+	} else {
+		e.path = append(e.path, b.label)
+	}
+	if len(e.buses) == 0 {
+		e.buses = b.self // appending to it copies (len = cap): the bus's slice is never written
+	} else {
+		e.buses = append(e.buses, b)
+	}
 	e.pendingBuses++
-	mode := e.opts.Concurrency
+	mode := e.o().Concurrency
 	if mode == "" {
 		mode = b.defaults.Concurrency
 	}
-	jumping, lender := e.jumping, e.jumpLender
+	jumping, lender := e.jumping, e.xr().jumpLender
 	e.mu.Unlock()
 
 	b.active++
@@ -257,7 +269,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		// Future lookups see the event as it was accepted: its processing waits until they were offered it.
 		gate = make(chan struct{})
 		e.mu.Lock()
-		e.gates = append(e.gates, gate)
+		e.xw().gates = append(e.xw().gates, gate)
 		e.mu.Unlock()
 	}
 	var parallel *run
@@ -278,7 +290,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	}
 	if gate != nil {
 		e.mu.Lock()
-		e.gates = slices.DeleteFunc(e.gates, func(g chan struct{}) bool { return g == gate })
+		e.x.gates = slices.DeleteFunc(e.x.gates, func(g chan struct{}) bool { return g == gate })
 		e.mu.Unlock()
 		close(gate)
 	}
@@ -306,7 +318,8 @@ func (b *Bus) dispatchLoop() {
 			return
 		}
 		e := b.queue[b.qhead]
-		r := &run{bus: b, ev: e, dispatcher: true}
+		r := e.newRun(b)
+		r.dispatcher = true
 		b.acquiring = r
 		b.mu.Unlock()
 		held, n := b.slotsFor(e)
@@ -332,7 +345,7 @@ func (b *Bus) dispatchLoop() {
 		}
 		b.popLocked()
 		b.initRunLocked(r, nil)
-		r.held, r.nheld = held, n
+		r.held, r.nheld = held, int8(n)
 		b.mu.Unlock()
 		if !r.begin() {
 			return
@@ -342,7 +355,7 @@ func (b *Bus) dispatchLoop() {
 
 // slotsFor lists the slots a serial event needs on b, global before bus (the lock order).
 func (b *Bus) slotsFor(e *BaseEvent) (s [2]*slot, n int) {
-	mode := e.opts.Concurrency
+	mode := e.o().Concurrency
 	if mode == "" {
 		mode = b.defaults.Concurrency
 	}
@@ -528,8 +541,8 @@ func (b *Bus) Destroy(clear bool) {
 	for _, e := range queued {
 		// run it with no handlers so it finishes on this bus, recording that it was never processed here
 		e.mu.Lock()
-		if e.failErr == nil {
-			e.failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy", Cause: context.Canceled}
+		if e.xr().failErr == nil {
+			e.xw().failErr = &EventBusDestroyedError{Bus: b.label, Op: "Destroy", Cause: context.Canceled}
 		}
 		e.mu.Unlock()
 		b.mu.Lock()

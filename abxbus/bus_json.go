@@ -362,7 +362,7 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 		}
 		queued[id] = true
 		e.mu.Lock()
-		if e.status == EventCompleted {
+		if e.status == evCompleted {
 			e.mu.Unlock()
 			return fail("pending_event_queue[%d] names %s, which is completed", i, id.uuid())
 		}

@@ -123,7 +123,11 @@ func (n wfNode) successors(out []wfNode) []wfNode {
 	case wfRelease:
 		out = append(out, wfNode{kind: wfFinish, r: n.r})
 		n.r.lmu.Lock()
-		for _, b := range n.r.borrowers {
+		var borrowers []*run
+		if n.r.lx != nil {
+			borrowers = n.r.lx.borrowers
+		}
+		for _, b := range borrowers {
 			out = append(out, wfNode{kind: wfRelease, r: b})
 		}
 		n.r.lmu.Unlock()
@@ -250,8 +254,10 @@ func hasAcquiring(path []wfNode) bool {
 // requeues happen only while a cycle is being broken, so this costs nothing in normal operation.
 func (e *BaseEvent) nudge() {
 	e.mu.Lock()
-	ch := e.requeued
-	e.requeued = nil
+	var ch chan struct{}
+	if e.x != nil {
+		ch, e.x.requeued = e.x.requeued, nil
+	}
 	e.mu.Unlock()
 	if ch != nil {
 		close(ch)

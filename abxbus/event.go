@@ -37,63 +37,205 @@ type BaseEvent struct {
 
 	id        ID
 	eventType string
-	version   string
 	payload   any
-	info      *typeInfo // nil for untyped events
-	opts      EventOptions
+	info      *typeInfo     // nil for untyped events
+	opts      *EventOptions // shared and never written through: replaced as a whole (nil: none)
 	createdAt int64
 
+	// wire holds what only an event decoded from JSON has; nil otherwise. It is set while decoding,
+	// before the event is shared, and never changed after: it is read without the lock.
+	wire *eventWire
+
+	// lineage: nil for a top-level event. Set before the event is emitted (EmitChild, decoding) and
+	// not changed after, so ParentID and EmittedByHandlerID read it without the lock.
+	lin  *eventLineage
+	path []string
+
+	// runtime state
+	status        evStatus
+	blocksParent  bool
+	inlineUsed    bool
+	hasValid      bool
+	jumping       bool         // a Now() caller is queue-jumping the event (x.jumpLender: the run whose slots are lent)
+	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
+	run0Used      atomic.Bool  // run0 was handed out (newRun)
+	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)
+	pendingBuses  int32
+	startedAt     int64
+	completedAt   int64
+	results       []*EventResult
+	inline        EventResult     // storage for the first result: one allocation less per event
+	resultsBuf    [1]*EventResult // also the result list of a one-handler first run (run.begin)
+	runsBuf       [1]*run         // backing array for the common single-run event: one allocation less
+	buses         []*Bus          // buses that accepted the event, in order (first: the bus's own one-entry list)
+	runs          []*run          // runs in progress
+	emitCtx       context.Context
+	x             *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
+
+	done chan struct{} // closed at completion; created lazily
+	wake chan struct{} // the done channel to close once completion is recorded everywhere
+
+	// run0 is the storage of the event's first run (usually its only one): one allocation less per
+	// event. It is handed out once and never reused, so a late reference to a finished run stays valid.
+	run0 run
+}
+
+// newRun returns a fresh run record for e on b: the event's own storage the first time, else a new one.
+func (e *BaseEvent) newRun(b *Bus) *run {
+	r := &e.run0
+	if !e.run0Used.CompareAndSwap(false, true) {
+		r = &run{}
+	}
+	r.bus, r.ev = b, e
+	return r
+}
+
+// evStatus is EventStatus as the record keeps it (one byte).
+type evStatus uint8
+
+const (
+	evPending evStatus = iota
+	evStarted
+	evCompleted
+)
+
+var evStatusNames = [...]EventStatus{evPending: EventPending, evStarted: EventStarted, evCompleted: EventCompleted}
+
+func (s evStatus) public() EventStatus { return evStatusNames[s] }
+
+func parseEvStatus(s string) evStatus {
+	switch EventStatus(s) {
+	case EventStarted:
+		return evStarted
+	case EventCompleted:
+		return evCompleted
+	}
+	return evPending
+}
+
+// versionLocked returns event_version: as decoded, else the type's, else the default.
+func (e *BaseEvent) versionLocked() string {
+	switch {
+	case e.wire != nil && e.wire.version != "":
+		return e.wire.version
+	case e.info != nil && e.info.version != "":
+		return e.info.version
+	case e.eventType == "":
+		return "" // a zero event
+	}
+	return DefaultEventVersion
+}
+
+// eventWire is the part of an event only JSON decoding sets.
+type eventWire struct {
 	// resultSchema is a foreign event_result_type (JSON Schema) kept verbatim; nil when none or when the
 	// result type is known from info.
 	resultSchema json.RawMessage
 
 	// extra holds payload keys of a decoded event that its Go payload type does not have (kept for
-	// re-encoding); wirePendingBuses is event_pending_bus_count as decoded, written back while the event
+	// re-encoding); pendingBuses is event_pending_bus_count as decoded, written back while the event
 	// has not been emitted here.
-	extra            map[string]json.RawMessage
-	wirePendingBuses int
+	extra        map[string]json.RawMessage
+	pendingBuses int
+	version      string // event_version as decoded (a decoded event always has a wire)
+}
 
-	// lineage
+// wireExtra returns the payload keys kept from the decoded JSON (nil for other events).
+func (e *BaseEvent) wireExtra() map[string]json.RawMessage {
+	if e.wire == nil {
+		return nil
+	}
+	return e.wire.extra
+}
+
+// wireSchema returns the foreign event_result_type kept from the decoded JSON (nil for other events).
+func (e *BaseEvent) wireSchema() json.RawMessage {
+	if e.wire == nil {
+		return nil
+	}
+	return e.wire.resultSchema
+}
+
+// wireW returns e.wire, creating it; only while decoding or copying an event nobody else sees yet.
+func (e *BaseEvent) wireW() *eventWire {
+	if e.wire == nil {
+		e.wire = &eventWire{}
+	}
+	return e.wire
+}
+
+// eventLineage links a child event to the event and handler that emitted it.
+type eventLineage struct {
 	parentID     ID
 	emittedBy    ID
 	emittedByRes *EventResult // in-process link to the emitting handler's result (F85)
-	blocksParent bool
-	parent       *BaseEvent // in-process link used to propagate completion and cancellation
-	path         []string
-	children     []*BaseEvent
+	parent       *BaseEvent   // in-process link used to propagate completion and cancellation
+}
 
-	// runtime state
-	status        EventStatus
-	completedFlag atomic.Bool // mirrors status == completed for lock-free reads (history scans)
-	startedAt     int64
-	completedAt   int64
-	results       []*EventResult
-	inline        EventResult     // storage for the first result: one allocation less per event
-	inlineResults [1]*EventResult // backing array for a one-handler run's result list
-	inlineUsed    bool
-	resultsBuf    [1]*EventResult
-	pathBuf       [1]string // backing arrays for the common single-bus event: fewer allocations
-	busesBuf      [1]*Bus
-	runsBuf       [1]*run
-	pendingBuses  int
-	buses         []*Bus // buses that accepted the event, in order
-	runs          []*run // runs in progress
-	emitCtx       context.Context
-	emitErr       error
-	failErr       error           // the event was not processed on a bus that accepted it (destroyed while queued)
-	cancelled     error           // set when a parent cancellation reached the event before it ran
-	gates         []chan struct{} // open while future lookups are being offered the event: it must not start yet
-	queued        atomic.Int32    // number of bus queues holding the event (deadlock.go)
-	requeued      chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
+var noLineage eventLineage
 
-	// jumpLender is set while a Now() caller is queue-jumping the event: the run whose slots are lent.
-	jumping    bool
+// lr returns the lineage for reading (a zero one for a top-level event).
+func (e *BaseEvent) lr() *eventLineage {
+	if e.lin == nil {
+		return &noLineage
+	}
+	return e.lin
+}
+
+// linW returns the lineage for writing, allocating it; only before the event is emitted.
+func (e *BaseEvent) linW() *eventLineage {
+	if e.lin == nil {
+		e.lin = &eventLineage{}
+	}
+	return e.lin
+}
+
+// eventExtra is the runtime state few events need: kept out of the record so the common event stays
+// small. Guarded by the event's mu.
+type eventExtra struct {
+	children []*BaseEvent // linked children emitted from the event's handlers, in emit order
+	// firstValid is closed at the first valid result or completion; created lazily (First waits).
+	// wakeValid is it, to close once completion is recorded everywhere.
+	firstValid chan struct{}
+	wakeValid  chan struct{}
+	emitErr    error           // why the event could not be emitted (it then completes at once)
+	failErr    error           // the event was not processed on a bus that accepted it (destroyed while queued)
+	cancelled  error           // set when a parent cancellation reached the event before it ran
+	gates      []chan struct{} // open while future lookups are being offered the event: it must not start yet
+	requeued   chan struct{}   // closed when a queue-jump of the event was given up (deadlock.go)
+
+	// jumpLender is set while a handler's Now() is queue-jumping the event: the run whose slots are lent.
 	jumpLender *run
+}
 
-	done       chan struct{}    // closed at completion; created lazily
-	wake       [2]chan struct{} // done / firstValid channels to close once completion is recorded everywhere
-	firstValid chan struct{}    // closed at the first valid result or completion; created lazily
-	hasValid   bool
+// noExtra is what xr reads for an event without extra state; never written.
+var noExtra eventExtra
+
+// xr returns the extra state for reading (a zero one when there is none); e.mu held.
+func (e *BaseEvent) xr() *eventExtra {
+	if e.x == nil {
+		return &noExtra
+	}
+	return e.x
+}
+
+// xw returns the extra state for writing, allocating it on first use; e.mu held.
+func (e *BaseEvent) xw() *eventExtra {
+	if e.x == nil {
+		e.x = &eventExtra{}
+	}
+	return e.x
+}
+
+// noOptions are the options of an event without overrides; never written.
+var noOptions EventOptions
+
+// o returns the event's option overrides (read only).
+func (e *BaseEvent) o() *EventOptions {
+	if e.opts == nil {
+		return &noOptions
+	}
+	return e.opts
 }
 
 // closedChan is the Done channel of a nil event.
@@ -115,19 +257,12 @@ func (e *BaseEvent) init(eventType string, payload any, info *typeInfo) {
 	e.createdAt = now()
 	e.id = newIDAt(e.createdAt)
 	e.eventType = eventType
-	e.version = DefaultEventVersion
 	e.payload = payload
 	e.info = info
-	e.status = EventPending
 	e.results = e.resultsBuf[:0]
-	e.path = e.pathBuf[:0]
-	e.buses = e.busesBuf[:0]
 	e.runs = e.runsBuf[:0]
 	if info != nil {
-		if info.version != "" {
-			e.version = info.version
-		}
-		e.opts = info.defaults
+		e.opts = &info.defaults // info is immutable once registered
 	}
 }
 
@@ -181,7 +316,7 @@ func (e *BaseEvent) Version() string {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.version
+	return e.versionLocked()
 }
 
 // Payload returns the payload as given at construction (a typed Go value for typed events).
@@ -214,7 +349,7 @@ func (e *BaseEvent) Options() EventOptions {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.opts
+	return *e.o()
 }
 
 // SetOptions replaces the per-event overrides. It must be called before the event is emitted; later
@@ -231,7 +366,7 @@ func (e *BaseEvent) SetOptions(o EventOptions) error {
 	if len(e.buses) > 0 {
 		return fmt.Errorf("%w: options of %s cannot change after it was emitted", ErrInvalidOption, e.label())
 	}
-	e.opts = o
+	e.opts = &o
 	return nil
 }
 
@@ -242,7 +377,7 @@ func (e *BaseEvent) Status() EventStatus {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.status
+	return e.status.public()
 }
 
 // CreatedAt returns when the event was created. It, StartedAt and CompletedAt return the lifecycle
@@ -280,7 +415,7 @@ func (e *BaseEvent) ParentID() ID {
 	if e == nil {
 		return ID{}
 	}
-	return e.parentID
+	return e.lr().parentID
 }
 
 // EmittedByHandlerID returns event_emitted_by_handler_id (zero when unset).
@@ -288,7 +423,7 @@ func (e *BaseEvent) EmittedByHandlerID() ID {
 	if e == nil {
 		return ID{}
 	}
-	return e.emittedBy
+	return e.lr().emittedBy
 }
 
 // BlocksParentCompletion reports event_blocks_parent_completion.
@@ -318,7 +453,7 @@ func (e *BaseEvent) Children() []*BaseEvent {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.children)
+	return slices.Clone(e.xr().children)
 }
 
 // PendingBusCount returns event_pending_bus_count: buses that still hold the event queued or in flight.
@@ -328,7 +463,7 @@ func (e *BaseEvent) PendingBusCount() int {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.pendingBuses
+	return int(e.pendingBuses)
 }
 
 // Bus returns the first bus that accepted the event (the one it was emitted on), or nil before it was
@@ -409,7 +544,7 @@ func (e *BaseEvent) LogValue() slog.Value {
 		return slog.StringValue(e.String())
 	}
 	e.mu.Lock()
-	status := e.status
+	status := e.status.public()
 	var bus *Bus
 	if len(e.buses) > 0 {
 		bus = e.buses[0]
@@ -417,8 +552,8 @@ func (e *BaseEvent) LogValue() slog.Value {
 	e.mu.Unlock()
 	attrs := make([]slog.Attr, 0, 5)
 	attrs = append(attrs, slog.String("type", e.eventType), slog.String("id", e.id.String()), slog.String("status", string(status)))
-	if !e.parentID.IsZero() {
-		attrs = append(attrs, slog.String("parent_id", e.parentID.String()))
+	if p := e.lr().parentID; !p.IsZero() {
+		attrs = append(attrs, slog.String("parent_id", p.String()))
 	}
 	if bus != nil {
 		attrs = append(attrs, slog.String("bus", bus.label))
@@ -440,7 +575,7 @@ func (e *BaseEvent) Done() <-chan struct{} {
 func (e *BaseEvent) doneLocked() chan struct{} {
 	if e.done == nil {
 		e.done = make(chan struct{})
-		if e.status == EventCompleted {
+		if e.status == evCompleted {
 			close(e.done)
 		}
 	}
@@ -448,13 +583,14 @@ func (e *BaseEvent) doneLocked() chan struct{} {
 }
 
 func (e *BaseEvent) firstValidLocked() chan struct{} {
-	if e.firstValid == nil {
-		e.firstValid = make(chan struct{})
-		if e.hasValid || e.status == EventCompleted {
-			close(e.firstValid)
+	x := e.xw()
+	if x.firstValid == nil {
+		x.firstValid = make(chan struct{})
+		if e.hasValid || e.status == evCompleted {
+			close(x.firstValid)
 		}
 	}
-	return e.firstValid
+	return x.firstValid
 }
 
 // IsChildOf reports whether ancestor is a parent, grandparent, ... of e, following in-process parent
@@ -479,7 +615,7 @@ func (e *BaseEvent) IsChildOf(ancestor *BaseEvent) bool {
 func (e *BaseEvent) parentEvent() *BaseEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.parent
+	return e.lr().parent
 }
 
 // tryCompleteLocked completes the event when every condition of F146 holds: no bus still holds it, every
@@ -490,7 +626,7 @@ func (e *BaseEvent) tryCompleteLocked() bool { return e.tryCompleteStampLocked(n
 // tryCompleteStampLocked is tryCompleteLocked with the completion time taken from stamp (tick when the
 // caller read the clock just before, see run.finish).
 func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
-	if e.status == EventCompleted || e.pendingBuses > 0 || len(e.buses) == 0 && e.emitErr == nil {
+	if e.status == evCompleted || e.pendingBuses > 0 || len(e.buses) == 0 && e.xr().emitErr == nil {
 		return false
 	}
 	for _, r := range e.results {
@@ -498,7 +634,7 @@ func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 			return false
 		}
 	}
-	for _, c := range e.children {
+	for _, c := range e.xr().children {
 		if c.blocksParentNoLock() && !c.completedNoLock() {
 			return false
 		}
@@ -508,12 +644,12 @@ func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 		e.startedAt = t // no handler ran: processing started and ended at once
 	}
 	e.completedAt = t
-	e.status = EventCompleted
+	e.status = evCompleted
 	e.completedFlag.Store(true)
 	// Waiters are woken by afterComplete, once the buses' history reflects the completion.
-	e.wake[0] = e.done
-	if e.firstValid != nil && !e.hasValid {
-		e.wake[1] = e.firstValid
+	e.wake = e.done
+	if e.x != nil && e.x.firstValid != nil && !e.hasValid {
+		e.x.wakeValid = e.x.firstValid
 	}
 	return true
 }
@@ -529,7 +665,7 @@ func (e *BaseEvent) blocksParentNoLock() bool {
 func (e *BaseEvent) completedNoLock() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.status == EventCompleted
+	return e.status == evCompleted
 }
 
 // afterComplete runs outside the lock after the event completed: history retention on every bus that
@@ -537,11 +673,14 @@ func (e *BaseEvent) completedNoLock() bool {
 func (e *BaseEvent) afterComplete() {
 	e.mu.Lock()
 	buses := e.buses
-	parent := e.parent
+	parent := e.lr().parent
 	blocks := e.blocksParent
 	e.emitCtx = nil // F150: release the captured context
-	wake := e.wake
-	e.wake = [2]chan struct{}{}
+	wake := [2]chan struct{}{e.wake, nil}
+	e.wake = nil
+	if e.x != nil {
+		wake[1], e.x.wakeValid = e.x.wakeValid, nil
+	}
 	e.mu.Unlock()
 	for _, b := range buses {
 		b.onEventCompleted(e)

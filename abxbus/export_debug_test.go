@@ -27,7 +27,11 @@ func DumpWaits(buses ...*Bus) string {
 		for _, r := range runs {
 			fmt.Fprintf(&sb, "  %s waitingOn=%p lender=%s held=%v begun=%v\n", rn(r), r.waitingOn.Load(), rn(r.lender), r.held[:r.nheld], r.begun)
 			r.lmu.Lock()
-			for _, x := range r.borrowers {
+			var borrowers []*run
+			if r.lx != nil {
+				borrowers = r.lx.borrowers
+			}
+			for _, x := range borrowers {
 				fmt.Fprintf(&sb, "    borrower %s\n", rn(x))
 			}
 			r.lmu.Unlock()
@@ -87,15 +91,15 @@ func DumpEvent(e *BaseEvent) string {
 	var sb strings.Builder
 	e.mu.Lock()
 	fmt.Fprintf(&sb, "%s status=%s pendingBuses=%d buses=%d runs=%d queued=%d blocksParent=%v cancelled=%v jumping=%v\n",
-		e.label(), e.status, e.pendingBuses, len(e.buses), len(e.runs), e.queued.Load(), e.blocksParent, e.cancelled, e.jumping)
+		e.label(), e.status.public(), e.pendingBuses, len(e.buses), len(e.runs), e.queued.Load(), e.blocksParent, e.xr().cancelled, e.jumping)
 	for _, r := range e.results {
 		fmt.Fprintf(&sb, "  result %s %s run=%p err=%v\n", r.handler.name, r.status, r.run, r.err)
 	}
-	children := append([]*BaseEvent(nil), e.children...)
+	children := append([]*BaseEvent(nil), e.xr().children...)
 	e.mu.Unlock()
 	for _, c := range children {
 		c.mu.Lock()
-		fmt.Fprintf(&sb, "  child %s status=%s blocks=%v\n", c.label(), c.status, c.blocksParent)
+		fmt.Fprintf(&sb, "  child %s status=%s blocks=%v\n", c.label(), c.status.public(), c.blocksParent)
 		c.mu.Unlock()
 	}
 	return sb.String()

@@ -333,7 +333,7 @@ func (q *query) match(e *BaseEvent, lineage func(e, ancestor *BaseEvent) bool) (
 // JSONPayload, or from a struct payload through a per-type index of its JSON field names. ok is false
 // when it cannot decide (the caller then encodes the payload); found reports whether the field exists.
 func fastPayloadField(e *BaseEvent, name string) (v any, found, ok bool) {
-	if raw, has := e.extra[name]; has { // e.extra is set at decode time and never changed
+	if raw, has := e.wireExtra()[name]; has { // e.wire is set at decode time and never changed
 		return jsonValue(raw)
 	}
 	switch p := e.payload.(type) {
@@ -562,9 +562,9 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 	defer e.mu.Unlock()
 	switch name {
 	case "event_version":
-		return e.version, true
+		return e.versionLocked(), true
 	case "event_status":
-		return string(e.status), true
+		return string(e.status.public()), true
 	case "event_started_at":
 		return ts(e.startedAt), true
 	case "event_completed_at":
@@ -580,19 +580,19 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 	case "event_blocks_parent_completion":
 		return e.blocksParent, true
 	case "event_timeout":
-		return to(e.opts.Timeout), true
+		return to(e.o().Timeout), true
 	case "event_handler_timeout":
-		return to(e.opts.HandlerTimeout), true
+		return to(e.o().HandlerTimeout), true
 	case "event_slow_timeout":
-		return to(e.opts.SlowTimeout), true
+		return to(e.o().SlowTimeout), true
 	case "event_handler_slow_timeout":
-		return to(e.opts.HandlerSlowTimeout), true
+		return to(e.o().HandlerSlowTimeout), true
 	case "event_concurrency":
-		return str(string(e.opts.Concurrency)), true
+		return str(string(e.o().Concurrency)), true
 	case "event_handler_concurrency":
-		return str(string(e.opts.HandlerConcurrency)), true
+		return str(string(e.o().HandlerConcurrency)), true
 	case "event_handler_completion":
-		return str(string(e.opts.Completion)), true
+		return str(string(e.o().Completion)), true
 	}
 	return nil, false
 }

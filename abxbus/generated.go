@@ -99,7 +99,7 @@ func (g GeneratedEvent) newEvent(p any) (*BaseEvent, error) {
 	}
 	e := &BaseEvent{}
 	e.init(info.eventType, p, info)
-	e.emitErr = err
+	e.xw().emitErr = err
 	return e, err
 }
 
@@ -178,7 +178,7 @@ func (g GeneratedEvent) EmitWith(ctx context.Context, b *Bus, p any, opts *Event
 	}
 	if opts != nil {
 		if err := e.SetOptions(opts.merge(e.Options())); err != nil {
-			e.emitErr = err
+			e.xw().emitErr = err
 			return e, err
 		}
 	}

@@ -235,7 +235,7 @@ func (e *BaseEvent) payloadObject() ([]byte, error) {
 // resultTypeJSON is event_result_type: a foreign schema verbatim, else the typed result type's schema.
 func (e *BaseEvent) resultTypeJSON() (json.RawMessage, error) {
 	e.mu.Lock()
-	foreign, info := e.resultSchema, e.info
+	foreign, info := e.wireSchema(), e.info
 	e.mu.Unlock()
 	if foreign != nil {
 		return foreign, nil
@@ -292,18 +292,18 @@ func (e *BaseEvent) snapshot() eventSnap {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := eventSnap{
-		label: e.label(), id: e.id, eventType: e.eventType, version: e.version, createdAt: e.createdAt,
-		opts: e.opts, blocksParent: e.blocksParent, parentID: e.parentID, emittedBy: e.emittedBy,
-		path: slices.Clone(e.path), pendingBuses: e.pendingBuses, status: e.status,
-		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.extra,
+		label: e.label(), id: e.id, eventType: e.eventType, version: e.versionLocked(), createdAt: e.createdAt,
+		opts: *e.o(), blocksParent: e.blocksParent, parentID: e.lr().parentID, emittedBy: e.lr().emittedBy,
+		path: slices.Clone(e.path), pendingBuses: int(e.pendingBuses), status: e.status.public(),
+		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtra(),
 	}
 	if s.version == "" {
 		s.version = DefaultEventVersion
 	}
-	if len(e.buses) == 0 {
-		s.pendingBuses = e.wirePendingBuses
+	if len(e.buses) == 0 && e.wire != nil {
+		s.pendingBuses = e.wire.pendingBuses
 	}
-	for k := range e.extra {
+	for k := range e.wireExtra() {
 		s.extraKeys = append(s.extraKeys, k)
 	}
 	slices.Sort(s.extraKeys)
@@ -325,7 +325,7 @@ func (e *BaseEvent) snapshot() eventSnap {
 			rs.busName, rs.busID = r.wire.busName, r.wire.busID
 			rs.children = r.wire.childIDs
 		}
-		for _, c := range r.children {
+		for _, c := range r.children() {
 			rs.children = append(rs.children, c.id)
 		}
 		if rs.registeredAt == 0 {
@@ -536,8 +536,6 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	}
 	d := eventDecoder{obj: obj}
 	e.results = e.resultsBuf[:0]
-	e.path = e.pathBuf[:0]
-	e.buses = e.busesBuf[:0]
 	e.runs = e.runsBuf[:0]
 
 	payload := JSONPayload{}
@@ -559,19 +557,21 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 			d.fail("event_type", err.Error())
 		}
 	}
-	e.version = d.str("event_version", DefaultEventVersion)
+	e.wireW().version = d.str("event_version", DefaultEventVersion)
 	e.id = d.id("event_id", true)
 	e.createdAt = d.time("event_created_at")
+	e.opts = &EventOptions{}
 	e.opts.Timeout = d.timeout("event_timeout")
 	e.opts.SlowTimeout = d.timeout("event_slow_timeout")
 	e.opts.HandlerTimeout = d.timeout("event_handler_timeout")
 	e.opts.HandlerSlowTimeout = d.timeout("event_handler_slow_timeout")
 	e.blocksParent = d.boolean("event_blocks_parent_completion")
-	e.parentID = d.id("event_parent_id", false)
-	e.emittedBy = d.id("event_emitted_by_handler_id", false)
+	if p, by := d.id("event_parent_id", false), d.id("event_emitted_by_handler_id", false); !p.IsZero() || !by.IsZero() {
+		e.linW().parentID, e.lin.emittedBy = p, by
+	}
 	e.path = append(e.path, d.strings("event_path")...)
-	e.wirePendingBuses = d.count("event_pending_bus_count")
-	e.status = EventStatus(d.enum("event_status", string(EventPending), "pending", "started", "completed"))
+	e.wireW().pendingBuses = d.count("event_pending_bus_count")
+	e.status = parseEvStatus(d.enum("event_status", string(EventPending), "pending", "started", "completed"))
 	e.startedAt = d.time("event_started_at")
 	e.completedAt = d.time("event_completed_at")
 	e.opts.Concurrency = EventConcurrency(d.enum("event_concurrency", "", string(GlobalSerial), string(BusSerial), string(Parallel)))
@@ -581,7 +581,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 		switch t := firstByte(raw); t {
 		case 'n':
 		case '{', 't', 'f':
-			e.resultSchema = slices.Clone(raw)
+			e.wireW().resultSchema = slices.Clone(raw)
 		default:
 			d.fail("event_result_type", "must be a JSON Schema (an object or a boolean) or null")
 		}
@@ -600,7 +600,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	} else {
 		observeTime(e.createdAt)
 	}
-	if e.status == EventCompleted {
+	if e.status == evCompleted {
 		e.completedFlag.Store(true)
 	}
 	for _, r := range e.results {

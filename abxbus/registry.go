@@ -107,7 +107,10 @@ func (reg *Registry) typeEvent(e *BaseEvent, payload JSONPayload) error {
 	if err != nil {
 		return fmt.Errorf("abxbus: event JSON of %s#%s: %w", e.eventType, e.id.short(), err)
 	}
-	e.payload, e.info, e.extra = p, entry.info, extra
+	e.payload, e.info = p, entry.info
+	if extra != nil {
+		e.wireW().extra = extra
+	}
 	return nil
 }
 

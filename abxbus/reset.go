@@ -1,6 +1,9 @@
 package abxbus
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // Reset returns a fresh pending copy of the event: a new UUIDv7 id, status pending, no
 // results, no start/completion times, no pending buses and no captured context; it keeps the type,
@@ -15,16 +18,17 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 	defer e.mu.Unlock()
 	c := &BaseEvent{}
 	c.results = c.resultsBuf[:0]
-	c.buses = c.busesBuf[:0]
 	c.runs = c.runsBuf[:0]
 	c.id = newIDAt(now())
-	c.eventType, c.version, c.payload, c.info = e.eventType, e.version, e.payload, e.info
+	c.eventType, c.payload, c.info = e.eventType, e.payload, e.info
 	c.opts, c.createdAt = e.opts, e.createdAt
-	c.resultSchema = e.resultSchema
-	c.extra = maps.Clone(e.extra)
-	c.parentID, c.emittedBy = e.parentID, e.emittedBy
-	c.path = append(c.pathBuf[:0], e.path...)
-	c.status = EventPending
+	if e.wire != nil {
+		c.wire = &eventWire{resultSchema: e.wire.resultSchema, extra: maps.Clone(e.wire.extra), version: e.wire.version}
+	}
+	if e.lin != nil {
+		c.lin = &eventLineage{parentID: e.lin.parentID, emittedBy: e.lin.emittedBy}
+	}
+	c.path = slices.Clone(e.path)
 	return c, nil
 }
 

@@ -35,26 +35,68 @@ type EventResult struct {
 	// guarded by ev.mu
 	id          ID
 	status      ResultStatus
-	value       any
 	null        bool // value represents JSON null
+	ownDeadline bool // the deadline is the handler's own budget, not the event cap (D6)
+	firstLoser  bool // stopped because another handler won a first-completion event (D12)
+	value       any
 	err         error
 	startedAt   int64
 	completedAt int64
-	children    []*BaseEvent
+	kids        *[]*BaseEvent             // linked children emitted from the handler, in emit order (nil: none)
 	timeout     time.Duration             // effective handler budget (0: none of its own)
 	deadline    int64                     // effective deadline, Unix ns (0: none)
-	ownDeadline bool                      // the deadline is the handler's own budget, not the event cap (D6)
 	slowAt      int64                     // slow-warning time, Unix ns (0: none)
-	cancelCause error                     // why a first-completion loser was stopped (D12)
 	waitOn      atomic.Pointer[BaseEvent] // the event the handler is blocked on in Now/Wait/Result (deadlock.go)
 	wire        *resultWire               // set for rows decoded from JSON (bus, children and values as written)
 
-	// handler context state (its own lock: Done/Err are called often by handlers)
-	cmu     sync.Mutex
-	cdone   chan struct{}
-	cerr    error
-	cafter  []*afterFunc
-	canceld bool
+	// handler context state, created when the handler first asks for Done or AfterFunc (or, shared and
+	// immutable, when the context ends before anyone asked): most handlers never do.
+	cx atomic.Pointer[resultCtx]
+}
+
+// resultCtx is the cancellation state of a handler's context (its own lock: Done/Err are called often
+// by handlers).
+type resultCtx struct {
+	mu        sync.Mutex
+	done      chan struct{}
+	err       error
+	after     []*afterFunc
+	cancelled bool
+	final     bool // cancelled before any state was needed: shared, immutable, done closed
+}
+
+// Context states of results whose context ended before the handler asked for it: no allocation.
+var (
+	ctxCanceled = &resultCtx{done: closedChan, err: context.Canceled, cancelled: true, final: true}
+	ctxExpired  = &resultCtx{done: closedChan, err: context.DeadlineExceeded, cancelled: true, final: true}
+)
+
+// ctxState returns the result's context state, creating it on first use.
+func (r *EventResult) ctxState() *resultCtx {
+	if x := r.cx.Load(); x != nil {
+		return x
+	}
+	n := &resultCtx{}
+	if r.cx.CompareAndSwap(nil, n) {
+		return n
+	}
+	return r.cx.Load()
+}
+
+// children returns the linked children emitted from the handler (ev.mu held).
+func (r *EventResult) children() []*BaseEvent {
+	if r.kids == nil {
+		return nil
+	}
+	return *r.kids
+}
+
+// addChild records a linked child emitted from the handler (ev.mu held).
+func (r *EventResult) addChild(c *BaseEvent) {
+	if r.kids == nil {
+		r.kids = new([]*BaseEvent)
+	}
+	*r.kids = append(*r.kids, c)
 }
 
 // ID returns the result id (UUIDv7).
@@ -181,7 +223,7 @@ func (r *EventResult) Children() []*BaseEvent {
 	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
-	return slices.Clone(r.children)
+	return slices.Clone(r.children())
 }
 
 // LogValue makes a result a compact log/slog group: handler (name), id, status, event (its `Type#abcd`
@@ -253,21 +295,32 @@ func (c *handlerCtx) Deadline() (time.Time, bool) {
 }
 
 func (c *handlerCtx) Done() <-chan struct{} {
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	if c.cdone == nil {
-		c.cdone = make(chan struct{})
-		if c.canceld {
-			close(c.cdone)
+	x := (*EventResult)(c).ctxState()
+	if x.final {
+		return x.done
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		x.done = make(chan struct{})
+		if x.cancelled {
+			close(x.done)
 		}
 	}
-	return c.cdone
+	return x.done
 }
 
 func (c *handlerCtx) Err() error {
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	return c.cerr
+	x := c.cx.Load()
+	if x == nil {
+		return nil
+	}
+	if x.final {
+		return x.err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.err
 }
 
 func (c *handlerCtx) Value(key any) any {
@@ -296,18 +349,23 @@ type afterFunc struct {
 // AfterFunc lets context.AfterFunc and context.WithCancel children hook cancellation without a
 // goroutine per derived context.
 func (c *handlerCtx) AfterFunc(f func()) (stop func() bool) {
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
+	x := (*EventResult)(c).ctxState()
+	if x.final {
+		go f()
+		return func() bool { return false }
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	a := &afterFunc{f: f}
-	if c.canceld {
+	if x.cancelled {
 		a.done = true
 		go f()
 		return func() bool { return false }
 	}
-	c.cafter = append(c.cafter, a)
+	x.after = append(x.after, a)
 	return func() bool {
-		c.cmu.Lock()
-		defer c.cmu.Unlock()
+		x.mu.Lock()
+		defer x.mu.Unlock()
 		if a.done {
 			return false
 		}
@@ -337,18 +395,36 @@ func EventFromContext(ctx context.Context) *BaseEvent {
 
 // cancel ends the handler's context with err (context.Canceled or context.DeadlineExceeded).
 func (r *EventResult) cancel(err error) {
-	r.cmu.Lock()
-	if r.canceld {
-		r.cmu.Unlock()
+	x := r.cx.Load()
+	if x == nil {
+		s := ctxCanceled
+		switch err {
+		case context.Canceled:
+		case context.DeadlineExceeded:
+			s = ctxExpired
+		default:
+			s = &resultCtx{done: closedChan, err: err, cancelled: true, final: true}
+		}
+		if r.cx.CompareAndSwap(nil, s) {
+			return
+		}
+		x = r.cx.Load()
+	}
+	if x.final {
 		return
 	}
-	r.canceld = true
-	r.cerr = err
-	if r.cdone != nil {
-		close(r.cdone)
+	x.mu.Lock()
+	if x.cancelled {
+		x.mu.Unlock()
+		return
 	}
-	after := r.cafter
-	r.cafter = nil
+	x.cancelled = true
+	x.err = err
+	if x.done != nil {
+		close(x.done)
+	}
+	after := x.after
+	x.after = nil
 	var run []func()
 	for _, a := range after {
 		if !a.done {
@@ -356,7 +432,7 @@ func (r *EventResult) cancel(err error) {
 			run = append(run, a.f)
 		}
 	}
-	r.cmu.Unlock()
+	x.mu.Unlock()
 	for _, f := range run {
 		go f()
 	}

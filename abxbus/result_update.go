@@ -119,8 +119,8 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 		}
 		row.completedAt = 0
 		e.reopenLocked()
-		if e.status == EventPending {
-			e.status = EventStarted
+		if e.status == evPending {
+			e.status = evStarted
 			e.startedAt = t
 		}
 	default: // terminal
@@ -132,8 +132,8 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 		}
 		if row.validLocked() && !e.hasValid {
 			e.hasValid = true
-			if e.firstValid != nil {
-				close(e.firstValid)
+			if e.x != nil && e.x.firstValid != nil {
+				close(e.x.firstValid)
 			}
 		}
 	}
@@ -157,15 +157,15 @@ func (r *EventResult) Update(upd ResultUpdate) (*EventResult, error) {
 // terminal (F161): event_completed_at is cleared and the completion signals are re-armed. It reports
 // whether the event was completed.
 func (e *BaseEvent) reopenLocked() bool {
-	if e.status != EventCompleted {
+	if e.status != evCompleted {
 		return false
 	}
-	e.status = EventStarted
+	e.status = evStarted
 	e.completedAt = 0
 	e.completedFlag.Store(false)
 	e.done = nil // a fresh channel is made on demand and closed at the next completion
-	if !e.hasValid {
-		e.firstValid = nil
+	if !e.hasValid && e.x != nil {
+		e.x.firstValid = nil
 	}
 	return true
 }

@@ -19,46 +19,78 @@ import (
 // returns after its result was already finalised (timeout, abort) just exits, so a stuck handler never
 // blocks the event or the bus.
 type run struct {
-	bus        *Bus
-	ev         *BaseEvent
-	handlers   []*Handler
-	opts       EventOptions // resolved: event overrides merged with the bus defaults
-	lender     *run         // run whose slots this one borrows (queue-jump, F103-F106)
-	dispatcher bool         // started by the bus dispatcher: its finisher continues dispatching
-	unlocked   bool         // waits for no slot (Now from outside any handler runs the event at once)
-	held       [2]*slot
-	nheld      int
-	exempt     [2]*slot // slots an unlocked run needed and runs without
-	nexempt    int
+	bus      *Bus
+	ev       *BaseEvent
+	handlers []*Handler
+	opts     runOpts  // resolved: event overrides merged with the bus defaults
+	lender   *run     // run whose slots this one borrows (queue-jump, F103-F106)
+	held     [2]*slot // slots taken (nheld of them)
+	exempt   [2]*slot // slots an unlocked run needed and runs without (nexempt of them)
 
 	// guarded by ev.mu
 	results  []*EventResult
-	next     int
-	running  int
-	terminal int
-	finished bool
 	stopped  error
 	deadline int64 // event deadline, Unix ns (0: none)
 	slowAt   int64 // event slow warning, Unix ns (0: none or done)
 	alarmAt  int64
 	alarm    *alarm
-
-	begun       bool     // guarded by ev.mu: begin has run (results exist)
-	inEvent     bool     // guarded by ev.mu: listed in ev.runs
-	preStop     error    // guarded by ev.mu: stop requested before begin
-	preStopKind stopKind // guarded by ev.mu: the kind of that stop
-	blocked     bool     // acquire waited for a slot (owned by the acquiring goroutine)
+	preStop  *preStop // stop requested before begin (rare)
 
 	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
 	waitingOn atomic.Pointer[slot]
 
-	lmu            sync.Mutex
-	borrowers      []*run // runs that borrow this run's slots
+	lmu sync.Mutex
+	lx  *runLend // borrowers and the abort channel, created on first use (lmu)
+
+	// small fields, packed. Guarded by ev.mu: next, running, terminal, finished, begun, inEvent.
+	// By lmu: releasePending, released, acquiring, abortWhy.
+	next       int32
+	running    int32
+	terminal   int32
+	nheld      int8
+	nexempt    int8
+	dispatcher bool // started by the bus dispatcher: its finisher continues dispatching
+	unlocked   bool // waits for no slot (Now from outside any handler runs the event at once)
+	parallel   bool // handlers run in parallel (event_handler_concurrency)
+	first      bool // the first valid result completes the event (event_handler_completion)
+	finished   bool
+	begun      bool // begin has run (results exist)
+	inEvent    bool // listed in ev.runs
+	blocked    bool // acquire waited for a slot (owned by the acquiring goroutine)
+
 	releasePending bool
 	released       bool
-	acquiring      bool          // blocked in acquire at least once and not done: able to give up (lmu)
-	abortWhy       abortReason   // why the acquisition must stop (guarded by lmu)
-	abortCh        chan struct{} // closed when abortWhy is set; created on demand
+	acquiring      bool        // blocked in acquire at least once and not done: able to give up
+	abortWhy       abortReason // why the acquisition must stop
+}
+
+// runOpts are the resolved timeouts a run reads (the handler concurrency and completion mode are the
+// run's parallel and first flags): the event's overrides merged with the bus defaults, kept compact.
+type runOpts struct {
+	Timeout     time.Duration
+	SlowTimeout time.Duration
+}
+
+// runLend is the part of a run's slot-lending state that only queue-jumps and slot waits use.
+type runLend struct {
+	borrowers []*run        // runs that borrow this run's slots
+	abortCh   chan struct{} // closed when abortWhy is set; created on demand
+}
+
+// lend returns r.lx, creating it; r.lmu held.
+func (r *run) lendState() *runLend {
+	if r.lx == nil {
+		r.lx = &runLend{}
+	}
+	return r.lx
+}
+
+// nborrowers is len(r.lx.borrowers); r.lmu held.
+func (r *run) nborrowers() int {
+	if r.lx == nil {
+		return 0
+	}
+	return len(r.lx.borrowers)
 }
 
 type abortReason uint8
@@ -73,13 +105,14 @@ const (
 func (r *run) abortChan() <-chan struct{} {
 	r.lmu.Lock()
 	defer r.lmu.Unlock()
-	if r.abortCh == nil {
-		r.abortCh = make(chan struct{})
+	x := r.lendState()
+	if x.abortCh == nil {
+		x.abortCh = make(chan struct{})
 		if r.abortWhy != abortNone {
-			close(r.abortCh)
+			close(x.abortCh)
 		}
 	}
-	return r.abortCh
+	return x.abortCh
 }
 
 // abort asks the run to stop acquiring. A deadlock abort is accepted only while the run is acquiring
@@ -94,8 +127,8 @@ func (r *run) abort(why abortReason) bool {
 		return false
 	}
 	r.abortWhy = why
-	if r.abortCh != nil {
-		close(r.abortCh)
+	if r.lx != nil && r.lx.abortCh != nil {
+		close(r.lx.abortCh)
 	}
 	return true
 }
@@ -109,7 +142,7 @@ func (r *run) aborted() abortReason {
 // newRunLocked prepares a run of e on b (b.mu held). Handlers are resolved now, when processing
 // starts (F68).
 func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
-	r := &run{bus: b, ev: e}
+	r := e.newRun(b)
 	b.initRunLocked(r, lender)
 	return r
 }
@@ -118,7 +151,9 @@ func (b *Bus) newRunLocked(e *BaseEvent, lender *run) *run {
 func (b *Bus) initRunLocked(r *run, lender *run) {
 	e := r.ev
 	r.lender = lender
-	r.opts = e.opts.merge(b.defaults)
+	o := e.o().merge(b.defaults)
+	r.opts = runOpts{Timeout: o.Timeout, SlowTimeout: o.SlowTimeout}
+	r.parallel, r.first = o.HandlerConcurrency == HandlersParallel, o.Completion == CompleteFirst
 	exact, wild := b.byType[e.eventType], b.wildcard
 	switch {
 	case len(wild) == 0:
@@ -140,18 +175,18 @@ func (b *Bus) initRunLocked(r *run, lender *run) {
 	}
 }
 
-func (r *run) serial() bool { return r.opts.HandlerConcurrency != HandlersParallel }
+func (r *run) serial() bool { return !r.parallel }
 
 // holds reports whether r or a run it borrows from holds s (or runs without it: an unlocked run lets its
 // queue-jumping children run without the slots it was exempted from too).
 func (r *run) holds(s *slot) bool {
 	for x := r; x != nil; x = x.lender {
-		for i := 0; i < x.nheld; i++ {
+		for i := int8(0); i < x.nheld; i++ {
 			if x.held[i] == s {
 				return true
 			}
 		}
-		for i := 0; i < x.nexempt; i++ {
+		for i := int8(0); i < x.nexempt; i++ {
 			if x.exempt[i] == s {
 				return true
 			}
@@ -233,8 +268,11 @@ func (r *run) abandon() {
 	if i := slices.Index(e.runs, r); i >= 0 {
 		e.runs = slices.Delete(e.runs, i, i+1)
 	}
-	if e.jumpLender == r.lender {
-		e.jumping, e.jumpLender = false, nil
+	if e.xr().jumpLender == r.lender {
+		e.jumping = false
+		if e.x != nil {
+			e.x.jumpLender = nil
+		}
 	}
 	e.mu.Unlock()
 	b.pushFrontLocked(e)
@@ -251,7 +289,8 @@ func (r *run) lend(b *run) bool {
 	if r.released || r.releasePending {
 		return false
 	}
-	r.borrowers = append(r.borrowers, b)
+	x := r.lendState()
+	x.borrowers = append(x.borrowers, b)
 	return true
 }
 
@@ -259,7 +298,7 @@ func (r *run) lend(b *run) bool {
 // borrower releases them. It reports whether the caller must continue the bus dispatcher.
 func (r *run) release() bool {
 	r.lmu.Lock()
-	if len(r.borrowers) > 0 {
+	if r.nborrowers() > 0 {
 		r.releasePending = true
 		r.lmu.Unlock()
 		return false
@@ -277,10 +316,12 @@ func (r *run) release() bool {
 
 func (r *run) borrowerDone(b *run) {
 	r.lmu.Lock()
-	if i := slices.Index(r.borrowers, b); i >= 0 {
-		r.borrowers = slices.Delete(r.borrowers, i, i+1)
+	if x := r.lx; x != nil {
+		if i := slices.Index(x.borrowers, b); i >= 0 {
+			x.borrowers = slices.Delete(x.borrowers, i, i+1)
+		}
 	}
-	take := len(r.borrowers) == 0 && r.releasePending
+	take := r.nborrowers() == 0 && r.releasePending
 	if take {
 		r.releasePending = false
 	}
@@ -295,8 +336,8 @@ func (r *run) borrowerDone(b *run) {
 func (r *run) begin() bool {
 	e := r.ev
 	e.mu.Lock()
-	for len(e.gates) > 0 { // future lookups are being offered the event (see Bus.accept)
-		g := e.gates[0]
+	for len(e.xr().gates) > 0 { // future lookups are being offered the event (see Bus.accept)
+		g := e.x.gates[0]
 		e.mu.Unlock()
 		<-g
 		e.mu.Lock()
@@ -307,14 +348,16 @@ func (r *run) begin() bool {
 		r.inEvent = true
 		e.runs = append(e.runs, r)
 	}
-	if e.status != EventStarted {
-		e.status = EventStarted
+	if e.status != evStarted {
+		e.status = evStarted
 		e.startedAt = t
 	}
 	n := len(r.handlers)
-	if n == 1 && !e.inlineUsed {
+	if n == 1 && !e.inlineUsed && len(e.results) == 0 {
+		// e.results gets the same result appended below: both lists share e.resultsBuf (appends to
+		// either copy, len = cap).
 		e.inlineUsed = true
-		r.results = e.inlineResults[:1:1]
+		r.results = e.resultsBuf[:1:1]
 		r.results[0] = &e.inline
 	} else {
 		r.results = make([]*EventResult, n)
@@ -355,13 +398,13 @@ func (r *run) begin() bool {
 	}
 	var cascade []cascadeItem
 	if r.preStop != nil {
-		r.stopLocked(r.preStop, r.preStopKind, &cascade)
-	} else if e.cancelled != nil {
-		r.stopLocked(e.cancelled, stopParent, &cascade)
+		r.stopLocked(r.preStop.cause, r.preStop.kind, &cascade)
+	} else if c := e.xr().cancelled; c != nil {
+		r.stopLocked(c, stopParent, &cascade)
 	}
 	var next *EventResult
 	var fin bool
-	parallel := !r.serial() && r.terminal < n
+	parallel := !r.serial() && int(r.terminal) < n
 	if parallel {
 		for _, res := range r.results {
 			if res.status == ResultPending {
@@ -440,7 +483,7 @@ func (r *run) advanceLocked() (next *EventResult, fin bool) {
 		return nil, false
 	}
 	if r.serial() && r.running == 0 {
-		for r.next < len(r.results) {
+		for int(r.next) < len(r.results) {
 			res := r.results[r.next]
 			r.next++
 			if res.status == ResultPending {
@@ -449,7 +492,7 @@ func (r *run) advanceLocked() (next *EventResult, fin bool) {
 			}
 		}
 	}
-	if r.terminal == len(r.results) {
+	if int(r.terminal) == len(r.results) {
 		r.finished = true
 		return nil, true
 	}
@@ -468,7 +511,7 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	// handler_timeout -> event_handler_timeout -> the resolved event timeout (the event's own, else the
 	// bus's), capped by the event deadline.
 	// A resolved NoTimeout is negative: no limit.
-	src := orElse(orElse(ht, r.ev.opts.HandlerTimeout), r.opts.Timeout)
+	src := orElse(orElse(ht, r.ev.o().HandlerTimeout), r.opts.Timeout)
 	res.deadline = r.deadline
 	if d := src; d > 0 {
 		if own := t + int64(d); r.deadline == 0 || own < r.deadline {
@@ -481,7 +524,7 @@ func (r *run) startLocked(res *EventResult, t int64) {
 		res.deadline = 0
 	}
 	r.scheduleLocked(res.deadline, t)
-	slow := orElse(orElse(hs, r.ev.opts.HandlerSlowTimeout), r.bus.defaults.HandlerSlowTimeout)
+	slow := orElse(orElse(hs, r.ev.o().HandlerSlowTimeout), r.bus.defaults.HandlerSlowTimeout)
 	if d := slow; d > 0 && (res.deadline == 0 || res.deadline-t > int64(d)) {
 		res.slowAt = t + int64(d)
 		r.scheduleLocked(res.slowAt, t)
@@ -626,17 +669,23 @@ func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err erro
 		e := r.ev
 		if !e.hasValid {
 			e.hasValid = true
-			if e.firstValid != nil {
-				close(e.firstValid)
+			if e.x != nil && e.x.firstValid != nil {
+				close(e.x.firstValid)
 			}
 		}
-		if r.opts.Completion == CompleteFirst && r.stopped == nil {
+		if r.first && r.stopped == nil {
 			r.stopLocked(errFirstCompletion, stopFirst, cascade)
 		}
 	}
 }
 
-type stopKind int
+type stopKind uint8
+
+// preStop is a stop requested before the run began: begin carries it out.
+type preStop struct {
+	cause error
+	kind  stopKind
+}
 
 const (
 	stopEventTimeout stopKind = iota
@@ -717,7 +766,7 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]cascadeItem) {
 			continue
 		}
 		if kind == stopFirst {
-			res.cancelCause = errFirstCompletion
+			res.firstLoser = true
 		}
 	}
 	_ = e
@@ -725,7 +774,7 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]cascadeItem) {
 
 // collectBlockingLocked lists the blocking children of res, stopped because cause stopped res.
 func (r *run) collectBlockingLocked(res *EventResult, cause error, cascade *[]cascadeItem) {
-	for _, c := range res.children {
+	for _, c := range res.children() {
 		if c.blocksParentNoLock() {
 			*cascade = append(*cascade, cascadeItem{ev: c, cause: &parentStopError{parent: r.ev.label(), cause: cause}})
 		}
@@ -776,7 +825,7 @@ func (r *run) stop(cause error, kind stopKind) {
 	if !r.begun {
 		// Still acquiring its slots (or about to begin): begin ends it.
 		if r.preStop == nil {
-			r.preStop, r.preStopKind = cause, kind
+			r.preStop = &preStop{cause, kind}
 		}
 		e.mu.Unlock()
 		_ = r.abort(abortStop)
@@ -808,12 +857,12 @@ func (r *run) cascade(children []cascadeItem) {
 
 func (e *BaseEvent) abortTree(cause error) {
 	e.mu.Lock()
-	if e.status == EventCompleted {
+	if e.status == evCompleted {
 		e.mu.Unlock()
 		return
 	}
-	if e.cancelled == nil {
-		e.cancelled = cause
+	if e.xr().cancelled == nil {
+		e.xw().cancelled = cause
 	}
 	runs := slices.Clone(e.runs)
 	e.mu.Unlock()

@@ -106,19 +106,19 @@ type treeRow struct {
 // event writes one event line and, the first time the event is met, its results and children.
 func (w *treeWriter) event(e *BaseEvent, indent string, last bool) {
 	e.mu.Lock()
-	status, created, completed := e.status, e.createdAt, e.completedAt
+	status, created, completed := e.status.public(), e.createdAt, e.completedAt
 	results := e.orderedResultsLocked()
 	rows := make([]treeRow, len(results))
 	fromHandlers := map[*BaseEvent]bool{}
 	for i, r := range results {
 		rows[i] = treeRow{res: r, status: r.status, value: r.value, null: r.null, err: r.err,
-			started: r.startedAt, done: r.completedAt, children: slices.Clone(r.children)}
-		for _, c := range r.children {
+			started: r.startedAt, done: r.completedAt, children: slices.Clone(r.children())}
+		for _, c := range r.children() {
 			fromHandlers[c] = true
 		}
 	}
 	var loose []*BaseEvent // children no handler result claims (emitted by a handler on no row, or restored)
-	for _, c := range e.children {
+	for _, c := range e.xr().children {
 		if !fromHandlers[c] {
 			loose = append(loose, c)
 		}

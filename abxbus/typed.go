@@ -245,7 +245,7 @@ func NewEvent[P Payload[R], R any](p P) *Event[P, R] {
 	b := e.Base()
 	b.init(info.eventType, p, info)
 	if info.err != nil {
-		b.emitErr = info.err
+		b.xw().emitErr = info.err
 	}
 	return e
 }
@@ -297,7 +297,10 @@ func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("abxbus: event JSON of %s: %w", b.label(), err)
 		}
-		b.payload, b.info, b.extra = p, info, extra
+		b.payload, b.info = p, info
+		if extra != nil {
+			b.wireW().extra = extra
+		}
 		return nil
 	})
 }
@@ -416,9 +419,9 @@ func (e *BaseEvent) checkResult(h *Handler, v any) (any, bool, error) {
 	if info != nil && info.resultType == voidType && isVoid(v) {
 		return nil, true, nil // an untyped handler's Void{} on a notification
 	}
-	if info == nil && e.resultSchema != nil {
+	if info == nil && e.wireSchema() != nil {
 		// A foreign event_result_type (from JSON) is enforced on untyped results (F218, F222).
-		if err := validateResult(e.eventType, resultWho(h, e), e.resultSchema, v); err != nil {
+		if err := validateResult(e.eventType, resultWho(h, e), e.wireSchema(), v); err != nil {
 			return nil, true, err
 		}
 		return v, false, nil
@@ -550,7 +553,7 @@ func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []Hand
 // names both types; otherwise the emit binds the name to P on b.
 func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
-	if err := e.emitErr; err != nil {
+	if err := e.Base().xr().emitErr; err != nil {
 		return e, err
 	}
 	_, err := b.Emit(ctx, e.Base())
@@ -562,11 +565,11 @@ func Emit[P Payload[R], R any](ctx context.Context, b *Bus, p P) (*Event[P, R], 
 // processing bus. An invalid option is an error wrapping ErrInvalidOption and nothing is emitted.
 func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventOptions) (*Event[P, R], error) {
 	e := NewEvent(p)
-	if err := e.emitErr; err != nil {
+	if err := e.Base().xr().emitErr; err != nil {
 		return e, err
 	}
 	if err := e.Base().SetOptions(opts.merge(e.Base().Options())); err != nil {
-		e.emitErr = err
+		e.Base().xw().emitErr = err
 		return e, err
 	}
 	_, err := b.Emit(ctx, e.Base())
@@ -576,7 +579,7 @@ func EmitWith[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts EventO
 // EmitChildOf emits p as a linked child of the handler that owns ctx (see the untyped EmitChild).
 func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], error) {
 	e := NewEvent(p)
-	if err := e.emitErr; err != nil {
+	if err := e.Base().xr().emitErr; err != nil {
 		return e, err
 	}
 	_, err := EmitChild(ctx, e.Base())

@@ -60,18 +60,18 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	}
 	caller := currentResult(ctx)
 	e.mu.Lock()
-	if e.emitErr != nil {
-		err := e.emitErr
+	if e.xr().emitErr != nil {
+		err := e.x.emitErr
 		e.mu.Unlock()
 		return err
 	}
-	if jump && caller != nil && e.emittedByRes == caller && !e.blocksParent {
+	if jump && caller != nil && e.lr().emittedByRes == caller && !e.blocksParent {
 		// Awaiting a linked child from the handler that emitted it makes it block the parent, whether or
 		// not it has completed already.
 		e.blocksParent = true
 	}
-	if e.status == EventCompleted || first && e.hasValid { // also a completed event decoded from JSON
-		err := e.failErr
+	if e.status == evCompleted || first && e.hasValid { // also a completed event decoded from JSON
+		err := e.xr().failErr
 		e.mu.Unlock()
 		return err
 	}
@@ -96,8 +96,11 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	var busArr [4]*Bus // stays on the stack in the common case
 	buses := busArr[:0]
 	if jump {
-		if !e.jumping || e.jumpLender == nil {
-			e.jumping, e.jumpLender = true, lender
+		if !e.jumping || e.xr().jumpLender == nil {
+			e.jumping = true
+			if lender != nil || e.x != nil {
+				e.xw().jumpLender = lender
+			}
 		}
 		buses = append(buses, e.buses...)
 	}
@@ -181,10 +184,11 @@ func (e *BaseEvent) handlerWait(ctx context.Context, caller *EventResult, ch cha
 func (e *BaseEvent) requeuedChan() <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.requeued == nil {
-		e.requeued = make(chan struct{})
+	x := e.xw()
+	if x.requeued == nil {
+		x.requeued = make(chan struct{})
 	}
-	return e.requeued
+	return x.requeued
 }
 
 // failure is the processing failure recorded on a completed event (a bus destroyed while it was queued
@@ -192,7 +196,7 @@ func (e *BaseEvent) requeuedChan() <-chan struct{} {
 func (e *BaseEvent) failure() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.failErr
+	return e.xr().failErr
 }
 
 // jumpOn takes e out of b's queue and runs it now. Inside a handler (lender set) the run borrows the
@@ -244,19 +248,20 @@ func EmitChild(ctx context.Context, child *BaseEvent) (*BaseEvent, error) {
 		return child, caller.bus.reject(child, fmt.Errorf("%s.EmitChild(%s) refused: %w (handler %s)", caller.bus.label, child.label(), ErrHandlerFinished, caller.handler.Label()))
 	}
 	child.mu.Lock()
-	if child.parentID.IsZero() {
-		child.parentID = parent.id
+	lin := child.linW()
+	if lin.parentID.IsZero() {
+		lin.parentID = parent.id
 	}
-	child.emittedBy = caller.handler.id
-	child.emittedByRes = caller
-	child.parent = parent
+	lin.emittedBy = caller.handler.id
+	lin.emittedByRes = caller
+	lin.parent = parent
 	child.mu.Unlock()
 	if _, err := caller.bus.Emit(ctx, child); err != nil {
 		return child, err
 	}
 	parent.mu.Lock()
-	caller.children = append(caller.children, child)
-	parent.children = append(parent.children, child)
+	caller.addChild(child)
+	parent.xw().children = append(parent.xw().children, child)
 	parent.mu.Unlock()
 	return child, nil
 }
