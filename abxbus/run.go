@@ -37,10 +37,12 @@ type run struct {
 	terminal int
 	finished bool
 	stopped  error
-	deadline int64 // event deadline, Unix ns (0: none)
-	slowAt   int64 // event slow warning, Unix ns (0: none or done)
-	alarmAt  int64
-	alarm    *alarm
+	deadline int64       // event deadline, Unix ns (0: none)
+	slowAt   int64       // event slow warning, Unix ns (0: none or done)
+	alarmAt  int64       // the run's next alarm time (Unix ns; 0: none): see alarms.go
+	alarm    *alarmShard // the shard holding the run's alarm (set on first use)
+	alarmIdx int         // guarded by alarm.mu: index + 1 in the shard's heap (0: not queued)
+	heapAt   int64       // guarded by alarm.mu: the run's key in that heap
 
 	begun       bool     // guarded by ev.mu: begin has run (results exist)
 	inEvent     bool     // guarded by ev.mu: listed in ev.runs
@@ -487,57 +489,6 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	}
 }
 
-// scheduleLocked makes sure the run's alarm fires no later than at (Unix ns); t is the caller's clock
-// reading in this critical section (a timer set from it fires at most that section's length late).
-func (r *run) scheduleLocked(at, t int64) {
-	if at == 0 || r.alarmAt != 0 && r.alarmAt <= at {
-		return
-	}
-	r.alarmAt = at
-	d := time.Duration(at - t)
-	if r.alarm == nil {
-		r.alarm = newAlarm(r, d)
-	} else {
-		r.alarm.t.Reset(d)
-	}
-}
-
-// alarm is a run's timer. Timers are pooled: a default bus gives every event a 60 s timeout, so every
-// run needs one. A pooled timer may deliver a stale fire to its next run; onAlarm tolerates early calls
-// (it re-checks every deadline against the clock and re-arms).
-type alarm struct {
-	t *time.Timer
-	r atomic.Pointer[run]
-}
-
-var alarmPool sync.Pool
-
-func newAlarm(r *run, d time.Duration) *alarm {
-	if a, ok := alarmPool.Get().(*alarm); ok {
-		a.r.Store(r)
-		a.t.Reset(d)
-		return a
-	}
-	a := &alarm{}
-	a.r.Store(r)
-	a.t = time.AfterFunc(d, a.fire)
-	return a
-}
-
-func (a *alarm) fire() {
-	if r := a.r.Load(); r != nil {
-		r.onAlarm()
-	}
-}
-
-// release stops the timer; it goes back to the pool only when it was stopped before firing.
-func (a *alarm) release() {
-	if a.t.Stop() {
-		a.r.Store(nil)
-		alarmPool.Put(a)
-	}
-}
-
 // call runs the handler function, turning a panic into an error with its stack (D2). A handler that
 // calls runtime.Goexit (t.FailNow in a test's handler) ends the calling goroutine: its result is settled
 // as an error on a new goroutine, which takes over whatever this goroutine was doing for the run (driving
@@ -878,10 +829,7 @@ func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]*BaseEve
 func (r *run) finish(stamp func() int64) bool {
 	e := r.ev
 	e.mu.Lock()
-	if r.alarm != nil {
-		r.alarm.release()
-		r.alarm = nil
-	}
+	r.unscheduleLocked()
 	if i := slices.Index(e.runs, r); i >= 0 {
 		e.runs = slices.Delete(e.runs, i, i+1)
 	}
