@@ -39,7 +39,7 @@ const alarmShardCount = 8 // a power of two
 
 type alarmShard struct {
 	mu      sync.Mutex
-	heap    []*run      // min-heap on alarmAt; each run's alarmIdx is its index + 1
+	heap    []*run      // min-heap on alarmAt; each run's alarm field is its index + 1
 	timer   *time.Timer // created on first use; fires s.fire
 	armedAt int64       // the alarm time the timer is set for (Unix ns, our clock); 0: not armed
 	near    bool        // the timer was armed less than nearAlarm ahead
@@ -61,51 +61,69 @@ func (r *run) scheduleLocked(at, t int64) {
 	if at == 0 || r.alarmAt != 0 && r.alarmAt <= at {
 		return
 	}
-	r.alarmAt = at
-	s := r.alarm
-	if s == nil {
-		s = shardFor(r)
-		r.alarm = s
-	}
+	s := shardFor(r)
 	s.mu.Lock()
-	if r.alarmIdx == 0 {
-		s.heap = append(s.heap, r)
-		r.alarmIdx = len(s.heap)
-		r.heapAt = at
-		s.up(len(s.heap) - 1)
+	s.setLocked(r, at, t)
+	s.mu.Unlock()
+}
+
+// rescheduleLocked replaces the run's alarm time by at (0: none), earlier or later (onAlarm, after
+// handling what was due). e.mu held.
+func (r *run) rescheduleLocked(at, t int64) {
+	s := shardFor(r)
+	s.mu.Lock()
+	if at == 0 {
+		s.clearLocked(r)
 	} else {
-		r.heapAt = at
-		s.fix(r.alarmIdx - 1)
-	}
-	if s.armedAt == 0 || at < s.armedAt {
-		s.armLocked(at, t)
+		s.setLocked(r, at, t)
 	}
 	s.mu.Unlock()
 }
 
 // unscheduleLocked removes the run's pending alarm (the run finished). e.mu held.
 func (r *run) unscheduleLocked() {
+	if r.alarmAt == 0 && r.alarm == 0 {
+		return // no alarm was ever set (r.alarm is only set with alarmAt)
+	}
+	s := shardFor(r)
+	s.mu.Lock()
+	s.clearLocked(r)
+	s.mu.Unlock()
+}
+
+// setLocked queues r with alarm time at (or moves it there). s.mu and r.ev.mu held.
+func (s *alarmShard) setLocked(r *run, at, t int64) {
+	r.alarmAt = at
+	if r.alarm == 0 {
+		s.heap = append(s.heap, r)
+		r.alarm = int32(len(s.heap))
+		s.up(len(s.heap) - 1)
+	} else {
+		s.fix(int(r.alarm) - 1)
+	}
+	if s.armedAt == 0 || at < s.armedAt {
+		s.armLocked(at, t)
+	}
+}
+
+// clearLocked takes r out of the heap. s.mu and r.ev.mu held.
+func (s *alarmShard) clearLocked(r *run) {
 	r.alarmAt = 0
-	s := r.alarm
-	if s == nil {
+	i := int(r.alarm) - 1
+	if i < 0 {
 		return
 	}
-	s.mu.Lock()
-	if i := r.alarmIdx - 1; i >= 0 {
-		root := i == 0
-		s.remove(i)
-		if root && s.near && s.armedAt != 0 {
-			// The timer was set for a near alarm that is gone: set it for the next one (or stop it)
-			// rather than leave an early wake-up behind.
-			if len(s.heap) == 0 {
-				s.timer.Stop()
-				s.armedAt = 0
-			} else if next := s.heap[0].heapAt; next != s.armedAt {
-				s.armLocked(next, now())
-			}
+	s.remove(i)
+	if i == 0 && s.near && s.armedAt != 0 {
+		// The timer was set for a near alarm that is gone: set it for the next one (or stop it)
+		// rather than leave an early wake-up behind.
+		if len(s.heap) == 0 {
+			s.timer.Stop()
+			s.armedAt = 0
+		} else if next := s.heap[0].alarmAt; next != s.armedAt {
+			s.armLocked(next, now())
 		}
 	}
-	s.mu.Unlock()
 }
 
 // armLocked sets the shard's timer for at (t: a current clock reading). s.mu held.
@@ -128,12 +146,12 @@ func (s *alarmShard) fire() {
 	s.mu.Lock()
 	t := now()
 	s.armedAt = 0
-	for len(s.heap) > 0 && s.heap[0].heapAt <= t {
+	for len(s.heap) > 0 && s.heap[0].alarmAt <= t {
 		due = append(due, s.heap[0])
 		s.remove(0)
 	}
 	if len(s.heap) > 0 {
-		s.armLocked(s.heap[0].heapAt, t)
+		s.armLocked(s.heap[0].alarmAt, t)
 	}
 	s.mu.Unlock()
 	// onAlarm may go on driving its run and the bus dispatcher on this goroutine (handlers that block
@@ -147,16 +165,16 @@ func (s *alarmShard) fire() {
 	}
 }
 
-// The heap: s.heap[i].heapAt is the key, alarmIdx = i+1. heapAt is written under s.mu only (alarmAt,
-// guarded by the event's mu, can be reset by onAlarm while the run sits in the heap).
+// The heap: s.heap[i].alarmAt is the key and s.heap[i].alarm = i+1. alarmAt is written with both the
+// event's mu and the shard's mu held, so either lock is enough to read it.
 
-func (s *alarmShard) less(i, j int) bool { return s.heap[i].heapAt < s.heap[j].heapAt }
+func (s *alarmShard) less(i, j int) bool { return s.heap[i].alarmAt < s.heap[j].alarmAt }
 
 func (s *alarmShard) swap(i, j int) {
 	h := s.heap
 	h[i], h[j] = h[j], h[i]
-	h[i].alarmIdx = i + 1
-	h[j].alarmIdx = j + 1
+	h[i].alarm = int32(i + 1)
+	h[j].alarm = int32(j + 1)
 }
 
 func (s *alarmShard) up(i int) {
@@ -199,7 +217,7 @@ func (s *alarmShard) remove(i int) {
 	}
 	h[last] = nil
 	s.heap = h[:last]
-	r.alarmIdx = 0
+	r.alarm = 0
 	if i != last {
 		s.fix(i)
 	}

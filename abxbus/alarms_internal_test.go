@@ -6,14 +6,14 @@ import (
 	"testing"
 )
 
-// checkShard verifies the heap order and that every run's alarmIdx points at its own slot.
+// checkShard verifies the heap order and that every run's alarm index points at its own slot.
 func checkShard(t *testing.T, s *alarmShard) {
 	t.Helper()
 	for i, r := range s.heap {
-		if r.alarmIdx != i+1 {
-			t.Fatalf("entry %d has alarmIdx %d", i, r.alarmIdx)
+		if int(r.alarm) != i+1 {
+			t.Fatalf("entry %d has alarm index %d", i, r.alarm)
 		}
-		if i > 0 && s.heap[(i-1)/2].heapAt > r.heapAt {
+		if i > 0 && s.heap[(i-1)/2].alarmAt > r.alarmAt {
 			t.Fatalf("heap order broken at %d", i)
 		}
 	}
@@ -29,38 +29,38 @@ func TestAlarmHeapOrderIssue13Item4(t *testing.T) {
 		runs[i] = &run{}
 		at := int64(1 + rng.IntN(1_000_000))
 		s.heap = append(s.heap, runs[i])
-		runs[i].alarmIdx, runs[i].heapAt = len(s.heap), at
+		runs[i].alarm, runs[i].alarmAt = int32(len(s.heap)), at
 		s.up(len(s.heap) - 1)
 	}
 	checkShard(t, &s)
 	removed := map[*run]bool{}
 	for _, i := range rng.Perm(len(runs))[:150] {
 		r := runs[i]
-		s.remove(r.alarmIdx - 1)
+		s.remove(int(r.alarm) - 1)
 		removed[r] = true
-		if r.alarmIdx != 0 {
+		if r.alarm != 0 {
 			t.Fatal("a removed run keeps its heap index")
 		}
 		checkShard(t, &s)
 	}
 	for _, i := range rng.Perm(len(runs))[:100] {
 		if r := runs[i]; !removed[r] {
-			r.heapAt /= 2
-			s.fix(r.alarmIdx - 1)
+			r.alarmAt /= 2
+			s.fix(int(r.alarm) - 1)
 			checkShard(t, &s)
 		}
 	}
 	var want []int64
 	for _, r := range runs {
 		if !removed[r] {
-			want = append(want, r.heapAt)
+			want = append(want, r.alarmAt)
 		}
 	}
 	slices.Sort(want)
 	var got []int64
 	for len(s.heap) > 0 {
 		r := s.heap[0]
-		got = append(got, r.heapAt)
+		got = append(got, r.alarmAt)
 		s.remove(0)
 		if removed[r] {
 			t.Fatal("a removed run came out of the heap")

@@ -33,6 +33,9 @@ func TestAlarmsManyInterleavedDeadlinesIssue13Item4(t *testing.T) {
 			n := bi + buses*i
 			// Deadlines interleaved across the buses and out of emit order: 1..48 ms.
 			d := time.Duration(1+(n*7)%(buses*perBus)) * time.Millisecond
+			if n%3 == 0 {
+				d = 10 * time.Second // queued with the others, removed when the run finishes
+			}
 			e := must[*abxbus.Event[Ping, int]](t)(abxbus.EmitWith(ctx, b, Ping{N: n}, abxbus.EventOptions{HandlerTimeout: d}))
 			wg.Add(1)
 			go func() {

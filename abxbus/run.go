@@ -36,13 +36,11 @@ type run struct {
 	running  int
 	terminal int
 	finished bool
+	alarm    int32 // index + 1 of the run in shardFor(r).heap, 0: not queued (guarded by that shard's mu)
 	stopped  error
-	deadline int64       // event deadline, Unix ns (0: none)
-	slowAt   int64       // event slow warning, Unix ns (0: none or done)
-	alarmAt  int64       // the run's next alarm time (Unix ns; 0: none): see alarms.go
-	alarm    *alarmShard // the shard holding the run's alarm (set on first use)
-	alarmIdx int         // guarded by alarm.mu: index + 1 in the shard's heap (0: not queued)
-	heapAt   int64       // guarded by alarm.mu: the run's key in that heap
+	deadline int64 // event deadline, Unix ns (0: none)
+	slowAt   int64 // event slow warning, Unix ns (0: none or done)
+	alarmAt  int64 // the run's next alarm (Unix ns; 0: none); written with its shard's mu held too (alarms.go)
 
 	begun       bool     // guarded by ev.mu: begin has run (results exist)
 	inEvent     bool     // guarded by ev.mu: listed in ev.runs
@@ -749,7 +747,6 @@ func (r *run) onAlarm() {
 	var cascade []*BaseEvent
 	var warns []string
 	e.mu.Lock()
-	r.alarmAt = 0
 	if r.finished {
 		e.mu.Unlock()
 		return
@@ -785,7 +782,7 @@ func (r *run) onAlarm() {
 	if r.stopped == nil {
 		keep(r.deadline)
 	}
-	r.scheduleLocked(next, t)
+	r.rescheduleLocked(next, t)
 	nextRes, fin := r.advanceLocked()
 	e.mu.Unlock()
 	for _, w := range warns {
