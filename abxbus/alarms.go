@@ -102,7 +102,7 @@ func (s *alarmShard) setLocked(r *run, at, t int64) {
 		s.fix(int(r.alarm) - 1)
 	}
 	if s.armedAt == 0 || at < s.armedAt {
-		s.armLocked(at, t)
+		s.armLocked(at, t, true)
 	}
 }
 
@@ -121,16 +121,27 @@ func (s *alarmShard) clearLocked(r *run) {
 			s.timer.Stop()
 			s.armedAt = 0
 		} else if next := s.heap[0].alarmAt; next != s.armedAt {
-			s.armLocked(next, now())
+			s.armLocked(next, now(), true)
 		}
 	}
 }
 
 // armLocked sets the shard's timer for at (t: a current clock reading). s.mu held.
-func (s *alarmShard) armLocked(at, t int64) {
+//
+// kick (not from the timer's own callback): a near alarm is armed by making the timer fire at once; its
+// callback finds nothing due and arms the exact time. The Go runtime sleeps in whole milliseconds
+// between timer checks (a wait shorter than 1 ms is rounded up to 1 ms) and is not woken for a new
+// timer that is later than the one it is already sleeping for; so a short deadline armed while the
+// runtime is in such a sleep for an earlier, since cancelled one (say the previous event's 1 ms
+// timeout) is checked when that sleep ends, just before it is due, and then fires a whole sleep (up
+// to 1 ms) late. Firing at once wakes the runtime and restarts its sleep from now.
+func (s *alarmShard) armLocked(at, t int64, kick bool) {
 	d := time.Duration(at - t)
 	s.armedAt = at
 	s.near = d < nearAlarm
+	if kick && s.near && d > 0 {
+		d = 0
+	}
 	if s.timer == nil {
 		s.timer = time.AfterFunc(d, s.fire)
 	} else {
@@ -151,7 +162,7 @@ func (s *alarmShard) fire() {
 		s.remove(0)
 	}
 	if len(s.heap) > 0 {
-		s.armLocked(s.heap[0].alarmAt, t)
+		s.armLocked(s.heap[0].alarmAt, t, false)
 	}
 	s.mu.Unlock()
 	// onAlarm may go on driving its run and the bus dispatcher on this goroutine (handlers that block
