@@ -22,10 +22,12 @@ import (
 //     near alarm is re-armed exactly (or stopped) when that alarm goes away, so that a short timeout
 //     that was not needed leaves no wake-up behind it that would delay the next one.
 //   - The timer fires at the exact alarm time (no wheel tick): a 1 ms handler timeout fires at 1 ms as
-//     the runtime fires timers. Its callback takes the due runs out of the heap, re-arms the timer for
-//     the next alarm, and calls the due runs' onAlarm outside the shard lock, each on a goroutine of
-//     its own (onAlarm may go on driving its run and the bus); onAlarm re-checks every deadline against the clock and schedules the
-//     run's next alarm, so a stale or early fire is harmless.
+//     the runtime fires timers. A near alarm is armed with a kick (see armLocked) so that it is not
+//     fired a millisecond late by the runtime's rounded sleeps. The callback takes the due runs out of
+//     the heap, re-arms the timer for the next alarm, and calls the due runs' onAlarm outside the
+//     shard lock, each on a goroutine of its own (onAlarm may go on driving its run and the bus).
+//     onAlarm re-checks every deadline against the clock and schedules the run's next alarm, so a
+//     stale or early fire is harmless.
 //   - No goroutine runs between fires (the timer's callback runs on a goroutine of its own that ends
 //     at once), so an idle or destroyed bus leaves none.
 //
@@ -35,7 +37,10 @@ import (
 // removed; farther ones leave the timer to fire early once.
 const nearAlarm = 50 * time.Millisecond
 
-const alarmShardCount = 8 // a power of two
+const (
+	alarmShardBits  = 3
+	alarmShardCount = 1 << alarmShardBits
+)
 
 type alarmShard struct {
 	mu      sync.Mutex
@@ -51,7 +56,7 @@ var alarmShards [alarmShardCount]alarmShard
 // shardFor spreads runs over the shards by their address (stable for the run's life).
 func shardFor(r *run) *alarmShard {
 	h := uint64(uintptr(unsafe.Pointer(r))>>4) * 0x9E3779B97F4A7C15
-	return &alarmShards[h>>(64-3)]
+	return &alarmShards[h>>(64-alarmShardBits)]
 }
 
 // scheduleLocked makes sure the run's alarm fires no later than at (Unix ns); t is the caller's clock
@@ -82,8 +87,8 @@ func (r *run) rescheduleLocked(at, t int64) {
 
 // unscheduleLocked removes the run's pending alarm (the run finished). e.mu held.
 func (r *run) unscheduleLocked() {
-	if r.alarmAt == 0 && r.alarm == 0 {
-		return // no alarm was ever set (r.alarm is only set with alarmAt)
+	if r.alarmAt == 0 {
+		return // not queued: a queued run always has its alarmAt set (it is cleared with the removal)
 	}
 	s := shardFor(r)
 	s.mu.Lock()
