@@ -30,10 +30,10 @@ type run struct {
 	// guarded by ev.mu
 	results  []*EventResult
 	stopped  error
-	deadline int64 // event deadline, Unix ns (0: none)
-	slowAt   int64 // event slow warning, Unix ns (0: none or done)
-	alarmAt  int64
-	alarm    *alarm
+	deadline int64    // event deadline, Unix ns (0: none)
+	slowAt   int64    // event slow warning, Unix ns (0: none or done)
+	alarmAt  int64    // the run's next alarm (Unix ns; 0: none); written with its shard's mu held too (alarms.go)
+	alarm    int32    // index + 1 of the run in shardFor(r).heap, 0: not queued (guarded by that shard's mu)
 	preStop  *preStop // stop requested before begin (rare)
 
 	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
@@ -531,57 +531,6 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	}
 }
 
-// scheduleLocked makes sure the run's alarm fires no later than at (Unix ns); t is the caller's clock
-// reading in this critical section (a timer set from it fires at most that section's length late).
-func (r *run) scheduleLocked(at, t int64) {
-	if at == 0 || r.alarmAt != 0 && r.alarmAt <= at {
-		return
-	}
-	r.alarmAt = at
-	d := time.Duration(at - t)
-	if r.alarm == nil {
-		r.alarm = newAlarm(r, d)
-	} else {
-		r.alarm.t.Reset(d)
-	}
-}
-
-// alarm is a run's timer. Timers are pooled: a default bus gives every event a 60 s timeout, so every
-// run needs one. A pooled timer may deliver a stale fire to its next run; onAlarm tolerates early calls
-// (it re-checks every deadline against the clock and re-arms).
-type alarm struct {
-	t *time.Timer
-	r atomic.Pointer[run]
-}
-
-var alarmPool sync.Pool
-
-func newAlarm(r *run, d time.Duration) *alarm {
-	if a, ok := alarmPool.Get().(*alarm); ok {
-		a.r.Store(r)
-		a.t.Reset(d)
-		return a
-	}
-	a := &alarm{}
-	a.r.Store(r)
-	a.t = time.AfterFunc(d, a.fire)
-	return a
-}
-
-func (a *alarm) fire() {
-	if r := a.r.Load(); r != nil {
-		r.onAlarm()
-	}
-}
-
-// release stops the timer; it goes back to the pool only when it was stopped before firing.
-func (a *alarm) release() {
-	if a.t.Stop() {
-		a.r.Store(nil)
-		alarmPool.Put(a)
-	}
-}
-
 // call runs the handler function, turning a panic into an error with its stack (D2). A handler that
 // calls runtime.Goexit (t.FailNow in a test's handler) ends the calling goroutine: its result is settled
 // as an error on a new goroutine, which takes over whatever this goroutine was doing for the run (driving
@@ -879,7 +828,6 @@ func (r *run) onAlarm() {
 	var cascade []cascadeItem
 	var warns []string
 	e.mu.Lock()
-	r.alarmAt = 0
 	if r.finished {
 		e.mu.Unlock()
 		return
@@ -915,7 +863,7 @@ func (r *run) onAlarm() {
 	if r.stopped == nil {
 		keep(r.deadline)
 	}
-	r.scheduleLocked(next, t)
+	r.rescheduleLocked(next, t)
 	nextRes, fin := r.advanceLocked()
 	e.mu.Unlock()
 	for _, w := range warns {
@@ -959,10 +907,7 @@ func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]cascadeI
 func (r *run) finish(stamp func() int64) bool {
 	e := r.ev
 	e.mu.Lock()
-	if r.alarm != nil {
-		r.alarm.release()
-		r.alarm = nil
-	}
+	r.unscheduleLocked()
 	if i := slices.Index(e.runs, r); i >= 0 {
 		e.runs = slices.Delete(e.runs, i, i+1)
 	}
