@@ -248,7 +248,7 @@ func (e *Event[P, R]) MarshalJSON() ([]byte, error) { return (*BaseEvent)(e).Mar
 // declaration of P, the decoding errors of FromJSON, and those of BaseEvent.UnmarshalJSON (an event a
 // bus has accepted is not overwritten). On error e is unchanged.
 func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
-	_, declared := any(*new(P)).(Payload[R])
+	_, declared := any((*P)(nil)).(Payload[R])
 	return (*BaseEvent)(e).unmarshalTyped(data, declared, (*P)(nil), (*R)(nil))
 }
 
