@@ -75,7 +75,8 @@ type EventSpec struct {
 
 // Event is the typed view of an event record: P is the payload type, R the result type. It has no state
 // of its own: *Event[P, R] and *BaseEvent are the same record (Base converts for free), so typed and
-// untyped code can share events.
+// untyped code can share events. Its methods are short forwards to the untyped record (the typed ones
+// add a type assertion), so that each payload type a program uses adds little compiled code.
 type Event[P any, R any] BaseEvent
 
 // typeInfo is what the typed layer learned once about a payload type.
