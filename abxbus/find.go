@@ -159,29 +159,15 @@ func (b *Bus) filter(ctx context.Context, pattern string, opts FindOptions, pred
 //	e, err := abxbus.Find(ctx, bus, opts, func(p CreateUser) bool { return p.Email != "" })
 //	e, err := abxbus.Find[CreateUser](ctx, bus, opts)
 func Find[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions, where ...func(P) bool) (*Event[P, R], error) {
-	info := infoOf[P, R]()
-	if info.err != nil {
-		return nil, info.err
-	}
-	if err := b.unusable("Find"); err != nil {
-		return nil, err
-	}
-	out, err := b.lookup(ctx, "Find", info.eventType, &opts, 1, payloadPredicate(where))
-	if len(out) == 0 {
-		return nil, err
-	}
-	return (*Event[P, R])(out[0]), err
+	e, err := b.findTyped(ctx, (*P)(nil), (*R)(nil), &opts, payloadWhere(where))
+	return (*Event[P, R])(e), err
 }
 
 // FilterOf is the typed form of Bus.Filter for the event type of P. The where predicates on the typed
 // payload work as in Find (ANDed with opts, in order, never under a lock, a panic is an error, a payload
 // that does not decode into P does not match); opts.Limit counts the events that pass them.
 func FilterOf[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions, where ...func(P) bool) ([]*Event[P, R], error) {
-	info := infoOf[P, R]()
-	if info.err != nil {
-		return nil, info.err
-	}
-	list, err := b.filter(ctx, info.eventType, opts, payloadPredicate(where))
+	list, err := b.filterTyped(ctx, (*P)(nil), (*R)(nil), &opts, payloadWhere(where))
 	out := make([]*Event[P, R], len(list))
 	for i, e := range list {
 		out[i] = (*Event[P, R])(e)
@@ -189,9 +175,10 @@ func FilterOf[P Payload[R], R any](ctx context.Context, b *Bus, opts FindOptions
 	return out, err
 }
 
-// payloadPredicate turns typed payload predicates into one event predicate (nil for none). The payload
-// is decoded at most once per call. The non-nil predicates are copied: the caller's slice may change.
-func payloadPredicate[P any](where []func(P) bool) func(*BaseEvent) bool {
+// payloadWhere turns typed payload predicates into one predicate on a payload held in an any (nil for
+// none). The non-nil predicates are copied: the caller's slice may change. It is the only part of Find
+// and FilterOf compiled per payload type; typedPredicate does the rest.
+func payloadWhere[P any](where []func(P) bool) func(any) bool {
 	var ws []func(P) bool
 	for _, w := range where {
 		if w != nil {
@@ -201,11 +188,8 @@ func payloadPredicate[P any](where []func(P) bool) func(*BaseEvent) bool {
 	if len(ws) == 0 {
 		return nil
 	}
-	return func(e *BaseEvent) bool {
-		p, err := payloadAs[P](e)
-		if err != nil {
-			return false
-		}
+	return func(v any) bool {
+		p := v.(P)
 		for _, w := range ws {
 			if !w(p) {
 				return false
@@ -213,6 +197,50 @@ func payloadPredicate[P any](where []func(P) bool) func(*BaseEvent) bool {
 		}
 		return true
 	}
+}
+
+// typedPredicate is the event predicate of Find and FilterOf: the payload of an event, decoded into the
+// payload type of info when it is not one (at most once per call), passes where; a payload that does
+// not decode does not match.
+func typedPredicate(info *typeInfo, where func(any) bool) func(*BaseEvent) bool {
+	if where == nil {
+		return nil
+	}
+	return func(e *BaseEvent) bool {
+		p := e.payload
+		if reflect.TypeOf(p) != info.payloadType {
+			var err error
+			if p, err = decodePayloadAs(e, info.payloadType); err != nil {
+				return false
+			}
+		}
+		return where(p)
+	}
+}
+
+// findTyped is Find for the payload type *pp declaring the result type *rp (typed nil pointers).
+func (b *Bus) findTyped(ctx context.Context, pp, rp any, opts *FindOptions, where func(any) bool) (*BaseEvent, error) {
+	info := infoFor(reflect.TypeOf(pp).Elem(), reflect.TypeOf(rp).Elem())
+	if info.err != nil {
+		return nil, info.err
+	}
+	if err := b.unusable("Find"); err != nil {
+		return nil, err
+	}
+	out, err := b.lookup(ctx, "Find", info.eventType, opts, 1, typedPredicate(info, where))
+	if len(out) == 0 {
+		return nil, err
+	}
+	return out[0], err
+}
+
+// filterTyped is FilterOf for the payload type *pp declaring the result type *rp (typed nil pointers).
+func (b *Bus) filterTyped(ctx context.Context, pp, rp any, opts *FindOptions, where func(any) bool) ([]*BaseEvent, error) {
+	info := infoFor(reflect.TypeOf(pp).Elem(), reflect.TypeOf(rp).Elem())
+	if info.err != nil {
+		return nil, info.err
+	}
+	return b.filter(ctx, info.eventType, *opts, typedPredicate(info, where))
 }
 
 func checkPattern(pattern string) error {

@@ -72,7 +72,15 @@ type GeneratedEvent struct {
 // method first needs it, and an invalid one is reported by every method, as the typed functions report
 // it.
 func Generated[P Payload[R], R any]() GeneratedEvent {
-	return GeneratedEvent{payload: reflect.TypeFor[P](), result: reflect.TypeFor[R]()}
+	return generated((*P)(nil), (*R)(nil))
+}
+
+// generated is Generated for the types *pp and *rp (typed nil pointers), out of line so that only the
+// call is compiled per event type.
+//
+//go:noinline
+func generated(pp, rp any) GeneratedEvent {
+	return GeneratedEvent{payload: reflect.TypeOf(pp).Elem(), result: reflect.TypeOf(rp).Elem()}
 }
 
 var errZeroGeneratedEvent = fmt.Errorf("%w: zero GeneratedEvent (use abxbus.Generated)", ErrInvalidOption)

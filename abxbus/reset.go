@@ -34,9 +34,6 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 
 // Reset returns a fresh pending copy of the typed event; see BaseEvent.Reset.
 func (e *Event[P, R]) Reset() (*Event[P, R], error) {
-	c, err := e.Base().Reset()
-	if err != nil {
-		return nil, err
-	}
-	return (*Event[P, R])(c), nil
+	c, err := (*BaseEvent)(e).Reset()
+	return (*Event[P, R])(c), err
 }

@@ -75,7 +75,8 @@ type EventSpec struct {
 
 // Event is the typed view of an event record: P is the payload type, R the result type. It has no state
 // of its own: *Event[P, R] and *BaseEvent are the same record (Base converts for free), so typed and
-// untyped code can share events.
+// untyped code can share events. Its methods are short forwards to the untyped record (the typed ones
+// add a type assertion), so that each payload type a program uses adds little compiled code.
 type Event[P any, R any] BaseEvent
 
 // typeInfo is what the typed layer learned once about a payload type.
@@ -99,18 +100,6 @@ var reservedPayloadNames = map[string]bool{
 }
 
 func infoOf[P Payload[R], R any]() *typeInfo {
-	return infoFor(reflect.TypeFor[P](), reflect.TypeFor[R]())
-}
-
-// infoForEvent is infoOf for the type parameters of Event, which are not constrained: a P that does
-// not embed Returns[R] gives an info with an error (not cached).
-func infoForEvent[P any, R any]() *typeInfo {
-	var zero P
-	if _, ok := any(zero).(Payload[R]); !ok {
-		pt, rt := reflect.TypeFor[P](), reflect.TypeFor[R]()
-		return &typeInfo{payloadType: pt, resultType: rt, err: fmt.Errorf(
-			"%w: Go type %s does not embed abxbus.Returns[%s]", ErrInvalidOption, goTypeName(pt), goTypeName(rt))}
-	}
 	return infoFor(reflect.TypeFor[P](), reflect.TypeFor[R]())
 }
 
@@ -256,26 +245,29 @@ func (e *Event[P, R]) Base() *BaseEvent { return (*BaseEvent)(e) }
 // Payload returns the typed payload. For an event that arrived untyped (JSON from a bridge or another
 // runtime) the payload is decoded into P; an error names the field that does not fit.
 func (e *Event[P, R]) Payload() (P, error) {
-	if err := e.Base().unusable("Payload"); err != nil {
-		var zero P
-		return zero, err
+	if b := (*BaseEvent)(e); b != nil {
+		if p, ok := b.payload.(P); ok {
+			return p, nil
+		}
 	}
-	return payloadAs[P](e.Base())
+	var p P
+	err := (*BaseEvent)(e).decodePayloadInto("Payload", &p)
+	return p, err
 }
 
 // ID returns the event id.
-func (e *Event[P, R]) ID() ID { return e.Base().ID() }
+func (e *Event[P, R]) ID() ID { return (*BaseEvent)(e).ID() }
 
 // String returns `Type#abcd`: the event type and the last four hex digits of the id ("<nil>" for a nil
 // event), the label messages use.
-func (e *Event[P, R]) String() string { return e.Base().String() }
+func (e *Event[P, R]) String() string { return (*BaseEvent)(e).String() }
 
 // LogValue makes an event a compact log/slog group: see BaseEvent.LogValue.
-func (e *Event[P, R]) LogValue() slog.Value { return e.Base().LogValue() }
+func (e *Event[P, R]) LogValue() slog.Value { return (*BaseEvent)(e).LogValue() }
 
 // MarshalJSON encodes the event as abxbus event JSON, so json.Marshal of an *Event[P, R] (or of a struct
 // with such a field) gives the bytes of BaseEvent.ToJSON (see BaseEvent.MarshalJSON).
-func (e *Event[P, R]) MarshalJSON() ([]byte, error) { return e.Base().MarshalJSON() }
+func (e *Event[P, R]) MarshalJSON() ([]byte, error) { return (*BaseEvent)(e).MarshalJSON() }
 
 // UnmarshalJSON decodes one abxbus event JSON object into e as an event of type P: the payload is
 // decoded into P (keys P does not have are kept and written back by ToJSON, as Registry.Decode does) and
@@ -284,11 +276,127 @@ func (e *Event[P, R]) MarshalJSON() ([]byte, error) { return e.Base().MarshalJSO
 // declaration of P, the decoding errors of FromJSON, and those of BaseEvent.UnmarshalJSON (an event a
 // bus has accepted is not overwritten). On error e is unchanged.
 func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
-	info := infoForEvent[P, R]()
+	_, declared := any((*P)(nil)).(Payload[R])
+	return (*BaseEvent)(e).unmarshalTyped(data, declared, (*P)(nil), (*R)(nil))
+}
+
+// Now processes the event immediately and waits for it; see BaseEvent.Now.
+func (e *Event[P, R]) Now(ctx context.Context, opts ...WaitOption) error {
+	return (*BaseEvent)(e).Now(ctx, opts...)
+}
+
+// Wait waits for completion in queue order; see BaseEvent.Wait.
+func (e *Event[P, R]) Wait(ctx context.Context, opts ...WaitOption) error {
+	return (*BaseEvent)(e).Wait(ctx, opts...)
+}
+
+// Result waits for the event to complete and returns the first value that passes the filter, typed,
+// with the error policy of BaseEvent.Result (see ResultOptions; First returns early on request). It
+// returns the zero R when nothing passes the filter and RequireResult is not set.
+func (e *Event[P, R]) Result(ctx context.Context, opts ...ResultOptions) (R, error) {
+	v, err := (*BaseEvent)(e).Result(ctx, opts...)
+	if r, ok := v.(R); ok && err == nil {
+		return r, nil
+	}
+	var r R
+	if err == nil && v != nil {
+		err = convertResultInto(v, &r)
+	}
+	return r, err
+}
+
+// Results waits for the event to complete and returns every value that passes the filter, typed, in
+// handler registration order, with the error policy of BaseEvent.Result (see ResultsList).
+func (e *Event[P, R]) Results(ctx context.Context, opts ...ResultOptions) ([]R, error) {
+	var out []R
+	err := (*BaseEvent)(e).resultsInto(ctx, opts, &out)
+	return out, err
+}
+
+// EventResults returns a snapshot of the per-handler results (no waiting).
+func (e *Event[P, R]) EventResults() []*EventResult { return (*BaseEvent)(e).Results() }
+
+// Status returns the event status.
+func (e *Event[P, R]) Status() EventStatus { return (*BaseEvent)(e).Status() }
+
+// decodePayloadInto is the slow path of Payload for op: it decodes the payload of e (JSON-shaped data)
+// into dst, a pointer to the payload type, and leaves *dst zero on error.
+func (e *BaseEvent) decodePayloadInto(op string, dst any) error {
+	if err := e.unusable(op); err != nil {
+		return err
+	}
+	d := reflect.ValueOf(dst).Elem()
+	v, err := decodePayloadAs(e, d.Type())
+	setAny(d, v)
+	return err
+}
+
+// convertResultInto is the slow path of Event.Result: it converts v to the result type (dst points to
+// one), leaving *dst zero on error.
+func convertResultInto(v any, dst any) error {
+	d := reflect.ValueOf(dst).Elem()
+	out, err := convertResult(v, d.Type())
+	setAny(d, out)
+	return err
+}
+
+// setAny sets d to v, a value of d's type, or to the zero value when v is nil.
+func setAny(d reflect.Value, v any) {
+	if v == nil {
+		d.SetZero()
+		return
+	}
+	d.Set(reflect.ValueOf(v))
+}
+
+// hasType reports whether v holds a value of type t (for an interface t: a value implementing it), the
+// test of the type assertion v.(T).
+func hasType(v any, t reflect.Type) bool {
+	vt := reflect.TypeOf(v)
+	return vt != nil && (vt == t || t.Kind() == reflect.Interface && vt.Implements(t))
+}
+
+// resultsInto is Event.Results: dst points to a []R that receives the converted values (the ones
+// converted before an error that stops the conversion, on error).
+func (e *BaseEvent) resultsInto(ctx context.Context, opts []ResultOptions, dst any) error {
+	vs, err := e.ResultsList(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	d := reflect.ValueOf(dst).Elem()
+	t := d.Type().Elem()
+	out := reflect.MakeSlice(d.Type(), 0, len(vs))
+	for _, v := range vs {
+		if !hasType(v, t) {
+			cv, err := convertResult(v, t)
+			if err != nil {
+				d.Set(out)
+				return err
+			}
+			v = cv
+		}
+		rv := reflect.Zero(t)
+		if v != nil {
+			rv = reflect.ValueOf(v)
+		}
+		out = reflect.Append(out, rv)
+	}
+	d.Set(out)
+	return nil
+}
+
+// unmarshalTyped is Event.UnmarshalJSON for the payload type *pp and result type *rp (typed nil
+// pointers); declared reports whether the payload type embeds Returns of the result type.
+func (e *BaseEvent) unmarshalTyped(data []byte, declared bool, pp, rp any) error {
+	pt, rt := reflect.TypeOf(pp).Elem(), reflect.TypeOf(rp).Elem()
+	if !declared {
+		return fmt.Errorf("%w: Go type %s does not embed abxbus.Returns[%s]", ErrInvalidOption, goTypeName(pt), goTypeName(rt))
+	}
+	info := infoFor(pt, rt)
 	if info.err != nil {
 		return info.err
 	}
-	return e.Base().unmarshal("UnmarshalJSON", data, func(b *BaseEvent, payload JSONPayload) error {
+	return e.unmarshal("UnmarshalJSON", data, func(b *BaseEvent, payload JSONPayload) error {
 		if b.eventType != info.eventType {
 			return fmt.Errorf("%w: event JSON has event_type %q, not %q (the event type of Go type %s)",
 				ErrInvalidOption, b.eventType, info.eventType, goTypeName(info.payloadType))
@@ -304,52 +412,6 @@ func (e *Event[P, R]) UnmarshalJSON(data []byte) error {
 		return nil
 	})
 }
-
-// Now processes the event immediately and waits for it; see BaseEvent.Now.
-func (e *Event[P, R]) Now(ctx context.Context, opts ...WaitOption) error {
-	return e.Base().Now(ctx, opts...)
-}
-
-// Wait waits for completion in queue order; see BaseEvent.Wait.
-func (e *Event[P, R]) Wait(ctx context.Context, opts ...WaitOption) error {
-	return e.Base().Wait(ctx, opts...)
-}
-
-// Result waits for the event to complete and returns the first value that passes the filter, typed,
-// with the error policy of BaseEvent.Result (see ResultOptions; First returns early on request). It
-// returns the zero R when nothing passes the filter and RequireResult is not set.
-func (e *Event[P, R]) Result(ctx context.Context, opts ...ResultOptions) (R, error) {
-	v, err := e.Base().Result(ctx, opts...)
-	if err != nil || v == nil {
-		var zero R
-		return zero, err
-	}
-	return resultAs[R](v)
-}
-
-// Results waits for the event to complete and returns every value that passes the filter, typed, in
-// handler registration order, with the error policy of BaseEvent.Result (see ResultsList).
-func (e *Event[P, R]) Results(ctx context.Context, opts ...ResultOptions) ([]R, error) {
-	vs, err := e.Base().ResultsList(ctx, opts...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]R, 0, len(vs))
-	for _, v := range vs {
-		r, err := resultAs[R](v)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// EventResults returns a snapshot of the per-handler results (no waiting).
-func (e *Event[P, R]) EventResults() []*EventResult { return e.Base().Results() }
-
-// Status returns the event status.
-func (e *Event[P, R]) Status() EventStatus { return e.Base().Status() }
 
 func payloadAs[P any](b *BaseEvent) (P, error) {
 	if p, ok := b.payload.(P); ok {
@@ -372,15 +434,6 @@ func decodePayloadAs(b *BaseEvent, t reflect.Type) (any, error) {
 		return nil, fmt.Errorf("abxbus: payload of %s does not fit %s: %w", b.label(), t, err)
 	}
 	return ptr.Elem().Interface(), nil
-}
-
-func resultAs[R any](v any) (R, error) {
-	if r, ok := v.(R); ok {
-		return r, nil
-	}
-	out, err := convertResult(v, reflect.TypeFor[R]())
-	r, _ := out.(R)
-	return r, err
 }
 
 // convertResult converts a result value that is not of type t (JSON-shaped data, or a value of

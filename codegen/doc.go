@@ -31,8 +31,10 @@
 // The helpers are plain code around one unexported abxbus.GeneratedEvent variable per event (abxbusX
 // for event X), not calls of the generic functions of package abxbus: a generic function is compiled
 // again for every payload type it is used with, which made a file of many events slow to compile. Find
-// and Filter still call abxbus.Find and abxbus.FilterOf. What stays per event is the instantiation of
-// *abxbus.Event[X, R] (its methods are compiled for every payload type) and the helpers themselves;
+// and Filter still call abxbus.Find and abxbus.FilterOf, which compile only their typed predicate per
+// payload type. What stays per event is the instantiation of *abxbus.Event[X, R] (its methods are
+// compiled for every payload type; each is one call into non-generic code, with a type assertion where
+// it returns a P or an R) and the helpers themselves;
 // TestCompileCost in this package measures it (go test ./codegen -run TestCompileCost -v
 // -compilecost=50,200). A generated file whose
 // events are gone is removed by the next run (reported as stale by -check).
