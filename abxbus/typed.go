@@ -535,12 +535,9 @@ func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error
 		return nil, info.err
 	}
 	h := func(ctx context.Context, e *BaseEvent) (any, error) {
-		p, ok := e.payload.(P)
-		if !ok {
-			var err error
-			if p, err = payloadAs[P](e); err != nil {
-				return nil, err
-			}
+		p, err := payloadAs[P](e)
+		if err != nil {
+			return nil, err
 		}
 		r, err := fn(ctx, p)
 		if err != nil {
@@ -584,12 +581,9 @@ func OnNotify[P Payload[Void]](b *Bus, fn func(ctx context.Context, p P) error, 
 		return nil, info.err
 	}
 	h := func(ctx context.Context, e *BaseEvent) (any, error) {
-		p, ok := e.payload.(P)
-		if !ok {
-			var err error
-			if p, err = payloadAs[P](e); err != nil {
-				return nil, err
-			}
+		p, err := payloadAs[P](e)
+		if err != nil {
+			return nil, err
 		}
 		return nil, fn(ctx, p)
 	}
