@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/internal/leakcheck"
 )
 
 // The goroutine checks read the runtime's stack dump (runtime.Stack with all goroutines). A goroutine
@@ -65,17 +66,8 @@ func (g goroutine) inBus() bool {
 
 // goroutines returns every goroutine of the process.
 func goroutines() []goroutine {
-	buf := make([]byte, 64<<10)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	var out []goroutine
-	for _, entry := range bytes.Split(buf, []byte("\n\n")) {
+	for _, entry := range bytes.Split(leakcheck.AllStacks(), []byte("\n\n")) {
 		if g, ok := parseGoroutine(string(entry)); ok {
 			out = append(out, g)
 		}

@@ -45,17 +45,8 @@ func Check(wait time.Duration) error {
 
 // Current returns the stacks of goroutines other than the caller and the runtime's/test runner's own.
 func extraGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range strings.Split(string(AllStacks()), "\n\n") {
 		if g == "" || ignorable(g) {
 			continue
 		}
@@ -84,4 +75,17 @@ func ignorable(stack string) bool {
 		}
 	}
 	return strings.HasPrefix(stack, "goroutine ") && strings.Contains(stack, "[syscall") && strings.Contains(stack, "signal")
+}
+
+// AllStacks returns the stacks of every goroutine of the process, as runtime.Stack formats them
+// (entries separated by blank lines).
+func AllStacks() []byte {
+	buf := make([]byte, 64<<10)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
