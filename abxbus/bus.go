@@ -295,7 +295,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		close(gate)
 	}
 	if parallel != nil {
-		go parallel.begin()
+		spawnRun(parallel) // acquires nothing: a parallel event needs no slot
 	} else if jumping {
 		e.jumpOn(b, lender) // F110: a queue-jumping event jumps on every bus it reaches
 	}

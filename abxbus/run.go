@@ -33,7 +33,6 @@ type run struct {
 	deadline int64    // event deadline, Unix ns (0: none)
 	slowAt   int64    // event slow warning, Unix ns (0: none or done)
 	alarmAt  int64    // the run's next alarm (Unix ns; 0: none); written with its shard's mu held too (alarms.go)
-	alarm    int32    // index + 1 of the run in shardFor(r).heap, 0: not queued (guarded by that shard's mu)
 	preStop  *preStop // stop requested before begin (rare)
 
 	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
@@ -43,10 +42,12 @@ type run struct {
 	lx  *runLend // borrowers and the abort channel, created on first use (lmu)
 
 	// small fields, packed. Guarded by ev.mu: next, running, terminal, finished, begun, inEvent.
+	// By the alarm shard's mu: alarm.
 	// By lmu: releasePending, released, acquiring, abortWhy.
 	next       int32
 	running    int32
 	terminal   int32
+	alarm      int32 // index + 1 of the run in shardFor(r).heap, 0: not queued (guarded by that shard's mu)
 	nheld      int8
 	nexempt    int8
 	dispatcher bool // started by the bus dispatcher: its finisher continues dispatching
