@@ -217,12 +217,14 @@ func (e *BaseEvent) failure() error {
 }
 
 // willJump marks a new event, not yet emitted, that is awaited with Now at once (typed Call) from outside
-// a handler as queue-jumping: the bus that accepts it runs it at once (jumpOn), as the Now would, and
-// starts no dispatcher to race the Now for it.
+// a handler as queue-jumping: the bus that accepts it starts no dispatcher to race the Now for it, and
+// leaves it queued for the Now to start (jumpOn) once the caller is registered as its waiter, so that the
+// run's goroutine does not contend with the caller for the event's lock. A bus it is forwarded to later
+// runs it at once, as for any queue-jumping event.
 func (e *BaseEvent) willJump(ctx context.Context) {
 	if currentResult(ctx) == nil {
 		e.mu.Lock()
-		e.jumping = true
+		e.jumping, e.callSoon = true, true
 		e.mu.Unlock()
 	}
 }
