@@ -58,6 +58,7 @@ type BaseEvent struct {
 	hasValid      bool
 	jumping       bool         // a Now() caller is queue-jumping the event (x.jumpLender: the run whose slots are lent)
 	callSoon      bool         // set by Call before Emit: the Now that follows starts the run (see willJump)
+	called        bool         // emitted by Call: queue-jumping from the start, so every bus jumps it on accept
 	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
 	run0Used      atomic.Bool  // run0 was handed out (newRun)
 	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)

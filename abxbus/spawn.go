@@ -36,7 +36,7 @@ var spawnFns = [spawnShardCount]func(){
 // spawnRun starts r on a new goroutine: it acquires the slots r needs (a queue-jump that would deadlock
 // is given up), begins it and continues the bus dispatcher when the run hands that role over.
 func spawnRun(r *run) {
-	i := (uintptr(unsafe.Pointer(r)) >> 10) % spawnShardCount
+	i := uint64(uintptr(unsafe.Pointer(r))>>4) * 0x9E3779B97F4A7C15 >> (64 - 3) // spawnShardCount = 1<<3
 	s := &spawnShards[i]
 	s.mu.Lock()
 	s.q = append(s.q, r)

@@ -114,7 +114,10 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	}
 	e.mu.Unlock()
 
-	if jump {
+	// An event emitted by Call was queue-jumping on every bus from its first accept: a bus that did not
+	// leave it queued for this Now (a parallel one, or one it was forwarded to) started it already, so
+	// when no queue holds it there is nothing to take out (and no bus lock to take).
+	if jump && !(e.called && e.queued.Load() == 0) {
 		for _, b := range buses {
 			e.jumpOn(b, lender)
 		}
@@ -224,7 +227,7 @@ func (e *BaseEvent) failure() error {
 func (e *BaseEvent) willJump(ctx context.Context) {
 	if currentResult(ctx) == nil {
 		e.mu.Lock()
-		e.jumping, e.callSoon = true, true
+		e.jumping, e.callSoon, e.called = true, true, true
 		e.mu.Unlock()
 	}
 }
