@@ -54,7 +54,7 @@ func TestAllocsEmitNowOneHandler(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	pinAllocs(t, "untyped emit + Now, one handler, default bus", got, 3)
+	pinAllocs(t, "untyped emit + Now, one handler, default bus", got, 1)
 }
 
 func TestAllocsCallTypedOneHandler(t *testing.T) {
@@ -72,7 +72,7 @@ func TestAllocsCallTypedOneHandler(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	pinAllocs(t, "typed Call, one handler, default bus", got, 4)
+	pinAllocs(t, "typed Call, one handler, default bus", got, 2)
 }
 
 func TestAllocsEmitNoHandler(t *testing.T) {
@@ -91,7 +91,7 @@ func TestAllocsEmitNoHandler(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	pinAllocs(t, "untyped emit + Now, no handler, default bus", got, 3)
+	pinAllocs(t, "untyped emit + Now, no handler, default bus", got, 1)
 }
 
 // The 50k workload's shape: typed events emitted in a batch, then the bus drained; per event.

@@ -260,6 +260,8 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		mode = b.defaults.Concurrency
 	}
 	jumping, lender := e.jumping, e.xr().jumpLender
+	soon := e.callSoon // Call's Now follows: it takes the event out of the queue and starts it
+	e.callSoon = false
 	e.mu.Unlock()
 
 	b.active++
@@ -295,8 +297,8 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		close(gate)
 	}
 	if parallel != nil {
-		go parallel.begin()
-	} else if jumping {
+		spawnRun(parallel) // acquires nothing: a parallel event needs no slot
+	} else if jumping && !soon {
 		e.jumpOn(b, lender) // F110: a queue-jumping event jumps on every bus it reaches
 	}
 	return nil

@@ -57,6 +57,8 @@ type BaseEvent struct {
 	inlineUsed    bool
 	hasValid      bool
 	jumping       bool         // a Now() caller is queue-jumping the event (x.jumpLender: the run whose slots are lent)
+	callSoon      bool         // set by Call before Emit: the Now that follows starts the run (see willJump)
+	called        bool         // emitted by Call: queue-jumping from the start, so every bus jumps it on accept
 	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
 	run0Used      atomic.Bool  // run0 was handed out (newRun)
 	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)
@@ -72,8 +74,9 @@ type BaseEvent struct {
 	emitCtx       context.Context
 	x             *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
 
-	done chan struct{} // closed at completion; created lazily
-	wake chan struct{} // the done channel to close once completion is recorded everywhere
+	done   chan struct{} // closed at completion; created lazily
+	wake   chan struct{} // the done channel to close once completion is recorded everywhere
+	waiter *nowWaiter    // the one pooled completion waiter of Now outside a handler (wait.go), or nil
 
 	// run0 is the storage of the event's first run (usually its only one): one allocation less per
 	// event. It is handed out once and never reused, so a late reference to a finished run stays valid.
@@ -648,6 +651,9 @@ func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 	e.completedFlag.Store(true)
 	// Waiters are woken by afterComplete, once the buses' history reflects the completion.
 	e.wake = e.done
+	if e.waiter != nil {
+		e.waiter.armed = true // woken by afterComplete; one registered after a reopen waits for the next completion
+	}
 	if e.x != nil && e.x.firstValid != nil && !e.hasValid {
 		e.x.wakeValid = e.x.firstValid
 	}
@@ -681,6 +687,12 @@ func (e *BaseEvent) afterComplete() {
 	if e.x != nil {
 		wake[1], e.x.wakeValid = e.x.wakeValid, nil
 	}
+	w := e.waiter
+	if w != nil && w.armed {
+		w.armed, e.waiter = false, nil
+	} else {
+		w = nil
+	}
 	e.mu.Unlock()
 	for _, b := range buses {
 		b.onEventCompleted(e)
@@ -689,6 +701,9 @@ func (e *BaseEvent) afterComplete() {
 		if ch != nil {
 			close(ch)
 		}
+	}
+	if w != nil {
+		w.wake()
 	}
 	if parent != nil && blocks {
 		parent.checkComplete()

@@ -33,7 +33,6 @@ type run struct {
 	deadline int64    // event deadline, Unix ns (0: none)
 	slowAt   int64    // event slow warning, Unix ns (0: none or done)
 	alarmAt  int64    // the run's next alarm (Unix ns; 0: none); written with its shard's mu held too (alarms.go)
-	alarm    int32    // index + 1 of the run in shardFor(r).heap, 0: not queued (guarded by that shard's mu)
 	preStop  *preStop // stop requested before begin (rare)
 
 	// waitingOn is the slot the run is blocked on while acquiring (nil otherwise); see deadlock.go.
@@ -43,10 +42,12 @@ type run struct {
 	lx  *runLend // borrowers and the abort channel, created on first use (lmu)
 
 	// small fields, packed. Guarded by ev.mu: next, running, terminal, finished, begun, inEvent.
+	// By the alarm shard's mu: alarm.
 	// By lmu: releasePending, released, acquiring, abortWhy.
 	next       int32
 	running    int32
 	terminal   int32
+	alarm      int32 // index + 1 of the run in shardFor(r).heap, 0: not queued (guarded by that shard's mu)
 	nheld      int8
 	nexempt    int8
 	dispatcher bool // started by the bus dispatcher: its finisher continues dispatching
@@ -334,6 +335,21 @@ func (r *run) borrowerDone(b *run) {
 // begin starts the run on the calling goroutine. It returns true when the caller must continue the
 // bus dispatcher (see drive).
 func (r *run) begin() bool {
+	next, fin, first := r.start()
+	if first != nil {
+		var won bool
+		if next, fin, won = r.invoke(first); !won {
+			return false
+		}
+	}
+	return r.drive(next, fin)
+}
+
+// start is begin up to the first handler call: it returns what drive continues with, or, for parallel
+// handlers (the others already started on their own goroutines), the first one, which the caller
+// invokes before driving. Split from begin so that its frame is off the stack while handlers run: a
+// run's new goroutine then needs no stack growth for a small handler (issue 13 item 5).
+func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 	e := r.ev
 	e.mu.Lock()
 	for len(e.xr().gates) > 0 { // future lookups are being offered the event (see Bus.accept)
@@ -402,8 +418,6 @@ func (r *run) begin() bool {
 	} else if c := e.xr().cancelled; c != nil {
 		r.stopLocked(c, stopParent, &cascade)
 	}
-	var next *EventResult
-	var fin bool
 	parallel := !r.serial() && int(r.terminal) < n
 	if parallel {
 		for _, res := range r.results {
@@ -420,13 +434,9 @@ func (r *run) begin() bool {
 		for _, res := range r.results[1:] {
 			go r.runParallel(res)
 		}
-		var won bool
-		next, fin, won = r.invoke(r.results[0])
-		if !won {
-			return false
-		}
+		return nil, false, r.results[0]
 	}
-	return r.drive(next, fin)
+	return next, fin, nil
 }
 
 // unownedRowsLocked lists the result rows no run owns (seeded by UpdateResult or restored from JSON);
@@ -566,7 +576,11 @@ func (r *run) call(res *EventResult) (v any, err error) {
 // been finalised by someone else (timeout, abort): the caller then stops driving.
 func (r *run) invoke(res *EventResult) (next *EventResult, fin, won bool) {
 	v, err := r.call(res)
-	return r.settleCall(res, v, err)
+	null := false
+	if err == nil { // checked here, not in settleCall: the check's large frame is not stacked on settleCall's
+		v, null, err = r.ev.checkResult(res.handler, v)
+	}
+	return r.settleChecked(res, v, null, err)
 }
 
 // settleCall records what a handler call returned (checking the value against the result type) and
@@ -576,6 +590,11 @@ func (r *run) settleCall(res *EventResult, v any, err error) (next *EventResult,
 	if err == nil {
 		v, null, err = r.ev.checkResult(res.handler, v)
 	}
+	return r.settleChecked(res, v, null, err)
+}
+
+// settleChecked is settleCall after the result check.
+func (r *run) settleChecked(res *EventResult, v any, null bool, err error) (next *EventResult, fin, won bool) {
 	e := r.ev
 	e.mu.Lock()
 	if res.status != ResultStarted {

@@ -651,7 +651,12 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 // result exists, without waiting for the remaining handlers (which keep running) and reporting only
 // the errors of handlers already finished.
 func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts ...ResultOptions) (R, error) {
-	e, err := Emit(ctx, b, p)
+	e := NewEvent(p)
+	err := e.Base().xr().emitErr
+	if err == nil {
+		e.Base().willJump(ctx)
+		_, err = b.Emit(ctx, e.Base())
+	}
 	if err != nil {
 		var zero R
 		return zero, err

@@ -88,9 +88,17 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		lender = caller.run
 	}
 	var ch chan struct{}
-	if first {
+	var w *nowWaiter // outside a handler: a pooled channel instead of the done channel (spawn.go)
+	switch {
+	case first:
 		ch = e.firstValidLocked()
-	} else {
+	case caller == nil:
+		if w = e.waiterLocked(); w != nil {
+			ch = w.ch
+			break
+		}
+		fallthrough
+	default:
 		ch = e.doneLocked()
 	}
 	var busArr [4]*Bus // stays on the stack in the common case
@@ -106,13 +114,19 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	}
 	e.mu.Unlock()
 
-	if jump {
+	// An event emitted by Call was queue-jumping on every bus from its first accept: a bus that did not
+	// leave it queued for this Now (a parallel one, or one it was forwarded to) started it already, so
+	// when no queue holds it there is nothing to take out (and no bus lock to take).
+	if jump && !(e.called && e.queued.Load() == 0) {
 		for _, b := range buses {
 			e.jumpOn(b, lender)
 		}
 	}
 	select {
 	case <-ch:
+		if w != nil {
+			waiterPool.Put(w) // afterComplete took it from the event before waking it
+		}
 		return e.failure()
 	default:
 	}
@@ -125,8 +139,14 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	}
 	select {
 	case <-ch:
+		if w != nil {
+			waiterPool.Put(w)
+		}
 		return e.failure()
 	case <-ctx.Done():
+		if w != nil {
+			e.dropWaiter(w)
+		}
 		return ctx.Err()
 	}
 }
@@ -199,6 +219,19 @@ func (e *BaseEvent) failure() error {
 	return e.xr().failErr
 }
 
+// willJump marks a new event, not yet emitted, that is awaited with Now at once (typed Call) from outside
+// a handler as queue-jumping: the bus that accepts it starts no dispatcher to race the Now for it, and
+// leaves it queued for the Now to start (jumpOn) once the caller is registered as its waiter, so that the
+// run's goroutine does not contend with the caller for the event's lock. A bus it is forwarded to later
+// runs it at once, as for any queue-jumping event.
+func (e *BaseEvent) willJump(ctx context.Context) {
+	if currentResult(ctx) == nil {
+		e.mu.Lock()
+		e.jumping, e.callSoon, e.called = true, true, true
+		e.mu.Unlock()
+	}
+}
+
 // jumpOn takes e out of b's queue and runs it now. Inside a handler (lender set) the run borrows the
 // lender's slots when they are the ones e needs and waits for the others with priority. Outside a handler
 // (no lender) it waits for no slot: it takes those that are free and runs at once, beside whatever else
@@ -212,15 +245,7 @@ func (e *BaseEvent) jumpOn(b *Bus, lender *run) {
 	r := b.newRunLocked(e, lender)
 	r.unlocked = lender == nil
 	b.mu.Unlock()
-	go func() {
-		if r.acquire(true) {
-			r.abandon()
-			return
-		}
-		if r.begin() {
-			b.dispatchLoop()
-		}
-	}()
+	spawnRun(r)
 }
 
 // EmitChild emits child as a linked child of the event whose handler owns ctx: on the bus running
