@@ -16,8 +16,9 @@ const (
 )
 
 // Now processes the event immediately and waits for it:
-//   - outside a handler, a queued event moves to the head of its bus queue (it still waits for the
-//     event running on that bus, if any) and Now waits for completion;
+//   - outside a handler, a queued event leaves its bus queue and starts at once, even while another
+//     event of that bus (or of its global-serial domain) is running: the serial slot it cannot take is
+//     waived for this one event. Now then waits for completion;
 //   - inside a handler (ctx is the handler's context), the event queue-jumps: it runs at once, borrowing
 //     the bus-serial / global-serial slot the calling handler's event holds, so awaiting a child is a
 //     function call and never deadlocks. An event forwarded to further buses jumps there
