@@ -506,14 +506,25 @@ func (e *BaseEvent) orderedResultsLocked() []*EventResult {
 	return out
 }
 
+// cmpResults orders result rows by handler registration time, then start time. A row without a
+// registration time (decoded from JSON that had none) is ordered by the time the encoder writes for it,
+// the event's creation, so that encoding the decoded event again keeps the order.
 func cmpResults(a, b *EventResult) int {
+	ra, rb := a.registeredOrder(), b.registeredOrder()
 	switch {
-	case a.handler.registeredAt != b.handler.registeredAt:
-		return cmpInt64(a.handler.registeredAt, b.handler.registeredAt)
+	case ra != rb:
+		return cmpInt64(ra, rb)
 	case a.startedAt != b.startedAt:
 		return cmpInt64(a.startedAt, b.startedAt)
 	}
 	return 0
+}
+
+func (r *EventResult) registeredOrder() int64 {
+	if t := r.handler.registeredAt; t != 0 || r.ev == nil {
+		return t
+	}
+	return r.ev.createdAt
 }
 
 func cmpInt64(a, b int64) int {
