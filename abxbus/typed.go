@@ -527,13 +527,7 @@ func resultWho(h *Handler, e *BaseEvent) string {
 // event) is an error wrapping ErrInvalidOption that names both Go types. Untyped handlers (OnType) are
 // not bound.
 func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error), opts ...HandlerOption) (*Handler, error) {
-	if fn == nil {
-		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
-	}
 	info := infoOf[P, R]()
-	if info.err != nil {
-		return nil, info.err
-	}
 	h := func(ctx context.Context, e *BaseEvent) (any, error) {
 		p, err := payloadAs[P](e)
 		if err != nil {
@@ -551,13 +545,7 @@ func On[P Payload[R], R any](b *Bus, fn func(ctx context.Context, p P) (R, error
 // OnEvent registers a typed handler that receives the whole event (ids, lineage, results, options) as
 // well as the payload (via e.Payload). Registration and its errors are those of On.
 func OnEvent[P Payload[R], R any](b *Bus, fn func(ctx context.Context, e *Event[P, R]) (R, error), opts ...HandlerOption) (*Handler, error) {
-	if fn == nil {
-		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
-	}
 	info := infoOf[P, R]()
-	if info.err != nil {
-		return nil, info.err
-	}
 	h := func(ctx context.Context, e *BaseEvent) (any, error) {
 		r, err := fn(ctx, (*Event[P, R])(e))
 		if err != nil {
@@ -573,13 +561,7 @@ func OnEvent[P Payload[R], R any](b *Bus, fn func(ctx context.Context, e *Event[
 // is On with a handler returning (Void{}, err); registration and its errors are those of On. A P whose
 // result type is not Void does not compile.
 func OnNotify[P Payload[Void]](b *Bus, fn func(ctx context.Context, p P) error, opts ...HandlerOption) (*Handler, error) {
-	if fn == nil {
-		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
-	}
 	info := infoOf[P, Void]()
-	if info.err != nil {
-		return nil, info.err
-	}
 	h := func(ctx context.Context, e *BaseEvent) (any, error) {
 		p, err := payloadAs[P](e)
 		if err != nil {
@@ -590,7 +572,15 @@ func OnNotify[P Payload[Void]](b *Bus, fn func(ctx context.Context, p P) error, 
 	return b.registerTyped(info, h, fn, opts)
 }
 
+// registerTyped registers h, the untyped form of the typed handler function orig, for info's type. A
+// nil orig and an invalid declaration are errors.
 func (b *Bus) registerTyped(info *typeInfo, h HandlerFunc, orig any, opts []HandlerOption) (*Handler, error) {
+	if isNilFunc(orig) {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
+	}
+	if info.err != nil {
+		return nil, info.err
+	}
 	return b.register(info.eventType, h, orig, info.isNull, info, opts)
 }
 
