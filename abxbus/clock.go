@@ -76,13 +76,7 @@ func FormatTimestamp(t time.Time) string {
 }
 
 // formatNS renders a recorded Unix-nanosecond reading in the wire form (0 renders as "").
-func formatNS(ns int64) string {
-	if ns == 0 {
-		return ""
-	}
-	var buf [len(TimestampLayout)]byte
-	return string(time.Unix(0, ns).UTC().AppendFormat(buf[:0], TimestampLayout))
-}
+func formatNS(ns int64) string { return FormatTimestamp(nsTime(ns)) }
 
 // nsTime converts a recorded Unix-nanosecond reading to a time.Time in UTC without a monotonic reading,
 // so that == and Equal agree and a time read back from JSON is equal to the one written (0 stays the

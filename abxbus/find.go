@@ -112,10 +112,15 @@ type FindOptions struct {
 // Cost: O(history) under the bus lock for the type and window pre-filter, then the other filters on the
 // candidates without any lock.
 func (b *Bus) Find(ctx context.Context, pattern string, opts FindOptions) (*BaseEvent, error) {
+	return b.find(ctx, pattern, &opts, nil)
+}
+
+// find is Find with an extra event predicate (nil: none), as the typed forms add.
+func (b *Bus) find(ctx context.Context, pattern string, opts *FindOptions, pred func(*BaseEvent) bool) (*BaseEvent, error) {
 	if err := b.unusable("Find"); err != nil {
 		return nil, err
 	}
-	out, err := b.lookup(ctx, "Find", pattern, &opts, 1, nil)
+	out, err := b.lookup(ctx, "Find", pattern, opts, 1, pred)
 	if len(out) == 0 {
 		return nil, err
 	}
@@ -207,14 +212,8 @@ func typedPredicate(info *typeInfo, where func(any) bool) func(*BaseEvent) bool 
 		return nil
 	}
 	return func(e *BaseEvent) bool {
-		p := e.payload
-		if reflect.TypeOf(p) != info.payloadType {
-			var err error
-			if p, err = decodePayloadAs(e, info.payloadType); err != nil {
-				return false
-			}
-		}
-		return where(p)
+		p, err := payloadOfType(e, info.payloadType)
+		return err == nil && where(p)
 	}
 }
 
@@ -224,14 +223,7 @@ func (b *Bus) findTyped(ctx context.Context, pp, rp any, opts *FindOptions, wher
 	if info.err != nil {
 		return nil, info.err
 	}
-	if err := b.unusable("Find"); err != nil {
-		return nil, err
-	}
-	out, err := b.lookup(ctx, "Find", info.eventType, opts, 1, typedPredicate(info, where))
-	if len(out) == 0 {
-		return nil, err
-	}
-	return out[0], err
+	return b.find(ctx, info.eventType, opts, typedPredicate(info, where))
 }
 
 // filterTyped is FilterOf for the payload type *pp declaring the result type *rp (typed nil pointers).

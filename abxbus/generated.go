@@ -132,12 +132,9 @@ func (g GeneratedEvent) On(b *Bus, fn any, call func(ctx context.Context, p any)
 		return nil, err
 	}
 	h := func(ctx context.Context, e *BaseEvent) (any, error) {
-		p := e.payload
-		if reflect.TypeOf(p) != info.payloadType {
-			var err error
-			if p, err = decodePayloadAs(e, info.payloadType); err != nil {
-				return nil, err
-			}
+		p, err := payloadOfType(e, info.payloadType)
+		if err != nil {
+			return nil, err
 		}
 		return call(ctx, p)
 	}
@@ -256,7 +253,7 @@ func (g GeneratedEvent) result1(ctx context.Context, e *BaseEvent, opts []Result
 	if err != nil || v == nil {
 		return nil, err
 	}
-	if t := reflect.TypeOf(v); t == g.result || g.result.Kind() == reflect.Interface && t.Implements(g.result) {
+	if hasType(v, g.result) {
 		return v, nil
 	}
 	return convertResult(v, g.result)

@@ -78,7 +78,7 @@ type runLend struct {
 	abortCh   chan struct{} // closed when abortWhy is set; created on demand
 }
 
-// lend returns r.lx, creating it; r.lmu held.
+// lendState returns r.lx, creating it; r.lmu held.
 func (r *run) lendState() *runLend {
 	if r.lx == nil {
 		r.lx = &runLend{}
@@ -486,7 +486,7 @@ func (r *run) drive(next *EventResult, fin bool) bool {
 
 // advanceLocked decides what happens after a state change: the next serial handler to run (already
 // marked started), or fin=true when every result is terminal (the caller then finishes the run).
-// Callers have read the clock in the same critical section (begin, settleCall, onAlarm; stop only
+// Callers have read the clock in the same critical section (begin, settleChecked, onAlarm; stop only
 // starts nothing): the next handler's start is stamped with tick, not a new reading.
 func (r *run) advanceLocked() (next *EventResult, fin bool) {
 	if r.finished {
@@ -557,7 +557,7 @@ func (r *run) call(res *EventResult) (v any, err error) {
 		}
 		exitErr := &EventHandlerPanicError{Value: "handler called runtime.Goexit (t.FailNow, t.Fatal or t.SkipNow in a handler?); the handler did not return", Stack: debug.Stack()}
 		go func() {
-			if next, fin, won := r.settleCall(res, nil, exitErr); won && r.drive(next, fin) {
+			if next, fin, won := r.settleChecked(res, nil, true, exitErr); won && r.drive(next, fin) {
 				r.bus.dispatchLoop()
 			}
 		}()
@@ -577,23 +577,14 @@ func (r *run) call(res *EventResult) (v any, err error) {
 func (r *run) invoke(res *EventResult) (next *EventResult, fin, won bool) {
 	v, err := r.call(res)
 	null := false
-	if err == nil { // checked here, not in settleCall: the check's large frame is not stacked on settleCall's
+	if err == nil { // checked here, not in settleChecked: the check's large frame is not stacked on settleChecked's
 		v, null, err = r.ev.checkResult(res.handler, v)
 	}
 	return r.settleChecked(res, v, null, err)
 }
 
-// settleCall records what a handler call returned (checking the value against the result type) and
-// decides what runs next.
-func (r *run) settleCall(res *EventResult, v any, err error) (next *EventResult, fin, won bool) {
-	null := false
-	if err == nil {
-		v, null, err = r.ev.checkResult(res.handler, v)
-	}
-	return r.settleChecked(res, v, null, err)
-}
-
-// settleChecked is settleCall after the result check.
+// settleChecked records what a handler call returned, after the result check (invoke), and decides
+// what runs next.
 func (r *run) settleChecked(res *EventResult, v any, null bool, err error) (next *EventResult, fin, won bool) {
 	e := r.ev
 	e.mu.Lock()
@@ -712,7 +703,6 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]cascadeItem) {
 	if r.stopped == nil {
 		r.stopped = cause
 	}
-	e := r.ev
 	var t int64 // one clock reading for the first result stopped here, ticks after it
 	stamp := func() int64 {
 		if t == 0 {
@@ -737,7 +727,6 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]cascadeItem) {
 			res.firstLoser = true
 		}
 	}
-	_ = e
 }
 
 // collectBlockingLocked lists the blocking children of res, stopped because cause stopped res.

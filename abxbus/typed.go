@@ -422,6 +422,15 @@ func payloadAs[P any](b *BaseEvent) (P, error) {
 	return p, err
 }
 
+// payloadOfType returns the payload of e as a value of type t: the payload itself when it is one, else
+// decoded from its JSON form (decodePayloadAs).
+func payloadOfType(e *BaseEvent, t reflect.Type) (any, error) {
+	if p := e.payload; reflect.TypeOf(p) == t {
+		return p, nil
+	}
+	return decodePayloadAs(e, t)
+}
+
 // decodePayloadAs decodes the payload of b (JSON-shaped data) into a new value of type t, returned as
 // any (nil on error). Not generic: the code instantiated per payload type only asserts the result.
 func decodePayloadAs(b *BaseEvent, t reflect.Type) (any, error) {
