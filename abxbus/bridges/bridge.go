@@ -1,0 +1,93 @@
+// Package bridges defines what every abxbus bridge offers: the Bridge interface that the JSONL, HTTP,
+// Unix socket, SQLite, Postgres, Redis and NATS bridges implement, and the Features that describe the
+// delivery guarantees of each one. A bridge carries events between processes in the abxbus event JSON,
+// so a Go process and a TypeScript or Python process on the same transport see each other's events.
+//
+// # Wiring
+//
+// A bridge has two directions. Outbound, Emit (or Forward, its HandlerFunc form) sends an event as it
+// is now. Inbound, every event received from the transport is reset (a fresh id, pending state, no
+// results; its event_path kept) and emitted on the bridge's own bus, whose handlers (registered with
+// On) therefore see received events in the order the bridge delivers them. Handler results never cross
+// a bridge: send an event back instead.
+//
+// The usual wiring forwards everything an application bus processes and re-emits everything received
+// on it:
+//
+//	app.OnType("*", br.Forward)
+//	br.On("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+//		_, err := app.Emit(ctx, e)
+//		return nil, err
+//	})
+//
+// It does not echo: an event carries in event_path the labels of the buses it went through, and a bus
+// does not process an event whose path already names it.
+//
+// # Life cycle
+//
+// Start begins listening; On starts it too. Start is idempotent and safe for concurrent use: a bridge
+// never listens twice. Close stops listening, waits for the bridge's goroutines, and destroys its bus;
+// events received but not yet processed are handled before Close returns, or (durable bridges) left
+// for the next start. Emit after Close fails.
+package bridges
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+// Bridge is one process's end of a transport. Implementations are safe for concurrent use.
+type Bridge interface {
+	// Emit sends e, as it is now, to the transport. It returns once the transport accepted the event
+	// (written, acknowledged by the peer or the server, as the bridge's Features say) or with an error
+	// that names what failed; an event is never dropped without an error. ctx bounds the attempt.
+	Emit(ctx context.Context, e *abxbus.BaseEvent) error
+	// Forward is Emit as a HandlerFunc, for app.OnType("*", br.Forward). It returns no value.
+	Forward(ctx context.Context, e *abxbus.BaseEvent) (any, error)
+	// On registers fn on the bridge's bus for received events of eventType ("*" for all) and starts
+	// listening.
+	On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error)
+	// Bus is the bridge's inbound bus.
+	Bus() *abxbus.Bus
+	// Start begins listening. Calling it again does nothing; after Close it returns ErrClosed.
+	Start() error
+	// Close stops listening, waits for the bridge's goroutines and destroys its bus. Calling it again
+	// does nothing.
+	Close() error
+	// Features describes the bridge's delivery guarantees.
+	Features() Features
+}
+
+// Features describes what a bridge guarantees, so an application (and the conformance suite) knows what
+// to rely on.
+type Features struct {
+	// Ordered: events from one emitter are received in the order they were emitted.
+	Ordered bool
+	// Durable: events emitted while no listener runs are kept by the transport and delivered when a
+	// listener with the same identity (a named consumer or a cursor) starts again.
+	Durable bool
+	// AtLeastOnce: an event is redelivered when the listener stopped before its handlers finished, so
+	// a handler may see an event twice after a crash (the event id survives for deduplication).
+	AtLeastOnce bool
+	// FanOut: every listener receives every event. false: point-to-point, each event goes to one of
+	// the listeners.
+	FanOut bool
+	// MaxMessageBytes is the largest event JSON the bridge sends; Emit refuses a larger one with an
+	// error matching ErrTooLarge. 0: no limit of the bridge's own.
+	MaxMessageBytes int
+}
+
+// ErrClosed is matched (errors.Is) by the error of Emit or Start on a closed bridge.
+var ErrClosed = errors.New("bridge closed")
+
+// ErrTooLarge is matched by the error of Emit for an event whose JSON exceeds the bridge's
+// MaxMessageBytes (or the transport's own limit).
+var ErrTooLarge = errors.New("event too large for the bridge")
+
+// TooLarge returns an error matching ErrTooLarge that names the bridge, the event and both sizes.
+func TooLarge(bridge string, e *abxbus.BaseEvent, size, limit int) error {
+	return fmt.Errorf("%s: %w: %s is %d bytes, the limit is %d", bridge, ErrTooLarge, e, size, limit)
+}
