@@ -4,6 +4,9 @@ export GOWORK := off
 # The interop tests against the TypeScript peer skip without Node outside CI; under make they are
 # mandatory (interop-deps installs the peer, and a missing Node fails them).
 export ABXBUS_REQUIRE_INTEROP := 1
+# The bridge and middleware tests start their own servers (Postgres, Redis, NATS) on loopback; they skip
+# without the server binaries outside CI, and under make a missing binary fails them (.ci/run installs them).
+export ABXBUS_REQUIRE_SERVERS := 1
 
 MODULES := . ./cmd/watermillbench
 
