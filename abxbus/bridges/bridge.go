@@ -35,6 +35,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -90,4 +95,93 @@ var ErrTooLarge = errors.New("event too large for the bridge")
 // TooLarge returns an error matching ErrTooLarge that names the bridge, the event and both sizes.
 func TooLarge(bridge string, e *abxbus.BaseEvent, size, limit int) error {
 	return fmt.Errorf("%s: %w: %s is %d bytes, the limit is %d", bridge, ErrTooLarge, e, size, limit)
+}
+
+// OpenOptions are the options every bridge understands when it is opened from an address (Open). The
+// zero value (or nil) gives each bridge's defaults.
+type OpenOptions struct {
+	// Name is the bridge's bus name. Empty: the bridge's default.
+	Name string
+	// Listen asks for the receiving end where a transport distinguishes the two (HTTP listens on the
+	// address instead of posting to it). Transports with one address for both directions ignore it.
+	Listen bool
+	// Logger receives the bridge's warnings (refused frames, reconnects). nil: slog.Default().
+	Logger *slog.Logger
+	// BusOptions configure the bridge's inbound bus; nil: the bridge's defaults.
+	BusOptions *abxbus.Options
+}
+
+// Opener opens a bridge from a parsed address; a bridge package registers one per URL scheme.
+type Opener func(ctx context.Context, addr *url.URL, opts OpenOptions) (Bridge, error)
+
+var (
+	openersMu sync.RWMutex
+	openers   = map[string]Opener{}
+)
+
+// Register makes a bridge package's Opener available to Open under scheme (lower case, without
+// "://"), as database/sql drivers do; bridge packages call it from init. It panics when scheme is
+// empty, open is nil or the scheme is already registered: those are programming errors of a bridge
+// package, found when its package initialises.
+func Register(scheme string, open Opener) {
+	if scheme == "" || open == nil {
+		panic("bridges: Register with an empty scheme or a nil Opener")
+	}
+	scheme = strings.ToLower(scheme)
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	if _, dup := openers[scheme]; dup {
+		panic("bridges: Register called twice for scheme " + scheme)
+	}
+	openers[scheme] = open
+}
+
+// Schemes returns the registered schemes, sorted.
+func Schemes() []string {
+	openersMu.RLock()
+	defer openersMu.RUnlock()
+	out := make([]string, 0, len(openers))
+	for s := range openers {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Open opens the bridge an address names; its scheme picks the bridge package, which must have been
+// imported (its init registers it). An address without a scheme is a file path, opened by the "file"
+// scheme (the JSONL bridge). The bridge is not started. Errors: the address does not parse, or no
+// imported bridge package handles its scheme (the error lists the ones that do), or the bridge's own.
+func Open(ctx context.Context, address string, opts *OpenOptions) (Bridge, error) {
+	var o OpenOptions
+	if opts != nil {
+		o = *opts
+	}
+	u, err := parseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	openersMu.RLock()
+	open := openers[u.Scheme]
+	openersMu.RUnlock()
+	if open == nil {
+		return nil, fmt.Errorf("%w: bridge address %q: no bridge for scheme %q (registered: %s; import the bridge package)",
+			abxbus.ErrInvalidOption, address, u.Scheme, strings.Join(Schemes(), ", "))
+	}
+	return open(ctx, u, o)
+}
+
+func parseAddress(address string) (*url.URL, error) {
+	if address == "" {
+		return nil, fmt.Errorf("%w: empty bridge address", abxbus.ErrInvalidOption)
+	}
+	if !strings.Contains(address, "://") {
+		return &url.URL{Scheme: "file", Path: address}, nil
+	}
+	u, err := url.Parse(address)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bridge address %q: %v", abxbus.ErrInvalidOption, address, err)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	return u, nil
 }
