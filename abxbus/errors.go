@@ -227,9 +227,38 @@ func (e *HistoryFullError) Is(target error) bool { return target == ErrHistoryFu
 
 // RemoteError is an error that arrived as data (from JSON written by another runtime or process): the
 // wire {"type", "message"} pair. Its Type is kept verbatim.
+//
+// A RemoteError whose Type names one of this library's error kinds (EventHandlerTimeoutError,
+// EventTimeoutError, EventHandlerCancelledError, EventHandlerAbortedError, EventHandlerResultSchemaError,
+// EventHandlerPanicError, EventBusDestroyedError; the names every abxbus runtime writes) matches that
+// kind's sentinel with errors.Is, and the two timeout kinds match context.DeadlineExceeded, so code
+// that branches on errors.Is treats a decoded result like a local one. The cause of a remote
+// cancellation or abort is not on the wire: those match their sentinel only, neither
+// context.DeadlineExceeded nor context.Canceled. errors.As to the kind's own type does not match.
 type RemoteError struct {
 	Type    string
 	Message string
+}
+
+// remoteKinds maps the wire type names of this library's error kinds to what they match.
+var remoteKinds = map[string][]error{
+	"EventHandlerTimeoutError":      {ErrHandlerTimeout, context.DeadlineExceeded},
+	"EventTimeoutError":             {ErrEventTimeout, context.DeadlineExceeded},
+	"EventHandlerCancelledError":    {ErrHandlerCancelled},
+	"EventHandlerAbortedError":      {ErrHandlerAborted},
+	"EventHandlerResultSchemaError": {ErrResultSchema},
+	"EventHandlerPanicError":        {ErrHandlerPanic},
+	"EventBusDestroyedError":        {ErrBusDestroyed},
+}
+
+// Is reports whether target is the sentinel (or context error) of the kind e.Type names.
+func (e *RemoteError) Is(target error) bool {
+	for _, k := range remoteKinds[e.Type] {
+		if k == target {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *RemoteError) Error() string {
