@@ -33,7 +33,7 @@
 //
 // Every failure is an [*Error] carrying the number of attempts and the last error; it unwraps to that
 // error, so errors.Is and errors.As keep working on what the function returned. Each retry is visible:
-// Options.OnRetry is called and an Info record is logged through log/slog; a slow attempt
+// Options.OnRetry is called and a Debug record is logged through log/slog; a slow attempt
 // (Options.SlowAttempt) logs a Warn record, at most one every 2 s per wrapped function.
 //
 // # Semaphores

@@ -74,7 +74,7 @@ type Options struct {
 	// OnRetry, if set, is called after a failed attempt that will be retried, before the delay, on the
 	// calling goroutine. It must not block for long: the delay starts when it returns.
 	OnRetry func(ctx context.Context, info RetryInfo)
-	// Logger receives the wrapper's records: one Info record per retry, a Warn record per slow attempt
+	// Logger receives the wrapper's records: one Debug record per retry, a Warn record per slow attempt
 	// and per lax semaphore timeout. Nil: slog.Default().
 	Logger *slog.Logger
 
@@ -209,11 +209,11 @@ func (r *runner) delay(k int) time.Duration {
 	if r.o.MaxDelay > 0 && d > float64(r.o.MaxDelay) {
 		d = float64(r.o.MaxDelay)
 	}
-	if d >= math.MaxInt64 {
-		d = math.MaxInt64
-	}
 	if r.o.Jitter > 0 {
 		d -= d * r.o.Jitter * r.o.random()
+	}
+	if d >= float64(math.MaxInt64) { // 2^63: beyond every Duration
+		return math.MaxInt64
 	}
 	return time.Duration(d)
 }
@@ -251,7 +251,7 @@ func (r *runner) run(ctx context.Context, payload any, attempt func(context.Cont
 		if r.o.OnRetry != nil {
 			r.o.OnRetry(ctx, RetryInfo{Name: r.name, Attempt: k, Err: err, Delay: d})
 		}
-		r.log.LogAttrs(ctx, slog.LevelInfo, "retrying", slog.String("func", r.name), slog.Int("attempt", k),
+		r.log.LogAttrs(ctx, slog.LevelDebug, "retrying", slog.String("func", r.name), slog.Int("attempt", k),
 			slog.Int("max_attempts", r.o.MaxAttempts), slog.Duration("delay", d), slog.Any("error", err))
 		if serr := r.o.sleep(ctx, d); serr != nil || ctx.Err() != nil {
 			return &Error{Name: r.name, Attempts: k, Err: err, Stopped: context.Cause(ctx)}

@@ -1,0 +1,3 @@
+package retry_test
+
+func childMain(mode string) int { return 2 }
