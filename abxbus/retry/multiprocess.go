@@ -13,6 +13,8 @@ import (
 // timeout is involved. The slot files are created (mode 0666 before the umask) and left in place; a
 // holder writes its process id into its slot file, for inspection.
 //
+// Every process must use the same limit: each takes a free slot among slots 0 to limit-1 it knows of.
+//
 // dir "" means the abxbus-semaphores directory under os.TempDir(); the directory is created if missing.
 // name must be a plain file name (no path separator). Errors: an invalid name or limit (wrapping
 // abxbus.ErrInvalidOption), a directory or slot file that cannot be created or opened, and, on

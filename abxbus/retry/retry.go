@@ -72,7 +72,8 @@ type Options struct {
 	SemaphoreStrict bool
 
 	// OnRetry, if set, is called after a failed attempt that will be retried, before the delay, on the
-	// calling goroutine. It must not block for long: the delay starts when it returns.
+	// calling goroutine (so concurrent calls call it concurrently). It must not block for long: the
+	// delay starts when it returns.
 	OnRetry func(ctx context.Context, info RetryInfo)
 	// Logger receives the wrapper's records: one Debug record per retry, a Warn record per slow attempt
 	// and per lax semaphore timeout. Nil: slog.Default().
@@ -307,7 +308,8 @@ func (r *runner) warnSlow(ctx context.Context, k int, elapsed time.Duration) {
 //	abxbus.On(bus, h)
 //
 // Each call of the returned function runs fn up to MaxAttempts times (see [Options]) and returns the
-// first success, or an *Error holding the last error and the number of attempts. The handler's context
+// first success, or the zero R and an *Error holding the last error and the number of attempts (a value
+// fn returned beside an error is dropped). The handler's context
 // stays the outer budget: bus, event and handler timeouts end the retries, and a delay is cut short
 // when the context is done. The returned function is safe for concurrent use if fn is. Handler returns
 // an error wrapping abxbus.ErrInvalidOption when the options are invalid or fn is nil.
