@@ -17,8 +17,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: test
 
-## demo: run the main example program (a checkout workflow on a real bus) and the generated-events
-## example (events declared as Go types, used through the helpers abxbus-gen writes)
+## demo: run the main example program (a checkout workflow on a real bus), the generated-events
+## example (events declared as Go types, used through the helpers abxbus-gen writes) and the transcode
+## example (retried handlers in two processes sharing a multiprocess semaphore)
 demo:
 	$(GO) run ./examples/checkout
 	$(GO) run ./examples/generated

@@ -29,7 +29,9 @@
 // handler, event and bus timeouts (and cancellation) end the retries, a delay is cut short when the
 // context is done, and no attempt starts after that. AttemptTimeout adds a deadline per attempt; an
 // attempt that fails past that deadline reports an [*AttemptTimeoutError], which is retried when the
-// matchers allow it. Functions must watch their context: nothing here interrupts a running attempt.
+// matchers allow it. Functions must watch their context: nothing here interrupts a running attempt. A
+// panic is not an error and is not retried: it propagates to the caller (a bus records it as the
+// handler's panic) after the call's semaphore slot is released.
 //
 // Every failure is an [*Error] carrying the number of attempts and the last error; it unwraps to that
 // error, so errors.Is and errors.As keep working on what the function returned. Each retry is visible:

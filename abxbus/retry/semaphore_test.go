@@ -374,3 +374,27 @@ func TestReentryThroughChildEventF264(t *testing.T) {
 		t.Fatalf("slot not released after the calls: %v", err)
 	}
 }
+
+// A panicking attempt is not retried; the panic propagates and the slot is released.
+func TestPanicReleasesTheSlot(t *testing.T) {
+	sem, _ := retry.NewSemaphore("panics", 1)
+	calls := 0
+	f, _ := retry.Func(retry.Options{Semaphore: sem, MaxAttempts: 3, SlowAttempt: time.Hour}, func(context.Context) (int, error) {
+		calls++
+		panic("boom")
+	})
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the panic", r)
+			}
+		}()
+		f(context.Background())
+	}()
+	if calls != 1 {
+		t.Fatalf("%d calls, want 1", calls)
+	}
+	if err := tryOnce(context.Background(), sem); err != nil {
+		t.Fatalf("slot not released after a panic: %v", err)
+	}
+}
