@@ -49,10 +49,9 @@ func (p *filePool) try() (func(), error) {
 			}
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
-		// Informational: who holds the slot.
-		if f.Truncate(0) == nil {
-			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-		}
+		// Informational: who holds the slot, padded to a fixed width so that it overwrites the previous
+		// holder's id without a truncate (on ext4 a truncate-then-write costs a flush at close).
+		f.WriteAt(fmt.Appendf(nil, "%-20d\n", os.Getpid()), 0)
 		return func() {
 			flock(f, syscall.LOCK_UN)
 			f.Close()
