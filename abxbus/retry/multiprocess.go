@@ -22,7 +22,8 @@ import (
 //
 // Cost: a free slot costs an open, a lock and a write; while every slot is taken a waiting call polls
 // the slot files, first after 1 ms and then at growing intervals up to 50 ms, so a freed slot is taken
-// within that interval. Calls of one process compete for the slots like calls of different processes.
+// within that interval, and waiters are not served in arrival order. Calls of one process compete for
+// the slots like calls of different processes.
 // Re-entry (see [Semaphore]) is recognized for every Multiprocess value of the same directory and name.
 func Multiprocess(dir, name string, limit int) (*Semaphore, error) {
 	if err := checkSemaphore(name, limit); err != nil {

@@ -186,7 +186,7 @@ func funcName(fn any) string {
 	if i := strings.LastIndexByte(n, '/'); i >= 0 {
 		n = n[i+1:]
 	}
-	return n
+	return strings.TrimSuffix(n, "-fm") // a method value
 }
 
 // sleep waits d or until ctx is done.

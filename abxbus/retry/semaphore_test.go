@@ -398,3 +398,49 @@ func TestPanicReleasesTheSlot(t *testing.T) {
 		t.Fatalf("slot not released after a panic: %v", err)
 	}
 }
+
+// A keyed semaphore on an untyped handler keys on the *abxbus.BaseEvent; one keyed on an interface
+// takes every payload assignable to it.
+func TestKeyedShapesF262(t *testing.T) {
+	byType, _ := retry.Keyed("by-type", 1, func(e *abxbus.BaseEvent) string { return e.Type() })
+	var seen []string
+	h, err := retry.Untyped(retry.Options{Semaphore: byType}, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		seen = append(seen, e.Type())
+		return "ok", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, _ := abxbus.New("Untyped", nil)
+	defer bus.Destroy(true)
+	if _, err := bus.OnType("Inner", h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := abxbus.Call(context.Background(), bus, Inner{}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seen) != "[Inner]" {
+		t.Fatalf("seen %v", seen)
+	}
+
+	byString, _ := retry.Keyed("stringer", 1, func(s fmt.Stringer) string { return s.String() })
+	hs, err := retry.Handler(retry.Options{Semaphore: byString}, func(ctx context.Context, d time.Duration) (string, error) { return d.String(), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := hs(context.Background(), time.Second); err != nil || v != "1s" {
+		t.Fatalf("%q, %v", v, err)
+	}
+}
+
+type svc struct{}
+
+func (svc) Lookup(context.Context, string) (int, error) { return 0, errFatal }
+
+// A method value is named after its method.
+func TestMethodValueName(t *testing.T) {
+	h, _ := retry.Handler(retry.Options{}, svc{}.Lookup)
+	if _, err := h(context.Background(), "x"); !strings.HasPrefix(err.Error(), "retry: retry_test.svc.Lookup: 1 attempt") {
+		t.Fatalf("message %q", err.Error())
+	}
+}
