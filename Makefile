@@ -17,11 +17,13 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: test
 
-## demo: run the main example program (a checkout workflow on a real bus) and the generated-events
-## example (events declared as Go types, used through the helpers abxbus-gen writes)
+## demo: run the main example program (a checkout workflow on a real bus), the generated-events
+## example (events declared as Go types, used through the helpers abxbus-gen writes) and the transcode
+## example (retried handlers in two processes sharing a multiprocess semaphore)
 demo:
 	$(GO) run ./examples/checkout
 	$(GO) run ./examples/generated
+	$(GO) run ./examples/transcode
 
 ## test: gofmt, vet and staticcheck, check that generated code is fresh, and race-test every module
 test: interop-deps fmtcheck vet staticcheck gencheck unit
