@@ -200,13 +200,16 @@ func TestServiceBadInput(t *testing.T) {
 	bus, _ := abxbus.New("LedgerBus", nil)
 	defer bus.Destroy(true)
 	for name, f := range map[string]func() error{
-		"nil bus":      func() error { _, err := abxbus.NewServiceClient(nil, "Ledger"); return err },
-		"nil replies":  func() error { _, err := abxbus.NewServiceClient(bus, "Ledger", abxbus.ServiceReplies(nil)); return err },
-		"neg timeout":  func() error { _, err := abxbus.NewServiceClient(bus, "Ledger", abxbus.ServiceTimeout(-1)); return err },
-		"nil impl":     func() error { _, err := registerLedger(bus, nil); return err },
-		"nil *impl":    func() error { _, err := registerLedger(bus, (*memLedger)(nil)); return err },
-		"nil reg bus":  func() error { _, err := registerLedger(nil, &memLedger{}); return err },
-		"nil call fns": func() error { _, err := abxbus.RegisterService(bus, "X", 1, []abxbus.ServiceMethod{{Name: "M"}}, nil); return err },
+		"nil bus":     func() error { _, err := abxbus.NewServiceClient(nil, "Ledger"); return err },
+		"nil replies": func() error { _, err := abxbus.NewServiceClient(bus, "Ledger", abxbus.ServiceReplies(nil)); return err },
+		"neg timeout": func() error { _, err := abxbus.NewServiceClient(bus, "Ledger", abxbus.ServiceTimeout(-1)); return err },
+		"nil impl":    func() error { _, err := registerLedger(bus, nil); return err },
+		"nil *impl":   func() error { _, err := registerLedger(bus, (*memLedger)(nil)); return err },
+		"nil reg bus": func() error { _, err := registerLedger(nil, &memLedger{}); return err },
+		"nil call fns": func() error {
+			_, err := abxbus.RegisterService(bus, "X", 1, []abxbus.ServiceMethod{{Name: "M"}}, nil)
+			return err
+		},
 	} {
 		if err := f(); !errors.Is(err, abxbus.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
