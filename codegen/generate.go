@@ -96,7 +96,7 @@ func Generate(dir string, cfg Config) ([]*File, error) {
 		return nil, errs.sorted()
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: no event declarations (struct types embedding %s.Returns[R]) in package %s or its test files", dir, "abxbus", pkgName)
+		return nil, fmt.Errorf("%s: no event declarations (struct types embedding %s.Returns[R], or interfaces marked %s) in package %s or its test files", dir, "abxbus", ServiceDirective, pkgName)
 	}
 	return files, nil
 }
