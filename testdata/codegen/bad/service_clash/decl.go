@@ -15,4 +15,3 @@ type ClashCharge struct{}
 
 // NewClashClient is declared here, but the generator writes the client's constructor.
 func NewClashClient() {}
-
