@@ -22,6 +22,7 @@ all: test
 demo:
 	$(GO) run ./examples/checkout
 	$(GO) run ./examples/generated
+	$(GO) run ./examples/service
 
 ## test: gofmt, vet and staticcheck, check that generated code is fresh, and race-test every module
 test: interop-deps fmtcheck vet staticcheck gencheck unit
