@@ -446,7 +446,7 @@ func RegisterService(b *Bus, service string, impl any, methods []ServiceMethod, 
 		h, err := m.Event.On(b, m.Serve, call, o)
 		if err != nil {
 			s.Off()
-			return nil, fmt.Errorf("Register%s: method %s: %w", service, m.Name, err)
+			return nil, fmt.Errorf("registering service %s: method %s: %w", service, m.Name, err)
 		}
 		s.handlers = append(s.handlers, h)
 	}

@@ -15,8 +15,8 @@ import (
 // client implementing the interface over a bus and a server adapter registering an implementation.
 const ServiceDirective = "//abxbus:service"
 
-// MethodDirective, in the doc comment of a method of a service interface, holds that method's event
-// options.
+// MethodDirective is the line, in the doc comment of a method of a service interface, that holds the
+// method's event options.
 const MethodDirective = "//abxbus:method"
 
 // CallIDKey is the JSON key of the call id that a request event carries when the client waits for a
