@@ -212,22 +212,24 @@ func (c *ServiceClient) onReply(_ context.Context, r ServiceReply) (Void, error)
 	return Void{}, nil
 }
 
-// Close unregisters the client's reply handler (across processes); calls still waiting return an
-// error. The client must not be used afterwards. Calling it again does nothing.
-func (c *ServiceClient) Close() error {
+// Close unregisters the client's reply handler (across processes); calls still waiting, and later
+// calls, return an error. Calling it again (or on a nil client) does nothing.
+func (c *ServiceClient) Close() {
+	if c == nil || c.closed == nil {
+		return
+	}
 	c.once.Do(func() {
 		close(c.closed)
 		if c.handler != nil {
 			c.cfg.replies.Off(c.handler)
 		}
 	})
-	return nil
 }
 
 // CallID returns the call id for the next call: "" for a client that reads handler results, a fresh
 // unique id for a client that waits for replies (ServiceReplies).
 func (c *ServiceClient) CallID() string {
-	if c.cfg.replies == nil {
+	if c == nil || c.cfg.replies == nil {
 		return ""
 	}
 	return newID().String()
@@ -248,8 +250,8 @@ func (c *ServiceClient) CallID() string {
 //
 // ctx (and ServiceTimeout) bound only the wait: the handlers keep running when it ends.
 func (c *ServiceClient) Call(ctx context.Context, g GeneratedEvent, method, callID string, p any) (any, error) {
-	if c == nil {
-		return nil, fmt.Errorf("%w: nil service client", ErrInvalidOption)
+	if c == nil || c.bus == nil {
+		return nil, fmt.Errorf("%w: service client not made by NewServiceClient", ErrInvalidOption)
 	}
 	if c.cfg.timeout > 0 {
 		var cancel context.CancelFunc
