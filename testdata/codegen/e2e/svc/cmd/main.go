@@ -1,6 +1,7 @@
 // Command cmd drives the generated Billing client and server adapter: in one process ("inproc"), and
 // as the two ends of a JSONL bridge in two processes ("server FILE" runs the implementation until its
-// standard input closes, "client FILE" calls it). It prints what it checked and PASS, or FAIL and
+// standard input closes, "client FILE" calls it; "tsclient FILE" calls the Refund method a
+// TypeScript peer serves). It prints what it checked and PASS, or FAIL and
 // exits 1.
 package main
 
@@ -41,6 +42,8 @@ func main() {
 		return
 	case "client":
 		client(ctx, os.Args[2])
+	case "tsclient":
+		tsClient(ctx, os.Args[2])
 	default:
 		fail("unknown mode %q", os.Args[1])
 	}
@@ -171,4 +174,31 @@ func client(ctx context.Context, path string) {
 	}
 	defer c.ServiceClient().Close()
 	calls(ctx, c, true)
+}
+
+// tsClient calls Refund, which a TypeScript peer on the file answers (too large refunds fail with
+// the code too_large).
+func tsClient(ctx context.Context, path string) {
+	app, err := abxbus.New("BillingClient", nil)
+	if err != nil {
+		fail("%v", err)
+	}
+	defer app.Destroy(true)
+	br := wire(app, path)
+	defer br.Close()
+	c, err := billing.NewBillingClient(app, abxbus.ServiceReplies(br.Bus()), abxbus.ServiceTimeout(30*time.Second))
+	if err != nil {
+		fail("%v", err)
+	}
+	defer c.ServiceClient().Close()
+	if err := c.Refund(ctx, "r-1", 50); err != nil {
+		fail("Refund served by TypeScript: %v", err)
+	}
+	ok("Refund served by TypeScript")
+	err = c.Refund(ctx, "r-1", 500)
+	var se *abxbus.ServiceError
+	if !errors.As(err, &se) || se.Code != "too_large" || !errors.Is(err, &abxbus.ServiceError{Code: "too_large"}) || err.Error() != "Billing.Refund: refund of 500 is too large" {
+		fail("failing Refund served by TypeScript: %#v", err)
+	}
+	ok("a TypeScript error arrives as a ServiceError: %v", err)
 }
