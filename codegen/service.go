@@ -176,7 +176,7 @@ func (x *serviceExtractor) service(gd *ast.GenDecl, ts *ast.TypeSpec, dir *ast.C
 	base := &Event{}
 	if opts != "" {
 		for _, reason := range parseOptions(opts, base) {
-			x.fail(dir.Pos(), "service %s: %s", name, reason)
+			x.fail(dir.Pos(), "service %s: %s", name, inDirective(reason, ServiceDirective))
 		}
 	}
 	if base.EventType != "" {
@@ -289,7 +289,7 @@ func (x *serviceExtractor) method(s *Service, base *Event, f *ast.Field, id *ast
 			fail(dir.Pos(), "%s without options (write %s key=value,...)", MethodDirective, MethodDirective)
 		} else {
 			for _, reason := range parseOptions(opts, own) {
-				fail(dir.Pos(), "%s", reason)
+				fail(dir.Pos(), "%s", inDirective(reason, MethodDirective))
 			}
 		}
 		if own.EventType != "" {
@@ -453,6 +453,11 @@ func (x *serviceExtractor) method(s *Service, base *Event, f *ast.Field, id *ast
 		return nil
 	}
 	return m
+}
+
+// inDirective rewords an option parser's reason for options given in a directive.
+func inDirective(reason, directive string) string {
+	return strings.Replace(reason, "in "+TagKey+" tag", "in "+directive, 1)
 }
 
 // mergeOptions copies the options set in from into to.
