@@ -420,7 +420,6 @@ func RegisterService(b *Bus, service string, impl any, methods []ServiceMethod, 
 			s.Off()
 			return nil, fmt.Errorf("%w: Register%s: method %s without CallID or Serve", ErrInvalidOption, service, m.Name)
 		}
-		m := m
 		call := func(ctx context.Context, p any) (any, error) {
 			id := m.CallID(p)
 			if id == "" {
