@@ -19,11 +19,13 @@ all: test
 
 ## demo: run the main example program (a checkout workflow on a real bus), the generated-events
 ## example (events declared as Go types, used through the helpers abxbus-gen writes) and the transcode
-## example (retried handlers in two processes sharing a multiprocess semaphore)
+## example (retried handlers in two processes sharing a multiprocess semaphore) and the service example
+## (an existing Go interface moved onto a bus and across a JSONL bridge by a generated client)
 demo:
 	$(GO) run ./examples/checkout
 	$(GO) run ./examples/generated
 	$(GO) run ./examples/transcode
+	$(GO) run ./examples/service
 
 ## test: gofmt, vet and staticcheck, check that generated code is fresh, and race-test every module
 test: interop-deps fmtcheck vet staticcheck gencheck unit

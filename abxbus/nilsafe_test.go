@@ -77,6 +77,10 @@ func TestNilAndZeroReceiversD2(t *testing.T) {
 		{"&abxbus.Handler{}", &abxbus.Handler{}},
 		{"(*abxbus.EventResult)(nil)", (*abxbus.EventResult)(nil)},
 		{"&abxbus.EventResult{}", &abxbus.EventResult{}},
+		{"(*abxbus.ServiceClient)(nil)", (*abxbus.ServiceClient)(nil)},
+		{"&abxbus.ServiceClient{}", &abxbus.ServiceClient{}},
+		{"(*abxbus.ServiceHandlers)(nil)", (*abxbus.ServiceHandlers)(nil)},
+		{"&abxbus.ServiceHandlers{}", &abxbus.ServiceHandlers{}},
 	}
 	for _, rc := range receivers {
 		rv := reflect.ValueOf(rc.v)
@@ -227,6 +231,31 @@ var nilSafeFuncs = map[string]func(ctx context.Context) error{
 	},
 	"BusFromJSON": func(ctx context.Context) error {
 		_, err := abxbus.BusFromJSON(nil, nil, nil)
+		return err
+	},
+	"NewServiceClient": func(ctx context.Context) error {
+		if _, err := abxbus.NewServiceClient(nil, "S"); err == nil {
+			return nil
+		}
+		_, err := abxbus.NewServiceClient(&abxbus.Bus{}, "S")
+		return err
+	},
+	"ServiceReplies": func(ctx context.Context) error {
+		bus, _ := abxbus.New("Live", nil)
+		defer bus.Destroy(true)
+		if _, err := abxbus.NewServiceClient(bus, "S", abxbus.ServiceReplies(nil)); err == nil {
+			return nil
+		}
+		_, err := abxbus.NewServiceClient(bus, "S", abxbus.ServiceReplies(&abxbus.Bus{}))
+		return err
+	},
+	"RegisterService": func(ctx context.Context) error {
+		m := []abxbus.ServiceMethod{{Name: "M", Event: abxbus.Generated[Ping, int](),
+			CallID: func(any) string { return "" }, Serve: func(context.Context, any) (any, error) { return 0, nil }}}
+		if _, err := abxbus.RegisterService(nil, "S", 1, m, nil); err == nil {
+			return nil
+		}
+		_, err := abxbus.RegisterService(&abxbus.Bus{}, "S", 1, m, nil)
 		return err
 	},
 	"As": func(ctx context.Context) error {

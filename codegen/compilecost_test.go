@@ -38,6 +38,7 @@ var (
 	compileCostGcflags = flag.String("compilecost.gcflags", "", "extra -gcflags for the measured package (e.g. -d=... to see where the time goes)")
 	compileCostKeep    = flag.Bool("compilecost.keep", false, "print and keep the temporary module of the last event count")
 	compileCostCache   = flag.String("compilecost.gocache", "", "GOCACHE to build in (default: a fresh one); a kept one saves recompiling the standard library between runs")
+	compileCostSvc     = flag.Bool("compilecost.service", false, "declare the N events as the methods of one //abxbus:service interface (request events, client and server adapter)")
 )
 
 // compileCostLogEnv names the file the toolexec wrapper appends its measurements to; when it is set,
@@ -110,6 +111,37 @@ func compileCostEvents(n int) string {
 	return b.String()
 }
 
+// compileCostService declares one service of n methods with the payloads and result types of
+// compileCostEvents: each method's request event has the fields user and items, and every third
+// method has declared defaults.
+func compileCostService(n int) string {
+	var b strings.Builder
+	b.WriteString("package events\n\nimport \"context\"\n\n//go:generate go run github.com/typedbus/abxbus-go/cmd/abxbus-gen\n")
+	var methods strings.Builder
+	for i := range n {
+		result := ""
+		switch i % 4 {
+		case 0:
+			result = fmt.Sprintf("Result%d", i)
+			fmt.Fprintf(&b, "\ntype Result%d struct {\n\tID    string `json:\"id\"`\n\tCount int    `json:\"count\"`\n}\n", i)
+		case 1:
+			result = fmt.Sprintf("*Result%d", i)
+			fmt.Fprintf(&b, "\ntype Result%d struct {\n\tOK   bool    `json:\"ok\"`\n\tNote *string `json:\"note\"`\n}\n", i)
+		case 2:
+			result = fmt.Sprintf("Name%d", i)
+			fmt.Fprintf(&b, "\ntype Name%d string\n", i)
+		case 3:
+			result = "[]string"
+		}
+		if i%3 == 0 {
+			methods.WriteString("\t//abxbus:method timeout=5s,handler_concurrency=parallel\n")
+		}
+		fmt.Fprintf(&methods, "\tEvent%d(ctx context.Context, user string, items []int) (%s, error)\n", i, result)
+	}
+	fmt.Fprintf(&b, "\n//abxbus:service\ntype Svc interface {\n%s}\n", methods.String())
+	return b.String()
+}
+
 func TestCompileCost(t *testing.T) {
 	if *compileCostNs == "" {
 		t.Skip("run with -compilecost=50,200 to measure the compile cost of generated code")
@@ -145,7 +177,11 @@ func TestCompileCost(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		genWrite(t, filepath.Join(dir, "events.go"), compileCostEvents(n))
+		decls := compileCostEvents(n)
+		if *compileCostSvc {
+			decls = compileCostService(n)
+		}
+		genWrite(t, filepath.Join(dir, "events.go"), decls)
 		files, err := codegen.Generate(dir, codegen.Config{})
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,54 @@
 // concurrency (global-serial, bus-serial, parallel), handler_concurrency (serial, parallel) and
 // completion (all, first). An abxbus tag anywhere else is an error.
 //
+// # Services
+//
+// An interface type whose doc comment holds the line //abxbus:service is a service: each method
+// becomes a request event type, and the generated file holds a client that implements the interface
+// by calling over a bus and a server adapter that registers an implementation as the handlers:
+//
+//	// Billing charges customers.
+//	//
+//	//abxbus:service version=1.0.0,timeout=30s
+//	type Billing interface {
+//		//abxbus:method type=billing.charge
+//		Charge(ctx context.Context, req ChargeRequest) (Receipt, error)
+//		Refund(ctx context.Context, id string, cents int64) error
+//	}
+//
+// The directive may carry options, the keys of the struct tag except type, as defaults of every
+// method's event; a //abxbus:method line in a method's doc comment holds that method's own options
+// (type included), which override the service's. For method M of service S the generator writes:
+//
+//   - the request event type SM (BillingCharge), event type "SM" unless the type option says
+//     otherwise, with the helpers of any event (OnBillingCharge, CallBillingCharge, ...). Its result
+//     type is the method's first result, or abxbus.Void for a method returning only an error. Its
+//     payload: when the only parameter after ctx is a defined struct type without JSON or text
+//     methods of its own, that struct is embedded, so its fields are the payload's (the wire shape a
+//     TypeScript peer sees is the request's); otherwise the event has one field per parameter, the
+//     field name the parameter name with its first letter upper case (id gives ID), the JSON key the
+//     parameter name as written. It also has AbxbusCallID (JSON "abxbus_call_id", omitted when
+//     empty), set only by a client calling across processes.
+//   - the client type SClient and NewSClient(bus, opts ...abxbus.ServiceOption): its methods emit the
+//     request event, process it now and return the answer of the implementation (its result, its error
+//     as is). ServiceClient() gives the runtime client.
+//   - RegisterS(bus, impl, opts ...abxbus.HandlerOption): one handler per method, named "S.M", and an
+//     *abxbus.ServiceHandlers whose Off unregisters them.
+//
+// Handler results do not cross bridges, so a call to another process works by events both ways:
+// with abxbus.ServiceReplies(br.Bus()) the client puts a fresh call id into the request and waits on
+// the bridge's bus for the abxbus.ServiceReply event with that id, which the server adapter emits
+// on its bus (forwarded to the bridge like any event) with the method's result as JSON or its error
+// (an *abxbus.ServiceError on the client, matched by errors.Is through its code). Any bridge works;
+// a TypeScript or Python peer serves a Go client by answering with that event, and calls a Go
+// server with an ordinary event of the request type.
+//
+// A method must take a context.Context first, return error or (R, error) and be exported; variadic
+// methods, channel or function parameters (and others without a JSON form), unnamed parameters when
+// there is more than one, generic interfaces and interfaces embedded from other packages are
+// reported as errors. Interfaces of the same package may be embedded: their methods are the
+// service's, in the place they are embedded.
+//
 // # Output
 //
 // Generate renders, next to the declarations, one file for the events of the package (DefaultOutput),
@@ -36,7 +84,8 @@
 // compiled for every payload type; each is one call into non-generic code, with a type assertion where
 // it returns a P or an R) and the helpers themselves;
 // TestCompileCost in this package measures it (go test ./codegen -run TestCompileCost -v
-// -compilecost=50,200). A generated file whose
+// -compilecost=50,200; -compilecost.service declares the events as the methods of one service). A
+// generated file whose
 // events are gone is removed by the next run (reported as stale by -check).
 //
 // The external test package's declarations see the package under test with its test files, as the go

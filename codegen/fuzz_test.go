@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"fmt"
+	"go/ast"
 	"go/format"
 	"strings"
 	"testing"
@@ -71,6 +72,37 @@ func FuzzReadDirectives(f *testing.F) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != len(want) {
 			t.Fatalf("readDirectives(%q) = %q, want %q", content, got, want)
+		}
+	})
+}
+
+// FuzzServiceOptions feeds arbitrary //abxbus:method options to a service method's event: the parser
+// must never panic, and whenever it accepts them the generated service (request event, client and
+// server adapter) must be valid Go.
+func FuzzServiceOptions(f *testing.F) {
+	for _, seed := range []string{"type=billing.charge,version=2", "timeout=5s,handler_concurrency=parallel", "type=", "x", "completion=first"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, val string) {
+		s := &Service{GoName: "Billing"}
+		ev := &Event{GoName: "BillingCharge", EventType: "BillingCharge", ResultExpr: "int", Schema: []byte(`{"type":"integer"}`)}
+		m := &Method{Name: "Charge", Service: s, Event: ev, Params: []*Param{{Name: "id", Field: "ID", JSON: "id", TypeExpr: "string"}}}
+		ev.Method = m
+		s.Methods = []*Method{m}
+		d := &ast.CommentGroup{List: []*ast.Comment{{Text: MethodDirective + " " + val}}}
+		c, opts := directiveOf(d, MethodDirective)
+		if c == nil {
+			return // not a directive line (val starts with something that is not a space-separated option list)
+		}
+		if errs := parseOptions(opts, ev); len(errs) > 0 {
+			return
+		}
+		src, err := Render(&Package{Name: "p", Events: []*Event{ev}, Services: []*Service{s}})
+		if err != nil {
+			t.Fatalf("accepted %q but the generated code does not format: %v", val, err)
+		}
+		if !strings.Contains(string(src), "func NewBillingClient(") || !strings.Contains(string(src), "func RegisterBilling(") {
+			t.Fatalf("accepted %q but rendered no service", val)
 		}
 	})
 }

@@ -96,7 +96,7 @@ func Generate(dir string, cfg Config) ([]*File, error) {
 		return nil, errs.sorted()
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: no event declarations (struct types embedding %s.Returns[R]) in package %s or its test files", dir, "abxbus", pkgName)
+		return nil, fmt.Errorf("%s: no event declarations (struct types embedding %s.Returns[R], or interfaces marked %s) in package %s or its test files", dir, "abxbus", ServiceDirective, pkgName)
 	}
 	return files, nil
 }
@@ -299,6 +299,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			"and uses that directive's flags (a package may have several, one per build configuration).\n"+
 			"A generated file carries the build constraint of the files declaring its events; those files\n"+
 			"must share one.\n\n"+
+			"An interface marked //abxbus:service (a line in its doc comment, optionally followed by options)\n"+
+			"is a service: each method becomes a request event, and a client (NewXClient) implementing the\n"+
+			"interface over a bus and a server adapter (RegisterX) are generated. //abxbus:method lines in a\n"+
+			"method's doc comment hold its own options.\n\n"+
 			"Options of an event, in the abxbus struct tag of its abxbus.Returns[R] field (key=value,...):\n")
 		for _, k := range optionKeys {
 			fmt.Fprintf(stderr, "  %-22s %s\n", k, options[k].doc)

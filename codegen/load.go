@@ -227,10 +227,18 @@ func load(dir string, tags []string) ([]*loaded, string, error) {
 }
 
 // mayDeclare reports whether a file of files has a struct type with an embedded field written like
-// the marker (pkg.Returns[R]) or an abxbus struct tag, before type-checking tells which are real.
+// the marker (pkg.Returns[R]), an abxbus struct tag or an abxbus: directive comment, before
+// type-checking tells which are real.
 func mayDeclare(files []*ast.File) bool {
 	found := false
 	for _, f := range files {
+		for _, cg := range f.Comments {
+			for _, c := range cg.List {
+				if strings.HasPrefix(c.Text, "//abxbus:") {
+					return true
+				}
+			}
+		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if found {
 				return false

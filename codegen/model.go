@@ -25,7 +25,9 @@ type Package struct {
 	Path   string   // import path
 	Dir    string   // directory as given
 	Unit   Unit     // which files declared the events: the package's, its test files or its external test package's
-	Events []*Event // in file name order, then source order
+	Events []*Event // in file name order, then source order (a service's request events where it is declared)
+	// Services are the interfaces marked //abxbus:service, in file name order, then source order.
+	Services []*Service
 	// BuildConstraint is the build constraint the declaring files share (their //go:build line and the
 	// GOOS/GOARCH of their names, as one //go:build expression), "" when they are always built. The
 	// generated file carries it, so it is compiled exactly when the declarations are.
@@ -52,6 +54,9 @@ type Event struct {
 	Options    Options        // per-event defaults
 	Schema     []byte         // event_result_type as compact JSON (draft 2020-12)
 	Doc        string         // the declaration's doc comment, first sentence stripped of the type name
+	// Method is the service method whose request event this is (the generator declares its payload
+	// type), nil for an event declared as a struct type.
+	Method *Method
 
 	namePos token.Pos
 }
@@ -182,6 +187,7 @@ func extract(l *loaded, prior []*Event) (*Package, error) {
 		seen[ev.EventType] = ev
 	}
 	qual := newQualifier(l.pkg)
+	sx := newServiceExtractor(l, qual, fail)
 	declaring := map[*ast.File]*Event{} // each declaring file and its first event
 	var declOrder []*ast.File
 	for _, f := range l.own {
@@ -192,6 +198,27 @@ func extract(l *loaded, prior []*Event) (*Package, error) {
 			}
 			for _, spec := range gd.Specs {
 				ts := spec.(*ast.TypeSpec)
+				if dir, opts := directiveOf(specDoc(gd, ts), ServiceDirective); dir != nil {
+					s := sx.service(gd, ts, dir, opts)
+					if s == nil {
+						continue
+					}
+					p.Services = append(p.Services, s)
+					for _, m := range s.Methods {
+						ev := m.Event
+						if prev, dup := seen[ev.EventType]; dup {
+							fail(ev.namePos, "service method %s.%s: duplicate event type %q (also the event type of %s at %s:%d:%d)", s.GoName, m.Name, ev.EventType, prev.what(), prev.Pos.Filename, prev.Pos.Line, prev.Pos.Column)
+							continue
+						}
+						seen[ev.EventType] = ev
+						p.Events = append(p.Events, ev)
+						if declaring[f] == nil {
+							declaring[f] = ev
+							declOrder = append(declOrder, f)
+						}
+					}
+					continue
+				}
 				st, ok := ts.Type.(*ast.StructType)
 				if !ok {
 					continue
@@ -258,6 +285,10 @@ func extract(l *loaded, prior []*Event) (*Package, error) {
 				}
 			}
 		}
+	}
+	sx.checkStrayDirectives()
+	for _, s := range p.Services {
+		sx.clientParamNames(s)
 	}
 	if len(errs) == 0 && len(p.Events) == 0 {
 		return nil, nil
@@ -520,20 +551,32 @@ func sharedConstraint(l *loaded, files []*ast.File, first map[*ast.File]*Event, 
 // checkNameClashes reports generated identifiers that the package already declares, or that the
 // generated files of prior units declare.
 func checkNameClashes(l *loaded, p *Package, prior []*Event, fail func(token.Pos, string, ...any)) {
-	owner := map[string]string{}
+	owner := map[string]string{} // generated name -> what it is generated for
+	claim := func(n, what string, pos token.Pos) {
+		if prev, ok := owner[n]; ok && prev != what {
+			fail(pos, "the generator writes %s for %s and for %s; rename one", n, what, prev)
+			return
+		}
+		owner[n] = what
+	}
 	for _, ev := range p.Events {
 		for _, n := range ev.GeneratedNames() {
-			owner[n] = ev.GoName
+			claim(n, ev.what(), ev.namePos)
+		}
+	}
+	for _, s := range p.Services {
+		for _, n := range s.GeneratedNames() {
+			claim(n, "service "+s.GoName, s.namePos)
 		}
 	}
 	for _, n := range p.packageNames() {
-		owner[n] = ""
+		claim(n, "the package event registry", token.NoPos)
 	}
 	for _, ev := range p.Events {
 		for _, pe := range prior {
 			for _, n := range pe.GeneratedNames() {
-				if owner[n] == ev.GoName {
-					fail(ev.namePos, "the generator writes %s for event type %s, and also for event type %s of the package; rename one", n, ev.GoName, pe.GoName)
+				if owner[n] == ev.what() {
+					fail(ev.namePos, "the generator writes %s for %s, and also for %s of the package; rename one", n, ev.what(), pe.what())
 				}
 			}
 		}
@@ -545,13 +588,17 @@ func checkNameClashes(l *loaded, p *Package, prior []*Event, fail func(token.Pos
 	sort.Strings(names)
 	for _, n := range names {
 		if obj := l.pkg.Scope().Lookup(n); obj != nil {
-			what := "the package event registry"
-			if owner[n] != "" {
-				what = "event type " + owner[n]
-			}
-			fail(obj.Pos(), "%s is declared here, but the generator writes %s for %s; rename one", n, n, what)
+			fail(obj.Pos(), "%s is declared here, but the generator writes %s for %s; rename one", n, n, owner[n])
 		}
 	}
+}
+
+// what describes the event in messages: its event type, or the service method it is the request of.
+func (ev *Event) what() string {
+	if ev.Method != nil {
+		return "service method " + ev.Method.Service.GoName + "." + ev.Method.Name
+	}
+	return "event type " + ev.GoName
 }
 
 // qualifier names the packages that result types refer to, from inside the generated file. A name
@@ -564,7 +611,7 @@ type qualifier struct {
 
 // generatedLocals are the names the generated code declares or imports itself.
 var generatedLocals = []string{"abxbus", "context", "time", "ctx", "bus", "p", "e", "fn", "opts", "data",
-	"err", "reg", "ev", "r", "v"}
+	"err", "reg", "ev", "r", "v", "c", "callID", "impl"}
 
 func newQualifier(self *types.Package) *qualifier {
 	q := &qualifier{self: self, byPath: map[string]Import{}, used: map[string]bool{}}

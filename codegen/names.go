@@ -56,6 +56,10 @@ func (ev *Event) names() Identifiers {
 // GeneratedNames lists the package-level identifiers generated for the event.
 func (ev *Event) GeneratedNames() []string {
 	x := ev.names()
+	if ev.Method != nil { // the generator declares the payload type too
+		return []string{ev.GoName, x.Var, x.On, x.OnEvent, x.Emit, x.EmitWith, x.EmitChild, x.Await, x.AwaitChild, x.Call, x.CallChild, x.Find, x.Filter,
+			x.Decode, x.EventTypeConst, x.SchemaConst}
+	}
 	return []string{x.Var, x.On, x.OnEvent, x.Emit, x.EmitWith, x.EmitChild, x.Await, x.AwaitChild, x.Call, x.CallChild, x.Find, x.Filter,
 		x.Decode, x.EventTypeConst, x.SchemaConst}
 }

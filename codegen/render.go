@@ -37,6 +37,13 @@ func (p *Package) usesTime() bool {
 		if typeMentionsTime(ev.ResultExpr) {
 			return true
 		}
+		if ev.Method != nil {
+			for _, prm := range ev.Method.Params {
+				if typeMentionsTime(prm.TypeExpr) {
+					return true
+				}
+			}
+		}
 		o := ev.Options
 		for _, d := range []*Duration{o.Timeout, o.HandlerTimeout, o.SlowTimeout, o.HandlerSlowTimeout} {
 			if d != nil && d.D != 0 {
@@ -148,6 +155,7 @@ var fileTmpl = template.Must(template.New("file").Funcs(template.FuncMap{
 	"quote":   strconv.Quote,
 	"goStr":   goString,
 	"str":     func(b []byte) string { return string(b) },
+	"comment": commentLines,
 	"version": func() int { return RuntimeVersion },
 }).Parse(`{{/* see Render */ -}}
 ` + Header + `
@@ -189,7 +197,7 @@ func {{.RegisterEventsFunc}}(reg *abxbus.Registry) error {
 	}
 	return nil
 }
-{{range .Events}}{{$n := .Names}}
+{{range .Events}}{{$n := .Names}}{{if .Method}}{{template "request" .}}{{end}}
 // {{$n.EventTypeConst}} is the event_type of {{.GoName}} events.
 const {{$n.EventTypeConst}} = {{quote .EventType}}
 
@@ -218,7 +226,72 @@ func ({{.GoName}}) EventSpec() abxbus.EventSpec {
 // methods, so that little code is compiled per event (see abxbus.GeneratedEvent).
 var {{$n.Var}} = abxbus.Generated[{{.GoName}}, {{.ResultExpr}}]()
 {{template "on" .}}{{template "emit" .}}{{template "call" .}}{{template "find" .}}{{template "filter" .}}{{template "decode" .}}{{end}}
-{{- define "on"}}{{$n := .Names}}
+{{- range .Services}}{{template "service" .}}{{end}}
+{{- define "request"}}{{$m := .Method}}
+// {{.GoName}} is the request event of {{$m.Service.GoName}}.{{$m.Name}}: {{if $m.Embed}}its payload is the fields of the {{(index $m.Params 0).TypeExpr}} argument{{else if $m.Params}}its payload has one field per parameter (the JSON key is the parameter's name){{else}}its payload is empty{{end}}, and its handlers return {{if $m.Void}}nothing (abxbus.Void){{else}}the method's result{{end}}. {{$m.Service.Names.NewClient}} emits it, {{$m.Service.Names.Register}} handles it.
+{{- with .Doc}}
+//
+{{comment .}}
+{{- end}}
+type {{.GoName}} struct {
+	abxbus.Returns[{{.ResultExpr}}]
+{{- if $m.Embed}}
+	{{(index $m.Params 0).TypeExpr}}
+{{- else}}
+{{- range $m.Params}}
+	{{.Field}} {{.TypeExpr}} ` + "`" + `json:"{{.JSON}}"` + "`" + `
+{{- end}}
+{{- end}}
+	// AbxbusCallID is set by a client that waits for the answer from another process (see
+	// abxbus.ServiceReplies); it is empty within a process.
+	AbxbusCallID string ` + "`" + `json:"abxbus_call_id,omitempty"` + "`" + `
+}
+{{end}}
+{{- define "service"}}{{$s := .}}{{$n := .Names}}
+// {{$n.Client}} implements {{.GoName}} over a bus: each method emits its request event ({{range $i, $m := .Methods}}{{if $i}}, {{end}}{{$m.Event.GoName}}{{end}}) and returns the answer of the implementation registered with {{$n.Register}}, in this process or in another one. Make one with {{$n.NewClient}}. It is safe for concurrent use.
+type {{$n.Client}} struct{ c *abxbus.ServiceClient }
+
+var _ {{.GoName}} = (*{{$n.Client}})(nil)
+
+// {{$n.NewClient}} returns a {{.GoName}} whose methods call the implementation registered with {{$n.Register}}. Each call is request/response: it emits the method's request event on bus, processes it now (queue-jumping when ctx is a handler's context) and returns the implementation's result, or its error as is. ctx bounds the call (the handler keeps running when it ends). No registered implementation is an error matching abxbus.ErrNoResult.
+//
+// With abxbus.ServiceReplies(replies) the implementation may run in another process, reached through a bridge that bus forwards to: each request carries a call id, and the call waits on replies (the bridge's bus) for the abxbus.ServiceReply event with that id; an error then is an *abxbus.ServiceError, matched by errors.Is against the errors its code names. abxbus.ServiceTimeout bounds every call. Errors (wrapping abxbus.ErrInvalidOption): a nil bus, bad options; and those of registering the reply handler.
+func {{$n.NewClient}}(bus *abxbus.Bus, opts ...abxbus.ServiceOption) (*{{$n.Client}}, error) {
+	c, err := abxbus.NewServiceClient(bus, {{quote .GoName}}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &{{$n.Client}}{c: c}, nil
+}
+
+// ServiceClient returns the client's runtime side; its Close unregisters the handler of replies from other processes.
+func (c *{{$n.Client}}) ServiceClient() *abxbus.ServiceClient { return c.c }
+{{range .Methods}}
+// {{.Name}} calls {{$s.GoName}}.{{.Name}} with a {{.Event.GoName}} event (see {{$n.NewClient}}).
+func (c *{{$n.Client}}) {{.Name}}(ctx context.Context{{range .Params}}, {{.Name}} {{.TypeExpr}}{{end}}) {{if .Void}}error{{else}}({{.Event.ResultExpr}}, error){{end}} {
+	callID := c.c.CallID()
+	{{if .Void}}_{{else}}v{{end}}, err := c.c.Call(ctx, {{.Event.Names.Var}}, {{quote .Name}}, callID, {{.Event.GoName}}{ {{- range .Params}}{{.Field}}: {{.Name}}, {{end}}AbxbusCallID: callID})
+{{- if .Void}}
+	return err
+{{- else}}
+	r, _ := v.({{.Event.ResultExpr}})
+	return r, err
+{{- end}}
+}
+{{end}}
+// {{$n.Register}} registers impl on bus as the handler of each {{.GoName}} method's request event, named "{{.GoName}}.<method>" (the name a client in this process recognises its answer by), with opts. A handler calls the method with the request's arguments and returns its result or error; for a client in another process it also emits the abxbus.ServiceReply event on bus (send it on with the bridge the request came from). Off on the returned handlers unregisters them. Errors (wrapping abxbus.ErrInvalidOption): a nil bus or impl; and those of registering a handler (see abxbus.On), after which none is registered.
+func {{$n.Register}}(bus *abxbus.Bus, impl {{.GoName}}, opts ...abxbus.HandlerOption) (*abxbus.ServiceHandlers, error) {
+	return abxbus.RegisterService(bus, {{quote .GoName}}, impl, []abxbus.ServiceMethod{
+{{- range .Methods}}{{$m := .}}
+		{Name: {{quote .Name}}, Event: {{.Event.Names.Var}},
+			CallID: func(p any) string { return p.({{.Event.GoName}}).AbxbusCallID },
+			Serve: func(ctx context.Context, p any) (any, error) {
+				return {{if .Void}}abxbus.Void{}, {{end}}impl.{{.Name}}(ctx{{range .Params}}, p.({{$m.Event.GoName}}).{{.Field}}{{end}})
+			}},
+{{- end}}
+	}, opts)
+}
+{{end}}{{- define "on"}}{{$n := .Names}}
 // {{$n.On}} registers fn as a handler of {{.GoName}} events on bus and returns it (see abxbus.On). fn
 // receives the payload and returns the result. It runs on a goroutine the bus owns: the bus's
 // dispatcher goroutine for a serial handler, a goroutine of its own for a parallel handler or event.
@@ -363,6 +436,19 @@ func (ev *Event) Defaults() [][2]string { return ev.defaults() }
 
 // Describe summarises the event type, version and defaults in words.
 func (ev *Event) Describe() string { return ev.describe() }
+
+// commentLines renders text as `// ` comment lines (blank lines as `//`).
+func commentLines(text string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	for i, l := range lines {
+		if l = strings.TrimRight(l, " \t"); l == "" {
+			lines[i] = "//"
+		} else {
+			lines[i] = "// " + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
 
 // commentWidth is the column at which generated doc comments wrap.
 const commentWidth = 100
