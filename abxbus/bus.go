@@ -29,6 +29,7 @@ type Bus struct {
 	drop        bool
 	detectPaths bool
 	logger      *slog.Logger
+	hooks       *busHooks // middlewares by hook (middleware.go); nil: none
 	global      *slot
 	slot        slot
 
@@ -109,6 +110,11 @@ func New(name string, opts *Options) (*Bus, error) {
 	if b.logger == nil {
 		b.logger = slog.Default()
 	}
+	hooks, err := resolveMiddlewares(opts.Middlewares)
+	if err != nil {
+		return nil, err
+	}
+	b.hooks = hooks
 	d := EventOptions{
 		Timeout:            opts.EventTimeout,
 		SlowTimeout:        opts.EventSlowTimeout,
@@ -254,6 +260,9 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	} else {
 		e.buses = append(e.buses, b)
 	}
+	if b.hooks != nil {
+		e.noteEventLocked(b, evPending)
+	}
 	e.pendingBuses++
 	mode := e.o().Concurrency
 	if mode == "" {
@@ -295,6 +304,9 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		e.x.gates = slices.DeleteFunc(e.x.gates, func(g chan struct{}) bool { return g == gate })
 		e.mu.Unlock()
 		close(gate)
+	}
+	if b.hooks != nil {
+		e.flushHooks()
 	}
 	if parallel != nil {
 		spawnRun(parallel) // acquires nothing: a parallel event needs no slot

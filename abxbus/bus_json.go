@@ -197,7 +197,7 @@ func (h *Handler) encode(buf *bytes.Buffer, b *Bus) {
 // errors. Errors also name what else is wrong: malformed JSON or not an object, an invalid config value
 // or id, a handler or event that does not decode, a handlers_by_key or pending_event_queue entry naming
 // an unknown or completed event. Invalid UTF-8 is read as U+FFFD (see FromJSON). Options in opts
-// (logger, lock domain) apply to the restored bus; nil is fine.
+// (logger, lock domain, middlewares) apply to the restored bus; nil is fine.
 func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 	fail := func(format string, args ...any) (*Bus, error) {
 		return nil, fmt.Errorf("abxbus: bus JSON: "+format, args...)
@@ -224,7 +224,7 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 	cfg := eventDecoder{obj: top, what: "bus JSON"}
 	o := Options{}
 	if opts != nil {
-		o.Logger, o.LockDomain = opts.Logger, opts.LockDomain
+		o.Logger, o.LockDomain, o.Middlewares = opts.Logger, opts.LockDomain, opts.Middlewares
 	}
 	if id := cfg.id("id", false); cfg.err == nil && top["id"] != nil && firstByte(top["id"]) != 'n' {
 		o.ID = id.uuid()
