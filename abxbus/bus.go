@@ -170,6 +170,15 @@ func (b *Bus) String() string {
 	return b.label
 }
 
+// Logger returns the bus's logger (Options.Logger, else slog.Default()), for middlewares and other
+// extensions that report through the bus; nil for an unusable bus.
+func (b *Bus) Logger() *slog.Logger {
+	if !b.usable() {
+		return nil
+	}
+	return b.logger
+}
+
 // Defaults returns the bus-level defaults applied to unset event options at processing time.
 func (b *Bus) Defaults() EventOptions {
 	if !b.usable() {
