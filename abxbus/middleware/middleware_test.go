@@ -280,8 +280,8 @@ type captured struct {
 }
 
 func (c *captured) Enabled(context.Context, slog.Level) bool { return true }
-func (c *captured) WithAttrs([]slog.Attr) slog.Handler      { return c }
-func (c *captured) WithGroup(string) slog.Handler           { return c }
+func (c *captured) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *captured) WithGroup(string) slog.Handler            { return c }
 func (c *captured) Handle(_ context.Context, r slog.Record) error {
 	m := map[string]any{"msg": r.Message, "level": r.Level.String()}
 	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.Any(); return true })
