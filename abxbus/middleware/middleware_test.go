@@ -20,7 +20,12 @@ import (
 	"github.com/typedbus/abxbus-go/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	if path := os.Getenv(walChildEnv); path != "" {
+		walChild(path) // the writer process of TestWALSurvivesKill9: never returns
+	}
+	leakcheck.Main(m)
+}
 
 type Ping struct {
 	abxbus.Returns[int]
