@@ -36,7 +36,7 @@ func walChild(path string) {
 	abxbus.On(b, func(ctx context.Context, o Order) (string, error) { return o.ID, nil })
 	ctx := context.Background()
 	for i := 0; ; i++ {
-		id := strings.Repeat(fmt.Sprint(i%10), (i*7919)%20000)
+		id := strings.Repeat(fmt.Sprint(i%10), (i*7919)%4000)
 		if _, err := abxbus.Call(ctx, b, Order{ID: id}); err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
