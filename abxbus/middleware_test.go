@@ -545,3 +545,107 @@ func TestF242HandlerContextHook(t *testing.T) {
 		t.Errorf("the parent handler's result lists %d children, want 2", len(kids))
 	}
 }
+
+func TestF232HookOrderDestroyQueued(t *testing.T) {
+	ctx := tctx(t)
+	h := newHookLog(t)
+	b, err := abxbus.New("Doomed", &abxbus.Options{Middlewares: []abxbus.Middleware{h}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, p Ping) (int, error) {
+		if p.N == 0 {
+			close(started)
+			<-ctx.Done()
+		}
+		return p.N, nil
+	}, abxbus.WithName("block")))
+	var evs []*abxbus.BaseEvent
+	for i := range 4 {
+		evs = append(evs, must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, b, Ping{N: i})).Base())
+	}
+	<-started
+	b.Destroy(false)
+	for _, e := range evs {
+		if err := e.Wait(ctx); err != nil && !errors.Is(err, abxbus.ErrBusDestroyed) {
+			t.Fatal(err)
+		}
+		h.check(t, e, b)
+	}
+	if n := len(evs[0].Results()); n != 1 {
+		t.Errorf("the running event has %d results", n)
+	}
+}
+
+// forwarder forwards every event from its pending hook to another bus: a hook that changes the
+// lifecycle of the event it is called about (its new bus's hooks queue behind the current one).
+type forwarder struct {
+	to *abxbus.Bus
+	t  *testing.T
+}
+
+func (f forwarder) OnEventChange(b *abxbus.Bus, e *abxbus.BaseEvent, phase abxbus.EventStatus) {
+	if phase == abxbus.EventPending {
+		if _, err := f.to.Emit(context.Background(), e); err != nil {
+			f.t.Errorf("forward from a hook: %v", err)
+		}
+	}
+}
+
+func TestF235HookForwards(t *testing.T) {
+	ctx := tctx(t)
+	h := newHookLog(t)
+	b2 := hookedBus(t, "Two", h, nil)
+	b1 := newBus(t, "One", &abxbus.Options{Middlewares: []abxbus.Middleware{h, forwarder{to: b2, t: t}}, EventConcurrency: abxbus.Parallel})
+	for _, b := range []*abxbus.Bus{b1, b2} {
+		must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, p Ping) (int, error) { return p.N, nil }, abxbus.WithName("on"+b.Name())))
+	}
+	var evs []*abxbus.BaseEvent
+	for i := range 20 {
+		evs = append(evs, must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, b1, Ping{N: i})).Base())
+	}
+	for _, e := range evs {
+		if err := e.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.check(t, e, b1, b2)
+	}
+}
+
+// TestF233HookOrderStress runs many parallel events with parallel handlers, forwarding, timeouts and
+// first-completion on several buses at once, and checks every sequence.
+func TestF233HookOrderStress(t *testing.T) {
+	ctx := tctx(t)
+	h := newHookLog(t)
+	a := hookedBus(t, "SA", h, &abxbus.Options{EventConcurrency: abxbus.Parallel, HandlerConcurrency: abxbus.HandlersParallel, MaxHistorySize: abxbus.Ptr(abxbus.UnlimitedHistory)})
+	c := hookedBus(t, "SB", h, &abxbus.Options{HandlerConcurrency: abxbus.HandlersParallel, Completion: abxbus.CompleteFirst, MaxHistorySize: abxbus.Ptr(abxbus.UnlimitedHistory)})
+	fwdTo(t, a, c)
+	for i := range 3 {
+		must[*abxbus.Handler](t)(abxbus.On(a, func(ctx context.Context, p Ping) (int, error) {
+			if p.N%5 == i {
+				return 0, errors.New("fails")
+			}
+			return p.N, nil
+		}, abxbus.WithName(fmt.Sprint("a", i))))
+		must[*abxbus.Handler](t)(abxbus.On(c, func(ctx context.Context, p Ping) (int, error) {
+			if i > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Duration(p.N%3) * time.Millisecond):
+				}
+			}
+			return p.N + i, nil
+		}, abxbus.WithName(fmt.Sprint("b", i)), abxbus.WithHandlerTimeout(time.Millisecond)))
+	}
+	var evs []*abxbus.BaseEvent
+	for i := range 200 {
+		evs = append(evs, must[*abxbus.Event[Ping, int]](t)(abxbus.Emit(ctx, a, Ping{N: i})).Base())
+	}
+	for _, e := range evs {
+		if err := e.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.check(t, e, a, c)
+	}
+}
