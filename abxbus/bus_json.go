@@ -146,10 +146,11 @@ func (b *Bus) handlersLocked() []*Handler {
 // MarshalJSON encodes the handler's registration record as bus JSON writes it in "handlers" (id,
 // eventbus_name, eventbus_id, event_pattern, handler_name, handler_file_path, handler_timeout and
 // handler_slow_timeout when set, handler_registered_at), the record the TypeScript package writes. A nil
-// Handler, or one not made by a registration, encodes as null. Safe for concurrent use.
+// Handler, or one not made by a registration, is refused with an error wrapping ErrInvalidOption. Safe
+// for concurrent use.
 func (h *Handler) MarshalJSON() ([]byte, error) {
-	if h == nil || h.bus == nil {
-		return []byte("null"), nil
+	if err := h.unusable("MarshalJSON"); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	h.encode(&buf, h.bus)

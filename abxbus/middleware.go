@@ -47,7 +47,8 @@ import (
 // may run concurrently: a middleware with state of its own must be safe for concurrent use.
 //
 // A hook blocks the work that made the change (the handler that follows, the bus dispatcher), so keep
-// hooks short: hand slow work to another goroutine. A hook must not wait for the completion of the
+// hooks short: hand slow work to another goroutine. A hook must return: runtime.Goexit (t.FailNow) in a
+// hook stops the delivery of that event's later hooks and its completion signal. A hook must not wait for the completion of the
 // event it is called about (its own EventCompleted hook comes after it), and on a bus-serial bus it must
 // not wait for another event of the same bus while the current one holds the bus: emit fire-and-forget
 // (the event queues behind the current one). A hook that panics is recovered and logged through the
@@ -115,20 +116,20 @@ func resolveMiddlewares(list []Middleware) (*busHooks, error) {
 		if m == nil {
 			return nil, fmt.Errorf("%w: Options.Middlewares[%d] is nil", ErrInvalidOption, i)
 		}
-		any := false
+		some := false
 		if x, ok := m.(EventChangeHook); ok {
-			h.event, any = append(h.event, x), true
+			h.event, some = append(h.event, x), true
 		}
 		if x, ok := m.(ResultChangeHook); ok {
-			h.result, any = append(h.result, x), true
+			h.result, some = append(h.result, x), true
 		}
 		if x, ok := m.(HandlersChangeHook); ok {
-			h.handlers, any = append(h.handlers, x), true
+			h.handlers, some = append(h.handlers, x), true
 		}
 		if x, ok := m.(HandlerContextHook); ok {
-			h.ctx, any = append(h.ctx, x), true
+			h.ctx, some = append(h.ctx, x), true
 		}
-		if !any {
+		if !some {
 			return nil, fmt.Errorf("%w: Options.Middlewares[%d] (%T) implements none of OnEventChange, OnEventResultChange, OnBusHandlersChange, HandlerContext", ErrInvalidOption, i, m)
 		}
 	}
