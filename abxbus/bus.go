@@ -29,6 +29,7 @@ type Bus struct {
 	drop        bool
 	detectPaths bool
 	logger      *slog.Logger
+	hooks       *busHooks // middlewares by hook (middleware.go); nil: none
 	global      *slot
 	slot        slot
 
@@ -109,6 +110,11 @@ func New(name string, opts *Options) (*Bus, error) {
 	if b.logger == nil {
 		b.logger = slog.Default()
 	}
+	hooks, err := resolveMiddlewares(opts.Middlewares)
+	if err != nil {
+		return nil, err
+	}
+	b.hooks = hooks
 	d := EventOptions{
 		Timeout:            opts.EventTimeout,
 		SlowTimeout:        opts.EventSlowTimeout,
@@ -162,6 +168,15 @@ func (b *Bus) String() string {
 		return "<nil>"
 	}
 	return b.label
+}
+
+// Logger returns the bus's logger (Options.Logger, else slog.Default()), for middlewares and other
+// extensions that report through the bus; nil for an unusable bus.
+func (b *Bus) Logger() *slog.Logger {
+	if !b.usable() {
+		return nil
+	}
+	return b.logger
 }
 
 // Defaults returns the bus-level defaults applied to unset event options at processing time.
@@ -254,6 +269,9 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	} else {
 		e.buses = append(e.buses, b)
 	}
+	if b.hooks != nil {
+		e.noteEventLocked(b, evPending)
+	}
 	e.pendingBuses++
 	mode := e.o().Concurrency
 	if mode == "" {
@@ -295,6 +313,9 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		e.x.gates = slices.DeleteFunc(e.x.gates, func(g chan struct{}) bool { return g == gate })
 		e.mu.Unlock()
 		close(gate)
+	}
+	if b.hooks != nil {
+		e.flushHooks()
 	}
 	if parallel != nil {
 		spawnRun(parallel) // acquires nothing: a parallel event needs no slot

@@ -143,6 +143,20 @@ func (b *Bus) handlersLocked() []*Handler {
 	return out
 }
 
+// MarshalJSON encodes the handler's registration record as bus JSON writes it in "handlers" (id,
+// eventbus_name, eventbus_id, event_pattern, handler_name, handler_file_path, handler_timeout and
+// handler_slow_timeout when set, handler_registered_at), the record the TypeScript package writes. A nil
+// Handler, or one not made by a registration, is refused with an error wrapping ErrInvalidOption. Safe
+// for concurrent use.
+func (h *Handler) MarshalJSON() ([]byte, error) {
+	if err := h.unusable("MarshalJSON"); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	h.encode(&buf, h.bus)
+	return buf.Bytes(), nil
+}
+
 func (h *Handler) encode(buf *bytes.Buffer, b *Bus) {
 	buf.WriteString(`{"id":`)
 	writeJSONString(buf, h.id.uuid())
@@ -197,7 +211,7 @@ func (h *Handler) encode(buf *bytes.Buffer, b *Bus) {
 // errors. Errors also name what else is wrong: malformed JSON or not an object, an invalid config value
 // or id, a handler or event that does not decode, a handlers_by_key or pending_event_queue entry naming
 // an unknown or completed event. Invalid UTF-8 is read as U+FFFD (see FromJSON). Options in opts
-// (logger, lock domain) apply to the restored bus; nil is fine.
+// (logger, lock domain, middlewares) apply to the restored bus; nil is fine.
 func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 	fail := func(format string, args ...any) (*Bus, error) {
 		return nil, fmt.Errorf("abxbus: bus JSON: "+format, args...)
@@ -224,7 +238,7 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 	cfg := eventDecoder{obj: top, what: "bus JSON"}
 	o := Options{}
 	if opts != nil {
-		o.Logger, o.LockDomain = opts.Logger, opts.LockDomain
+		o.Logger, o.LockDomain, o.Middlewares = opts.Logger, opts.LockDomain, opts.Middlewares
 	}
 	if id := cfg.id("id", false); cfg.err == nil && top["id"] != nil && firstByte(top["id"]) != 'n' {
 		o.ID = id.uuid()

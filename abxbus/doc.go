@@ -110,6 +110,15 @@
 // context does not stall the bus once its timeout fires: the dispatcher role moves on without it.
 // [Bus.Destroy] cancels in-flight handlers; [Bus.WaitUntilIdle] waits for the queue to drain.
 //
+// # Middlewares
+//
+// A bus given Options.Middlewares calls their hooks on every lifecycle change: [EventChangeHook] for an
+// event's pending, started and completed on that bus, [ResultChangeHook] for each handler result's,
+// [HandlersChangeHook] for registrations, and [HandlerContextHook] to derive a handler's context (a
+// tracing span, say). Hooks run synchronously in list order with no lock held, one at a time per event,
+// in the order of the changes; a panicking hook is logged and ignored; see [Middleware]. A bus without
+// middlewares pays nothing for them.
+//
 // # History
 //
 // Each bus keeps the events it accepted in a bounded history (default 100), searchable with [Bus.Find],

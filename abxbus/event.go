@@ -209,6 +209,10 @@ type eventExtra struct {
 
 	// jumpLender is set while a handler's Now() is queue-jumping the event: the run whose slots are lent.
 	jumpLender *run
+
+	// hooks is the middleware hook queue (middleware.go); nil until a bus with lifecycle hooks notes a
+	// change of the event.
+	hooks *eventHooks
 }
 
 // noExtra is what xr reads for an event without extra state; never written.
@@ -590,18 +594,35 @@ func (e *BaseEvent) doneLocked() chan struct{} {
 	if e.done == nil {
 		e.done = make(chan struct{})
 		if e.status == evCompleted {
-			close(e.done)
+			if e.signallingLocked() {
+				e.wake = e.done // closed by the wake-up that follows the completion hooks
+			} else {
+				close(e.done)
+			}
 		}
 	}
 	return e.done
+}
+
+// signallingLocked reports whether the event is completed but its completion hooks have not all run
+// yet: waiters still wait (middleware.go); e.mu held.
+func (e *BaseEvent) signallingLocked() bool {
+	return e.x != nil && e.x.hooks != nil && e.x.hooks.signalling
+}
+
+// signalledLocked reports whether the event is completed and its completion signalled; e.mu held.
+func (e *BaseEvent) signalledLocked() bool {
+	return e.status == evCompleted && !e.signallingLocked()
 }
 
 func (e *BaseEvent) firstValidLocked() chan struct{} {
 	x := e.xw()
 	if x.firstValid == nil {
 		x.firstValid = make(chan struct{})
-		if e.hasValid || e.status == evCompleted {
+		if e.hasValid || e.signalledLocked() {
 			close(x.firstValid)
+		} else if e.status == evCompleted {
+			x.wakeValid = x.firstValid // closed by the wake-up that follows the completion hooks
 		}
 	}
 	return x.firstValid
@@ -668,6 +689,9 @@ func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
 	if e.x != nil && e.x.firstValid != nil && !e.hasValid {
 		e.x.wakeValid = e.x.firstValid
 	}
+	if e.x != nil && e.x.hooks != nil {
+		e.x.hooks.signalling = true // waiters wake after the completion hooks (afterComplete)
+	}
 	return true
 }
 
@@ -693,21 +717,51 @@ func (e *BaseEvent) afterComplete() {
 	parent := e.lr().parent
 	blocks := e.blocksParent
 	e.emitCtx = nil // F150: release the captured context
-	wake := [2]chan struct{}{e.wake, nil}
-	e.wake = nil
-	if e.x != nil {
-		wake[1], e.x.wakeValid = e.x.wakeValid, nil
-	}
-	w := e.waiter
-	if w != nil && w.armed {
-		w.armed, e.waiter = false, nil
+	hooked := e.x != nil && e.x.hooks != nil
+	var wake [2]chan struct{}
+	var w *nowWaiter
+	if hooked {
+		e.noteCompletedLocked()
 	} else {
-		w = nil
+		wake, w = e.takeWakeLocked()
 	}
 	e.mu.Unlock()
 	for _, b := range buses {
 		b.onEventCompleted(e)
 	}
+	if hooked {
+		// Completion is signalled after the completion hooks (and any earlier hooks still being
+		// delivered by another goroutine): the wake-up is the last note of the queue.
+		e.mu.Lock()
+		e.x.hooks.q = append(e.x.hooks.q, hookNote{wake: true})
+		e.mu.Unlock()
+		e.flushHooks()
+	} else {
+		wakeWaiters(wake, w)
+	}
+	if parent != nil && blocks {
+		parent.checkComplete()
+	}
+}
+
+// takeWakeLocked takes what completion must wake: the done and first-valid channels to close and the
+// armed pooled waiter; e.mu held.
+func (e *BaseEvent) takeWakeLocked() (wake [2]chan struct{}, w *nowWaiter) {
+	wake[0], e.wake = e.wake, nil
+	if e.x != nil {
+		wake[1], e.x.wakeValid = e.x.wakeValid, nil
+	}
+	w = e.waiter
+	if w != nil && w.armed {
+		w.armed, e.waiter = false, nil
+	} else {
+		w = nil
+	}
+	return wake, w
+}
+
+// wakeWaiters closes the completion channels and wakes the pooled waiter (afterComplete).
+func wakeWaiters(wake [2]chan struct{}, w *nowWaiter) {
 	for _, ch := range wake {
 		if ch != nil {
 			close(ch)
@@ -715,9 +769,6 @@ func (e *BaseEvent) afterComplete() {
 	}
 	if w != nil {
 		w.wake()
-	}
-	if parent != nil && blocks {
-		parent.checkComplete()
 	}
 }
 

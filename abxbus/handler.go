@@ -417,6 +417,9 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		b.byType[pattern] = append(b.byType[pattern], h)
 	}
 	b.mu.Unlock()
+	if b.hooks != nil {
+		b.handlersChanged(true, h)
+	}
 	return h, nil
 }
 
@@ -430,8 +433,12 @@ func (b *Bus) Off(h *Handler) bool {
 		return false
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.removeLocked(h)
+	ok := b.removeLocked(h)
+	b.mu.Unlock()
+	if ok && b.hooks != nil {
+		b.handlersChanged(false, h)
+	}
+	return ok
 }
 
 // OffID unregisters the handler with the given id; it reports whether one was registered.
@@ -440,9 +447,13 @@ func (b *Bus) OffID(id ID) bool {
 		return false
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	h, ok := b.handlerIDs[id]
-	return ok && b.removeLocked(h)
+	ok = ok && b.removeLocked(h)
+	b.mu.Unlock()
+	if ok && b.hooks != nil {
+		b.handlersChanged(false, h)
+	}
+	return ok
 }
 
 // OffPattern unregisters every handler of a pattern (an event type, or "*" for the wildcard handlers)
@@ -452,20 +463,23 @@ func (b *Bus) OffPattern(pattern string) int {
 		return 0
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	var list []*Handler
 	if pattern == "*" {
 		list = b.wildcard
 	} else {
 		list = b.byType[pattern]
 	}
-	n := 0
+	var removed []*Handler
 	for _, h := range slices.Clone(list) {
 		if b.removeLocked(h) {
-			n++
+			removed = append(removed, h)
 		}
 	}
-	return n
+	b.mu.Unlock()
+	if b.hooks != nil {
+		b.handlersChanged(false, removed...)
+	}
+	return len(removed)
 }
 
 func (b *Bus) removeLocked(h *Handler) bool {

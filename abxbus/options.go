@@ -162,8 +162,14 @@ type Options struct {
 	// the same non-empty name share a separate global-serial slot.
 	LockDomain string
 
-	// Logger receives slow-event/slow-handler warnings and history-drop warnings. nil: slog.Default().
+	// Logger receives slow-event/slow-handler warnings, history-drop warnings and the panics of
+	// middleware hooks. nil: slog.Default().
 	Logger *slog.Logger
+
+	// Middlewares observe and extend the bus through lifecycle hooks, called in this order (see
+	// Middleware). Each entry must implement at least one hook interface; New refuses a nil entry or
+	// one that implements none with an error matching ErrInvalidOption. nil: none, at no cost.
+	Middlewares []Middleware
 }
 
 // UnlimitedHistory is the MaxHistorySize value for an unbounded history.

@@ -368,6 +368,10 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 		e.status = evStarted
 		e.startedAt = t
 	}
+	hooked := r.bus.hooks != nil
+	if hooked {
+		e.noteEventLocked(r.bus, evStarted)
+	}
 	n := len(r.handlers)
 	if n == 1 && !e.inlineUsed && len(e.results) == 0 {
 		// e.results gets the same result appended below: both lists share e.resultsBuf (appends to
@@ -395,6 +399,9 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 				r.terminal++
 			} else {
 				old.status, old.startedAt, old.completedAt = ResultPending, 0, 0
+				if hooked {
+					e.noteResultLocked(old, evPending)
+				}
 			}
 			continue
 		}
@@ -403,6 +410,9 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 		res.id = newIDAt(tick()) // each id its own timestamp (ids.go)
 		res.status = ResultPending
 		e.results = append(e.results, res)
+		if hooked {
+			e.noteResultLocked(res, evPending)
+		}
 	}
 	if d := r.opts.Timeout; d > 0 {
 		r.deadline = t + int64(d)
@@ -429,6 +439,9 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 		next, fin = r.advanceLocked()
 	}
 	e.mu.Unlock()
+	if hooked {
+		e.flushHooks()
+	}
 	r.cascade(cascade)
 	if parallel {
 		for _, res := range r.results[1:] {
@@ -514,6 +527,9 @@ func (r *run) startLocked(res *EventResult, t int64) {
 	res.status = ResultStarted
 	res.startedAt = t
 	r.running++
+	if r.bus.hooks != nil {
+		r.ev.noteResultLocked(res, evStarted)
+	}
 	h := res.handler
 	h.mu.Lock()
 	ht, hs := h.timeout, h.slowTimeout
@@ -567,7 +583,11 @@ func (r *run) call(res *EventResult) (v any, err error) {
 		returned = true
 		return nil, fmt.Errorf("%w: handler %s was restored from JSON and no function was registered with its id", ErrInvalidOption, res.handler.Label())
 	}
-	v, err = fn((*handlerCtx)(res), r.ev)
+	var ctx context.Context = (*handlerCtx)(res)
+	if h := r.bus.hooks; h != nil && len(h.ctx) > 0 {
+		ctx = r.handlerContext(ctx, res)
+	}
+	v, err = fn(ctx, r.ev)
 	returned = true
 	return v, err
 }
@@ -607,6 +627,9 @@ func (r *run) settleChecked(res *EventResult, v any, null bool, err error) (next
 	next, fin = r.advanceLocked()
 	e.mu.Unlock()
 	res.cancel(context.Canceled)
+	if r.bus.hooks != nil {
+		e.flushHooks()
+	}
 	r.cascade(cascade)
 	return next, fin, true
 }
@@ -619,6 +642,10 @@ func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err erro
 	}
 	r.terminal++
 	res.completedAt = t
+	if r.bus.hooks != nil {
+		// Noted before the fields are set: they are read by the hook after the lock is released.
+		r.ev.noteResultLocked(res, evCompleted)
+	}
 	if err != nil {
 		res.status, res.err, res.value, res.null = ResultError, err, nil, true
 		return
@@ -792,6 +819,9 @@ func (r *run) stop(cause error, kind stopKind) {
 	r.stopLocked(cause, kind, &cascade)
 	next, fin := r.advanceLocked()
 	e.mu.Unlock()
+	if r.bus.hooks != nil {
+		e.flushHooks()
+	}
 	r.cascade(cascade)
 	if fin || next != nil {
 		go func() {
@@ -874,6 +904,9 @@ func (r *run) onAlarm() {
 	r.rescheduleLocked(next, t)
 	nextRes, fin := r.advanceLocked()
 	e.mu.Unlock()
+	if r.bus.hooks != nil {
+		e.flushHooks()
+	}
 	for _, w := range warns {
 		r.bus.logger.Warn(w, "bus", r.bus.label, "event", e.label())
 	}

@@ -89,6 +89,9 @@ func (e *BaseEvent) waiterLocked() *nowWaiter {
 	}
 	w := waiterPool.Get().(*nowWaiter)
 	e.waiter = w
+	if e.status == evCompleted {
+		w.armed = true // completed, waking after its completion hooks (middleware.go)
+	}
 	return w
 }
 

@@ -85,11 +85,95 @@ func (e *BaseEvent) LogTree() string {
 	return strings.TrimSuffix(w.buf.String(), "\n")
 }
 
+// LogTreeOf renders events that are not linked in this process (decoded from a WAL, a JSONL bridge file
+// or other JSON) as a causality tree in the format of Bus.LogTree, with header "📊 Event History Tree
+// for <title>". The events are linked by their ids: an event's parent is the listed event named by its
+// event_parent_id, a handler's children are the listed events its result's event_children names, then
+// the listed children it emitted (event_emitted_by_handler_id) not named there; the rest of an event's
+// children follow its results. An id listed more than once stands for its last occurrence (a WAL holds
+// one line per bus an event completed on; the last is the most complete). Roots are the events whose
+// parent is not listed, in event_created_at order; nil entries are skipped. In-process links (events
+// that are live here) are followed too. An empty list renders as "(No events in history)".
+func LogTreeOf(title string, events []*BaseEvent) string {
+	w := treeWriter{visited: map[*BaseEvent]bool{}, ids: map[ID]*BaseEvent{}, kids: map[ID][]*BaseEvent{}}
+	var order []*BaseEvent
+	for _, e := range events {
+		if e == nil || e.id.IsZero() {
+			continue
+		}
+		if _, dup := w.ids[e.id]; !dup {
+			order = append(order, e)
+		}
+		w.ids[e.id] = e
+	}
+	for i, e := range order {
+		order[i] = w.ids[e.id]
+	}
+	slices.SortStableFunc(order, func(x, y *BaseEvent) int { return cmpInt64(x.createdAt, y.createdAt) })
+	var roots []*BaseEvent
+	for _, e := range order {
+		if p := e.ParentID(); p.IsZero() || p == e.id || w.ids[p] == nil {
+			roots = append(roots, e)
+		} else {
+			w.kids[p] = append(w.kids[p], e)
+		}
+	}
+	if len(roots) == 0 {
+		return "(No events in history)"
+	}
+	w.buf.WriteString("📊 Event History Tree for " + title + "\n")
+	w.buf.WriteString(treeRule + "\n")
+	for i, e := range roots {
+		w.event(e, "", i == len(roots)-1)
+	}
+	w.buf.WriteString(treeRule)
+	return w.buf.String()
+}
+
 const treeRule = "================================================================================"
 
 type treeWriter struct {
 	buf     bytes.Buffer
 	visited map[*BaseEvent]bool
+	// set by LogTreeOf: the listed events by id and by parent id (creation order)
+	ids  map[ID]*BaseEvent
+	kids map[ID][]*BaseEvent
+}
+
+// linkByIDs adds to rows and loose the listed children of e that in-process links do not give
+// (LogTreeOf); e.mu held.
+func (w *treeWriter) linkByIDs(e *BaseEvent, rows []treeRow, loose []*BaseEvent) []*BaseEvent {
+	claimed := map[*BaseEvent]bool{}
+	for i := range rows {
+		for _, c := range rows[i].children {
+			claimed[c] = true
+		}
+		if wire := rows[i].res.wire; wire != nil {
+			for _, id := range wire.childIDs {
+				if c := w.ids[id]; c != nil && !claimed[c] && c != e {
+					rows[i].children = append(rows[i].children, c)
+					claimed[c] = true
+				}
+			}
+		}
+	}
+	for _, c := range loose {
+		claimed[c] = true
+	}
+	for _, c := range w.kids[e.id] {
+		if claimed[c] {
+			continue
+		}
+		claimed[c] = true
+		by := c.EmittedByHandlerID()
+		i := slices.IndexFunc(rows, func(r treeRow) bool { return !by.IsZero() && r.res.handler != nil && r.res.handler.id == by })
+		if i >= 0 {
+			rows[i].children = append(rows[i].children, c)
+		} else {
+			loose = append(loose, c)
+		}
+	}
+	return loose
 }
 
 type treeRow struct {
@@ -122,6 +206,9 @@ func (w *treeWriter) event(e *BaseEvent, indent string, last bool) {
 		if !fromHandlers[c] {
 			loose = append(loose, c)
 		}
+	}
+	if w.ids != nil {
+		loose = w.linkByIDs(e, rows, loose)
 	}
 	e.mu.Unlock()
 

@@ -2,6 +2,7 @@ package abxbus_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -252,5 +253,42 @@ func TestLogTreeInFlightF207(t *testing.T) {
 	idle(t, b)
 	if got := treeNormalise(o.Base().LogTree()); !strings.HasPrefix(got, "└── ✅ Order#xxxx [HH:MM:SS.mmm (d.ddds)]\n    ├── ✅ LiveBus#xxxx.first#xxxx [HH:MM:SS.mmm (d.ddds)] → \"ok\"") {
 		t.Fatalf("completed event tree:\n%s", got)
+	}
+}
+
+// LogTreeOf renders decoded events (a WAL, a JSONL file) as Bus.LogTree renders the live history
+// (F204-F210): the same lines, linked by ids instead of in-process pointers.
+func TestF204LogTreeOfDecoded(t *testing.T) {
+	ctx := tctx(t)
+	b := newBus(t, "TreeBus", nil)
+	must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, p Parent) (string, error) {
+		if _, err := abxbus.CallChild(ctx, Kid{N: 1}); err != nil {
+			return "", err
+		}
+		if _, err := abxbus.EmitChild(ctx, abxbus.NewEvent(Side{Tag: "bg"}).Base()); err != nil {
+			return "", err
+		}
+		return "parent-done", nil
+	}, abxbus.WithName("onParent")))
+	must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, k Kid) (int, error) { return k.N + 1, nil }, abxbus.WithName("onKid")))
+	must[*abxbus.Handler](t)(abxbus.On(b, func(ctx context.Context, s Side) (string, error) { return "", errors.New("side failed") }, abxbus.WithName("onSide")))
+	for range 2 {
+		if _, err := abxbus.Call(ctx, b, Parent{Name: "p"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idle(t, b)
+	live := b.LogTree()
+	var decoded []*abxbus.BaseEvent
+	hist := b.History()
+	for i := len(hist) - 1; i >= 0; i-- { // any order: LogTreeOf sorts by creation
+		d := must[*abxbus.BaseEvent](t)(abxbus.FromJSON(must[[]byte](t)(hist[i].ToJSON())))
+		decoded = append(decoded, d, d) // an id listed twice stands for one event
+	}
+	if got := abxbus.LogTreeOf(b.Label(), decoded); got != live {
+		t.Errorf("LogTreeOf decoded:\n%s\nwant (Bus.LogTree):\n%s", got, live)
+	}
+	if got := abxbus.LogTreeOf("x", nil); got != "(No events in history)" {
+		t.Errorf("empty: %q", got)
 	}
 }

@@ -71,7 +71,7 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		// not it has completed already.
 		e.blocksParent = true
 	}
-	if e.status == evCompleted || first && e.hasValid { // also a completed event decoded from JSON
+	if e.signalledLocked() || first && e.hasValid { // also a completed event decoded from JSON
 		err := e.xr().failErr
 		e.mu.Unlock()
 		return err
