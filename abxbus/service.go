@@ -436,6 +436,8 @@ func RegisterService(b *Bus, service string, impl any, methods []ServiceMethod, 
 					return
 				}
 				serviceReply(b, service, m.Name, id, nil, fmt.Errorf("%w: %v", ErrHandlerPanic, rec))
+				// The method's own panic continues to the bus, which recovers it and records it on the
+				// result as an EventHandlerPanicError, as for any handler.
 				panic(rec)
 			}()
 			r, err := m.Serve(ctx, p)

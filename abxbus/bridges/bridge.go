@@ -120,20 +120,21 @@ var (
 )
 
 // Register makes a bridge package's Opener available to Open under scheme (lower case, without
-// "://"), as database/sql drivers do; bridge packages call it from init. It panics when scheme is
-// empty, open is nil or the scheme is already registered: those are programming errors of a bridge
-// package, found when its package initialises.
-func Register(scheme string, open Opener) {
+// "://"), as database/sql drivers do; bridge packages call it from init. It returns an error matching
+// abxbus.ErrInvalidOption, and registers nothing, when scheme is empty, open is nil or the scheme is
+// already registered.
+func Register(scheme string, open Opener) error {
 	if scheme == "" || open == nil {
-		panic("bridges: Register with an empty scheme or a nil Opener")
+		return fmt.Errorf("%w: bridges.Register: empty scheme or nil Opener", abxbus.ErrInvalidOption)
 	}
 	scheme = strings.ToLower(scheme)
 	openersMu.Lock()
 	defer openersMu.Unlock()
 	if _, dup := openers[scheme]; dup {
-		panic("bridges: Register called twice for scheme " + scheme)
+		return fmt.Errorf("%w: bridges.Register: scheme %q is already registered", abxbus.ErrInvalidOption, scheme)
 	}
 	openers[scheme] = open
+	return nil
 }
 
 // Schemes returns the registered schemes, sorted.

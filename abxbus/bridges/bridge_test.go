@@ -28,8 +28,12 @@ func TestOpenDispatchesByScheme(t *testing.T) {
 		got, gotOpts = u, o
 		return nil, errors.New("opened")
 	}
-	bridges.Register("test-scheme-a", open)
-	bridges.Register("file", open)
+	if err := bridges.Register("test-scheme-a", open); err != nil {
+		t.Fatal(err)
+	}
+	if err := bridges.Register("file", open); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := bridges.Open(context.Background(), "TEST-SCHEME-A://host/x?y=1", &bridges.OpenOptions{Name: "n", Listen: true}); err == nil || err.Error() != "opened" {
 		t.Fatalf("err = %v", err)
 	}
@@ -39,10 +43,13 @@ func TestOpenDispatchesByScheme(t *testing.T) {
 	if _, err := bridges.Open(context.Background(), "rel/dir/events.jsonl", nil); err == nil || got.Scheme != "file" || got.Path != "rel/dir/events.jsonl" {
 		t.Fatalf("plain path: %v %v", got, err)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Fatal("second Register of a scheme did not panic")
-		}
-	}()
-	bridges.Register("test-scheme-a", open)
+	if err := bridges.Register("TEST-SCHEME-A", open); !errors.Is(err, abxbus.ErrInvalidOption) || !strings.Contains(err.Error(), `"test-scheme-a"`) {
+		t.Fatalf("second Register of a scheme: err = %v, want ErrInvalidOption naming it", err)
+	}
+	if err := bridges.Register("", open); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("empty scheme: err = %v", err)
+	}
+	if err := bridges.Register("test-scheme-b", nil); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("nil opener: err = %v", err)
+	}
 }

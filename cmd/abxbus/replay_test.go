@@ -104,13 +104,16 @@ func TestReplayCommand(t *testing.T) {
 func TestReplayCommandTo(t *testing.T) {
 	path, _ := writeWAL(t)
 	dst := filepath.Join(t.TempDir(), "out.jsonl")
-	bridges.Register("replaytest", func(ctx context.Context, addr *url.URL, opts bridges.OpenOptions) (bridges.Bridge, error) {
+	err := bridges.Register("replaytest", func(ctx context.Context, addr *url.URL, opts bridges.OpenOptions) (bridges.Bridge, error) {
 		br, err := jsonl.New(dst, nil)
 		if err != nil {
 			return nil, err
 		}
 		return featureless{br}, nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out, errOut bytes.Buffer
 	if code := runMain(context.Background(), []string{"replay", path, "--to", "replaytest://x"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
