@@ -64,12 +64,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&since, "since", "replay only events created at or after this RFC 3339 time")
 	fs.Var(&until, "until", "replay only events created before this RFC 3339 time")
 	to := fs.String("to", "", "forward the replayed events to the bridge at this address (bridges.Open) instead of printing them")
-	path, rest := splitFirstArg(args)
-	if err := fs.Parse(rest); err != nil {
+	path, err := parseFileArgs(fs, args)
+	if err != nil {
 		return err
-	}
-	if path == "" && fs.NArg() == 1 {
-		path = fs.Arg(0)
 	}
 	if path == "" || fs.NArg() > 1 {
 		return errors.New("usage: abxbus replay WAL [--type PATTERN]... [--since T] [--until T] [--to ADDRESS]")

@@ -22,12 +22,9 @@ func init() {
 func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tree", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path, rest := splitFirstArg(args)
-	if err := fs.Parse(rest); err != nil {
+	path, err := parseFileArgs(fs, args)
+	if err != nil {
 		return err
-	}
-	if path == "" && fs.NArg() == 1 {
-		path = fs.Arg(0)
 	}
 	if path == "" || fs.NArg() > 1 {
 		return errors.New("usage: abxbus tree FILE")
@@ -51,4 +48,17 @@ func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout, abxbus.LogTreeOf(filepath.Base(path), events))
 	return nil
+}
+
+// parseFileArgs parses a subcommand's flags with its one file argument before or after them, and
+// returns the file ("" when there is none; the caller checks fs.NArg for extra arguments).
+func parseFileArgs(fs *flag.FlagSet, args []string) (string, error) {
+	path, rest := splitFirstArg(args)
+	if err := fs.Parse(rest); err != nil {
+		return "", err
+	}
+	if path == "" && fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	return path, nil
 }
