@@ -50,6 +50,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -328,6 +329,11 @@ func (br *Bridge) deliver(ctx context.Context, line []byte, offset int64) error 
 	e, err := decodeLine(line, br.opts.Registry)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(e.Path(), br.bus.Label()) {
+		// This bus's own event written back (bidirectional wiring): the bus would not accept it, so it
+		// would never complete. It is handled: skip it (with a cursor, its position is saved).
+		return nil
 	}
 	limit := br.opts.QueueSize
 	for len(br.inflight) > 0 {
