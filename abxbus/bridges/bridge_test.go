@@ -55,7 +55,9 @@ func TestOpenDispatchesByScheme(t *testing.T) {
 }
 
 func TestOpenRefusesASchemeRegisteredTwice(t *testing.T) {
-	first := func(context.Context, *url.URL, bridges.OpenOptions) (bridges.Bridge, error) { return nil, errors.New("first") }
+	first := func(context.Context, *url.URL, bridges.OpenOptions) (bridges.Bridge, error) {
+		return nil, errors.New("first")
+	}
 	if err := bridges.Register("test-scheme-dup", first); err != nil {
 		t.Fatal(err)
 	}

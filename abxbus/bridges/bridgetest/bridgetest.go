@@ -514,7 +514,7 @@ func (s *suite) concurrentEmit(t *testing.T) {
 					return
 				}
 				if err := p.Emitter.Emit(ctx, e); err != nil {
-					errs <- fmt.Errorf("Emit of seq %d: %w", i, err)
+					errs <- fmt.Errorf("emit of seq %d: %w", i, err)
 					return
 				}
 			}
@@ -648,12 +648,12 @@ func (s *suite) startConcurrent(t *testing.T) {
 			<-gate
 			if i == 7 {
 				if _, err := p.Listener.On(PingType, c.handler); err != nil {
-					errs <- fmt.Errorf("On: %w", err)
+					errs <- fmt.Errorf("on: %w", err)
 				}
 				return
 			}
 			if err := p.Listener.Start(); err != nil {
-				errs <- fmt.Errorf("Start: %w", err)
+				errs <- fmt.Errorf("start: %w", err)
 			}
 		})
 	}

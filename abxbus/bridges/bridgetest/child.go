@@ -209,7 +209,7 @@ func (s *suite) durableKill9(t *testing.T) {
 	go func() {
 		for i := range half {
 			if err := p.Emitter.Emit(ctx, newPing(c.run, i, "")); err != nil {
-				emitDone <- fmt.Errorf("Emit of seq %d: %w", i, err)
+				emitDone <- fmt.Errorf("emit of seq %d: %w", i, err)
 				return
 			}
 			if i%8 == 0 {
