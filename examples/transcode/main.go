@@ -20,9 +20,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
@@ -43,7 +45,10 @@ func main() {
 	if name := os.Getenv(envWorker); name != "" {
 		err = worker(name, os.Getenv(envQueue), os.Getenv(envSlots))
 	} else {
-		err = run(os.Stdout)
+		// Ctrl-C reaches the workers too (one process group); run then ends its calls and cleans up.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = run(ctx, os.Stdout)
+		stop()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "transcode:", err)
@@ -53,8 +58,8 @@ func main() {
 
 // run starts two workers, sends them the jobs at once (job i to worker i%2), prints the answers and
 // checks, from the meter, that no more than encoderSlots encodes ran at any moment.
-func run(w io.Writer) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+func run(ctx context.Context, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	out := &lines{w: w}
 

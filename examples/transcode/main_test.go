@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"regexp"
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 // and the workers and the scratch directory are gone afterwards.
 func TestRun(t *testing.T) {
 	var out strings.Builder
-	if err := run(&out); err != nil {
+	if err := run(context.Background(), &out); err != nil {
 		t.Fatalf("run: %v\noutput:\n%s", err, out.String())
 	}
 	got := out.String()
