@@ -67,7 +67,7 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir) // deferred first, so it runs after the workers are gone
+	defer os.RemoveAll(dir) // deferred before the workers' stop, so it runs after they are gone
 	exe, err := os.Executable()
 	if err != nil {
 		return err
