@@ -18,8 +18,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 all: test
 
 ## demo: run the main example program (a checkout workflow on a real bus), the generated-events
-## example (events declared as Go types, used through the helpers abxbus-gen writes) and the transcode
-## example (retried handlers in two processes sharing a multiprocess semaphore) and the service example
+## example (events declared as Go types, used through the helpers abxbus-gen writes), the transcode
+## example (a generated Encoder client calling two worker processes over JSONL queues, their retried
+## handlers sharing two encoder slots through a multiprocess semaphore) and the service example
 ## (an existing Go interface moved onto a bus and across a JSONL bridge by a generated client)
 demo:
 	$(GO) run ./examples/checkout
