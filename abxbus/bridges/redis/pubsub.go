@@ -102,6 +102,10 @@ func (br *Bridge) runPubSub(ctx context.Context, ps *goredis.PubSub) {
 			if m.Channel != br.channel {
 				continue
 			}
+			if br.onRaw != nil {
+				br.onRaw(m.Payload)
+				continue
+			}
 			inflight = br.deliverPubSub(ctx, inflight, m.Payload)
 			if inflight == nil && ctx.Err() != nil {
 				return

@@ -169,7 +169,15 @@ type Bridge struct {
 	sub     *goredis.PubSub // pub/sub listener
 	reader  *goredis.Client // streams listener (blocking reads)
 	closers []func()        // run by Close after cancel
-	emitted map[string]struct{}
+
+	deliverFn func(ctx context.Context, it *item) func(ctx context.Context) (error, bool) // streams: replaces the bus delivery (Server)
+	onRaw     func(payload string)                                                        // pub/sub: replaces the bus delivery (Client)
+}
+
+func (br *Bridge) isClosed() bool {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	return br.closed
 }
 
 // New creates a bridge on the Redis server and channel that address names

@@ -46,6 +46,7 @@ func DeliveryFrom(ctx context.Context) (Delivery, bool) {
 type item struct {
 	id         string
 	raw        string
+	values     map[string]any
 	deliveries int
 	e          *abxbus.BaseEvent // nil: refused, goes to the dead letter at once
 	refused    error
@@ -73,6 +74,9 @@ type consumer struct {
 func (br *Bridge) startStreams(ctx context.Context) (func(context.Context), error) {
 	c := br.newConsumer(br.stream, br.dead, br.opts.Group, br.opts.Consumer)
 	c.deliver = br.deliverStream
+	if br.deliverFn != nil {
+		c.deliver = br.deliverFn
+	}
 	if err := c.ensureGroup(ctx); err != nil {
 		c.reader.Close()
 		return nil, err
@@ -261,7 +265,7 @@ func (c *consumer) items(ctx context.Context, msgs []goredis.XMessage, redeliver
 			}
 		}
 		raw, ok := m.Values[fieldEvent].(string)
-		it.raw = raw
+		it.raw, it.values = raw, m.Values
 		if !ok {
 			if m.Values == nil { // deleted or trimmed while pending: nothing left to deliver
 				it.refused = errors.New("the entry was deleted or trimmed from the stream")
