@@ -3,11 +3,17 @@ package redis_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +26,69 @@ func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) != "" { // the test binary re-executed as a worker process
 		os.Exit(workerMain())
 	}
-	leakcheck.Main(m)
+	flag.Parse()
+	stop := startExampleServer()
+	code := m.Run()
+	stop()
+	if code == 0 {
+		if err := leakcheck.Check(5 * time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// exampleAddr is the address of the redis-server the examples use (started by TestMain).
+var exampleAddr string
+
+// redisURL returns the address of a Redis server for the examples.
+func redisURL() string { return exampleAddr }
+
+// startExampleServer starts a redis-server for the examples on a free loopback port. Without the
+// binary the examples are left out of the run (or, where servers are mandatory, the run fails).
+func startExampleServer() (stop func()) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if on, _ := strconv.ParseBool(os.Getenv(testservers.RequireEnv)); on {
+			fmt.Fprintln(os.Stderr, "redis-server is not installed and the servers are mandatory here (apt-get install redis-server)")
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "redis-server is not installed: the examples are not run")
+		if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
+			f.Value.Set("^(Test|Fuzz)")
+		}
+		return func() {}
+	}
+	dir, err := os.MkdirTemp("", "abxbus-redis-examples")
+	if err != nil {
+		panic(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "",
+		"--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		panic(err)
+	}
+	exampleAddr = "redis://127.0.0.1:" + strconv.Itoa(port)
+	for range 200 {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
 }
 
 // Ping is the test event.
