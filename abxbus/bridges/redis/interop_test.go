@@ -153,7 +153,7 @@ func TestInteropTSListenerUnaffectedByStreamsAndCalls(t *testing.T) {
 	srv := startRedis(t, false)
 	ctx := ctxT(t, 60*time.Second)
 	wait := tsListener(t, ctx, srv.URL(), 1, 500*time.Millisecond) // channel abxbus_events
-	st := streamsBridge(t, srv.URL(), "g", "w", nil)                 // stream abxbus_events
+	st := streamsBridge(t, srv.URL(), "g", "w", nil)               // stream abxbus_events
 	emitN(t, ctx, st, 0, 10)
 	startCallServer(t, srv.URL())
 	cl, err := redisbridge.NewClient(srv.URL(), &redisbridge.ClientOptions{Logger: quiet()})
