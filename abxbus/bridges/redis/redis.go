@@ -239,6 +239,11 @@ func newFromURL(u *url.URL, o Options) (*Bridge, error) {
 		}
 		copts = &c
 	}
+	if registerErr != nil {
+		registerOnce.Do(func() {
+			o.Logger.Warn("[abxbus] redis bridge: bridges.Open does not reach this package", "error", registerErr)
+		})
+	}
 	br := &Bridge{opts: o, channel: channel, copts: copts}
 	br.label = fmt.Sprintf("redis://%s/%d/%s", copts.Addr, db, channel)
 	br.stream = o.Stream
@@ -459,8 +464,11 @@ func init() {
 	}
 }
 
-// registerErr keeps a failed registration (another package took the scheme) for Open to report.
-var registerErr error
+// registerErr keeps a failed registration (another package took the scheme); New logs it once.
+var (
+	registerErr  error
+	registerOnce sync.Once
+)
 
 // RegisterError returns the error of registering the "redis" and "rediss" schemes with bridges.Open
 // when the package was loaded (another package had taken a scheme), or nil.
