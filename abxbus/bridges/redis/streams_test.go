@@ -210,3 +210,36 @@ func TestStreamsWorkerKilledAndRestarted(t *testing.T) {
 		t.Fatalf("lost events: %v", c)
 	}
 }
+
+// Two worker processes split one group; one is killed with SIGKILL mid-stream and not restarted: the
+// other claims what the dead one had not acknowledged (after ClaimIdle) and handles the rest, so
+// nothing is lost.
+func TestStreamsTwoWorkersOneKilled(t *testing.T) {
+	srv := startRedis(t, false)
+	ctx := ctxT(t, 60*time.Second)
+	url := srv.URL() + "/0/two"
+	dir := t.TempDir()
+	specs := []workerSpec{
+		{url: url, group: "g", consumer: "w1", out: filepath.Join(dir, "w1.out"), claim: 300 * time.Millisecond, delay: 2 * time.Millisecond},
+		{url: url, group: "g", consumer: "w2", out: filepath.Join(dir, "w2.out"), claim: 300 * time.Millisecond, delay: 2 * time.Millisecond},
+	}
+	w1, w2 := startWorker(t, specs[0]), startWorker(t, specs[1])
+	send := streamsBridge(t, url, "g", "producer", nil)
+	emitted := emitN(t, ctx, send, 0, 400)
+	for len(readSeqs(t, specs[0].out)) < 50 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	w1.kill()
+	emitted = append(emitted, emitN(t, ctx, send, 400, 200)...)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(distinct(readSeqs(t, specs[0].out, specs[1].out))) < len(emitted) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	w2.stop(t)
+	a, b := readSeqs(t, specs[0].out), readSeqs(t, specs[1].out)
+	c := countOf(emitted, append(a, b...))
+	t.Logf("2 workers in one group, w1 killed -9: %v; w1 handled %d, w2 %d", c, len(a), len(b))
+	if c.lost != 0 {
+		t.Fatalf("lost: %v", c)
+	}
+}
