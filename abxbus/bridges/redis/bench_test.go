@@ -97,3 +97,38 @@ func benchMode(b *testing.B, base string, mode redisbridge.Mode, workers int) {
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkCall: one caller, sequential typed calls to a server in the same process over Redis.
+func BenchmarkCall(b *testing.B) {
+	srv := startRedis(b, false)
+	bus, _ := abxbus.New("Calc", nil)
+	defer bus.Destroy(true)
+	abxbus.On(bus, func(ctx context.Context, p Add) (int, error) { return p.A + p.B, nil })
+	s, err := redisbridge.NewServer(srv.URL(), bus, &redisbridge.ServerOptions{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	cl, err := redisbridge.NewClient(srv.URL(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if v, err := redisbridge.Call(ctx, cl, Add{A: i, B: 1}); err != nil || v != i+1 {
+			b.Fatal(v, err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
