@@ -370,8 +370,11 @@ var errClientClosed = errors.New("redis call client closed")
 // CallEvent sends e (as it is now) to the servers of the request stream and returns the JSON of its
 // result (null when the handlers returned none), or the error the handler failed with (a *CallError),
 // once a server replied. ctx bounds the call: the server drops a request whose caller's deadline
-// passed, and stops waiting for its handlers then. Errors: ctx ended (no reply in time), the request
-// could not be sent, the client is closed.
+// passed, and stops waiting for its handlers then. Calls are at least once: a call taken by a server
+// that died before replying is run again by another server of the group (after its ClaimIdle), and a
+// reply published while this client's connection was being re-established is lost (the call then ends
+// with ctx), so handlers that must not act twice should dedupe on a key of the payload. Errors: ctx
+// ended (no reply in time), the request could not be sent, the client is closed.
 func (c *Client) CallEvent(ctx context.Context, e *abxbus.BaseEvent) (json.RawMessage, error) {
 	return c.call(ctx, e, false)
 }
