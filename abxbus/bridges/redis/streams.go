@@ -327,7 +327,18 @@ func handlerError(e *abxbus.BaseEvent) error {
 // the MaxDeliveries-th delivery, then it moves to the dead-letter stream. It returns when queue is
 // closed or ctx ends (entries not yet settled stay pending, for the next run or another worker).
 func (c *consumer) settle(ctx context.Context, queue <-chan *item) {
-	for it := range queue {
+	now, cancel := context.WithCancel(context.Background())
+	cancel() // a done context: it.wait(now) reports whether the entry's handling is already over
+	var carry *item
+	for {
+		it := carry
+		carry = nil
+		if it == nil {
+			var ok bool
+			if it, ok = <-queue; !ok {
+				return
+			}
+		}
 		var herr error
 		if it.refused == nil {
 			var ok bool
@@ -336,11 +347,44 @@ func (c *consumer) settle(ctx context.Context, queue <-chan *item) {
 				continue // Close: left pending
 			}
 		}
-		c.settleOne(ctx, it, herr)
-		c.mu.Lock()
-		delete(c.pending, it.id)
-		c.mu.Unlock()
+		if it.refused != nil || herr != nil {
+			c.settleOne(ctx, it, herr)
+			c.forget(it.id)
+			continue
+		}
+		// Acknowledge together the successes that are already over after it, in one XACK.
+		ids := []string{it.id}
+	batch:
+		for len(ids) < c.o.BatchSize {
+			select {
+			case nx, ok := <-queue:
+				if !ok {
+					break batch
+				}
+				if nx.refused == nil {
+					if err, done := nx.wait(now); done && err == nil {
+						ids = append(ids, nx.id)
+						continue
+					}
+				}
+				carry = nx
+				break batch
+			default:
+				break batch
+			}
+		}
+		c.retry(ctx, "XACK", func(ctx context.Context) error { return c.writer.XAck(ctx, c.stream, c.group, ids...).Err() })
+		c.forget(ids...)
 	}
+}
+
+// forget drops settled entries from the set of entries being handled here.
+func (c *consumer) forget(ids ...string) {
+	c.mu.Lock()
+	for _, id := range ids {
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
 }
 
 func (c *consumer) settleOne(ctx context.Context, it *item, herr error) {
@@ -349,8 +393,6 @@ func (c *consumer) settleOne(ctx context.Context, it *item, herr error) {
 		c.br.report("moving a refused entry to the dead-letter stream "+c.dead,
 			&MessageError{Source: c.stream, ID: it.id, Len: len(it.raw), Err: it.refused})
 		c.retry(ctx, "dead-lettering", func(ctx context.Context) error { return c.deadLetter(ctx, it, it.refused) })
-	case herr == nil:
-		c.retry(ctx, "XACK", func(ctx context.Context) error { return c.writer.XAck(ctx, c.stream, c.group, it.id).Err() })
 	case it.deliveries >= c.o.MaxDeliveries:
 		c.br.report("moving an entry to the dead-letter stream "+c.dead+" after "+strconv.Itoa(it.deliveries)+" deliveries", herr,
 			"entry", it.id)
