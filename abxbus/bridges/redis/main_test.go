@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/bridgetest"
+	redisbridge "github.com/typedbus/abxbus-go/abxbus/bridges/redis"
 	"github.com/typedbus/abxbus-go/internal/leakcheck"
 	"github.com/typedbus/abxbus-go/internal/testservers"
 )
@@ -26,6 +28,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) != "" { // the test binary re-executed as a worker process
 		os.Exit(workerMain())
 	}
+	bridgetest.MaybeRunChild(harness(redisbridge.ModeStreams, nil))
 	flag.Parse()
 	stop := startExampleServer()
 	code := m.Run()

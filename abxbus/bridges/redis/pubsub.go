@@ -123,6 +123,9 @@ func (br *Bridge) deliverPubSub(ctx context.Context, inflight []*abxbus.BaseEven
 		br.report("skipping a message", &MessageError{Source: br.channel, Len: len(payload), Err: err})
 		return inflight
 	}
+	if br.echo(e) {
+		return inflight
+	}
 	for len(inflight) > 0 {
 		head := inflight[0]
 		if len(inflight) < br.opts.QueueSize {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -441,6 +442,10 @@ func (br *Bridge) decode(data []byte) (*abxbus.BaseEvent, string, error) {
 	r, err := e.Reset()
 	return r, orig, err
 }
+
+// echo reports whether e already went through the inbound bus (the bidirectional wiring sent it
+// back): the bus would not accept it, so it would never complete; it is skipped as handled.
+func (br *Bridge) echo(e *abxbus.BaseEvent) bool { return slices.Contains(e.Path(), br.bus.Label()) }
 
 // backoff waits before the n-th reconnection attempt (50 ms doubling to 1 s), or until ctx ends.
 func backoff(ctx context.Context, n int) bool {

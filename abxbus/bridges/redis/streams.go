@@ -290,6 +290,9 @@ func (br *Bridge) deliverStream(ctx context.Context, it *item) func(ctx context.
 		return nil
 	}
 	it.e = e
+	if br.echo(e) {
+		return func(context.Context) (error, bool) { return nil, true } // handled: acknowledged
+	}
 	d := Delivery{Stream: br.stream, ID: it.id, EventID: orig, Deliveries: it.deliveries,
 		Group: br.opts.Group, Consumer: br.opts.Consumer}
 	if _, err := br.bus.Emit(context.WithValue(context.Background(), deliveryKey{}, d), e); err != nil {
