@@ -71,3 +71,12 @@ func TestConformancePubSub(t *testing.T) {
 func TestConformanceStreams(t *testing.T) {
 	bridgetest.Run(t, harness(redisbridge.ModeStreams, startRedis(t, false)))
 }
+
+// BenchmarkConformance is the suite's common benchmark (one emitter, one listener) per mode, for
+// comparison with the other bridges.
+func BenchmarkConformance(b *testing.B) {
+	srv := startRedis(b, false)
+	for _, mode := range []redisbridge.Mode{redisbridge.ModePubSub, redisbridge.ModeStreams} {
+		b.Run(mode.String(), func(b *testing.B) { bridgetest.Benchmark(b, harness(mode, srv)) })
+	}
+}
