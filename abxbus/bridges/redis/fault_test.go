@@ -177,3 +177,37 @@ func TestPubSubNoListenerReported(t *testing.T) {
 		t.Fatalf("reported %d of 50", refused)
 	}
 }
+
+// A server restarted without persistence loses the stream and the group (what was in it is gone with
+// the server's memory); the listener notices (NOGROUP), creates the group again and receives the
+// events emitted after the restart.
+func TestStreamsServerRestartWithoutPersistence(t *testing.T) {
+	srv := startRedis(t, false)
+	ctx := ctxT(t, 30*time.Second)
+	url := srv.URL() + "/0/volatile"
+	recv := streamsBridge(t, url, "g", "w1", nil)
+	got := newCollector()
+	recv.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		got.add(seqOf(t, e))
+		return nil, nil
+	})
+	send := streamsBridge(t, url, "g", "producer", nil)
+	emitN(t, ctx, send, 0, 10)
+	if s := got.waitCount(10, 10*time.Second); len(s) != 10 {
+		t.Fatalf("before the restart: %v", s)
+	}
+	srv.Restart(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 10; ; i++ {
+		if err := send.Emit(ctx, abxbus.NewEvent(Ping{Seq: i}).Base()); err != nil {
+			t.Logf("emit %d: %v", i, err)
+		}
+		if len(distinct(got.snapshot())) > 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the listener did not recover after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
