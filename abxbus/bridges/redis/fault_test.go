@@ -211,3 +211,30 @@ func TestStreamsServerRestartWithoutPersistence(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Emit reports a publish that cannot reach the server (both modes), bounded by its context.
+func TestEmitReportsServerDown(t *testing.T) {
+	srv := startRedis(t, false)
+	for _, mode := range []redisbridge.Mode{redisbridge.ModePubSub, redisbridge.ModeStreams} {
+		br, err := redisbridge.New(srv.URL()+"/0/down", &redisbridge.Options{Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer br.Close()
+		if err := br.Emit(ctxT(t, 5*time.Second), abxbus.NewEvent(Ping{}).Base()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Stop(t)
+	for _, mode := range []redisbridge.Mode{redisbridge.ModePubSub, redisbridge.ModeStreams} {
+		br, _ := redisbridge.New(srv.URL()+"/0/down", &redisbridge.Options{Mode: mode})
+		defer br.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := br.Emit(ctx, abxbus.NewEvent(Ping{Seq: 1}).Base())
+		cancel()
+		if err == nil {
+			t.Fatalf("%v: Emit with the server down: no error", mode)
+		}
+		t.Logf("%v, server down: %v", mode, err)
+	}
+}

@@ -141,6 +141,8 @@ type Server struct {
 	target *abxbus.Bus
 	sem    chan struct{}
 	wg     sync.WaitGroup
+	life   context.Context // ends at Close: calls under way stop waiting for their handlers
+	end    context.CancelFunc
 }
 
 // NewServer makes a server that emits every call arriving on the request stream of the Redis server at
@@ -176,6 +178,7 @@ func NewServer(address string, bus *abxbus.Bus, opts *ServerOptions) (*Server, e
 		return nil, err
 	}
 	s := &Server{br: br, target: bus, sem: make(chan struct{}, so.Concurrency)}
+	s.life, s.end = context.WithCancel(context.Background())
 	br.deliverFn = s.deliver
 	return s, nil
 }
@@ -184,10 +187,12 @@ func NewServer(address string, bus *abxbus.Bus, opts *ServerOptions) (*Server, e
 // again does nothing. Errors: Redis cannot be reached, the server is closed.
 func (s *Server) Start() error { return s.br.Start() }
 
-// Close stops taking calls, waits for the calls under way to be answered (each bounded by its caller's
-// deadline) and closes the connections. A call taken but not answered stays pending and is answered by
-// another server (after ClaimIdle) or by this one when it starts again. It does not touch the bus.
+// Close stops taking calls, stops waiting for the handlers of the calls under way (they keep running on
+// the bus; their callers get no reply from this server) and closes the connections. A call taken but
+// not answered stays pending and is answered by another server (after ClaimIdle) or by this one when
+// it starts again. It does not touch the bus.
 func (s *Server) Close() error {
+	s.end()
 	err := s.br.Close()
 	s.wg.Wait()
 	return err
@@ -213,7 +218,7 @@ func (s *Server) deliver(ctx context.Context, it *item) func(ctx context.Context
 	dl, _ := it.values[fieldDeadline].(string)
 	ms, _ := strconv.ParseInt(dl, 10, 64)
 	require, _ := it.values[fieldRequire].(string)
-	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cctx, cancel := context.WithCancel(s.life)
 	if ms > 0 {
 		deadline := time.UnixMilli(ms)
 		if time.Now().After(deadline) {
@@ -240,6 +245,9 @@ func (s *Server) deliver(ctx context.Context, it *item) func(ctx context.Context
 	return func(ctx context.Context) (error, bool) {
 		select {
 		case err := <-done:
+			if err == errServerClosing {
+				return nil, false
+			}
 			return err, true
 		case <-ctx.Done():
 			return nil, false
@@ -247,12 +255,17 @@ func (s *Server) deliver(ctx context.Context, it *item) func(ctx context.Context
 	}
 }
 
+var errServerClosing = errors.New("redis call server closing")
+
 // serve runs one call on the target bus and publishes its reply.
 func (s *Server) serve(ctx context.Context, e *abxbus.BaseEvent, callID, replyTo string, require bool) error {
 	r := reply{CallID: callID}
 	if _, err := s.target.Emit(ctx, e); err != nil {
 		r.Error = callErrorOf(err)
 	} else if v, err := e.Result(ctx, abxbus.ResultOptions{RequireResult: require}); err != nil {
+		if s.life.Err() != nil {
+			return errServerClosing // left pending: answered by another server or after a restart
+		}
 		if ctx.Err() != nil {
 			return nil // the caller gave up: nobody waits for a reply
 		}

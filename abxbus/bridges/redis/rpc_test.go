@@ -130,3 +130,60 @@ func TestCallNoServer(t *testing.T) {
 		t.Fatalf("after the server started: %d %v", got, err)
 	}
 }
+
+// Close of a server with a call under way returns at once; the call stays pending and a second server
+// answers it (after ClaimIdle).
+func TestCallServerClosedMidCall(t *testing.T) {
+	rs := startRedis(t, false)
+	block := make(chan struct{})
+	defer close(block)
+	bus1, _ := abxbus.New("Slow1", nil)
+	defer bus1.Destroy(true)
+	abxbus.On(bus1, func(ctx context.Context, p Add) (int, error) {
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
+		return 0, errors.New("first server")
+	})
+	s1, err := redisbridge.NewServer(rs.URL(), bus1, &redisbridge.ServerOptions{Logger: quiet(), Consumer: "s1", ClaimIdle: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := redisbridge.NewClient(rs.URL(), &redisbridge.ClientOptions{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	res := make(chan error, 1)
+	go func() {
+		v, err := redisbridge.Call(ctxT(t, 20*time.Second), cl, Add{A: 20, B: 22})
+		if err == nil && v != 42 {
+			err = errors.New("wrong result")
+		}
+		res <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // s1 has taken the call
+	start := time.Now()
+	s1.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+	bus2, _ := abxbus.New("Fast2", nil)
+	defer bus2.Destroy(true)
+	abxbus.On(bus2, func(ctx context.Context, p Add) (int, error) { return p.A + p.B, nil })
+	s2, err := redisbridge.NewServer(rs.URL(), bus2, &redisbridge.ServerOptions{Logger: quiet(), Consumer: "s2", ClaimIdle: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := <-res; err != nil {
+		t.Fatalf("the call was not answered by the second server: %v", err)
+	}
+}
