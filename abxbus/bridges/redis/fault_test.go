@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,5 +237,55 @@ func TestEmitReportsServerDown(t *testing.T) {
 			t.Fatalf("%v: Emit with the server down: no error", mode)
 		}
 		t.Logf("%v, server down: %v", mode, err)
+	}
+}
+
+// A pub/sub listener process killed with SIGKILL mid-stream and started again: the emitter (with
+// RequireSubscriber) is told of every event published while no listener ran; events the killed
+// process had received but not handled are lost without a word (Redis had delivered them).
+func TestPubSubListenerKilledAndRestarted(t *testing.T) {
+	srv := startRedis(t, false)
+	ctx := ctxT(t, 60*time.Second)
+	url := srv.URL() + "/0/pskill"
+	dir := t.TempDir()
+	spec := workerSpec{url: url, out: filepath.Join(dir, "l.out"), delay: time.Millisecond, pubsub: true}
+	w := startWorker(t, spec)
+	send, err := redisbridge.New(url, &redisbridge.Options{RequireSubscriber: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer send.Close()
+	var emitted, reported []int
+	restarted := false
+	for i := range 400 {
+		if i == 150 {
+			w.kill()
+		}
+		if i == 250 && !restarted {
+			w = startWorker(t, spec)
+			restarted = true
+		}
+		err := send.Emit(ctx, abxbus.NewEvent(Ping{Seq: i}).Base())
+		switch {
+		case errors.Is(err, redisbridge.ErrNoSubscriber):
+			reported = append(reported, i)
+		case err != nil:
+			t.Fatal(err)
+		default:
+			emitted = append(emitted, i)
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(readSeqs(t, spec.out)) < len(emitted)-50 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	w.stop(t)
+	c := countOf(emitted, readSeqs(t, spec.out))
+	t.Logf("pub/sub listener killed -9 and restarted: published to a subscriber %d, reported lost (no subscriber) %d; of the published: %v",
+		len(emitted), len(reported), c)
+	if len(reported) == 0 || c.duplicated != 0 {
+		t.Fatalf("reported %d; %v", len(reported), c)
 	}
 }

@@ -32,7 +32,11 @@ func workerMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	br, err := redisbridge.New(get("W_URL"), &redisbridge.Options{Mode: redisbridge.ModeStreams,
+	mode := redisbridge.ModeStreams
+	if get("W_MODE") == "pubsub" {
+		mode = redisbridge.ModePubSub
+	}
+	br, err := redisbridge.New(get("W_URL"), &redisbridge.Options{Mode: mode,
 		Group: get("W_GROUP"), Consumer: get("W_CONSUMER"), ClaimIdle: claim, Logger: quiet()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -74,6 +78,7 @@ type worker struct {
 type workerSpec struct {
 	url, group, consumer, out string
 	claim, delay              time.Duration
+	pubsub                    bool
 }
 
 func startWorker(t *testing.T, s workerSpec) *worker {
@@ -81,6 +86,9 @@ func startWorker(t *testing.T, s workerSpec) *worker {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerEnv+"=1", "W_URL="+s.url, "W_GROUP="+s.group, "W_CONSUMER="+s.consumer,
 		"W_OUT="+s.out, "W_CLAIM="+s.claim.String(), "W_DELAY="+s.delay.String())
+	if s.pubsub {
+		cmd.Env = append(cmd.Env, "W_MODE=pubsub")
+	}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
