@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register("replay", "re-emit the events of a WAL: replay WAL [--type PATTERN]... [--since T] [--until T] [--to ADDRESS]", runReplay)
+	Register("replay", "re-emit the events of a WAL: replay WAL [--type PATTERN]... [--since T] [--until T] [--to ADDRESS]", runReplay)
 }
 
 // patterns is a repeatable flag of comma-separated event type patterns.

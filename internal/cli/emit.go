@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("emit", "append one event to a JSONL bridge file: emit FILE --type T [--payload JSON]", runEmit)
+	Register("emit", "append one event to a JSONL bridge file: emit FILE --type T [--payload JSON]", runEmit)
 }
 
 func runEmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,12 +52,4 @@ func runEmit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout, e.ID())
 	return nil
-}
-
-// splitFirstArg lets the file come before the flags (emit FILE --type T) as well as after them.
-func splitFirstArg(args []string) (string, []string) {
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		return args[0], args[1:]
-	}
-	return "", args
 }

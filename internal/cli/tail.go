@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("tail", "follow a JSONL bridge file and print each event: tail FILE [--json] [--from-start] [--count N] [--cursor FILE]", runTail)
+	Register("tail", "follow a JSONL bridge file and print each event: tail FILE [--json] [--from-start] [--count N] [--cursor FILE]", runTail)
 }
 
 // runTail prints the events of a JSONL file as they are appended. Refused lines and read problems are
