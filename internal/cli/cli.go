@@ -94,14 +94,18 @@ func splitFirstArg(args []string) (string, []string) {
 }
 
 // parseFileArgs parses a subcommand's flags with its one file argument before or after them, and
-// returns the file ("" when there is none; the caller checks fs.NArg for extra arguments).
+// returns the file ("" when there is none). More than one argument besides the flags is an error.
 func parseFileArgs(fs *flag.FlagSet, args []string) (string, error) {
 	path, rest := splitFirstArg(args)
 	if err := fs.Parse(rest); err != nil {
 		return "", err
 	}
-	if path == "" && fs.NArg() == 1 {
-		path = fs.Arg(0)
+	extra := fs.Args()
+	if path == "" && len(extra) > 0 {
+		path, extra = extra[0], extra[1:]
+	}
+	if len(extra) > 0 {
+		return "", fmt.Errorf("unexpected argument %q (flags go before or after the one address or file)", extra[0])
 	}
 	return path, nil
 }

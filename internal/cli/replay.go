@@ -68,7 +68,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if path == "" || fs.NArg() > 1 {
+	if path == "" {
 		return errors.New("usage: abxbus replay WAL [--type PATTERN]... [--since T] [--until T] [--to ADDRESS]")
 	}
 	f, err := os.Open(path)

@@ -26,7 +26,7 @@ func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if path == "" || fs.NArg() > 1 {
+	if path == "" {
 		return errors.New("usage: abxbus tree FILE")
 	}
 	f, err := os.Open(path)
