@@ -79,5 +79,7 @@ func TestConformance(t *testing.T) {
 }
 
 func BenchmarkBridge(b *testing.B) {
-	b.Run("plain", func(b *testing.B) { bridgetest.Benchmark(b, plainHarness()) })
+	b.Run("throughput", func(b *testing.B) { bridgetest.Benchmark(b, plainHarness()) })
+	b.Run("latency-2ms-gap", func(b *testing.B) { bridgetest.BenchmarkLatency(b, plainHarness(), 2*time.Millisecond) })
+	b.Run("cursor-throughput", func(b *testing.B) { bridgetest.Benchmark(b, durableHarness()) })
 }
