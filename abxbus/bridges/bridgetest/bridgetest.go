@@ -61,6 +61,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -715,10 +716,10 @@ func (s *suite) closeWhileBusy(t *testing.T) {
 		t.Fatal("an Emit in progress did not return after the emitter was closed")
 	}
 	for name, br := range map[string]bridges.Bridge{"emitter": p.Emitter, "listener": p.Listener} {
-		if err := br.Emit(context.Background(), newPing(c.run, -1, "")); !errorsIs(err, bridges.ErrClosed) {
+		if err := br.Emit(context.Background(), newPing(c.run, -1, "")); !errors.Is(err, bridges.ErrClosed) {
 			t.Errorf("%s Emit after Close: err = %v, want one matching bridges.ErrClosed", name, err)
 		}
-		if err := br.Start(); !errorsIs(err, bridges.ErrClosed) {
+		if err := br.Start(); !errors.Is(err, bridges.ErrClosed) {
 			t.Errorf("%s Start after Close: err = %v, want one matching bridges.ErrClosed", name, err)
 		}
 		if err := br.Close(); err != nil {
@@ -753,15 +754,15 @@ func (s *suite) badFrames(t *testing.T) {
 	}
 	ctx := s.ctx(t)
 	p := s.pair(t)
-	cap := captureOf(t)
-	if cap == nil {
+	logs := captureOf(t)
+	if logs == nil {
 		t.Fatal("the harness did not pass bridgetest.Logger(t) to its bridges: the suite cannot see the logged reasons")
 	}
 	c := newCollector(newRunID())
 	if _, err := p.Listener.On(PingType, c.handler); err != nil {
 		t.Fatalf("listener On: %v", err)
 	}
-	warnBefore := cap.warnings()
+	warnBefore := logs.warnings()
 	badID, err := badIDFrame(c.run)
 	if err != nil {
 		t.Fatal(err)
@@ -795,8 +796,8 @@ func (s *suite) badFrames(t *testing.T) {
 	if s.h.Features.Ordered {
 		checkOrder(t, c, []int{0, 1, 2, 3, 4, 6, 7})
 	}
-	if n := cap.warnings() - warnBefore; n < 3 {
-		t.Errorf("%d records at Warn level or above were logged for 3 bad frames; want a reason for each:\n%s", n, cap.text())
+	if n := logs.warnings() - warnBefore; n < 3 {
+		t.Errorf("%d records at Warn level or above were logged for 3 bad frames; want a reason for each:\n%s", n, logs.text())
 	}
 }
 
@@ -831,7 +832,7 @@ func (s *suite) oversize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Emitter.Emit(ctx, over); !errorsIs(err, bridges.ErrTooLarge) {
+	if err := p.Emitter.Emit(ctx, over); !errors.Is(err, bridges.ErrTooLarge) {
 		t.Fatalf("Emit of %d bytes (limit %d): err = %v, want one matching bridges.ErrTooLarge", limit+1, limit, err)
 	}
 	exact, err := sizedPing(c.run, 1, limit)
@@ -927,28 +928,6 @@ func (s *suite) durableReopen(t *testing.T) {
 	if err := l2.Close(); err != nil {
 		t.Errorf("reopened listener Close: %v", err)
 	}
-}
-
-func errorsIs(err, target error) bool {
-	for err != nil {
-		if err == target {
-			return true
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if errorsIs(e, target) {
-					return true
-				}
-			}
-			return false
-		default:
-			return false
-		}
-	}
-	return false
 }
 
 // goroutines returns the stacks of the process's goroutines by id.
