@@ -27,6 +27,7 @@ import (
 // ABXBUS_REQUIRE_INTEROP=1); there a missing peer fails the tests.
 
 const peerDir = "../../testdata/interop"
+
 // tsFixtures is the TS fixtures directory shared/interop/ts-abxbus-2.5.56/, beside the main checkout
 // (../../../shared from here) or further up from a git worktree.
 var tsFixtures = findTSFixtures()

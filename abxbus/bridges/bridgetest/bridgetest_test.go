@@ -75,6 +75,7 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		{"badframe", []string{"BadFrames"}},
 		{"nolimit", []string{"Oversize"}},
 		{"nopath", []string{"NoEcho"}},
+		{"noreset", []string{"Delivery", "ConcurrentEmit"}},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			t.Parallel()
