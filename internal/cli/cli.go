@@ -22,14 +22,9 @@ import (
 	// _ "github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 )
 
-// RunFunc runs one command with its arguments (the command name removed). It writes its output to
-// stdout and its diagnostics to stderr, and returns an error to make the process exit with status 1
-// (the error is printed after "abxbus NAME: "). ctx ends on an interrupt.
-type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-
 type command struct {
 	summary string
-	run     RunFunc
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 var (
@@ -37,8 +32,11 @@ var (
 	commands = map[string]command{}
 )
 
-// Register adds a command, shown with its one-line summary in the usage text. Commands register from
-// init; registering a name again replaces the earlier command. Safe for concurrent use.
+// Register adds a command, shown with its one-line summary in the usage text. run gets the arguments
+// after the command name, writes its output to stdout and its diagnostics to stderr, and returns an
+// error to make the process exit with status 1 (printed after "abxbus NAME: "); ctx ends on an
+// interrupt. Commands register from init; registering a name again replaces the earlier command. Safe
+// for concurrent use.
 func Register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
 	mu.Lock()
 	defer mu.Unlock()
