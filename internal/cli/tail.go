@@ -109,6 +109,12 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil, nil
 	})
 	if err == nil {
+		// On started the listener: say so, for a script that emits only once tail listens.
+		shown := address
+		if u, perr := url.Parse(address); perr == nil {
+			shown = u.Redacted()
+		}
+		fmt.Fprintf(stderr, "abxbus tail: listening on %s\n", shown)
 		<-ctx.Done()
 	}
 	if cerr := br.Close(); err == nil {
