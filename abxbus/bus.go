@@ -222,7 +222,7 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 
 func (b *Bus) reject(e *BaseEvent, err error) error {
 	e.mu.Lock()
-	if len(e.buses) == 0 && e.xr().emitErr == nil {
+	if len(e.buses.get()) == 0 && e.xr().emitErr == nil {
 		e.xw().emitErr = err
 	}
 	e.mu.Unlock()
@@ -240,7 +240,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		return b.reject(e, &EventBusDestroyedError{Bus: b.label, Op: "Emit"})
 	}
 	e.mu.Lock()
-	visited := slicesContains(e.path, b.label)
+	visited := slicesContains(e.path.get(), b.label)
 	e.mu.Unlock()
 	if visited {
 		b.mu.Unlock()
@@ -256,18 +256,18 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	// A completed event forwarded to a new bus is processed there too (A30): it reopens, with fresh
 	// completion channels so waiters see the second completion.
 	e.reopenLocked()
-	if len(e.buses) == 0 {
+	if len(e.buses.get()) == 0 {
 		e.emitCtx = ctx
 	}
-	if len(e.path) == 0 {
-		e.path = b.labelPath // appending to it copies (len = cap): the bus's slice is never written
+	if e.path.p == nil {
+		e.path.share(&b.labelPath) // appending to it copies (len = cap): the bus's slice is never written
 	} else {
-		e.path = append(e.path, b.label)
+		e.path.add(b.label)
 	}
-	if len(e.buses) == 0 {
-		e.buses = b.self // appending to it copies (len = cap): the bus's slice is never written
+	if e.buses.p == nil {
+		e.buses.share(&b.self) // appending to it copies (len = cap): the bus's slice is never written
 	} else {
-		e.buses = append(e.buses, b)
+		e.buses.add(b)
 	}
 	if b.hooks != nil {
 		e.noteEventLocked(b, evPending)

@@ -380,10 +380,10 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 			e.mu.Unlock()
 			return fail("pending_event_queue[%d] names %s, which is completed", i, id.uuid())
 		}
-		e.buses = append(e.buses, b)
+		e.buses.add(b)
 		e.pendingBuses++
-		if !slices.Contains(e.path, b.label) {
-			e.path = append(e.path, b.label)
+		if !slices.Contains(e.path.get(), b.label) {
+			e.path.add(b.label)
 		}
 		e.mu.Unlock()
 		b.queue = append(b.queue, e)

@@ -113,7 +113,7 @@ func (n wfNode) successors(out []wfNode) []wfNode {
 		e := r.ev
 		e.mu.Lock()
 		for _, res := range r.results {
-			if res.status == ResultStarted {
+			if res.status == rsStarted {
 				if w := res.waitOn.Load(); w != nil {
 					out = append(out, wfNode{kind: wfEvent, e: w})
 				}
@@ -138,7 +138,7 @@ func (n wfNode) successors(out []wfNode) []wfNode {
 			out = append(out, wfNode{kind: wfFinish, r: y})
 		}
 		var busArr [4]*Bus
-		buses := append(busArr[:0], e.buses...)
+		buses := append(busArr[:0], e.buses.get()...)
 		e.mu.Unlock()
 		if e.queued.Load() == 0 {
 			break
