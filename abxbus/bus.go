@@ -329,6 +329,10 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 // at a time; the role passes to whichever goroutine finishes a run the dispatcher started (a handler
 // returning, or the timer that timed it out), so a handler that ignores its context never stalls the bus.
 func (b *Bus) dispatchLoop() {
+	// fresh: the previous event's run ended on this goroutine just now, its last step a clock reading
+	// (the settled handler), with nothing in between that waits or runs user code: the next event's
+	// start is stamped with tick (one OS clock reading less per queued event, issue 13 item 3).
+	fresh := false
 	for {
 		// Take the head event's slots before popping it, so that while the dispatcher waits for a slot a
 		// queue-jumper can still take the event out of the queue. The run exists from the start (not yet
@@ -347,7 +351,12 @@ func (b *Bus) dispatchLoop() {
 		b.mu.Unlock()
 		held, n := b.slotsFor(e)
 		got := 0
-		for got < n && r.take(held[got], false) {
+		for got < n {
+			ok, waited := r.takeWaited(held[got], false)
+			if !ok {
+				break
+			}
+			fresh = fresh && !waited
 			got++
 		}
 		b.mu.Lock()
@@ -364,15 +373,17 @@ func (b *Bus) dispatchLoop() {
 			if stop {
 				return
 			}
+			fresh = false
 			continue
 		}
 		b.popLocked()
 		b.initRunLocked(r, nil)
 		r.held, r.nheld = held, int8(n)
 		b.mu.Unlock()
-		if !r.begin() {
+		if !r.begin(fresh) {
 			return
 		}
+		fresh = b.hooks == nil // completion hooks run user code before the loop gets back here
 	}
 }
 
@@ -572,7 +583,7 @@ func (b *Bus) Destroy(clear bool) {
 		r := b.newRunLocked(e, nil)
 		b.mu.Unlock()
 		r.handlers = nil
-		r.begin()
+		r.begin(false)
 	}
 	if clear {
 		b.mu.Lock()

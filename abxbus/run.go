@@ -259,7 +259,7 @@ func (r *run) abandon() {
 	b.mu.Lock()
 	if b.destroyed {
 		b.mu.Unlock()
-		if r.begin() {
+		if r.begin(false) {
 			b.dispatchLoop()
 		}
 		return
@@ -334,8 +334,8 @@ func (r *run) borrowerDone(b *run) {
 
 // begin starts the run on the calling goroutine. It returns true when the caller must continue the
 // bus dispatcher (see drive).
-func (r *run) begin() bool {
-	next, fin, first := r.start()
+func (r *run) begin(fresh bool) bool {
+	next, fin, first := r.start(fresh)
 	if first != nil {
 		var won bool
 		if next, fin, won = r.invoke(first); !won {
@@ -349,7 +349,7 @@ func (r *run) begin() bool {
 // handlers (the others already started on their own goroutines), the first one, which the caller
 // invokes before driving. Split from begin so that its frame is off the stack while handlers run: a
 // run's new goroutine then needs no stack growth for a small handler (issue 13 item 5).
-func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
+func (r *run) start(fresh bool) (next *EventResult, fin bool, first *EventResult) {
 	e := r.ev
 	e.mu.Lock()
 	for len(e.xr().gates) > 0 { // future lookups are being offered the event (see Bus.accept)
@@ -357,8 +357,14 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 		e.mu.Unlock()
 		<-g
 		e.mu.Lock()
+		fresh = false
 	}
-	t := now()
+	var t int64
+	if fresh {
+		t = tick() // the caller read the clock just before (dispatchLoop)
+	} else {
+		t = now()
+	}
 	r.begun = true
 	if !r.inEvent {
 		r.inEvent = true
