@@ -315,9 +315,7 @@ func (e *BaseEvent) snapshot() eventSnap {
 			startedAt: r.startedAt, completedAt: r.completedAt, value: r.value, null: r.null, err: r.err,
 			wire: r.wire,
 		}
-		h.mu.Lock()
-		rs.timeout, rs.slowTimeout = h.timeout, h.slowTimeout
-		h.mu.Unlock()
+		rs.timeout, rs.slowTimeout = h.timeout.load(), h.slowTimeout.load()
 		if r.bus != nil {
 			rs.busName, rs.busID = r.bus.name, r.bus.id
 		}
@@ -864,8 +862,8 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 	}
 	h.name = rd.str("handler_name", "")
 	h.filePath = rd.str("handler_file_path", "")
-	h.timeout = rd.timeout("handler_timeout")
-	h.slowTimeout = rd.timeout("handler_slow_timeout")
+	h.timeout.store(rd.timeout("handler_timeout"))
+	h.slowTimeout.store(rd.timeout("handler_slow_timeout"))
 	h.registeredAt = rd.time("handler_registered_at")
 	h.pattern = rd.str("handler_event_pattern", "")
 	r.wire.busName = rd.str("eventbus_name", "")

@@ -538,9 +538,7 @@ func (r *run) startLocked(res *EventResult, t int64) {
 		r.ev.noteResultLocked(res, evStarted)
 	}
 	h := res.handler
-	h.mu.Lock()
-	ht, hs := h.timeout, h.slowTimeout
-	h.mu.Unlock()
+	ht, hs := h.timeout.load(), h.slowTimeout.load()
 	// handler_timeout -> event_handler_timeout -> the resolved event timeout (the event's own, else the
 	// bus's), capped by the event deadline.
 	// A resolved NoTimeout is negative: no limit.
