@@ -19,8 +19,6 @@ const (
 	ResultError     ResultStatus = "error"
 )
 
-func (s ResultStatus) terminal() bool { return s == ResultCompleted || s == ResultError }
-
 // resStatus is ResultStatus as the result record keeps it (one byte, packed with the flags).
 type resStatus uint8
 
