@@ -74,40 +74,9 @@ func (e *CallError) Is(target error) bool {
 	return (&abxbus.RemoteError{Type: e.Type}).Is(target)
 }
 
-// errorCodes are the codes of abxbus.ServiceError for the library's error kinds, most specific first.
-var errorCodes = []struct {
-	err  error
-	code string
-}{
-	{abxbus.ErrHandlerTimeout, "handler_timeout"},
-	{abxbus.ErrEventTimeout, "event_timeout"},
-	{abxbus.ErrHandlerCancelled, "handler_cancelled"},
-	{abxbus.ErrHandlerAborted, "handler_aborted"},
-	{abxbus.ErrHandlerPanic, "handler_panic"},
-	{abxbus.ErrResultSchema, "result_schema"},
-	{abxbus.ErrNoHandler, "no_handler"},
-	{abxbus.ErrNoResult, "no_result"},
-	{abxbus.ErrBusDestroyed, "bus_destroyed"},
-	{abxbus.ErrInvalidOption, "invalid_option"},
-	{context.DeadlineExceeded, "deadline_exceeded"},
-	{context.Canceled, "canceled"},
-}
-
 // callErrorOf describes err for the wire.
 func callErrorOf(err error) *CallError {
-	ce := &CallError{Type: abxbus.ErrorType(err), Message: err.Error()}
-	var coded interface{ ErrorCode() string }
-	if errors.As(err, &coded) && coded.ErrorCode() != "" {
-		ce.Code = coded.ErrorCode()
-		return ce
-	}
-	for _, c := range errorCodes {
-		if errors.Is(err, c.err) {
-			ce.Code = c.code
-			break
-		}
-	}
-	return ce
+	return &CallError{Type: abxbus.ErrorType(err), Message: err.Error(), Code: abxbus.ErrorCode(err)}
 }
 
 // ServerOptions configure a Server. The zero value (or nil) gives the defaults.
