@@ -61,10 +61,10 @@ type evRow struct {
 }
 
 type resRow struct {
-	id                                              int64
-	resultID, eventID, handlerID, handlerName       string
-	busID, busName, eventType, status, phase        string
-	resultRepr, errorRepr, resultJSON, insertedAt   sql.NullString
+	id                                            int64
+	resultID, eventID, handlerID, handlerName     string
+	busID, busName, eventType, status, phase      string
+	resultRepr, errorRepr, resultJSON, insertedAt sql.NullString
 }
 
 func readRows(t *testing.T, path string) ([]evRow, []resRow) {
