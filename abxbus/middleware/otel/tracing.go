@@ -53,7 +53,9 @@ type Options struct {
 	Propagator propagation.TextMapPropagator
 	// NoPropagation stops the Tracer from writing trace context into events (it still reads it).
 	NoPropagation bool
-	// Attributes are added to every event span (the Python runtime's root span attributes).
+	// Attributes are added to every event span (the Python runtime's root span attributes). Like the
+	// abxbus attributes, they are set after the span starts, on spans that record: a sampler does not
+	// see them.
 	Attributes []attribute.KeyValue
 }
 
@@ -167,7 +169,9 @@ func (t *Tracer) OnEventChange(b *abxbus.Bus, e *abxbus.BaseEvent, phase abxbus.
 		errs := st.errCount
 		t.dropLocked(e, st)
 		t.mu.Unlock()
-		span.SetAttributes(AttrEventStatus.String(string(e.Status())), AttrEventErrors.Int(errs))
+		if span.IsRecording() {
+			span.SetAttributes(AttrEventStatus.String(string(e.Status())), AttrEventErrors.Int(errs))
+		}
 		span.End()
 		if t.m != nil {
 			t.m.event(b, e)
@@ -206,10 +210,14 @@ func (t *Tracer) OnEventResultChange(b *abxbus.Bus, e *abxbus.BaseEvent, r *abxb
 		if err != nil {
 			attrs = append(attrs, AttrErrorType.String(abxbus.ErrorType(err)), attribute.String("exception.message", err.Error()))
 		}
-		evSpan.AddEvent("abxbus.handler.cancelled", trace.WithAttributes(attrs...))
+		if evSpan.IsRecording() {
+			evSpan.AddEvent("abxbus.handler.cancelled", trace.WithAttributes(attrs...))
+		}
 		return
 	}
-	span.SetAttributes(AttrResultStatus.String(string(r.Status())))
+	if span.IsRecording() {
+		span.SetAttributes(AttrResultStatus.String(string(r.Status())))
+	}
 	if err != nil {
 		span.RecordError(err, trace.WithAttributes(AttrErrorType.String(abxbus.ErrorType(err))))
 		span.SetStatus(codes.Error, err.Error())
@@ -235,16 +243,17 @@ func (t *Tracer) HandlerContext(ctx context.Context, b *abxbus.Bus, e *abxbus.Ba
 	if start.IsZero() {
 		start = time.Now()
 	}
-	attrs := []attribute.KeyValue{
-		AttrResultID.String(r.ID().String()), AttrHandlerID.String(h.ID().String()), AttrHandlerName.String(h.Name()),
-		AttrEventID.String(e.EventID()), AttrEventType.String(e.Type()),
-		AttrBusID.String(b.ID().String()), AttrBusName.String(b.Name()),
-	}
-	if fp := h.FilePath(); fp != "" {
-		attrs = append(attrs, AttrHandlerFilePath.String(fp))
-	}
 	_, span := t.tracer.Start(trace.ContextWithSpan(ctx, evSpan), h.Name(),
-		trace.WithTimestamp(start), trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindInternal))
+		trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindInternal))
+	if span.IsRecording() { // attributes only for spans that keep them: a no-op span costs nothing more
+		span.SetAttributes(
+			AttrResultID.String(r.ID().String()), AttrHandlerID.String(h.ID().String()), AttrHandlerName.String(h.Name()),
+			AttrEventID.String(e.EventID()), AttrEventType.String(e.Type()),
+			AttrBusID.String(b.ID().String()), AttrBusName.String(b.Name()))
+		if fp := h.FilePath(); fp != "" {
+			span.SetAttributes(AttrHandlerFilePath.String(fp))
+		}
+	}
 	t.results[r] = span
 	st.running = append(st.running, r)
 	t.mu.Unlock()
@@ -313,19 +322,20 @@ func (t *Tracer) spanLocked(ctx context.Context, e *abxbus.BaseEvent, b *abxbus.
 	if start.IsZero() {
 		start = time.Now()
 	}
-	attrs := make([]attribute.KeyValue, 0, 8+len(t.attrs))
-	attrs = append(attrs, AttrEventID.String(e.EventID()), AttrEventType.String(e.Type()),
-		AttrBusID.String(b.ID().String()), AttrBusName.String(b.Name()), AttrEventPath.StringSlice(e.Path()))
-	if id := e.ParentID(); !id.IsZero() {
-		attrs = append(attrs, AttrEventParentID.String(id.String()))
-	}
-	if id := e.EmittedByHandlerID(); !id.IsZero() {
-		attrs = append(attrs, AttrEventEmittedBy.String(id.String()))
-	}
-	attrs = append(attrs, t.attrs...)
 	// A span started from a context whose span is ours or remote: its trace continues.
-	_, span := t.tracer.Start(parent, e.Type(), trace.WithTimestamp(start), trace.WithAttributes(attrs...),
-		trace.WithSpanKind(kind))
+	_, span := t.tracer.Start(parent, e.Type(), trace.WithTimestamp(start), trace.WithSpanKind(kind))
+	if span.IsRecording() {
+		attrs := make([]attribute.KeyValue, 0, 8+len(t.attrs))
+		attrs = append(attrs, AttrEventID.String(e.EventID()), AttrEventType.String(e.Type()),
+			AttrBusID.String(b.ID().String()), AttrBusName.String(b.Name()), AttrEventPath.StringSlice(e.Path()))
+		if id := e.ParentID(); !id.IsZero() {
+			attrs = append(attrs, AttrEventParentID.String(id.String()))
+		}
+		if id := e.EmittedByHandlerID(); !id.IsZero() {
+			attrs = append(attrs, AttrEventEmittedBy.String(id.String()))
+		}
+		span.SetAttributes(append(attrs, t.attrs...)...)
+	}
 	st.span = span
 	if t.inject && span.SpanContext().IsValid() && e.WireKey(firstField(t.prop)) == nil {
 		t.injectInto(e, span)
