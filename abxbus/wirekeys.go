@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"unicode/utf8"
 )
 
 // SetWireKey sets a top-level key of the event's JSON that is not part of its payload type: ToJSON
@@ -17,8 +18,9 @@ import (
 //
 // It may be called at any time, also while the event is processed; a later call for the same key
 // replaces the value, a nil raw removes a key set here. Safe for concurrent use. Errors (matching
-// ErrInvalidOption): an empty key, a key reserved by the wire format (event_*, model_*, the reserved
-// payload names), a key that is a field of the event's payload, or raw that is not one JSON value.
+// ErrInvalidOption): an empty key, a key or value that is not valid UTF-8, a key reserved by the wire
+// format (event_*, model_*, the reserved payload names), a key that is a field of the event's
+// payload, or raw that is not one JSON value.
 func (e *BaseEvent) SetWireKey(key string, raw json.RawMessage) error {
 	if err := e.unusable("SetWireKey"); err != nil {
 		return err
@@ -26,10 +28,15 @@ func (e *BaseEvent) SetWireKey(key string, raw json.RawMessage) error {
 	switch {
 	case key == "":
 		return fmt.Errorf("%w: SetWireKey on %s: empty key", ErrInvalidOption, e.label())
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: SetWireKey on %s: key %q is not valid UTF-8", ErrInvalidOption, e.label(), key)
 	case strings.HasPrefix(key, "event_") || strings.HasPrefix(key, "model_") || reservedPayloadNames[key]:
 		return fmt.Errorf("%w: SetWireKey on %s: key %q is reserved by the event JSON format", ErrInvalidOption, e.label(), key)
 	}
 	if raw != nil {
+		if !utf8.Valid(raw) {
+			return fmt.Errorf("%w: SetWireKey(%q) on %s: value is not valid UTF-8", ErrInvalidOption, key, e.label())
+		}
 		var b bytes.Buffer
 		if err := json.Compact(&b, raw); err != nil {
 			return fmt.Errorf("%w: SetWireKey(%q) on %s: value is not JSON: %v", ErrInvalidOption, key, e.label(), err)

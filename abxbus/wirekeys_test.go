@@ -142,3 +142,44 @@ func TestSetWireKeyWhileProcessing(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWireKey: whatever key and value SetWireKey accepts, the event still encodes, its JSON decodes
+// (as the other runtimes' JSON does), and the decoded event returns the value from WireKey.
+func FuzzWireKey(f *testing.F) {
+	f.Add("traceparent", []byte(tp))
+	f.Add("tracestate", []byte(`"a=1,b=2"`))
+	f.Add("x", []byte(`{"nested": [1, 2, {"k": null}]}`))
+	f.Add("name", []byte(`1`))
+	f.Add("é", []byte(`"\u00e9\ud800"`))
+	f.Add("k", []byte("\"\xff\""))
+	f.Fuzz(func(t *testing.T, key string, raw []byte) {
+		e := abxbus.NewEvent(WireKeyed{Name: "n"}).Base()
+		if err := e.SetWireKey(key, raw); err != nil {
+			if !errors.Is(err, abxbus.ErrInvalidOption) {
+				t.Fatalf("SetWireKey error %v does not match ErrInvalidOption", err)
+			}
+			return
+		}
+		js, err := e.ToJSON()
+		if err != nil {
+			t.Fatalf("ToJSON after SetWireKey(%q, %q): %v", key, raw, err)
+		}
+		if !json.Valid(js) {
+			t.Fatalf("ToJSON wrote invalid JSON: %s", js)
+		}
+		back, err := abxbus.FromJSON(js)
+		if err != nil {
+			t.Fatalf("FromJSON of %s: %v", js, err)
+		}
+		var want, got any
+		_ = json.Unmarshal(e.WireKey(key), &want)
+		if err := json.Unmarshal(back.WireKey(key), &got); err != nil {
+			t.Fatalf("decoded WireKey(%q) = %q: %v (JSON %s)", key, back.WireKey(key), err, js)
+		}
+		if wb, _ := json.Marshal(want); string(wb) != string(mustJSON(got)) {
+			t.Fatalf("WireKey(%q) after the round trip = %s, want %s", key, back.WireKey(key), e.WireKey(key))
+		}
+	})
+}
+
+func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }

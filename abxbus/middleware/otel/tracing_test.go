@@ -138,7 +138,7 @@ func tree(spans tracetest.SpanStubs) string {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -370,5 +370,41 @@ func TestNoopProviderCarriesNothing(t *testing.T) {
 	e.Wait(context.Background())
 	if e.Base().WireKey("traceparent") != nil {
 		t.Fatal("a no-op span was propagated")
+	}
+}
+
+// TestStateReleased: after every event completed, on every bus, the Tracer holds no state (no growth
+// with the number of events).
+func TestStateReleased(t *testing.T) {
+	_, tp := recorder(t)
+	tr := newTracer(t, tp)
+	a := newBus(t, "A", tr, &abxbus.Options{HandlerConcurrency: abxbus.HandlersParallel})
+	b := newBus(t, "B", tr, nil)
+	a.OnType("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { return b.Emit(ctx, e) })
+	abxbus.On(a, func(ctx context.Context, w Work) (int, error) {
+		if w.N%3 == 0 {
+			return 0, errors.New("x")
+		}
+		return w.N, nil
+	})
+	abxbus.On(b, func(ctx context.Context, w Work) (int, error) {
+		_, err := abxbus.Call(ctx, b, Child{Of: w.N})
+		return 0, err
+	})
+	abxbus.On(b, func(ctx context.Context, c Child) (string, error) { return "", nil })
+	var evs []*abxbus.Event[Work, int]
+	for i := range 200 {
+		e, _ := abxbus.Emit(context.Background(), a, Work{N: i})
+		evs = append(evs, e)
+	}
+	for _, e := range evs {
+		e.Wait(context.Background())
+	}
+	b.WaitUntilIdle(context.Background())
+	for _, ev := range b.History() {
+		ev.Wait(context.Background())
+	}
+	if ne, nr := tr.Tracked(); ne != 0 || nr != 0 {
+		t.Fatalf("after completion the Tracer holds %d event states and %d handler spans", ne, nr)
 	}
 }
