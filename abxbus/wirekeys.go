@@ -14,7 +14,7 @@ import (
 // from that JSON returns raw from WireKey(key), as does a Reset copy. It is meant for metadata that
 // travels with an event between processes without being a field of its payload, such as the W3C trace
 // context ("traceparent", "tracestate") of a tracing middleware. On the wire such a key is an
-// ordinary unknown payload key, which the TypeScript and Python runtimes keep and write back.
+// ordinary unknown payload key, which the TypeScript runtime keeps and writes back.
 //
 // It may be called at any time, also while the event is processed; a later call for the same key
 // replaces the value, a nil raw removes a key set here. Safe for concurrent use. Errors (matching

@@ -86,9 +86,10 @@ type Options struct {
 //
 // # Across processes
 //
-// Unless Options.NoPropagation, the Tracer writes the trace context of each event's first event span
-// into the event as wire keys (BaseEvent.SetWireKey: top-level "traceparent" / "tracestate" keys of its
-// JSON, beside the payload). Bridges carry them; the TypeScript and Python runtimes keep them as
+// Unless Options.NoPropagation, the Tracer writes the trace context of an event's span into the
+// event when the span starts (the latest span of an event, on any bus, is what travels on), as wire
+// keys (BaseEvent.SetWireKey: top-level "traceparent" / "tracestate" keys of its JSON, beside the
+// payload). Bridges carry them; the TypeScript runtime keeps them as
 // unknown payload keys; a Tracer in the receiving process continues the trace. An event whose payload
 // has a field of that name keeps its field and carries no trace context.
 //
@@ -337,18 +338,10 @@ func (t *Tracer) spanLocked(ctx context.Context, e *abxbus.BaseEvent, b *abxbus.
 		span.SetAttributes(append(attrs, t.attrs...)...)
 	}
 	st.span = span
-	if t.inject && span.SpanContext().IsValid() && e.WireKey(firstField(t.prop)) == nil {
-		t.injectInto(e, span)
+	if t.inject && span.SpanContext().IsValid() {
+		t.injectInto(e, span) // replaces what the event carried in: onward hops continue from here
 	}
 	return span
-}
-
-// firstField is the key whose presence on an event means it already carries trace context.
-func firstField(p propagation.TextMapPropagator) string {
-	if f := p.Fields(); len(f) > 0 {
-		return f[0]
-	}
-	return "traceparent"
 }
 
 // injectInto writes the span's trace context into the event's wire keys.

@@ -35,7 +35,7 @@ type Child struct {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func recorder(t *testing.T) (*tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
+func recorder(t testing.TB) (*tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
@@ -43,7 +43,7 @@ func recorder(t *testing.T) (*tracetest.InMemoryExporter, *sdktrace.TracerProvid
 	return exp, tp
 }
 
-func newTracer(t *testing.T, tp trace.TracerProvider) *abxotel.Tracer {
+func newTracer(t testing.TB, tp trace.TracerProvider) *abxotel.Tracer {
 	t.Helper()
 	tr, err := abxotel.New(&abxotel.Options{TracerProvider: tp})
 	if err != nil {
@@ -52,7 +52,7 @@ func newTracer(t *testing.T, tp trace.TracerProvider) *abxotel.Tracer {
 	return tr
 }
 
-func newBus(t *testing.T, name string, mw abxbus.Middleware, o *abxbus.Options) *abxbus.Bus {
+func newBus(t testing.TB, name string, mw abxbus.Middleware, o *abxbus.Options) *abxbus.Bus {
 	t.Helper()
 	if o == nil {
 		o = &abxbus.Options{}
