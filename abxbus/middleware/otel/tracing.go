@@ -166,7 +166,7 @@ func (t *Tracer) OnEventChange(b *abxbus.Bus, e *abxbus.BaseEvent, phase abxbus.
 	case abxbus.EventCompleted:
 		t.mu.Lock()
 		st := t.stateLocked(e, b)
-		span := t.spanLocked(context.Background(), e, b, st)
+		span := t.spanLocked(context.Background(), e, b, st, time.Time{})
 		errs := st.errCount
 		t.dropLocked(e, st)
 		t.mu.Unlock()
@@ -201,7 +201,7 @@ func (t *Tracer) OnEventResultChange(b *abxbus.Bus, e *abxbus.BaseEvent, r *abxb
 	}
 	var evSpan trace.Span
 	if !ran {
-		evSpan = t.spanLocked(context.Background(), e, b, st)
+		evSpan = t.spanLocked(context.Background(), e, b, st, time.Time{})
 	}
 	t.mu.Unlock()
 	h := r.Handler()
@@ -239,11 +239,11 @@ func (t *Tracer) HandlerContext(ctx context.Context, b *abxbus.Bus, e *abxbus.Ba
 	h := r.Handler()
 	t.mu.Lock()
 	st := t.stateLocked(e, b)
-	evSpan := t.spanLocked(ctx, e, b, st)
 	start := r.StartedAt()
 	if start.IsZero() {
 		start = time.Now()
 	}
+	evSpan := t.spanLocked(ctx, e, b, st, start)
 	_, span := t.tracer.Start(trace.ContextWithSpan(ctx, evSpan), h.Name(),
 		trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindInternal))
 	if span.IsRecording() { // attributes only for spans that keep them: a no-op span costs nothing more
@@ -303,8 +303,9 @@ func (t *Tracer) dropLocked(e *abxbus.BaseEvent, st *evState) {
 }
 
 // spanLocked returns the event's span on b, starting it on first use (ctx: the context of its first
-// handler, whose span is the fallback parent); t.mu held.
-func (t *Tracer) spanLocked(ctx context.Context, e *abxbus.BaseEvent, b *abxbus.Bus, st *evState) trace.Span {
+// handler, whose span is the fallback parent; notAfter, when set, the start of that handler: the
+// event span starts no later); t.mu held.
+func (t *Tracer) spanLocked(ctx context.Context, e *abxbus.BaseEvent, b *abxbus.Bus, st *evState, notAfter time.Time) trace.Span {
 	if st.span != nil {
 		return st.span
 	}
@@ -322,6 +323,9 @@ func (t *Tracer) spanLocked(ctx context.Context, e *abxbus.BaseEvent, b *abxbus.
 	start := st.start
 	if start.IsZero() {
 		start = time.Now()
+	}
+	if !notAfter.IsZero() && notAfter.Before(start) {
+		start = notAfter
 	}
 	// A span started from a context whose span is ours or remote: its trace continues.
 	_, span := t.tracer.Start(parent, e.Type(), trace.WithTimestamp(start), trace.WithSpanKind(kind))

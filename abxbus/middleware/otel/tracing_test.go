@@ -227,9 +227,22 @@ request
 	if attr(failing, "abxbus.event_result.id") != h.ID().String() || attr(failing, "abxbus.handler.id") != h.Handler().ID().String() {
 		t.Errorf("handler span ids: %v", failing.Attributes)
 	}
+	checkTimes(t, spans)
+}
+
+// checkTimes: no span ends before it starts or starts before its parent.
+func checkTimes(t *testing.T, spans tracetest.SpanStubs) {
+	t.Helper()
+	byID := map[trace.SpanID]tracetest.SpanStub{}
+	for _, s := range spans {
+		byID[s.SpanContext.SpanID()] = s
+	}
 	for _, s := range spans {
 		if s.EndTime.Before(s.StartTime) {
 			t.Errorf("%s ends before it starts", s.Name)
+		}
+		if p, ok := byID[s.Parent.SpanID()]; ok && s.StartTime.Before(p.StartTime) {
+			t.Errorf("%s starts %v before its parent %s", s.Name, p.StartTime.Sub(s.StartTime), p.Name)
 		}
 	}
 }
@@ -299,6 +312,7 @@ func TestSpanTreeForwarded(t *testing.T) {
 	if err := e.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	checkTimes(t, exp.GetSpans())
 	checkTree(t, exp.GetSpans(), `
 Work@A
   a1
