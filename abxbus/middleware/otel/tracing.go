@@ -103,6 +103,7 @@ type Options struct {
 type Tracer struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
+	fields []string // prop.Fields()
 	inject bool
 	attrs  []attribute.KeyValue
 	m      *meters
@@ -136,7 +137,7 @@ func New(opts *Options) (*Tracer, error) {
 	if prop == nil {
 		prop = propagation.TraceContext{}
 	}
-	t := &Tracer{tracer: tp.Tracer(ScopeName), prop: prop, inject: !o.NoPropagation, attrs: o.Attributes,
+	t := &Tracer{tracer: tp.Tracer(ScopeName), prop: prop, fields: prop.Fields(), inject: !o.NoPropagation, attrs: o.Attributes,
 		events: map[*abxbus.BaseEvent][]*evState{}, results: map[*abxbus.EventResult]trace.Span{}}
 	if o.MeterProvider != nil {
 		m, err := newMeters(o.MeterProvider)
@@ -360,14 +361,17 @@ func (t *Tracer) injectInto(e *abxbus.BaseEvent, span trace.Span) {
 
 // extract reads trace context from the event's wire keys; nil when it carries none.
 func (t *Tracer) extract(e *abxbus.BaseEvent) context.Context {
-	c := propagation.MapCarrier{}
-	for _, k := range t.prop.Fields() {
+	var c propagation.MapCarrier // allocated only for an event that carries a key
+	for _, k := range t.fields {
 		raw := e.WireKey(k)
 		if raw == nil {
 			continue
 		}
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
+			if c == nil {
+				c = propagation.MapCarrier{}
+			}
 			c[k] = s
 		}
 	}
