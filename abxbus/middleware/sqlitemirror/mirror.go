@@ -78,6 +78,11 @@ type Mirror struct {
 
 	errMu sync.Mutex
 	err   error
+
+	// the writer goroutine's own: prepared statements by table and row count, reused buffers
+	stmts         map[stmtKey]*sql.Stmt
+	evBuf, resBuf []*row
+	args          []any
 }
 
 // row is one queued insert: into event_results_log when result is set, else into events_log; a row
@@ -125,10 +130,10 @@ CREATE INDEX IF NOT EXISTS event_results_log_event_id ON event_results_log(event
 
 const (
 	insertEvent = `INSERT INTO events_log (event_id, event_type, event_status, eventbus_id, eventbus_name,
-	phase, event_json, inserted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	phase, event_json, inserted_at)`
 	insertResult = `INSERT INTO event_results_log (event_result_id, event_id, handler_id, handler_name,
 	eventbus_id, eventbus_name, event_type, status, phase, result_repr, error_repr, event_result_json,
-	inserted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	inserted_at)`
 )
 
 // Open opens (creating it and its parent directories) the SQLite database at path, switches it to WAL
@@ -436,6 +441,37 @@ func (m *Mirror) write(batch []*row) {
 }
 
 func (m *Mirror) insert(batch []*row) (err error) {
+	evs, res := m.evBuf[:0], m.resBuf[:0]
+	for _, r := range batch {
+		switch {
+		case r.flush != nil:
+		case r.result:
+			res = append(res, r)
+		default:
+			evs = append(evs, r)
+		}
+	}
+	defer func() {
+		clear(evs)
+		clear(res)
+		m.evBuf, m.resBuf = evs[:0], res[:0]
+	}()
+	// Prepare outside the transaction: the database has one connection, which the transaction holds.
+	for _, p := range []struct {
+		results bool
+		n       int
+	}{{false, len(evs)}, {true, len(res)}} {
+		if p.n >= rowsPerInsert {
+			if _, err := m.stmt(p.results, rowsPerInsert); err != nil {
+				return err
+			}
+		}
+		if p.n%rowsPerInsert != 0 {
+			if _, err := m.stmt(p.results, p.n%rowsPerInsert); err != nil {
+				return err
+			}
+		}
+	}
 	tx, err := m.db.Begin()
 	if err != nil {
 		return err
@@ -445,32 +481,79 @@ func (m *Mirror) insert(batch []*row) (err error) {
 			tx.Rollback()
 		}
 	}()
-	var evStmt, resStmt *sql.Stmt
-	for _, r := range batch {
-		switch {
-		case r.flush != nil:
-			continue
-		case r.result:
-			if resStmt == nil {
-				if resStmt, err = tx.Prepare(insertResult); err != nil {
-					return err
-				}
+	if err := m.insertRows(tx, false, evs); err != nil {
+		return err
+	}
+	if err := m.insertRows(tx, true, res); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// rowsPerInsert is how many rows one INSERT statement writes (multi-row VALUES): fewer statement
+// executions per batch.
+const rowsPerInsert = 32
+
+// insertRows inserts rows into one table, rowsPerInsert rows per statement, in order.
+func (m *Mirror) insertRows(tx *sql.Tx, results bool, rows []*row) error {
+	for len(rows) > 0 {
+		n := min(len(rows), rowsPerInsert)
+		stmt := m.stmts[stmtKey{results, n}] // prepared by insert
+		args := m.args[:0]
+		for _, r := range rows[:n] {
+			if results {
+				args = append(args, r.resultID, r.eventID, r.handlerID, r.handlerName, r.busID, r.busName,
+					r.eventType, r.stat, r.phase, r.resultRepr, r.errorRepr, r.json, r.insertedAt)
+			} else {
+				args = append(args, r.eventID, r.eventType, r.eventStatus, r.busID, r.busName, r.phase, r.json, r.insertedAt)
 			}
-			_, err = resStmt.Exec(r.resultID, r.eventID, r.handlerID, r.handlerName, r.busID, r.busName,
-				r.eventType, r.stat, r.phase, r.resultRepr, r.errorRepr, r.json, r.insertedAt)
-		default:
-			if evStmt == nil {
-				if evStmt, err = tx.Prepare(insertEvent); err != nil {
-					return err
-				}
-			}
-			_, err = evStmt.Exec(r.eventID, r.eventType, r.eventStatus, r.busID, r.busName, r.phase, r.json, r.insertedAt)
 		}
+		_, err := tx.Stmt(stmt).Exec(args...)
+		clear(args)
+		m.args = args[:0]
 		if err != nil {
 			return err
 		}
+		rows = rows[n:]
 	}
-	return tx.Commit()
+	return nil
+}
+
+// stmt returns the prepared INSERT of n rows into events_log or event_results_log (writer only;
+// prepares on the database, so never while a transaction is open).
+func (m *Mirror) stmt(results bool, n int) (*sql.Stmt, error) {
+	k := stmtKey{results, n}
+	if s, ok := m.stmts[k]; ok {
+		return s, nil
+	}
+	head, cols := insertEvent, 8
+	if results {
+		head, cols = insertResult, 13
+	}
+	var q strings.Builder
+	q.WriteString(head)
+	q.WriteString(" VALUES ")
+	one := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(one)
+	}
+	s, err := m.db.Prepare(q.String())
+	if err != nil {
+		return nil, err
+	}
+	if m.stmts == nil {
+		m.stmts = map[stmtKey]*sql.Stmt{}
+	}
+	m.stmts[k] = s
+	return s, nil
+}
+
+type stmtKey struct {
+	results bool
+	n       int
 }
 
 // stamp formats t as abxbus timestamps are written: UTC, nine fractional digits, Z.
