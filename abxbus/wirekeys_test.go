@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -183,3 +184,13 @@ func FuzzWireKey(f *testing.F) {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// A wire key travels with the event's JSON beside its payload, and the receiving side reads it back.
+func ExampleBaseEvent_SetWireKey() {
+	e := abxbus.NewEvent(WireKeyed{Name: "ada"}).Base()
+	_ = e.SetWireKey("traceparent", json.RawMessage(`"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`))
+	js, _ := e.ToJSON()
+	received, _ := abxbus.FromJSON(js)
+	fmt.Println(string(received.WireKey("traceparent")))
+	// Output: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+}

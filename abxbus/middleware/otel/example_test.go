@@ -7,6 +7,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	abxotel "github.com/typedbus/abxbus-go/abxbus/middleware/otel"
@@ -67,4 +68,22 @@ func Example() {
 	// checkout    under Checkout
 	// Checkout    under (root)
 	// carries traceparent: true
+}
+
+// Inject and Extract carry a span's trace context in an event by hand, for an event that leaves the
+// process by some other way than a bus with a Tracer.
+func ExampleInject() {
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	ctx, span := tp.Tracer("app").Start(context.Background(), "send")
+	defer span.End()
+
+	e := abxbus.NewEvent(Charge{Amount: 1}).Base()
+	_ = abxotel.Inject(ctx, e, nil)
+	js, _ := e.ToJSON()
+
+	received, _ := abxbus.FromJSON(js) // in the other process
+	remote := trace.SpanContextFromContext(abxotel.Extract(context.Background(), received, nil))
+	fmt.Println(remote.TraceID() == span.SpanContext().TraceID(), remote.IsRemote())
+	// Output: true true
 }
