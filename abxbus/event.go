@@ -240,6 +240,9 @@ type eventExtra struct {
 	// hooks is the middleware hook queue (middleware.go); nil until a bus with lifecycle hooks notes a
 	// change of the event.
 	hooks *eventHooks
+
+	// wireKeys are the top-level JSON keys set with SetWireKey (wirekeys.go).
+	wireKeys map[string]json.RawMessage
 }
 
 // noExtra is what xr reads for an event without extra state; never written.

@@ -115,6 +115,7 @@ func (e *BaseEvent) ToJSON() ([]byte, error) {
 		return nil, err
 	}
 	s := e.snapshot()
+	payload = e.unshadowPayload(payload, s.extra)
 
 	var b bytes.Buffer
 	b.Grow(256 + len(payload))
@@ -295,7 +296,7 @@ func (e *BaseEvent) snapshot() eventSnap {
 		label: e.label(), id: e.id, eventType: e.eventType, version: e.versionLocked(), createdAt: e.createdAt,
 		opts: *e.o(), blocksParent: e.blocksParent, parentID: e.lr().parentID, emittedBy: e.lr().emittedBy,
 		path: slices.Clone(e.path.get()), pendingBuses: int(e.pendingBuses), status: e.status.public(),
-		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtra(),
+		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtraLocked(),
 	}
 	if s.version == "" {
 		s.version = DefaultEventVersion
@@ -303,7 +304,7 @@ func (e *BaseEvent) snapshot() eventSnap {
 	if len(e.buses.get()) == 0 && e.wire != nil {
 		s.pendingBuses = e.wire.pendingBuses
 	}
-	for k := range e.wireExtra() {
+	for k := range s.extra {
 		s.extraKeys = append(s.extraKeys, k)
 	}
 	slices.Sort(s.extraKeys)

@@ -29,6 +29,9 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 		c.lin = &eventLineage{parentID: e.lin.parentID, emittedBy: e.lin.emittedBy}
 	}
 	c.path.set(slices.Clone(e.path.get()))
+	if keys := e.xr().wireKeys; len(keys) > 0 {
+		c.xw().wireKeys = maps.Clone(keys)
+	}
 	return c, nil
 }
 
