@@ -740,8 +740,10 @@ func (e *BaseEvent) completedNoLock() bool {
 }
 
 // afterComplete runs outside the lock after the event completed: history retention on every bus that
-// holds it, and completion of a parent that was waiting for this blocking child.
-func (e *BaseEvent) afterComplete() {
+// holds it, and completion of a parent that was waiting for this blocking child. ended is the run whose
+// finish completed the event (nil when something else did); with hooks configured its bus's runDone is
+// queued behind the completion hooks and afterComplete reports true (the caller must not call it).
+func (e *BaseEvent) afterComplete(ended *run) (queued bool) {
 	e.mu.Lock()
 	buses := e.buses.get()
 	parent := e.lr().parent
@@ -762,8 +764,15 @@ func (e *BaseEvent) afterComplete() {
 	if hooked {
 		// Completion is signalled after the completion hooks (and any earlier hooks still being
 		// delivered by another goroutine): the wake-up is the last note of the queue.
+		// The run that completed the event leaves its bus's bookkeeping after that too, so a bus is
+		// not idle (WaitUntilIdle) before its completion hooks returned, whichever goroutine
+		// delivers them.
 		e.mu.Lock()
 		e.x.hooks.q = append(e.x.hooks.q, hookNote{wake: true})
+		if ended != nil {
+			e.x.hooks.q = append(e.x.hooks.q, hookNote{ended: ended})
+			queued = true
+		}
 		e.mu.Unlock()
 		e.flushHooks()
 	} else {
@@ -772,6 +781,7 @@ func (e *BaseEvent) afterComplete() {
 	if parent != nil && blocks {
 		parent.checkComplete()
 	}
+	return queued
 }
 
 // takeWakeLocked takes what completion must wake: the done and first-valid channels to close and the
@@ -808,6 +818,6 @@ func (e *BaseEvent) checkComplete() {
 	done := e.tryCompleteLocked()
 	e.mu.Unlock()
 	if done {
-		e.afterComplete()
+		e.afterComplete(nil)
 	}
 }

@@ -143,6 +143,7 @@ type hookNote struct {
 	res   *EventResult
 	phase evStatus
 	wake  bool
+	ended *run // the run whose runDone waits for the completion hooks
 }
 
 // eventHooks is an event's hook queue (guarded by the event's mu): the changes not yet delivered, in the
@@ -227,6 +228,10 @@ func (e *BaseEvent) flushHooks() {
 
 // deliver calls the hooks of one note, in middleware order.
 func (e *BaseEvent) deliver(n hookNote) {
+	if n.ended != nil {
+		n.ended.bus.runDone(n.ended)
+		return
+	}
 	if n.wake {
 		e.mu.Lock()
 		e.x.hooks.signalling = false

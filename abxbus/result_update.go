@@ -140,7 +140,7 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 	done := row.status.terminal() && e.tryCompleteLocked()
 	e.mu.Unlock()
 	if done {
-		e.afterComplete()
+		e.afterComplete(nil)
 	}
 	return row, nil
 }

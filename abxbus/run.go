@@ -960,8 +960,8 @@ func (r *run) finish(stamp func() int64) bool {
 	done := e.tryCompleteStampLocked(stamp)
 	e.mu.Unlock()
 	cont := r.release()
-	if done {
-		e.afterComplete()
+	if done && e.afterComplete(r) {
+		return cont // runDone is the last note of the event's hook queue
 	}
 	r.bus.runDone(r)
 	return cont
