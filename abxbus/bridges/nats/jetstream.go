@@ -1,0 +1,341 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+// Headers of a dead-lettered event (the body is the event JSON as it was received).
+const (
+	HeaderDeadReason   = "Abxbus-Dead-Reason"
+	HeaderDeadStream   = "Abxbus-Dead-Stream"
+	HeaderDeadSequence = "Abxbus-Dead-Sequence"
+	HeaderDeadConsumer = "Abxbus-Dead-Consumer"
+	HeaderDeliveries   = "Abxbus-Deliveries"
+)
+
+// setupStream binds the stream when it exists (checking that it captures the subject) or creates it,
+// and does the same for the dead-letter stream.
+func (br *Bridge) setupStream() error {
+	js, err := jetstream.New(br.nc)
+	if err != nil {
+		return fmt.Errorf("nats bridge: jetstream: %w", err)
+	}
+	br.js = js
+	o := &br.opts
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	storage := jetstream.FileStorage
+	if o.MemoryStorage {
+		storage = jetstream.MemoryStorage
+	}
+	if err := ensureStream(ctx, js, jetstream.StreamConfig{
+		Name: o.Stream, Subjects: o.Subjects, Storage: storage, Replicas: o.Replicas,
+	}, br.subject); err != nil {
+		return err
+	}
+	if o.DeadLetter != "-" {
+		for _, s := range o.Subjects {
+			if subjectMatches(s, o.DeadLetter) {
+				return fmt.Errorf("%w: nats bridge: the dead-letter subject %q is captured by the stream's subject %q (a dead letter would be delivered again)", abxbus.ErrInvalidOption, o.DeadLetter, s)
+			}
+		}
+		if name, err := js.StreamNameBySubject(ctx, o.DeadLetter); err == nil && name != "" {
+			return nil
+		}
+		if err := ensureStream(ctx, js, jetstream.StreamConfig{
+			Name: o.Stream + "_DLQ", Subjects: []string{o.DeadLetter}, Storage: storage, Replicas: o.Replicas,
+		}, o.DeadLetter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureStream creates cfg's stream, or binds it when a stream of that name exists and captures
+// subject.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, subject string) error {
+	var s jetstream.Stream
+	var err error
+	for attempt := 0; ; attempt++ {
+		s, err = js.Stream(ctx, cfg.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			s, err = js.CreateStream(ctx, cfg)
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				continue // another process created it meanwhile
+			}
+		}
+		// A cluster that is still electing its meta leader answers with errors for a moment.
+		if err != nil && ctx.Err() == nil && attempt < 50 && retryable(err) {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return fmt.Errorf("nats bridge: stream %s: %w", cfg.Name, err)
+	}
+	info := s.CachedInfo()
+	if !slices.ContainsFunc(info.Config.Subjects, func(p string) bool { return subjectMatches(p, subject) }) {
+		return fmt.Errorf("%w: nats bridge: the existing stream %s has subjects %v, which do not capture %q", abxbus.ErrInvalidOption, cfg.Name, info.Config.Subjects, subject)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		isAPIError(err, 10008) /* cluster not ready */ || isAPIError(err, 10074) /* no suitable peers */
+}
+
+func isAPIError(err error, code jetstream.ErrorCode) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && ae.ErrorCode == code
+}
+
+// subjectMatches reports whether the subject pattern p (with * and > wildcards) matches subject s.
+func subjectMatches(p, s string) bool {
+	pt, st := splitTokens(p), splitTokens(s)
+	for i, t := range pt {
+		if t == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) || t != "*" && t != st[i] {
+			return false
+		}
+	}
+	return len(pt) == len(st)
+}
+
+func splitTokens(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// publishJS stores data in the stream, retrying until the stream acknowledges it or ctx ends.
+func (br *Bridge) publishJS(ctx context.Context, e *abxbus.BaseEvent, data []byte) error {
+	msg := &nats.Msg{Subject: br.subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, e.ID().String())
+	wait := 20 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := br.js.PublishMsg(actx, msg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return fmt.Errorf("nats bridge %s: %s: %w", br.subject, e, err)
+		}
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return fmt.Errorf("nats bridge %s: %s not stored: %w", br.subject, e, err)
+		}
+		var ae *jetstream.APIError
+		if errors.As(err, &ae) && ae.Code >= 400 && ae.Code < 500 && ae.Code != 408 && !isAPIError(err, 10008) {
+			return fmt.Errorf("nats bridge %s: %s refused by the stream: %w", br.subject, e, err)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("nats bridge %s: %s not stored (last error: %v): %w", br.subject, e, err, context.Cause(ctx))
+		}
+		br.opts.Logger.Debug("[abxbus] nats bridge: publish retried", "event", e, "error", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		wait = min(wait*2, time.Second)
+	}
+}
+
+// jsEntry is a received event waiting for its handlers, with the message to acknowledge.
+type jsEntry struct {
+	msg jetstream.Msg
+	e   *abxbus.BaseEvent
+}
+
+// startJS creates (or joins) the durable consumer and starts the reader and the acknowledger.
+func (br *Bridge) startJS(ctx context.Context) error {
+	o := &br.opts
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cfg := jetstream.ConsumerConfig{
+		Durable:       o.Consumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    o.MaxDeliver,
+		AckWait:       o.AckWait,
+		MaxAckPending: o.QueueSize,
+		Replicas:      0,
+	}
+	if len(o.Subjects) != 1 || o.Subjects[0] != br.subject {
+		cfg.FilterSubject = br.subject
+	}
+	var cons jetstream.Consumer
+	var err error
+	for attempt := 0; ; attempt++ {
+		cons, err = br.js.CreateOrUpdateConsumer(cctx, o.Stream, cfg)
+		if err != nil && cctx.Err() == nil && attempt < 50 && retryable(err) {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return fmt.Errorf("consumer %s on stream %s: %w", o.Consumer, o.Stream, err)
+	}
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(min(o.QueueSize, 512)), jetstream.PullExpiry(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", o.Consumer, err)
+	}
+	br.msgs = msgs
+	pending := make(chan jsEntry, o.QueueSize)
+	br.wg.Add(2)
+	go func() {
+		defer br.wg.Done()
+		defer close(pending)
+		br.readJS(ctx, msgs, pending)
+	}()
+	go func() {
+		defer br.wg.Done()
+		br.ackJS(ctx, pending)
+	}()
+	return nil
+}
+
+// readJS takes the consumer's messages in order and emits them on the inbound bus; pending (of
+// capacity QueueSize) is the backpressure.
+func (br *Bridge) readJS(ctx context.Context, msgs jetstream.MessagesContext, pending chan<- jsEntry) {
+	for {
+		msg, err := msgs.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			br.opts.Logger.Warn("[abxbus] nats bridge: consumer", "consumer", br.opts.Consumer, "error", err)
+			if br.opts.OnError != nil {
+				br.opts.OnError(fmt.Errorf("nats bridge %s: consumer %s: %w", br.subject, br.opts.Consumer, err))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		e, derr := br.decode(msg.Data())
+		if derr != nil {
+			seq := uint64(0)
+			if md, err := msg.Metadata(); err == nil {
+				seq = md.Sequence.Stream
+			}
+			br.refuse(msg.Subject(), seq, len(msg.Data()), derr)
+			br.deadLetter(msg, "undecodable: "+derr.Error())
+			continue
+		}
+		select {
+		case pending <- jsEntry{msg: msg, e: e}:
+		case <-ctx.Done():
+			return // not acknowledged: delivered again
+		}
+		if _, err := br.bus.Emit(context.Background(), e); err != nil {
+			br.opts.Logger.Warn("[abxbus] nats bridge: inbound emit refused", "event", e, "error", err)
+		}
+	}
+}
+
+// ackJS acknowledges the received events in order, each once its handlers finished: Ack when all
+// succeeded, else Nak (delivered again) or, on the last allowed delivery, dead-letter and Term.
+func (br *Bridge) ackJS(ctx context.Context, pending <-chan jsEntry) {
+	for en := range pending {
+		select {
+		case <-en.e.Done():
+		case <-ctx.Done():
+			continue // not acknowledged: delivered again after AckWait
+		}
+		failure := handlerFailure(en.e)
+		if failure == nil {
+			if err := en.msg.Ack(); err != nil {
+				br.opts.Logger.Warn("[abxbus] nats bridge: ack", "event", en.e, "error", err)
+			}
+			continue
+		}
+		md, err := en.msg.Metadata()
+		if err == nil && md.NumDelivered >= uint64(br.opts.MaxDeliver) {
+			br.deadLetter(en.msg, fmt.Sprintf("failed %d deliveries; last: %v", md.NumDelivered, failure))
+			continue
+		}
+		if br.opts.RetryDelay > 0 {
+			err = en.msg.NakWithDelay(br.opts.RetryDelay)
+		} else {
+			err = en.msg.Nak()
+		}
+		if err != nil {
+			br.opts.Logger.Warn("[abxbus] nats bridge: nak", "event", en.e, "error", err)
+		}
+	}
+}
+
+// handlerFailure returns the first error of the event's handlers (nil: all succeeded).
+func handlerFailure(e *abxbus.BaseEvent) error {
+	for _, r := range e.Results() {
+		if err := r.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deadLetter publishes msg to the dead-letter subject (stored by its stream), then terminates it, so
+// the consumer does not deliver it again. Without a dead-letter subject the event is only terminated.
+func (br *Bridge) deadLetter(msg jetstream.Msg, reason string) {
+	o := &br.opts
+	var md *jetstream.MsgMetadata
+	if m, err := msg.Metadata(); err == nil {
+		md = m
+	}
+	if o.DeadLetter != "-" {
+		dl := &nats.Msg{Subject: o.DeadLetter, Data: msg.Data(), Header: nats.Header{}}
+		dl.Header.Set(HeaderDeadReason, reason)
+		dl.Header.Set(HeaderDeadConsumer, o.Consumer)
+		if md != nil {
+			dl.Header.Set(HeaderDeadStream, md.Stream)
+			dl.Header.Set(HeaderDeadSequence, strconv.FormatUint(md.Sequence.Stream, 10))
+			dl.Header.Set(HeaderDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+			dl.Header.Set(jetstream.MsgIDHeader, md.Stream+":"+strconv.FormatUint(md.Sequence.Stream, 10))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := br.js.PublishMsg(ctx, dl)
+		cancel()
+		if err != nil {
+			// Not terminated: the server delivers it again (beyond MaxDeliver it stops, and the event
+			// stays in the stream, reported here).
+			br.opts.Logger.Error("[abxbus] nats bridge: dead-letter publish failed; the event stays unacknowledged", "reason", reason, "error", err)
+			if o.OnError != nil {
+				o.OnError(fmt.Errorf("nats bridge %s: dead-letter publish to %s: %w", br.subject, o.DeadLetter, err))
+			}
+			return
+		}
+	}
+	br.stats.mu.Lock()
+	br.stats.deadLetter++
+	br.stats.mu.Unlock()
+	br.opts.Logger.Warn("[abxbus] nats bridge: event dead-lettered", "subject", o.DeadLetter, "reason", reason)
+	if err := msg.Term(); err != nil {
+		br.opts.Logger.Warn("[abxbus] nats bridge: term", "error", err)
+	}
+}
