@@ -1,0 +1,103 @@
+package nats_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	natsbridge "github.com/typedbus/abxbus-go/abxbus/bridges/nats"
+)
+
+// F249: core publish/subscribe on the subject, in order, every listener sees every event.
+func TestCoreFanOutInOrder(t *testing.T) {
+	srv := startNATS(t, false)
+	ctx := ctxT(t, 30*time.Second)
+	em := newBridge(t, srv.URL, "abxbus_events", nil)
+	var cs []*collector
+	for i := 0; i < 2; i++ {
+		c := newCollector()
+		onSeq(t, newBridge(t, srv.URL, "abxbus_events", nil), c)
+		cs = append(cs, c)
+	}
+	const n = 300
+	emitPings(t, ctx, em, 0, n)
+	for i, c := range cs {
+		got := c.waitDistinct(n, 10*time.Second)
+		want := make([]int, n)
+		for j := range want {
+			want[j] = j
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("listener %d: got %d events %v..., want 0..%d in order", i, len(got), got[:min(len(got), 10)], n-1)
+		}
+	}
+	if f := em.Features(); !f.FanOut || f.Durable || !f.Ordered || f.MaxMessageBytes != 1<<20 {
+		t.Fatalf("Features = %+v", f)
+	}
+}
+
+func TestCoreTooLarge(t *testing.T) {
+	srv := startNATS(t, false)
+	ctx := ctxT(t, 10*time.Second)
+	br := newBridge(t, srv.URL, "big", nil)
+	err := br.Emit(ctx, abxbus.NewEvent(Ping{Label: strings.Repeat("x", 1_100_000)}).Base())
+	if !errors.Is(err, bridges.ErrTooLarge) {
+		t.Fatalf("Emit of 1.1 MB: %v, want ErrTooLarge", err)
+	}
+	if err := br.Emit(ctx, abxbus.NewEvent(Ping{Label: strings.Repeat("x", 1_000_000)}).Base()); err != nil {
+		t.Fatalf("Emit of 1.0 MB: %v", err)
+	}
+}
+
+func TestCoreStartIdempotentConcurrent(t *testing.T) {
+	srv := startNATS(t, false)
+	ctx := ctxT(t, 10*time.Second)
+	br := newBridge(t, srv.URL, "twice", nil)
+	c := newCollector()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(2)
+		go func() { defer wg.Done(); br.Start() }()
+		go func() { defer wg.Done(); onSeq(t, br, c) }()
+	}
+	wg.Wait()
+	emitPings(t, ctx, br, 0, 1)
+	time.Sleep(200 * time.Millisecond)
+	// 8 handlers on one subscription: 8 calls for the single event, never 16.
+	if got := c.snapshot(); len(got) != 8 {
+		t.Fatalf("%d handler calls, want 8 (one subscription)", len(got))
+	}
+	br.Close()
+	if err := br.Start(); !errors.Is(err, bridges.ErrClosed) {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	if err := br.Emit(ctx, abxbus.NewEvent(Ping{}).Base()); !errors.Is(err, bridges.ErrClosed) {
+		t.Fatalf("Emit after Close: %v", err)
+	}
+}
+
+func TestOpenAddress(t *testing.T) {
+	srv := startNATS(t, true)
+	ctx := ctxT(t, 10*time.Second)
+	b, err := bridges.Open(ctx, srv.URL+"/orders?mode=jetstream&consumer=billing&max_deliver=3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if f := b.Features(); !f.Durable || !f.AtLeastOnce || f.FanOut {
+		t.Fatalf("Features %+v", f)
+	}
+	if b.(*natsbridge.Bridge).Subject() != "orders" {
+		t.Fatalf("subject %q", b.(*natsbridge.Bridge).Subject())
+	}
+	for _, bad := range []string{srv.URL + "/x?mode=kafka", srv.URL + "/x?nope=1", "nats:///x"} {
+		if _, err := bridges.Open(ctx, bad, nil); !errors.Is(err, abxbus.ErrInvalidOption) {
+			t.Errorf("Open(%s): %v, want ErrInvalidOption", bad, err)
+		}
+	}
+}
