@@ -67,15 +67,18 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 	var s jetstream.Stream
 	var err error
 	for attempt := 0; ; attempt++ {
-		s, err = js.Stream(ctx, cfg.Name)
+		// A cluster that is still electing its meta leader answers late or with errors for a moment:
+		// each attempt has its own short deadline.
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		s, err = js.Stream(actx, cfg.Name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			s, err = js.CreateStream(ctx, cfg)
-			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-				continue // another process created it meanwhile
-			}
+			s, err = js.CreateStream(actx, cfg)
 		}
-		// A cluster that is still electing its meta leader answers with errors for a moment.
-		if err != nil && ctx.Err() == nil && attempt < 50 && retryable(err) {
+		cancel()
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			continue // another process created it meanwhile
+		}
+		if err != nil && ctx.Err() == nil && retryable(err) {
 			time.Sleep(200 * time.Millisecond)
 			continue
 		}
@@ -187,9 +190,11 @@ func (br *Bridge) startJS(ctx context.Context) error {
 	}
 	var cons jetstream.Consumer
 	var err error
-	for attempt := 0; ; attempt++ {
-		cons, err = br.js.CreateOrUpdateConsumer(cctx, o.Stream, cfg)
-		if err != nil && cctx.Err() == nil && attempt < 50 && retryable(err) {
+	for {
+		actx, acancel := context.WithTimeout(cctx, 3*time.Second)
+		cons, err = br.js.CreateOrUpdateConsumer(actx, o.Stream, cfg)
+		acancel()
+		if err != nil && cctx.Err() == nil && retryable(err) {
 			time.Sleep(200 * time.Millisecond)
 			continue
 		}
