@@ -101,3 +101,27 @@ func TestOpenAddress(t *testing.T) {
 		}
 	}
 }
+
+// The core wire is the TS bridge's: a plain PUB of the compact event JSON, without headers or reply
+// subject (bridge-wire/nats_server_trace.txt).
+func TestCoreWire(t *testing.T) {
+	srv := startNATS(t, false)
+	ctx := ctxT(t, 10*time.Second)
+	br := newBridge(t, srv.URL, "abxbus.wire", nil)
+	sub, err := br.Conn().SubscribeSync("abxbus.wire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := abxbus.NewEvent(Ping{Seq: 7, Label: "wire"}).Base()
+	if err := br.Emit(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsgWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := e.ToJSON()
+	if string(m.Data) != string(want) || len(m.Header) != 0 || m.Reply != "" {
+		t.Fatalf("message: headers %v reply %q data %s, want no headers, no reply, %s", m.Header, m.Reply, m.Data, want)
+	}
+}
