@@ -89,9 +89,19 @@ func (br *Bridge) CallEvent(ctx context.Context, e *abxbus.BaseEvent, opts ...ab
 		}
 		return nil, fmt.Errorf("nats bridge %s: call %s: %w", br.subject, e, err)
 	}
+	r, err := parseReply(resp.Data)
+	var se *abxbus.ServiceError
+	if err != nil && !errors.As(err, &se) {
+		return nil, fmt.Errorf("nats bridge %s: call %s: %w", br.subject, e, err)
+	}
+	return r, err
+}
+
+// parseReply decodes a call's answer: the result, or the remote error.
+func parseReply(data []byte) (json.RawMessage, error) {
 	var rep callReply
-	if err := json.Unmarshal(resp.Data, &rep); err != nil {
-		return nil, fmt.Errorf("nats bridge %s: call %s: the reply is not a call reply: %w", br.subject, e, err)
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("the reply is not a call reply: %w", err)
 	}
 	if rep.Error != nil {
 		return nil, rep.Error

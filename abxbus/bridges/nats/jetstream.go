@@ -97,7 +97,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 func retryable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrConnectionReconnecting) ||
-		isAPIError(err, 10008) /* cluster not ready */ || isAPIError(err, 10074) /* no suitable peers */
+		isAPIError(err, 10008) /* cluster not ready */ || isAPIError(err, 10005) || isAPIError(err, 10074) /* no suitable peers (yet) */
 }
 
 func isAPIError(err error, code jetstream.ErrorCode) bool {
@@ -266,10 +266,22 @@ func (br *Bridge) readJS(ctx context.Context, msgs jetstream.MessagesContext, pe
 // ackJS acknowledges the received events in order, each once its handlers finished: Ack when all
 // succeeded, else Nak (delivered again) or, on the last allowed delivery, dead-letter and Term.
 func (br *Bridge) ackJS(ctx context.Context, pending <-chan jsEntry) {
+	tick := time.NewTicker(max(br.opts.AckWait/2, 10*time.Millisecond))
+	defer tick.Stop()
 	for en := range pending {
-		select {
-		case <-en.e.Done():
-		case <-ctx.Done():
+	wait:
+		for {
+			select {
+			case <-en.e.Done():
+				break wait
+			case <-tick.C:
+				// A long handler keeps its event: the server's AckWait starts again.
+				en.msg.InProgress()
+			case <-ctx.Done():
+				break wait
+			}
+		}
+		if ctx.Err() != nil && !isDone(en.e) {
 			continue // not acknowledged: delivered again after AckWait
 		}
 		failure := handlerFailure(en.e)
@@ -292,6 +304,15 @@ func (br *Bridge) ackJS(ctx context.Context, pending <-chan jsEntry) {
 		if err != nil {
 			br.opts.Logger.Warn("[abxbus] nats bridge: nak", "event", en.e, "error", err)
 		}
+	}
+}
+
+func isDone(e *abxbus.BaseEvent) bool {
+	select {
+	case <-e.Done():
+		return true
+	default:
+		return false
 	}
 }
 

@@ -100,8 +100,10 @@ type Options struct {
 	// (default DefaultMaxDeliver).
 	MaxDeliver int
 	// AckWait is how long the server waits for an event's acknowledgement before it delivers the event
-	// again, to this or another listener of the consumer (default DefaultAckWait). It must exceed the
-	// time an event spends queued and handled on the inbound bus.
+	// again, to this or another listener of the consumer (default DefaultAckWait). While the oldest
+	// unacknowledged event is being handled the bridge tells the server every AckWait/2 that it is in
+	// progress; the events queued behind it must not wait longer than AckWait (keep QueueSize times
+	// the handling time below it), or they are delivered a second time.
 	AckWait time.Duration
 	// RetryDelay is how long a failed event waits before it is delivered again (default 0: at once).
 	RetryDelay time.Duration
@@ -456,6 +458,7 @@ func (br *Bridge) Start() error {
 	if err != nil {
 		br.stopLocked()
 		cancel()
+		br.wg.Wait()
 		return fmt.Errorf("nats bridge %s: start: %w", br.subject, err)
 	}
 	br.started = true
@@ -623,14 +626,23 @@ func Open(ctx context.Context, addr *url.URL, oo bridges.OpenOptions) (bridges.B
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if addr == nil || addr.Host == "" {
-		return nil, fmt.Errorf("%w: nats bridge address without a host", abxbus.ErrInvalidOption)
+	servers, subject, o, err := parseAddress(addr, oo)
+	if err != nil {
+		return nil, err
 	}
-	subject := strings.Trim(addr.Path, "/")
+	return New(servers, subject, &o)
+}
+
+// parseAddress turns an Open address into New's arguments.
+func parseAddress(addr *url.URL, oo bridges.OpenOptions) (servers, subject string, o Options, err error) {
+	if addr == nil || addr.Host == "" {
+		return "", "", o, fmt.Errorf("%w: nats bridge address without a host", abxbus.ErrInvalidOption)
+	}
+	subject = strings.Trim(addr.Path, "/")
 	if subject == "" {
 		subject = DefaultSubject
 	}
-	o := Options{Name: oo.Name, Logger: oo.Logger, BusOptions: oo.BusOptions}
+	o = Options{Name: oo.Name, Logger: oo.Logger, BusOptions: oo.BusOptions}
 	q := addr.Query()
 	for k, vs := range q {
 		v := vs[len(vs)-1]
@@ -667,11 +679,11 @@ func Open(ctx context.Context, addr *url.URL, oo bridges.OpenOptions) (bridges.B
 			err = errors.New("unknown parameter")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: nats bridge address %s: %s: %v", abxbus.ErrInvalidOption, addr.Redacted(), k, err)
+			return "", "", o, fmt.Errorf("%w: nats bridge address %s: %s: %v", abxbus.ErrInvalidOption, addr.Redacted(), k, err)
 		}
 	}
 	server := &url.URL{Scheme: "nats", Host: addr.Host, User: addr.User}
-	return New(server.String(), subject, &o)
+	return server.String(), subject, o, nil
 }
 
 // registerErr is the error of registering the "nats" scheme (another package took it); Open reports
