@@ -118,7 +118,11 @@ func TestFaultServerRestart(t *testing.T) {
 			waitProgress(&progress, n/3)
 			srv.Restart(t)
 			emitErrs := <-errs
-			got := c.waitDistinct(n, 20*time.Second)
+			wait := 20 * time.Second
+			if mode == natsbridge.Core {
+				wait = 3 * time.Second // what is lost does not come
+			}
+			got := c.waitDistinct(n, wait)
 			ct := tally(n, got)
 			t.Logf("server restart mid-stream (%s): %+v, emit errors %d", mode, ct, emitErrs)
 			if mode == natsbridge.JetStream && (ct.Lost != 0 || emitErrs != 0) {
@@ -181,5 +185,53 @@ func TestFaultClusterNodeKill(t *testing.T) {
 	t.Logf("3-node cluster, R3, node n%d killed -9 mid-stream: %+v, emit errors %d", victim, ct, emitErrs)
 	if ct.Lost != 0 || emitErrs != 0 {
 		t.Fatalf("lost %d, emit errors %d", ct.Lost, emitErrs)
+	}
+}
+
+// A poison event that kills its worker each time: after MaxDeliver unacknowledged deliveries the
+// server stops delivering it, and a worker of the consumer dead-letters it from the server's advisory;
+// the other events are all handled.
+func TestFaultPoisonKillsWorker(t *testing.T) {
+	srv := startNATS(t, true)
+	ctx := ctxT(t, 2*time.Minute)
+	env := map[string]string{"URL": srv.URL, "SUBJECT": "crash", "MODE": "jetstream", "CONSUMER": "w", "ACK_WAIT": "2s", "MAX_DELIVER": "2", "CRASH_ON": "3"}
+	o := jsOpts("w")
+	o.AckWait, o.MaxDeliver = 2*time.Second, 2
+	em := newBridge(t, srv.URL, "crash", o)
+	const n = 10
+	emitPings(t, ctx, em, 0, n)
+	js, _ := jetstream.New(em.Conn())
+	dlq, err := js.Stream(ctx, "CRASH_DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	crashes := 0
+	w := startWorker(t, c, env)
+	for {
+		d := distinct(c.snapshot())
+		m, err := dlq.GetMsg(ctx, 1)
+		if err == nil && len(d) == n-1 && d[3] == 0 {
+			t.Logf("poison that kills its worker: %d crashes, dead letter reason %q, the other %d events handled", crashes, m.Header.Get(natsbridge.HeaderDeadReason), len(d))
+			if crashes != 2 {
+				t.Fatalf("%d crashes, want MaxDeliver=2", crashes)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if _, err := dlq.GetMsg(ctx, 2); err == nil {
+				t.Fatal("a second dead letter: an event that was handled was dead-lettered too")
+			}
+			return
+		}
+		select {
+		case <-w.done:
+			crashes++
+			if crashes > 4 {
+				t.Fatalf("%d crashes: the poison event was delivered beyond MaxDeliver", crashes)
+			}
+			w = startWorker(t, c, env)
+		case <-ctx.Done():
+			t.Fatalf("no dead letter: delivered %v", d)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -169,6 +170,8 @@ func (br *Bridge) publishJS(ctx context.Context, e *abxbus.BaseEvent, data []byt
 type jsEntry struct {
 	msg jetstream.Msg
 	e   *abxbus.BaseEvent
+	// acked, when set, is closed once the server confirmed the acknowledgement (careful reading).
+	acked chan struct{}
 }
 
 // startJS creates (or joins) the durable consumer and starts the reader and the acknowledger.
@@ -203,17 +206,17 @@ func (br *Bridge) startJS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s on stream %s: %w", o.Consumer, o.Stream, err)
 	}
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(min(o.QueueSize, 512)), jetstream.PullExpiry(5*time.Second))
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", o.Consumer, err)
+	if err := br.subscribeMaxDeliveries(); err != nil {
+		return fmt.Errorf("max-deliveries advisories: %w", err)
 	}
-	br.msgs = msgs
+	rctx, stopRead := context.WithCancel(ctx)
+	br.stopRead = stopRead
 	pending := make(chan jsEntry, o.QueueSize)
 	br.wg.Add(2)
 	go func() {
 		defer br.wg.Done()
 		defer close(pending)
-		br.readJS(ctx, msgs, pending)
+		br.readJS(rctx, cons, pending)
 	}()
 	go func() {
 		defer br.wg.Done()
@@ -223,44 +226,118 @@ func (br *Bridge) startJS(ctx context.Context) error {
 }
 
 // readJS takes the consumer's messages in order and emits them on the inbound bus; pending (of
-// capacity QueueSize) is the backpressure.
-func (br *Bridge) readJS(ctx context.Context, msgs jetstream.MessagesContext, pending chan<- jsEntry) {
-	for {
+// capacity QueueSize) is the backpressure. It starts careful: one message per fetch, and a redelivered
+// message is handled before the next is fetched, so a poison event that kills its worker uses up the
+// deliveries of the events behind it at most once per crash of a worker that was reading in batches.
+// The first message delivered for the first time switches to batches (a continuous pull of up to
+// QueueSize messages).
+func (br *Bridge) readJS(ctx context.Context, cons jetstream.Consumer, pending chan<- jsEntry) {
+	careful := true
+	var msgs jetstream.MessagesContext
+	defer func() {
+		if msgs != nil {
+			msgs.Stop()
+		}
+	}()
+	for ctx.Err() == nil {
+		if careful {
+			fctx, cancel := context.WithTimeout(ctx, br.pullExpiry())
+			batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+			if err != nil {
+				cancel()
+				if fctx.Err() == nil {
+					br.consumerTrouble(ctx, err)
+				}
+				continue
+			}
+			for msg := range batch.Messages() {
+				if md, err := msg.Metadata(); err == nil && md.NumDelivered <= 1 {
+					careful = false
+					br.receiveJS(ctx, msg, pending, nil)
+					continue
+				}
+				acked := make(chan struct{})
+				if br.receiveJS(ctx, msg, pending, acked) {
+					select {
+					case <-acked:
+					case <-ctx.Done():
+					}
+				}
+			}
+			if err := batch.Error(); err != nil && fctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
+				br.consumerTrouble(ctx, err)
+			}
+			cancel()
+			continue
+		}
+		if msgs == nil {
+			m, err := cons.Messages(jetstream.PullMaxMessages(min(br.opts.QueueSize, 512)), jetstream.PullExpiry(br.pullExpiry()))
+			if err != nil {
+				br.consumerTrouble(ctx, err)
+				continue
+			}
+			msgs = m
+			stop := context.AfterFunc(ctx, func() { m.Drain() })
+			defer stop()
+		}
 		msg, err := msgs.Next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return
 			}
-			br.opts.Logger.Warn("[abxbus] nats bridge: consumer", "consumer", br.opts.Consumer, "error", err)
-			if br.opts.OnError != nil {
-				br.opts.OnError(fmt.Errorf("nats bridge %s: consumer %s: %w", br.subject, br.opts.Consumer, err))
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
+			br.consumerTrouble(ctx, err)
 			continue
 		}
-		e, derr := br.decode(msg.Data())
-		if derr != nil {
-			seq := uint64(0)
-			if md, err := msg.Metadata(); err == nil {
-				seq = md.Sequence.Stream
-			}
-			br.refuse(msg.Subject(), seq, len(msg.Data()), derr)
-			br.deadLetter(msg, "undecodable: "+derr.Error())
-			continue
-		}
-		select {
-		case pending <- jsEntry{msg: msg, e: e}:
-		case <-ctx.Done():
-			return // not acknowledged: delivered again
-		}
-		if _, err := br.bus.Emit(context.Background(), e); err != nil {
-			br.opts.Logger.Warn("[abxbus] nats bridge: inbound emit refused", "event", e, "error", err)
-		}
+		br.receiveJS(ctx, msg, pending, nil)
 	}
+}
+
+// pullExpiry is how long a pull request waits on the server: shorter than AckWait (at least 1 s, at
+// most 5 s), because a server (2.9) delivers to the open pull requests of a worker that died until
+// they expire, and each such delivery counts towards MaxDeliver.
+func (br *Bridge) pullExpiry() time.Duration {
+	return min(max(br.opts.AckWait/2, time.Second), 5*time.Second)
+}
+
+// consumerTrouble reports a consumer error and pauses a little.
+func (br *Bridge) consumerTrouble(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	br.opts.Logger.Warn("[abxbus] nats bridge: consumer", "consumer", br.opts.Consumer, "error", err)
+	if br.opts.OnError != nil {
+		br.opts.OnError(fmt.Errorf("nats bridge %s: consumer %s: %w", br.subject, br.opts.Consumer, err))
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// receiveJS decodes one message and emits it on the inbound bus (or dead-letters it when it does not
+// decode); it reports whether an event was emitted. acked (optional) is closed once the event's
+// acknowledgement (or Nak, or dead-lettering) was confirmed by the server.
+func (br *Bridge) receiveJS(ctx context.Context, msg jetstream.Msg, pending chan<- jsEntry, acked chan struct{}) bool {
+	e, derr := br.decode(msg.Data())
+	if derr != nil {
+		seq := uint64(0)
+		if md, err := msg.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		br.refuse(msg.Subject(), seq, len(msg.Data()), derr)
+		br.deadLetter(msg, "undecodable: "+derr.Error())
+		return false
+	}
+	// Messages already fetched are handled at Close too: only the end of Close's wait stops them.
+	select {
+	case pending <- jsEntry{msg: msg, e: e, acked: acked}:
+	case <-br.ctx.Done():
+		return false // not acknowledged: delivered again
+	}
+	if _, err := br.bus.Emit(context.Background(), e); err != nil {
+		br.opts.Logger.Warn("[abxbus] nats bridge: inbound emit refused", "event", e, "error", err)
+	}
+	return true
 }
 
 // ackJS acknowledges the received events in order, each once its handlers finished: Ack when all
@@ -284,26 +361,43 @@ func (br *Bridge) ackJS(ctx context.Context, pending <-chan jsEntry) {
 		if ctx.Err() != nil && !isDone(en.e) {
 			continue // not acknowledged: delivered again after AckWait
 		}
-		failure := handlerFailure(en.e)
-		if failure == nil {
-			if err := en.msg.Ack(); err != nil {
-				br.opts.Logger.Warn("[abxbus] nats bridge: ack", "event", en.e, "error", err)
-			}
-			continue
-		}
-		md, err := en.msg.Metadata()
-		if err == nil && md.NumDelivered >= uint64(br.opts.MaxDeliver) {
-			br.deadLetter(en.msg, fmt.Sprintf("failed %d deliveries; last: %v", md.NumDelivered, failure))
-			continue
-		}
-		if br.opts.RetryDelay > 0 {
-			err = en.msg.NakWithDelay(br.opts.RetryDelay)
+		br.settle(en)
+	}
+}
+
+// settle acknowledges one finished event: Ack when its handlers succeeded, else Nak or, on the last
+// allowed delivery, dead-letter and Term. A careful entry's Ack waits for the server's confirmation.
+func (br *Bridge) settle(en jsEntry) {
+	if en.acked != nil {
+		defer close(en.acked)
+	}
+	failure := handlerFailure(en.e)
+	if failure == nil {
+		var err error
+		if en.acked != nil {
+			ctx, cancel := context.WithTimeout(br.ctx, 5*time.Second)
+			err = en.msg.DoubleAck(ctx)
+			cancel()
 		} else {
-			err = en.msg.Nak()
+			err = en.msg.Ack()
 		}
 		if err != nil {
-			br.opts.Logger.Warn("[abxbus] nats bridge: nak", "event", en.e, "error", err)
+			br.opts.Logger.Warn("[abxbus] nats bridge: ack", "event", en.e, "error", err)
 		}
+		return
+	}
+	md, err := en.msg.Metadata()
+	if err == nil && md.NumDelivered >= uint64(br.opts.MaxDeliver) {
+		br.deadLetter(en.msg, fmt.Sprintf("failed %d deliveries; last: %v", md.NumDelivered, failure))
+		return
+	}
+	if br.opts.RetryDelay > 0 {
+		err = en.msg.NakWithDelay(br.opts.RetryDelay)
+	} else {
+		err = en.msg.Nak()
+	}
+	if err != nil {
+		br.opts.Logger.Warn("[abxbus] nats bridge: nak", "event", en.e, "error", err)
 	}
 }
 
@@ -328,40 +422,90 @@ func handlerFailure(e *abxbus.BaseEvent) error {
 
 // deadLetter publishes msg to the dead-letter subject (stored by its stream), then terminates it, so
 // the consumer does not deliver it again. Without a dead-letter subject the event is only terminated.
+// When the publish fails the message is left unacknowledged: the server delivers it again.
 func (br *Bridge) deadLetter(msg jetstream.Msg, reason string) {
-	o := &br.opts
-	var md *jetstream.MsgMetadata
-	if m, err := msg.Metadata(); err == nil {
-		md = m
+	stream, seq, deliveries := "", uint64(0), uint64(0)
+	if md, err := msg.Metadata(); err == nil {
+		stream, seq, deliveries = md.Stream, md.Sequence.Stream, md.NumDelivered
 	}
+	if !br.publishDeadLetter(msg.Data(), reason, stream, seq, deliveries) {
+		return
+	}
+	if err := msg.Term(); err != nil {
+		br.opts.Logger.Warn("[abxbus] nats bridge: term", "error", err)
+	}
+}
+
+// publishDeadLetter stores one dead letter; its message id (stream and sequence) makes the stream
+// keep one copy when several workers report the same event.
+func (br *Bridge) publishDeadLetter(data []byte, reason, stream string, seq, deliveries uint64) bool {
+	o := &br.opts
 	if o.DeadLetter != "-" {
-		dl := &nats.Msg{Subject: o.DeadLetter, Data: msg.Data(), Header: nats.Header{}}
+		dl := &nats.Msg{Subject: o.DeadLetter, Data: data, Header: nats.Header{}}
 		dl.Header.Set(HeaderDeadReason, reason)
 		dl.Header.Set(HeaderDeadConsumer, o.Consumer)
-		if md != nil {
-			dl.Header.Set(HeaderDeadStream, md.Stream)
-			dl.Header.Set(HeaderDeadSequence, strconv.FormatUint(md.Sequence.Stream, 10))
-			dl.Header.Set(HeaderDeliveries, strconv.FormatUint(md.NumDelivered, 10))
-			dl.Header.Set(jetstream.MsgIDHeader, md.Stream+":"+strconv.FormatUint(md.Sequence.Stream, 10))
+		if stream != "" {
+			dl.Header.Set(HeaderDeadStream, stream)
+			dl.Header.Set(HeaderDeadSequence, strconv.FormatUint(seq, 10))
+			dl.Header.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
+			dl.Header.Set(jetstream.MsgIDHeader, stream+":"+strconv.FormatUint(seq, 10))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := br.js.PublishMsg(ctx, dl)
 		cancel()
 		if err != nil {
-			// Not terminated: the server delivers it again (beyond MaxDeliver it stops, and the event
-			// stays in the stream, reported here).
-			br.opts.Logger.Error("[abxbus] nats bridge: dead-letter publish failed; the event stays unacknowledged", "reason", reason, "error", err)
+			br.opts.Logger.Error("[abxbus] nats bridge: dead-letter publish failed", "reason", reason, "stream", stream, "sequence", seq, "error", err)
 			if o.OnError != nil {
-				o.OnError(fmt.Errorf("nats bridge %s: dead-letter publish to %s: %w", br.subject, o.DeadLetter, err))
+				o.OnError(fmt.Errorf("nats bridge %s: dead-letter publish of %s:%d to %s: %w", br.subject, stream, seq, o.DeadLetter, err))
 			}
-			return
+			return false
 		}
 	}
 	br.stats.mu.Lock()
 	br.stats.deadLetter++
 	br.stats.mu.Unlock()
-	br.opts.Logger.Warn("[abxbus] nats bridge: event dead-lettered", "subject", o.DeadLetter, "reason", reason)
-	if err := msg.Term(); err != nil {
-		br.opts.Logger.Warn("[abxbus] nats bridge: term", "error", err)
+	br.opts.Logger.Warn("[abxbus] nats bridge: event dead-lettered", "subject", o.DeadLetter, "stream", stream, "sequence", seq, "reason", reason)
+	return true
+}
+
+// maxDeliveries is the server's advisory for an event that reached MaxDeliver without being
+// acknowledged (its handlers never finished: the worker died or hung each time).
+type maxDeliveries struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// subscribeMaxDeliveries dead-letters the events that the server stops delivering because they were
+// never acknowledged: every listener of the consumer gets the advisory, and the dead-letter stream
+// keeps one copy (message id).
+func (br *Bridge) subscribeMaxDeliveries() error {
+	if br.opts.DeadLetter == "-" {
+		return nil
 	}
+	subj := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + br.opts.Stream + "." + br.opts.Consumer
+	sub, err := br.nc.Subscribe(subj, func(m *nats.Msg) {
+		var a maxDeliveries
+		if err := json.Unmarshal(m.Data, &a); err != nil || a.StreamSeq == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(br.ctx, 10*time.Second)
+		defer cancel()
+		st, err := br.js.Stream(ctx, a.Stream)
+		var raw *jetstream.RawStreamMsg
+		if err == nil {
+			raw, err = st.GetMsg(ctx, a.StreamSeq)
+		}
+		if err != nil {
+			br.opts.Logger.Error("[abxbus] nats bridge: an event reached MaxDeliver unacknowledged and could not be read for the dead letters", "stream", a.Stream, "sequence", a.StreamSeq, "error", err)
+			return
+		}
+		br.publishDeadLetter(raw.Data, fmt.Sprintf("not acknowledged after %d deliveries (the handlers never finished)", a.Deliveries), a.Stream, a.StreamSeq, a.Deliveries)
+	})
+	if err != nil {
+		return err
+	}
+	br.advSub = sub
+	return nil
 }

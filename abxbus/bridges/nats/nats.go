@@ -208,8 +208,9 @@ type Bridge struct {
 	ctx      context.Context
 	sub      *nats.Subscription // core subscription
 	callSub  *nats.Subscription
-	msgs     jetstream.MessagesContext
-	wg       sync.WaitGroup // the bridge's goroutines
+	advSub   *nats.Subscription // JetStream: max-deliveries advisories
+	stopRead context.CancelFunc // JetStream: stops fetching
+	wg       sync.WaitGroup     // the bridge's goroutines
 	inflight chan *abxbus.BaseEvent
 	calls    chan struct{} // bounds concurrent calls being served
 
@@ -560,9 +561,13 @@ func (br *Bridge) stopLocked() {
 		drainSub(br.callSub)
 		br.callSub = nil
 	}
-	if br.msgs != nil {
-		br.msgs.Drain()
-		br.msgs = nil
+	if br.advSub != nil {
+		drainSub(br.advSub)
+		br.advSub = nil
+	}
+	if br.stopRead != nil {
+		br.stopRead()
+		br.stopRead = nil
 	}
 }
 

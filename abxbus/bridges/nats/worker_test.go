@@ -36,7 +36,11 @@ func workerMain() int {
 	if n, err := strconv.Atoi(env("REPLICAS")); err == nil {
 		o.Replicas = n
 	}
+	if n, err := strconv.Atoi(env("MAX_DELIVER")); err == nil {
+		o.MaxDeliver = n
+	}
 	delay, _ := time.ParseDuration(env("DELAY"))
+	crashOn := env("CRASH_ON") // the worker dies (exit 3) when it handles this seq
 	br, err := natsbridge.New(env("URL"), env("SUBJECT"), o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -49,6 +53,9 @@ func workerMain() int {
 			time.Sleep(delay)
 		}
 		p, _ := e.Payload().(abxbus.JSONPayload)
+		if crashOn != "" && string(p["seq"]) == crashOn {
+			os.Exit(3)
+		}
 		mu.Lock()
 		fmt.Fprintf(out, "%s\n", p["seq"])
 		out.Flush()
