@@ -340,13 +340,28 @@ func (br *Bridge) Conn() *nats.Conn { return br.nc }
 
 // Features describes the mode: core is ordered broadcast without durability; JetStream is ordered (a
 // failed event is redelivered after later ones), durable and at least once, split between the
-// listeners of one consumer. MaxMessageBytes is the server's max_payload.
+// listeners of one consumer. MaxMessageBytes is the server's max_payload (JetStream: less 512 bytes
+// for the message's headers).
 func (br *Bridge) Features() bridges.Features {
-	f := bridges.Features{Ordered: true, FanOut: br.opts.Mode == Core, MaxMessageBytes: int(br.nc.MaxPayload())}
+	f := bridges.Features{Ordered: true, FanOut: br.opts.Mode == Core, MaxMessageBytes: br.maxBytes()}
 	if br.opts.Mode == JetStream {
 		f.Durable, f.AtLeastOnce = true, true
 	}
 	return f
+}
+
+// jsHeaderRoom is what a JetStream event leaves of max_payload for the headers of its message (the
+// message id) and of its dead letter.
+const jsHeaderRoom = 512
+
+// maxBytes is the largest event JSON Emit sends: the server's max_payload, less the room for headers
+// in JetStream mode.
+func (br *Bridge) maxBytes() int {
+	max := int(br.nc.MaxPayload())
+	if br.opts.Mode == JetStream && max > jsHeaderRoom {
+		max -= jsHeaderRoom
+	}
+	return max
 }
 
 // On registers a handler for received events of eventType ("*" for all) on the inbound bus and starts
@@ -388,7 +403,7 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if err != nil {
 		return fmt.Errorf("nats bridge %s: %w", br.subject, err)
 	}
-	if max := int(br.nc.MaxPayload()); max > 0 && len(data) > max-256*btoi(br.opts.Mode == JetStream) {
+	if max := br.maxBytes(); max > 0 && len(data) > max {
 		return bridges.TooLarge("nats bridge "+br.subject, e, len(data), max)
 	}
 	if br.opts.Mode == JetStream {
@@ -415,14 +430,6 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 		return fmt.Errorf("nats bridge %s: %s not confirmed by the server (it may arrive after a reconnect): %w", br.subject, e, err)
 	}
 	return nil
-}
-
-// btoi leaves room for the headers of a JetStream publish (Nats-Msg-Id) within max_payload.
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Start subscribes (core) or starts consuming the durable consumer (JetStream), and serves Calls on
