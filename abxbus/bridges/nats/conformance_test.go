@@ -23,7 +23,7 @@ func harness(mode natsbridge.Mode, srv **testservers.NATS) bridgetest.Harness {
 	name := "NATS-" + mode.String()
 	f := bridges.Features{Ordered: true, FanOut: true, MaxMessageBytes: 1 << 20}
 	if mode == natsbridge.JetStream {
-		f = bridges.Features{Ordered: true, Durable: true, AtLeastOnce: true, MaxMessageBytes: 1<<20 - 512}
+		f = bridges.Features{Durable: true, AtLeastOnce: true, MaxMessageBytes: 1<<20 - 512}
 	}
 	open := func(t testing.TB, url, subject, consumer string) *natsbridge.Bridge {
 		o := &natsbridge.Options{Mode: mode, Consumer: consumer, AckWait: 2 * time.Second, Logger: bridgetest.Logger(t)}

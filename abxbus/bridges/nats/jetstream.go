@@ -213,8 +213,10 @@ func (br *Bridge) startJS(ctx context.Context) error {
 	br.stopRead = stopRead
 	pending := make(chan jsEntry, o.QueueSize)
 	br.wg.Add(2)
+	br.readers.Add(1)
 	go func() {
 		defer br.wg.Done()
+		defer br.readers.Done()
 		defer close(pending)
 		br.readJS(rctx, cons, pending)
 	}()

@@ -211,6 +211,7 @@ type Bridge struct {
 	advSub   *nats.Subscription // JetStream: max-deliveries advisories
 	stopRead context.CancelFunc // JetStream: stops fetching
 	wg       sync.WaitGroup     // the bridge's goroutines
+	readers  sync.WaitGroup     // the goroutines that emit received events (JetStream reader)
 	inflight chan *abxbus.BaseEvent
 	calls    chan struct{} // bounds concurrent calls being served
 
@@ -338,14 +339,15 @@ func (br *Bridge) Subject() string { return br.subject }
 // Conn returns the bridge's NATS connection, for inspection. Do not close it: Close does.
 func (br *Bridge) Conn() *nats.Conn { return br.nc }
 
-// Features describes the mode: core is ordered broadcast without durability; JetStream is ordered (a
-// failed event is redelivered after later ones), durable and at least once, split between the
-// listeners of one consumer. MaxMessageBytes is the server's max_payload (JetStream: less 512 bytes
-// for the message's headers).
+// Features describes the mode. Core is ordered broadcast without durability. JetStream is durable and
+// at least once, split between the listeners of one consumer, and not Ordered: events arrive in
+// stream order while nothing fails, but an event that is delivered again (its handlers failed, or its
+// listener died before acknowledging it) arrives after events emitted later. MaxMessageBytes is the
+// server's max_payload (JetStream: less 512 bytes for the message's headers).
 func (br *Bridge) Features() bridges.Features {
-	f := bridges.Features{Ordered: true, FanOut: br.opts.Mode == Core, MaxMessageBytes: br.maxBytes()}
+	f := bridges.Features{Ordered: true, FanOut: true, MaxMessageBytes: br.maxBytes()}
 	if br.opts.Mode == JetStream {
-		f.Durable, f.AtLeastOnce = true, true
+		f = bridges.Features{Durable: true, AtLeastOnce: true, MaxMessageBytes: br.maxBytes()}
 	}
 	return f
 }
@@ -544,13 +546,17 @@ func (br *Bridge) Close() error {
 		br.mu.Lock()
 		br.stopLocked()
 		br.mu.Unlock()
-		// Handlers that do not finish within closeWait are left: their events are not acknowledged.
-		stop := time.AfterFunc(closeWait, br.cancel)
+		br.readers.Wait() // nothing more is emitted on the inbound bus
+		// The inbound bus finishes what it received (at most closeWait), then the acknowledger gets a
+		// moment for the events that completed; events still pending (on a bus they were forwarded to)
+		// are not acknowledged, so the server delivers them again (JetStream), and calls still waiting
+		// are answered with the bridge's closing.
+		ictx, icancel := context.WithTimeout(context.Background(), closeWait)
+		br.bus.WaitUntilIdle(ictx)
+		icancel()
+		stop := time.AfterFunc(closeGrace, br.cancel)
 		br.wg.Wait()
 		stop.Stop()
-		if br.opts.Mode == Core {
-			br.waitInflight(5 * time.Second)
-		}
 		br.cancel()
 	}
 	br.bus.Destroy(true)
@@ -592,23 +598,6 @@ func drainSub(sub *nats.Subscription) {
 	}
 }
 
-func (br *Bridge) waitInflight(max time.Duration) {
-	t := time.NewTimer(max)
-	defer t.Stop()
-	for {
-		select {
-		case e := <-br.inflight:
-			select {
-			case <-e.Done():
-			case <-t.C:
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
 func (br *Bridge) closeConn() {
 	if br.nc.IsClosed() {
 		return
@@ -623,8 +612,12 @@ func (br *Bridge) closeConn() {
 	}
 }
 
-// closeWait bounds how long Close waits for the handlers of received events.
-const closeWait = 10 * time.Second
+// closeWait bounds how long Close waits for the handlers of received events, and closeGrace how long
+// it then waits for received events to complete on the buses they were forwarded to.
+const (
+	closeWait  = 10 * time.Second
+	closeGrace = 500 * time.Millisecond
+)
 
 // Open opens a bridge from an address (bridges.Open's "nats" scheme):
 //
