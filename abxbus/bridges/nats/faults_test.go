@@ -207,7 +207,7 @@ func TestFaultPoisonKillsWorker(t *testing.T) {
 	}
 	c := newCollector()
 	crashes := 0
-	w := startWorker(t, c, env)
+	w := startWorkerMayExit(t, c, env, true)
 	for {
 		d := distinct(c.snapshot())
 		m, err := dlq.GetMsg(ctx, 1)
@@ -228,7 +228,7 @@ func TestFaultPoisonKillsWorker(t *testing.T) {
 			if crashes > 4 {
 				t.Fatalf("%d crashes: the poison event was delivered beyond MaxDeliver", crashes)
 			}
-			w = startWorker(t, c, env)
+			w = startWorkerMayExit(t, c, env, true)
 		case <-ctx.Done():
 			t.Fatalf("no dead letter: delivered %v", d)
 		case <-time.After(20 * time.Millisecond):
