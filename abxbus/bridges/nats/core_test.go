@@ -1,7 +1,9 @@
 package nats_test
 
 import (
+	"context"
 	"errors"
+	"github.com/nats-io/nats.go"
 	"slices"
 	"strings"
 	"sync"
@@ -124,4 +126,57 @@ func TestCoreWire(t *testing.T) {
 	if string(m.Data) != string(want) || len(m.Header) != 0 || m.Reply != "" {
 		t.Fatalf("message: headers %v reply %q data %s, want no headers, no reply, %s", m.Header, m.Reply, m.Data, want)
 	}
+}
+
+// A core listener that falls behind further than MaxPending: the client drops messages, and the
+// bridge reports how many (Dropped, OnError) instead of losing them silently.
+func TestCoreSlowListenerReportsDrops(t *testing.T) {
+	srv := startNATS(t, false)
+	ctx := ctxT(t, 20*time.Second)
+	em := newBridge(t, srv.URL, "slow", &natsbridge.Options{NoConfirm: true})
+	var mu sync.Mutex
+	var reported []error
+	li := newBridge(t, srv.URL, "slow", &natsbridge.Options{QueueSize: 1, MaxPending: 10, OnError: func(err error) {
+		mu.Lock()
+		reported = append(reported, err)
+		mu.Unlock()
+	}})
+	release := make(chan struct{})
+	if _, err := li.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		<-release
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	emitPings(t, ctx, em, 0, 200)
+	if err := em.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for li.Dropped() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	mu.Lock()
+	defer mu.Unlock()
+	if li.Dropped() == 0 || len(reported) == 0 || !errors.Is(reported[0], nats.ErrSlowConsumer) {
+		t.Fatalf("Dropped() = %d, reported %v", li.Dropped(), reported)
+	}
+	t.Logf("200 events to a blocked listener with MaxPending 10: %d dropped and reported: %v", li.Dropped(), reported[0])
+}
+
+// A core Emit while the server is down is not confirmed: Emit returns an error once ctx ends.
+func TestCoreEmitWhileServerDownFails(t *testing.T) {
+	srv := startNATS(t, false)
+	ctx := ctxT(t, 20*time.Second)
+	em := newBridge(t, srv.URL, "down", nil)
+	srv.Stop(t)
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err := em.Emit(short, abxbus.NewEvent(Ping{Seq: 1}).Base())
+	if err == nil {
+		t.Fatal("Emit while the server is down: nil error")
+	}
+	t.Logf("Emit while the server is down: %v", err)
+	srv.Start(t)
 }

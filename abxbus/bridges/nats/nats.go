@@ -76,6 +76,10 @@ type Options struct {
 	// QueueSize is how many received events may be queued or running on the inbound bus at once
 	// (default DefaultQueueSize). In JetStream mode it is also the consumer's MaxAckPending.
 	QueueSize int
+	// MaxPending is how many received core messages the NATS client buffers for a listener whose
+	// inbound bus is full (QueueSize events in flight); beyond that it drops messages and the bridge
+	// reports them (Dropped, OnError, the log). Default 65536.
+	MaxPending int
 	// NoConfirm makes a core Emit return once the message is in the client's buffer, as the TS bridge
 	// does, instead of waiting for the server's PONG: faster, but a message lost with the connection
 	// is not reported.
@@ -127,6 +131,9 @@ func (o *Options) withDefaults(subject string) (Options, error) {
 	}
 	if r.QueueSize <= 0 {
 		r.QueueSize = DefaultQueueSize
+	}
+	if r.MaxPending <= 0 {
+		r.MaxPending = 64 * 1024
 	}
 	if r.CallSubject == "" {
 		r.CallSubject = subject + ".call"
@@ -318,8 +325,16 @@ func (br *Bridge) refuse(subject string, seq uint64, n int, err error) {
 // Dropped returns how many messages the NATS client dropped because the core listener fell behind
 // (0 in JetStream mode, where nothing is dropped).
 func (br *Bridge) Dropped() int {
+	br.mu.Lock()
+	sub := br.sub
+	br.mu.Unlock()
 	br.stats.mu.Lock()
 	defer br.stats.mu.Unlock()
+	if sub != nil {
+		if n, err := sub.Dropped(); err == nil && n > br.stats.dropped {
+			br.stats.dropped = n
+		}
+	}
 	return br.stats.dropped
 }
 
@@ -482,7 +497,7 @@ func (br *Bridge) startCore() error {
 	}
 	// The client's buffer holds what the inbound bus has not taken yet; beyond it, messages are
 	// dropped and reported (asyncError).
-	if err := sub.SetPendingLimits(64*1024, 64<<20); err != nil {
+	if err := sub.SetPendingLimits(br.opts.MaxPending, -1); err != nil {
 		sub.Unsubscribe()
 		return err
 	}

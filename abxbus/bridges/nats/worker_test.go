@@ -146,15 +146,3 @@ func (w *worker) kill() {
 	}
 	<-w.done
 }
-
-// stop sends SIGTERM (the worker closes its bridge) and waits.
-func (w *worker) stop() {
-	if w.cmd.Process != nil {
-		w.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	select {
-	case <-w.done:
-	case <-time.After(20 * time.Second):
-		w.kill()
-	}
-}
