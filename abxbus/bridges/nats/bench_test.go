@@ -23,17 +23,20 @@ type Timed struct {
 // connection, per mode. Core listeners each receive every event (broadcast); JetStream listeners
 // share one durable consumer and split the events. events/s is events delivered to their
 // destination (every core listener, one JetStream worker) per second of the run; p50/p99 the
-// latency from before Emit to the handler.
+// latency from before Emit to the handler. jetstream-1ms-handler gives every event 1 ms of work, to
+// show the workers of one consumer sharing it.
 func BenchmarkBridge(b *testing.B) {
 	srv := startNATS(b, true)
 	run := 0
 	for _, mode := range []struct {
 		name string
 		o    natsbridge.Options
+		work time.Duration // each handler call sleeps this long (a worker's cost per event)
 	}{
-		{"core", natsbridge.Options{}},
-		{"core-noconfirm", natsbridge.Options{NoConfirm: true}},
-		{"jetstream", natsbridge.Options{Mode: natsbridge.JetStream, Consumer: "bench", MemoryStorage: false}},
+		{"core", natsbridge.Options{}, 0},
+		{"core-noconfirm", natsbridge.Options{NoConfirm: true}, 0},
+		{"jetstream", natsbridge.Options{Mode: natsbridge.JetStream, Consumer: "bench"}, 0},
+		{"jetstream-1ms-handler", natsbridge.Options{Mode: natsbridge.JetStream, Consumer: "bench"}, time.Millisecond},
 	} {
 		for _, workers := range []int{1, 2, 4} {
 			b.Run(fmt.Sprintf("%s/workers=%d", mode.name, workers), func(b *testing.B) {
@@ -63,6 +66,9 @@ func BenchmarkBridge(b *testing.B) {
 					}
 					ls = append(ls, l)
 					abxbus.On(l.Bus(), func(ctx context.Context, p Timed) (abxbus.Void, error) {
+						if mode.work > 0 {
+							time.Sleep(mode.work)
+						}
 						d := time.Duration(time.Now().UnixNano() - p.SentNs)
 						mu.Lock()
 						lat = append(lat, d)
