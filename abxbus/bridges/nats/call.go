@@ -158,7 +158,9 @@ func (br *Bridge) onCall(m *nats.Msg) {
 		cancel()
 		return
 	}
+	br.serving.Store(e.ID(), struct{}{})
 	if _, err := br.bus.Emit(context.Background(), e); err != nil {
+		br.serving.Delete(e.ID())
 		<-br.calls
 		cancel()
 		br.reply(m, callReply{Error: serviceError(br.subject, e.Type(), err)})
@@ -169,6 +171,7 @@ func (br *Bridge) onCall(m *nats.Msg) {
 		defer br.wg.Done()
 		defer func() { <-br.calls }()
 		defer cancel()
+		defer br.serving.Delete(e.ID())
 		v, err := e.Result(ctx, ro)
 		if err != nil {
 			br.reply(m, callReply{Error: serviceError(br.subject, e.Type(), err)})

@@ -27,11 +27,18 @@ func TestCallAcrossBridges(t *testing.T) {
 				t.Fatalf("call without a listener: %v, want ErrNoResponders", err)
 			}
 
+			// A plain subscriber of the subject: calls must not reach it, not even through the serving
+			// side's forwarding. (A listening bridge would serve calls itself.)
+			plain, err := caller.Conn().SubscribeSync("calc")
+			if err != nil {
+				t.Fatal(err)
+			}
 			var served [2]atomic.Int32
 			for i := range 2 {
 				srvBr := newBridge(t, srv.URL, "calc", o())
 				app, _ := abxbus.New("App", nil)
 				t.Cleanup(func() { app.Destroy(true) })
+				app.OnType("*", srvBr.Forward) // the documented two-way wiring
 				// the documented wiring: received events are emitted on the application bus
 				if _, err := srvBr.On("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
 					_, err := app.Emit(ctx, e)
@@ -61,7 +68,10 @@ func TestCallAcrossBridges(t *testing.T) {
 			if a, b := served[0].Load(), served[1].Load(); a+b != 20 {
 				t.Fatalf("served %d + %d calls, want 20 in all (one listener per call)", a, b)
 			}
-			_, err := natsbridge.Call(ctx, caller, Sum{A: -1})
+			if n, _, _ := plain.Pending(); n != 0 {
+				t.Fatalf("a plain subscriber of the subject received %d call events", n)
+			}
+			_, err = natsbridge.Call(ctx, caller, Sum{A: -1})
 			var se *abxbus.ServiceError
 			if !errors.Is(err, errDeclined) || !errors.As(err, &se) {
 				t.Fatalf("declined call: %v, want the remote *ServiceError with code declined", err)

@@ -44,6 +44,11 @@ func (br *Bridge) setupStream() error {
 	}, br.subject); err != nil {
 		return err
 	}
+	for _, s := range o.Subjects {
+		if subjectMatches(s, o.CallSubject) {
+			return fmt.Errorf("%w: nats bridge: the call subject %q is captured by the stream's subject %q (the stream would answer calls)", abxbus.ErrInvalidOption, o.CallSubject, s)
+		}
+	}
 	if o.DeadLetter != "-" {
 		for _, s := range o.Subjects {
 			if subjectMatches(s, o.DeadLetter) {

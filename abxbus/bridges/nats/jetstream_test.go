@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,4 +138,20 @@ func TestJetStreamPoisonDeadLetter(t *testing.T) {
 	}
 	_ = strconv.Itoa
 	_ = nats.ErrTimeout
+}
+
+// A stream that would capture the call subject (or the dead letters) is refused: it would answer
+// calls with its PubAcks.
+func TestJetStreamRefusesCapturedCallSubject(t *testing.T) {
+	srv := startNATS(t, true)
+	_, err := natsbridge.New(srv.URL, "orders.created", &natsbridge.Options{Mode: natsbridge.JetStream, Subjects: []string{"orders.>"}})
+	if !errors.Is(err, abxbus.ErrInvalidOption) || !strings.Contains(err.Error(), "call subject") {
+		t.Fatalf("New: %v, want ErrInvalidOption naming the call subject", err)
+	}
+	br, err := natsbridge.New(srv.URL, "orders.created", &natsbridge.Options{Mode: natsbridge.JetStream, Subjects: []string{"orders.*"},
+		CallSubject: "rpc.orders", DeadLetter: "dead.orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.Close()
 }

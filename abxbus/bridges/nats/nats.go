@@ -221,6 +221,7 @@ type Bridge struct {
 	readers  sync.WaitGroup     // the goroutines that emit received events (JetStream reader)
 	inflight chan *abxbus.BaseEvent
 	calls    chan struct{} // bounds concurrent calls being served
+	serving  sync.Map      // abxbus.ID -> struct{}: the events of the calls being served
 
 	stats stats
 }
@@ -393,7 +394,13 @@ func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.Han
 
 // Forward is a HandlerFunc that publishes every event it is given: wire an application bus to the
 // bridge with bus.OnType("*", br.Forward). It returns no value, so it never counts as a result.
+//
+// The event of a call this bridge is serving (see Call) is not forwarded: it came by request/reply,
+// and publishing it on the subject would make every listener handle it again.
 func (br *Bridge) Forward(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+	if _, serving := br.serving.Load(e.ID()); serving {
+		return nil, nil
+	}
 	return nil, br.Emit(ctx, e)
 }
 
