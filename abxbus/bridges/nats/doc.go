@@ -15,13 +15,16 @@
 // (created or bound at New), and listeners read it through a durable pull consumer. An event is
 // acknowledged after the handlers of the inbound event finished; an event whose handlers failed is
 // delivered again, up to Options.MaxDeliver times, and then published to the dead-letter subject
-// (Options.DeadLetter, kept in its own stream) and terminated. Listeners with the same
+// (Options.DeadLetter, kept in its own stream) and terminated; an event whose handlers never finished
+// MaxDeliver times (its worker died on it each time) is dead-lettered from the server's advisory by a
+// listener of the consumer. Listeners with the same
 // Options.Consumer share one durable consumer, so N worker processes split the stream (each event to
 // one worker while all are healthy), and listeners with different consumer names each see every event
 // (fan-out). A worker that dies with unacknowledged events gets them back, or another worker does,
-// after Options.AckWait: delivery is at least once. TS peers never see JetStream subjects' contents
-// unless they subscribe to the stream's subject with core NATS, where they see every event published,
-// as core messages.
+// after Options.AckWait: delivery is at least once, in stream order except for redelivered events.
+// A TS peer on the same subject interoperates with core NATS: a TS listener receives the events a
+// JetStream bridge publishes (it ignores the message-id header), and the stream stores what a TS
+// emitter publishes, for the JetStream listeners.
 //
 // # Inbound events
 //
@@ -35,10 +38,14 @@
 //
 // Call and CallEvent send an event to a handler in another process by NATS request/reply and return
 // its result or its error (a *abxbus.ServiceError whose errors.Is matches the kind of the remote
-// error). Requests travel on the call subject (Options.CallSubject, default "<subject>.call") with a
-// queue group, so one listener answers each call; they are not stored, whatever the mode. TS peers do
-// not subscribe to the call subject: they neither see nor break calls, and a call that only a TS
-// process could answer fails at once with ErrNoResponders.
+// error). Requests travel on the call subject (Options.CallSubject, default "<subject>.call"); every
+// started bridge of the subject serves it in one queue group, so exactly one listening process
+// answers each call, with the handlers of its inbound bus (and of the buses they forward to).
+// Requests are not stored, whatever the mode, and Forward does not publish the event of a call being
+// served. A TS peer does not subscribe to the call subject: it neither sees nor breaks calls, and a
+// call that only a TS process could answer fails at once with ErrNoResponders. A TS process can still
+// answer Go calls by subscribing to the call subject with nats.js and responding with
+// {"result": <JSON>} or {"error": {"message": "...", "code": "..."}}.
 //
 // # Cost
 //
