@@ -35,31 +35,40 @@ func (br *Bridge) setupStream() error {
 	o := &br.opts
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	storage := jetstream.FileStorage
-	if o.MemoryStorage {
-		storage = jetstream.MemoryStorage
+	var cfg jetstream.StreamConfig
+	if o.StreamConfig != nil {
+		cfg = *o.StreamConfig
 	}
-	if err := ensureStream(ctx, js, jetstream.StreamConfig{
-		Name: o.Stream, Subjects: o.Subjects, Storage: storage, Replicas: o.Replicas,
-	}, br.subject); err != nil {
+	if cfg.Name == "" {
+		cfg.Name = o.Stream
+	}
+	o.Stream = cfg.Name
+	if len(cfg.Subjects) == 0 {
+		cfg.Subjects = o.Subjects
+	}
+	o.Subjects = cfg.Subjects
+	if cfg.Replicas == 0 {
+		cfg.Replicas = o.Replicas
+	}
+	if o.MemoryStorage {
+		cfg.Storage = jetstream.MemoryStorage
+	}
+	if err := o.checkCaptures(cfg.Subjects); err != nil {
 		return err
 	}
-	for _, s := range o.Subjects {
-		if subjectMatches(s, o.CallSubject) {
-			return fmt.Errorf("%w: nats bridge: the call subject %q is captured by the stream's subject %q (the stream would answer calls)", abxbus.ErrInvalidOption, o.CallSubject, s)
-		}
+	subjects, err := ensureStream(ctx, js, cfg, br.subject)
+	if err != nil {
+		return err
+	}
+	if err := o.checkCaptures(subjects); err != nil { // a bound stream has its own subjects
+		return err
 	}
 	if o.DeadLetter != "-" {
-		for _, s := range o.Subjects {
-			if subjectMatches(s, o.DeadLetter) {
-				return fmt.Errorf("%w: nats bridge: the dead-letter subject %q is captured by the stream's subject %q (a dead letter would be delivered again)", abxbus.ErrInvalidOption, o.DeadLetter, s)
-			}
-		}
 		if name, err := js.StreamNameBySubject(ctx, o.DeadLetter); err == nil && name != "" {
 			return nil
 		}
-		if err := ensureStream(ctx, js, jetstream.StreamConfig{
-			Name: o.Stream + "_DLQ", Subjects: []string{o.DeadLetter}, Storage: storage, Replicas: o.Replicas,
+		if _, err := ensureStream(ctx, js, jetstream.StreamConfig{
+			Name: o.Stream + "_DLQ", Subjects: []string{o.DeadLetter}, Storage: cfg.Storage, Replicas: cfg.Replicas,
 		}, o.DeadLetter); err != nil {
 			return err
 		}
@@ -67,9 +76,22 @@ func (br *Bridge) setupStream() error {
 	return nil
 }
 
+// checkCaptures refuses stream subjects that capture the call or the dead-letter subject.
+func (o *Options) checkCaptures(subjects []string) error {
+	for _, s := range subjects {
+		if subjectMatches(s, o.CallSubject) {
+			return fmt.Errorf("%w: nats bridge: the call subject %q is captured by the stream's subject %q (the stream would answer calls)", abxbus.ErrInvalidOption, o.CallSubject, s)
+		}
+		if o.DeadLetter != "-" && subjectMatches(s, o.DeadLetter) {
+			return fmt.Errorf("%w: nats bridge: the dead-letter subject %q is captured by the stream's subject %q (a dead letter would be delivered again)", abxbus.ErrInvalidOption, o.DeadLetter, s)
+		}
+	}
+	return nil
+}
+
 // ensureStream creates cfg's stream, or binds it when a stream of that name exists and captures
-// subject.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, subject string) error {
+// subject; it returns the stream's subjects.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, subject string) ([]string, error) {
 	var s jetstream.Stream
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -91,13 +113,13 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		break
 	}
 	if err != nil {
-		return fmt.Errorf("nats bridge: stream %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("nats bridge: stream %s: %w", cfg.Name, err)
 	}
 	info := s.CachedInfo()
 	if !slices.ContainsFunc(info.Config.Subjects, func(p string) bool { return subjectMatches(p, subject) }) {
-		return fmt.Errorf("%w: nats bridge: the existing stream %s has subjects %v, which do not capture %q", abxbus.ErrInvalidOption, cfg.Name, info.Config.Subjects, subject)
+		return nil, fmt.Errorf("%w: nats bridge: the existing stream %s has subjects %v, which do not capture %q", abxbus.ErrInvalidOption, cfg.Name, info.Config.Subjects, subject)
 	}
-	return nil
+	return info.Config.Subjects, nil
 }
 
 func retryable(err error) bool {

@@ -155,3 +155,27 @@ func TestJetStreamRefusesCapturedCallSubject(t *testing.T) {
 	}
 	br.Close()
 }
+
+// Options.StreamConfig configures the stream the bridge creates (here a message limit); a second
+// bridge binds the existing stream as it is.
+func TestJetStreamStreamConfig(t *testing.T) {
+	srv := startNATS(t, true)
+	ctx := ctxT(t, 20*time.Second)
+	o := jsOpts("svc")
+	o.StreamConfig = &jetstream.StreamConfig{Name: "LIMITED", MaxMsgs: 5}
+	em := newBridge(t, srv.URL, "limited", o)
+	emitPings(t, ctx, em, 0, 8)
+	newBridge(t, srv.URL, "limited", o) // binds
+	js, _ := jetstream.New(em.Conn())
+	st, err := js.Stream(ctx, "LIMITED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 5 || info.Config.MaxMsgs != 5 || info.Config.Subjects[0] != "limited" {
+		t.Fatalf("stream %+v %+v", info.Config, info.State)
+	}
+}

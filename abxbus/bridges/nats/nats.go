@@ -97,6 +97,11 @@ type Options struct {
 	Replicas int
 	// MemoryStorage creates the stream in memory instead of on file.
 	MemoryStorage bool
+	// StreamConfig, when set, is the configuration of a stream the bridge creates (its Name, Subjects,
+	// Replicas and Storage are filled from the options above when empty). Without it the stream keeps
+	// every event (limits retention without limits): set MaxAge or MaxBytes for a long-lived stream.
+	// An existing stream is bound as it is.
+	StreamConfig *jetstream.StreamConfig
 	// Consumer is the durable consumer's name (default DefaultConsumer). Bridges with the same name
 	// share the consumer and split the events; different names each receive every event.
 	Consumer string
