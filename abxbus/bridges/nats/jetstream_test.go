@@ -179,3 +179,30 @@ func TestJetStreamStreamConfig(t *testing.T) {
 		t.Fatalf("stream %+v %+v", info.Config, info.State)
 	}
 }
+
+// A handler that runs longer than AckWait keeps its event: the bridge reports it in progress, so the
+// server does not deliver it a second time.
+func TestJetStreamLongHandlerNotRedelivered(t *testing.T) {
+	srv := startNATS(t, true)
+	ctx := ctxT(t, 30*time.Second)
+	o := jsOpts("svc")
+	o.AckWait = time.Second
+	em := newBridge(t, srv.URL, "long", o)
+	l := newBridge(t, srv.URL, "long", o)
+	var calls atomic.Int32
+	done := make(chan struct{}, 2)
+	if _, err := l.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		calls.Add(1)
+		time.Sleep(2500 * time.Millisecond)
+		done <- struct{}{}
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	emitPings(t, ctx, em, 0, 1)
+	<-done
+	time.Sleep(1500 * time.Millisecond) // a redelivery would have come by now
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the long handler ran %d times, want 1", n)
+	}
+}
