@@ -444,6 +444,10 @@ func (br *Bridge) attempt(ctx context.Context, body []byte, se *SendError) (retr
 	}
 	resp, err := br.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // it repeats the method and the URL, which SendError names already
+			err = ue.Err
+		}
 		se.Err = err
 		if ctx.Err() != nil {
 			se.Err = fmt.Errorf("%w (%v)", ctx.Err(), err)
