@@ -495,7 +495,10 @@ func TestForwardWiringNoEcho(t *testing.T) {
 	a.OnType("*", toB.Forward)
 	b.OnType("*", toA.Forward)
 	reemit := func(bus *abxbus.Bus) abxbus.HandlerFunc {
-		return func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { _, err := bus.Emit(ctx, e); return nil, err }
+		return func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+			_, err := bus.Emit(ctx, e)
+			return nil, err
+		}
 	}
 	inA.On("*", reemit(a))
 	inB.On("*", reemit(b))

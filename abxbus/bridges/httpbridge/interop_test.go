@@ -1,8 +1,8 @@
 package httpbridge_test
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
