@@ -7,11 +7,12 @@
 //
 // By default Emit opens one connection per event, writes the compact event JSON and a newline, shuts
 // down its writing half and waits until the listener closes the connection: the listener reads to
-// the end, emits what it read on its inbound bus, then closes, so a nil Emit means the listener
-// queued the frame (as with TS; a frame the listener refused is not reported back, TS peers would not
+// the end, emits what it read on its inbound bus, then closes. A nil Emit therefore means the
+// listener queued the event (with the listener's Options.AckAfterHandled: handled it), as with TS. A
+// frame the listener refused is not reported back on such a connection (a TS emitter would not
 // understand an answer). The listener accepts what TS sends: several frames per connection, "\r\n",
-// blank lines, a last frame without its newline; and it closes each connection at its end, which a TS
-// emitter waits for.
+// blank lines, a last frame without its newline; and it closes each connection at its end, which a
+// TS emitter waits for.
 //
 // Sending and listening are separate: a bridge binds its path only when started (Start or On), never
 // for Emit, and Options.SendTo points Emit elsewhere. A TS SocketEventBridge uses one path for both,
@@ -113,6 +114,12 @@ type Options struct {
 	// Timeout bounds one Emit when its ctx has no earlier deadline, including the wait for a listener
 	// that does not read (default 30 s).
 	Timeout time.Duration
+	// AckAfterHandled makes the listener confirm a frame only when the event's handlers on the
+	// inbound bus (and on the buses it reaches from there while they run) finished: per event, it
+	// closes the connection then (a TS emitter's emit resolves then too); on a persistent connection it
+	// acknowledges then. A nil Emit then means the receiver handled the event. Handler errors still
+	// confirm: results never cross a bridge.
+	AckAfterHandled bool
 	// IdleTimeout closes a per-event connection on which nothing arrived for this long (default
 	// 30 s). Persistent connections have no idle limit.
 	IdleTimeout time.Duration
@@ -419,7 +426,15 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 		br.mu.Unlock()
 	}()
 	r := bufio.NewReaderSize(c, 64<<10)
-	var w *bufio.Writer // persistent with acknowledgements
+	var acks chan ack // persistent with acknowledgements: to the ack writer
+	var ackDone chan struct{}
+	defer func() {
+		if acks != nil {
+			close(acks)
+			<-ackDone
+		}
+	}()
+	var pending []*abxbus.BaseEvent // per-event mode with AckAfterHandled: waited for before closing
 	persistent := false
 	var buf []byte
 	for first := true; ; first = false {
@@ -436,29 +451,27 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 			}
 			persistent = true
 			c.SetReadDeadline(time.Time{})
-			if mode == "ack" {
-				w = bufio.NewWriter(c)
-			}
 			c.SetWriteDeadline(time.Now().Add(br.opts.Timeout))
 			if _, err := io.WriteString(c, helloOK); err != nil {
 				return
 			}
+			if mode == "ack" {
+				acks, ackDone = make(chan ack, 256), make(chan struct{})
+				go br.writeAcks(c, acks, ackDone)
+			}
 			continue
 		}
 		if n > 0 {
-			ferr := br.frame(line, n)
-			if w != nil {
-				if ferr != nil {
-					w.WriteString("-" + strings.ReplaceAll(ferr.Error(), "\n", " ") + "\n")
-				} else {
-					w.WriteString("+\n")
+			ev, ferr := br.frame(line, n)
+			switch {
+			case acks != nil:
+				select {
+				case acks <- ack{ev, ferr}:
+				case <-br.stop.Done():
+					return
 				}
-				if r.Buffered() == 0 || err != nil {
-					c.SetWriteDeadline(time.Now().Add(br.opts.Timeout))
-					if w.Flush() != nil {
-						return
-					}
-				}
+			case ev != nil && br.opts.AckAfterHandled && !persistent:
+				pending = append(pending, ev)
 			}
 		}
 		if err != nil {
@@ -470,18 +483,70 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 					br.opts.Logger.Warn("[abxbus] socket bridge: connection error", "path", br.path, "error", err)
 				}
 			}
+			for _, e := range pending { // the emitter learns of the receipt when the connection closes
+				select {
+				case <-e.Done():
+				case <-br.stop.Done():
+					return
+				}
+			}
 			return
 		}
 	}
 }
 
+// ack is the outcome of one frame of a persistent connection: the emitted event, or the refusal.
+type ack struct {
+	ev  *abxbus.BaseEvent
+	err error
+}
+
+// writeAcks answers the frames of a persistent connection in order: "+" once an event is queued (or,
+// with AckAfterHandled, handled), "-<reason>" for a refused frame. It flushes when no answer is
+// waiting, so a burst of frames costs few writes.
+func (br *Bridge) writeAcks(c *net.UnixConn, acks <-chan ack, done chan<- struct{}) {
+	defer close(done)
+	w := bufio.NewWriter(c)
+	broken := false
+	for a := range acks {
+		if broken {
+			continue // drain: the reader stops soon (the connection is closed)
+		}
+		if a.err != nil {
+			w.WriteString("-" + strings.ReplaceAll(a.err.Error(), "\n", " ") + "\n")
+		} else {
+			if br.opts.AckAfterHandled {
+				if len(acks) == 0 && w.Flush() != nil {
+					broken = true
+					c.Close()
+					continue
+				}
+				select {
+				case <-a.ev.Done():
+				case <-br.stop.Done():
+					broken = true
+					continue
+				}
+			}
+			w.WriteString("+\n")
+		}
+		if len(acks) == 0 {
+			c.SetWriteDeadline(time.Now().Add(br.opts.Timeout))
+			if w.Flush() != nil {
+				broken = true
+				c.Close()
+			}
+		}
+	}
+}
+
 // frame decodes one frame (n bytes; line is nil when it was too long), resets the event and emits it
-// on the inbound bus. Blank frames are skipped. The returned error was reported.
-func (br *Bridge) frame(line []byte, n int) error {
+// on the inbound bus. The returned error was reported.
+func (br *Bridge) frame(line []byte, n int) (*abxbus.BaseEvent, error) {
 	if line == nil {
 		fe := &FrameError{Path: br.path, Len: n, Reason: fmt.Sprintf("frame above the limit of %d bytes", br.opts.MaxFrameBytes), Err: bridges.ErrTooLarge}
 		br.report(fe)
-		return fe
+		return nil, fe
 	}
 	in, err := br.opts.Registry.Decode(line)
 	var ev *abxbus.BaseEvent
@@ -491,14 +556,15 @@ func (br *Bridge) frame(line []byte, n int) error {
 	if err != nil {
 		fe := &FrameError{Path: br.path, Len: n, Reason: err.Error(), Err: err}
 		br.report(fe)
-		return fe
+		return nil, fe
 	}
-	if _, err := br.flight.acquire(br.stop, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) }); err != nil {
+	got, err := br.flight.acquire(br.stop, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	if err != nil {
 		fe := &FrameError{Path: br.path, Len: n, Reason: "not queued: " + err.Error(), Err: err}
 		br.report(fe)
-		return fe
+		return nil, fe
 	}
-	return nil
+	return got, nil
 }
 
 // readFrame reads up to the next newline or the end of the stream and returns the frame trimmed of
