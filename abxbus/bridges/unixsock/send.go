@@ -64,7 +64,10 @@ func (br *Bridge) bound(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // sendOnce is the TS exchange: connect, write the frame, shut down writing, wait for the listener to
-// close.
+// close. Before the frame it writes the askAck line: a Go listener then answers the frame before it
+// closes, and once a listener on this path answered, a close without an answer is an error (the
+// listener died after reading the frame, before handling it); a TS listener skips the line and
+// answers nothing, and its close is the receipt.
 func (br *Bridge) sendOnce(ctx context.Context, frame []byte) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", br.sendPath)
@@ -73,20 +76,30 @@ func (br *Bridge) sendOnce(ctx context.Context, frame []byte) error {
 	}
 	defer c.Close()
 	uc := c.(*net.UnixConn)
+	// ctx (which has a deadline, see bound) interrupts blocked I/O, so that the error is ctx's.
 	stop := context.AfterFunc(ctx, func() { uc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		uc.SetDeadline(dl)
-	}
-	if _, err := uc.Write(frame); err != nil {
+	if _, err := uc.Write(append([]byte(askAck+"\n"), frame...)); err != nil {
 		return err
 	}
 	if err := uc.CloseWrite(); err != nil {
 		return err
 	}
-	// The listener writes nothing on a per-event connection; its close is the receipt.
-	if _, err := io.Copy(io.Discard, io.LimitReader(uc, 1<<20)); err != nil {
+	answer, err := io.ReadAll(io.LimitReader(uc, 64<<10))
+	if err != nil {
 		return fmt.Errorf("waiting for the listener to close the connection: %w", err)
+	}
+	switch a := string(answer); {
+	case a == "+\n":
+		br.goPeer.Store(true)
+		return nil
+	case strings.HasPrefix(a, "-"):
+		br.goPeer.Store(true)
+		return fmt.Errorf("the listener refused the frame: %s", strings.TrimSpace(a[1:]))
+	case a != "":
+		return fmt.Errorf("unexpected answer from the listener: %q", a)
+	case br.goPeer.Swap(false): // a TS listener that took over costs this one error
+		return errors.New("the listener closed the connection without confirming the frame (it may have stopped after reading it, before handling it)")
 	}
 	return nil
 }
@@ -152,11 +165,6 @@ func (br *Bridge) getStream(ctx context.Context) (*stream, error) {
 	if br.opts.NoAck {
 		hello = helloNoAck
 	}
-	dl := time.Now().Add(br.opts.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-		dl = d
-	}
-	uc.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { uc.SetDeadline(time.Unix(1, 0)) })
 	r := bufio.NewReader(uc)
 	_, err = io.WriteString(uc, hello)
@@ -167,6 +175,9 @@ func (br *Bridge) getStream(ctx context.Context) (*stream, error) {
 	stop()
 	if err != nil || reply != helloOK {
 		uc.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
 		if err == nil {
 			err = fmt.Errorf("unexpected handshake answer %q", reply)
 		}
@@ -250,14 +261,14 @@ func (br *Bridge) sendStream(ctx context.Context, frame []byte) error {
 			s.fail(fmt.Errorf("unixsock: send to %s: %w while writing a frame", br.sendPath, ctx.Err()))
 		}
 	})
-	if dl, ok := ctx.Deadline(); ok {
-		s.c.SetWriteDeadline(dl)
-	}
 	_, werr := s.c.Write(frame)
 	s.writing.Store(0)
 	stop()
 	s.wmu.Unlock()
 	if werr != nil {
+		if ctx.Err() != nil {
+			werr = fmt.Errorf("%w (%v)", ctx.Err(), werr)
+		}
 		err := fmt.Errorf("unixsock: send to %s: %w", br.sendPath, werr)
 		s.fail(err)
 		if e := s.broken(); e != nil {

@@ -7,12 +7,17 @@
 //
 // By default Emit opens one connection per event, writes the compact event JSON and a newline, shuts
 // down its writing half and waits until the listener closes the connection: the listener reads to
-// the end, emits what it read on its inbound bus, then closes. A nil Emit therefore means the
-// listener queued the event (with the listener's Options.AckAfterHandled: handled it), as with TS. A
-// frame the listener refused is not reported back on such a connection (a TS emitter would not
-// understand an answer). The listener accepts what TS sends: several frames per connection, "\r\n",
-// blank lines, a last frame without its newline; and it closes each connection at its end, which a
-// TS emitter waits for.
+// the end, emits what it read on its inbound bus, then closes. That close is a TS emitter's receipt.
+// The listener accepts what TS sends: several frames per connection, "\r\n", blank lines, a last
+// frame without its newline; and it closes each connection at its end, which a TS emitter waits for.
+//
+// A Go emitter puts the line "#abxbus-ack/1" before its frame. A TS listener skips it (it is not
+// JSON); a Go listener answers the frame before closing, "+" (queued, or handled with its
+// Options.AckAfterHandled) or "-<reason>" (refused), so a Go emitter learns of a refused frame, and,
+// once a listener on the path has answered, a close without an answer (the listener died after
+// reading the frame) is an Emit error rather than a silent loss. A close without an answer from a
+// listener that never answered is success, as with TS (a TS listener that replaces a Go one at the
+// same path costs one such error).
 //
 // Sending and listening are separate: a bridge binds its path only when started (Start or On), never
 // for Emit, and Options.SendTo points Emit elsewhere. A TS SocketEventBridge uses one path for both,
@@ -57,6 +62,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,6 +86,9 @@ const (
 	helloAck    = helloPrefix + "ack\n"
 	helloNoAck  = helloPrefix + "noack\n"
 	helloOK     = helloPrefix + "ok\n"
+	// askAck opens a per-event connection from a Go emitter: a Go listener answers every frame of
+	// the connection ("+" or "-<reason>") before it closes; a TS listener skips the line.
+	askAck = "#abxbus-ack/1"
 )
 
 // Options configure a Bridge. The zero value (or nil) gives the defaults.
@@ -172,6 +181,8 @@ type Bridge struct {
 
 	smu    sync.Mutex // the persistent stream
 	stream *stream
+
+	goPeer atomic.Bool // a listener on sendPath answered a per-event frame: it is an abxbus Go listener
 }
 
 var registerErr error
@@ -369,12 +380,12 @@ func (br *Bridge) Close() error {
 		return nil
 	}
 	br.closed = true
+	br.stopCancel() // before the connections close: their handlers then know it is Close
 	ln := br.ln
 	for c := range br.conns {
 		c.Close()
 	}
 	br.mu.Unlock()
-	br.stopCancel()
 	if ln != nil {
 		ln.Close()
 	}
@@ -434,8 +445,8 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 			<-ackDone
 		}
 	}()
-	var pending []*abxbus.BaseEvent // per-event mode with AckAfterHandled: waited for before closing
-	persistent := false
+	var pending []ack // per-event mode: waited for (AckAfterHandled) before closing, and answered (askAck)
+	persistent, answer := false, false
 	var buf []byte
 	for first := true; ; first = false {
 		if !persistent {
@@ -461,6 +472,10 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 			}
 			continue
 		}
+		if first && string(line) == askAck {
+			answer = true
+			continue
+		}
 		if n > 0 {
 			ev, ferr := br.frame(line, n)
 			switch {
@@ -470,8 +485,8 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 				case <-br.stop.Done():
 					return
 				}
-			case ev != nil && br.opts.AckAfterHandled && !persistent:
-				pending = append(pending, ev)
+			case !persistent && (answer || (ev != nil && br.opts.AckAfterHandled)):
+				pending = append(pending, ack{ev, ferr})
 			}
 		}
 		if err != nil {
@@ -483,15 +498,36 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 					br.opts.Logger.Warn("[abxbus] socket bridge: connection error", "path", br.path, "error", err)
 				}
 			}
-			for _, e := range pending { // the emitter learns of the receipt when the connection closes
-				select {
-				case <-e.Done():
-				case <-br.stop.Done():
-					return
-				}
+			if err == io.EOF {
+				br.confirm(c, pending, answer)
 			}
 			return
 		}
+	}
+}
+
+// confirm ends a per-event connection at its end: it waits for the events to be handled
+// (AckAfterHandled) and, when the emitter asked for it, answers each frame; closing the connection
+// (the caller) is the receipt a TS emitter waits for.
+func (br *Bridge) confirm(c *net.UnixConn, pending []ack, answer bool) {
+	var b strings.Builder
+	for _, a := range pending {
+		if a.err != nil {
+			b.WriteString("-" + strings.ReplaceAll(a.err.Error(), "\n", " ") + "\n")
+			continue
+		}
+		if br.opts.AckAfterHandled {
+			select {
+			case <-a.ev.Done():
+			case <-br.stop.Done():
+				return
+			}
+		}
+		b.WriteString("+\n")
+	}
+	if answer {
+		c.SetWriteDeadline(time.Now().Add(br.opts.Timeout))
+		io.WriteString(c, b.String())
 	}
 }
 
