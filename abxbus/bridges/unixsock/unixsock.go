@@ -613,7 +613,11 @@ func readFrame(r *bufio.Reader, max int, buf []byte) (line []byte, n int, err er
 		chunk, err := r.ReadSlice('\n')
 		n += len(chunk)
 		if !tooLong {
-			if len(buf)+len(chunk) > max+2 { // room for "\r\n"
+			body := len(buf) + len(chunk)
+			if err == nil { // chunk ends with the newline, which is not part of the frame
+				body--
+			}
+			if body > max+1 { // room for a "\r"
 				tooLong, buf = true, buf[:0]
 			} else {
 				buf = append(buf, chunk...)
@@ -623,9 +627,6 @@ func readFrame(r *bufio.Reader, max int, buf []byte) (line []byte, n int, err er
 			continue
 		}
 		if tooLong {
-			if n <= max+2 { // can only happen with a shorter line: not reached
-				n = max + 1
-			}
 			return nil, n, err
 		}
 		t := bytes.TrimSpace(buf)
