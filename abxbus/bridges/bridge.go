@@ -117,12 +117,14 @@ type Opener func(ctx context.Context, addr *url.URL, opts OpenOptions) (Bridge, 
 var (
 	openersMu sync.RWMutex
 	openers   = map[string]Opener{}
+	conflicts = map[string]error{} // schemes registered more than once
 )
 
 // Register makes a bridge package's Opener available to Open under scheme (lower case, without
-// "://"), as database/sql drivers do; bridge packages call it from init. It returns an error matching
-// abxbus.ErrInvalidOption, and registers nothing, when scheme is empty, open is nil or the scheme is
-// already registered.
+// "://"), as database/sql drivers do; bridge packages call it from init and keep its error (init must
+// not panic). It returns an error matching abxbus.ErrInvalidOption, and registers nothing, when scheme
+// is empty, open is nil or the scheme is already registered. A scheme registered twice is ambiguous:
+// Open then refuses it with that error rather than pick one of the two packages silently.
 func Register(scheme string, open Opener) error {
 	if scheme == "" || open == nil {
 		return fmt.Errorf("%w: bridges.Register: empty scheme or nil Opener", abxbus.ErrInvalidOption)
@@ -131,7 +133,9 @@ func Register(scheme string, open Opener) error {
 	openersMu.Lock()
 	defer openersMu.Unlock()
 	if _, dup := openers[scheme]; dup {
-		return fmt.Errorf("%w: bridges.Register: scheme %q is already registered", abxbus.ErrInvalidOption, scheme)
+		err := fmt.Errorf("%w: bridges.Register: scheme %q is already registered", abxbus.ErrInvalidOption, scheme)
+		conflicts[scheme] = err
+		return err
 	}
 	openers[scheme] = open
 	return nil
@@ -151,8 +155,9 @@ func Schemes() []string {
 
 // Open opens the bridge an address names; its scheme picks the bridge package, which must have been
 // imported (its init registers it). An address without a scheme is a file path, opened by the "file"
-// scheme (the JSONL bridge). The bridge is not started. Errors: the address does not parse, or no
-// imported bridge package handles its scheme (the error lists the ones that do), or the bridge's own.
+// scheme (the JSONL bridge). The bridge is not started. Errors: the address does not parse, no
+// imported bridge package handles its scheme (the error lists the ones that do), two registered it
+// (see Register), or the bridge's own.
 func Open(ctx context.Context, address string, opts *OpenOptions) (Bridge, error) {
 	var o OpenOptions
 	if opts != nil {
@@ -163,8 +168,11 @@ func Open(ctx context.Context, address string, opts *OpenOptions) (Bridge, error
 		return nil, err
 	}
 	openersMu.RLock()
-	open := openers[u.Scheme]
+	open, conflict := openers[u.Scheme], conflicts[u.Scheme]
 	openersMu.RUnlock()
+	if conflict != nil {
+		return nil, fmt.Errorf("bridge address %q: two imported packages registered its scheme: %w", address, conflict)
+	}
 	if open == nil {
 		return nil, fmt.Errorf("%w: bridge address %q: no bridge for scheme %q (registered: %s; import the bridge package)",
 			abxbus.ErrInvalidOption, address, u.Scheme, strings.Join(Schemes(), ", "))

@@ -53,3 +53,22 @@ func TestOpenDispatchesByScheme(t *testing.T) {
 		t.Fatalf("nil opener: err = %v", err)
 	}
 }
+
+func TestOpenRefusesASchemeRegisteredTwice(t *testing.T) {
+	first := func(context.Context, *url.URL, bridges.OpenOptions) (bridges.Bridge, error) {
+		return nil, errors.New("first")
+	}
+	if err := bridges.Register("test-scheme-dup", first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bridges.Open(context.Background(), "test-scheme-dup://x", nil); err == nil || err.Error() != "first" {
+		t.Fatalf("before the conflict: err = %v", err)
+	}
+	if err := bridges.Register("test-scheme-dup", first); !errors.Is(err, abxbus.ErrInvalidOption) {
+		t.Fatalf("second Register: err = %v", err)
+	}
+	_, err := bridges.Open(context.Background(), "test-scheme-dup://x", nil)
+	if !errors.Is(err, abxbus.ErrInvalidOption) || !strings.Contains(err.Error(), "two imported packages") {
+		t.Fatalf("Open of a scheme registered twice: err = %v, want the conflict", err)
+	}
+}

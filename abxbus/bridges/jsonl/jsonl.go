@@ -50,10 +50,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges"
 )
 
 // Options configure a Bridge (and Follow, which uses the reading options). The zero value (or nil)
@@ -200,8 +202,9 @@ func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.Han
 }
 
 // Emit appends e to the file as one line (its JSON as it is now, like the TS bridge) with a single
-// write. It does not start following the file. Errors: the event does not encode, the file cannot be
-// opened or written, the bridge is closed.
+// write. It does not start following the file. Errors: the event does not encode, its JSON is longer
+// than Options.MaxLineBytes (matching bridges.ErrTooLarge: a reader with that limit would skip it), the
+// file cannot be opened or written, the bridge is closed (matching bridges.ErrClosed).
 func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -215,6 +218,10 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	line, err := e.ToJSON()
 	if err != nil {
 		return fmt.Errorf("jsonl bridge %s: %w", br.path, err)
+	}
+	if len(line) > br.opts.MaxLineBytes {
+		// A reader (this package's, with the same limit) would skip the line: refuse it here instead.
+		return bridges.TooLarge("jsonl bridge "+br.path, e, len(line), br.opts.MaxLineBytes)
 	}
 	line = append(line, '\n')
 	br.wmu.Lock()
@@ -247,7 +254,7 @@ func (br *Bridge) Forward(ctx context.Context, e *abxbus.BaseEvent) (any, error)
 	return nil, br.Emit(ctx, e)
 }
 
-var errClosed = errors.New("bridge closed")
+var errClosed = bridges.ErrClosed
 
 // Start creates the file if needed and starts following it: from the saved position when Options.Cursor
 // names an existing cursor file, else from the file's current end (or its start with
@@ -322,6 +329,11 @@ func (br *Bridge) deliver(ctx context.Context, line []byte, offset int64) error 
 	e, err := decodeLine(line, br.opts.Registry)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(e.Path(), br.bus.Label()) {
+		// This bus's own event written back (bidirectional wiring): the bus would not accept it, so it
+		// would never complete. It is handled: skip it (with a cursor, its position is saved).
+		return nil
 	}
 	limit := br.opts.QueueSize
 	for len(br.inflight) > 0 {
@@ -431,3 +443,13 @@ func Follow(ctx context.Context, path string, opts *Options, fn func(line []byte
 	fl.run(ctx)
 	return nil
 }
+
+// Features describes the JSONL bridge: ordered (file order), fan-out (every reader of the file reads
+// every line), durable and at least once with a Cursor (a restarted reader receives what was written
+// while it was down; after a crash at most one event again), and lines of at most MaxLineBytes.
+func (br *Bridge) Features() bridges.Features {
+	durable := br.opts.Cursor != ""
+	return bridges.Features{Ordered: true, Durable: durable, AtLeastOnce: durable, FanOut: true, MaxMessageBytes: br.opts.MaxLineBytes}
+}
+
+var _ bridges.Bridge = (*Bridge)(nil)

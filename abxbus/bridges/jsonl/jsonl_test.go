@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/bridgetest"
 	"github.com/typedbus/abxbus-go/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
+	bridgetest.MaybeRunChild(durableHarness())
 	if os.Getenv(cursorReaderEnv) != "" { // the test binary re-executed as a reader process
 		os.Exit(cursorReaderMain())
 	}
