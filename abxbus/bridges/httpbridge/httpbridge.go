@@ -380,17 +380,17 @@ func (e *SendError) Unwrap() error { return e.Err }
 // MaxBodyBytes (nothing sent), bridges.ErrClosed after Close, abxbus.ErrInvalidOption for a bridge
 // without a send URL, or the event's encoding error.
 func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
-	if br.sendURL == "" {
-		return fmt.Errorf("%w: httpbridge %s: Emit needs a send URL (the bridge only listens)", abxbus.ErrInvalidOption, br.opts.Name)
-	}
-	if err := ctx.Err(); err != nil {
-		return &SendError{URL: br.sendURL, Err: err}
-	}
 	br.mu.Lock()
 	closed := br.closed
 	br.mu.Unlock()
 	if closed {
 		return fmt.Errorf("httpbridge: POST %s: %w", br.sendURL, bridges.ErrClosed)
+	}
+	if br.sendURL == "" {
+		return fmt.Errorf("%w: httpbridge %s: Emit needs a send URL (the bridge only listens)", abxbus.ErrInvalidOption, br.opts.Name)
+	}
+	if err := ctx.Err(); err != nil {
+		return &SendError{URL: br.sendURL, Err: err}
 	}
 	body, err := e.ToJSON()
 	if err != nil {
