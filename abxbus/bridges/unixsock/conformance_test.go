@@ -11,10 +11,16 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 )
 
+// confLimit is the frame limit of the conformance runs: the Oversize check sends an event of exactly
+// the limit, and a smaller one keeps the suite fast under the race detector (the 10 MB fault test
+// covers big frames).
+const confLimit = 256 << 10
+
 func conformanceHarness(name string, emitter unixsock.Options) bridgetest.Harness {
+	emitter.MaxFrameBytes = confLimit
 	return bridgetest.Harness{
 		Name:     name,
-		Features: bridges.Features{Ordered: true, MaxMessageBytes: unixsock.DefaultMaxFrameBytes},
+		Features: bridges.Features{Ordered: true, MaxMessageBytes: confLimit},
 		// Each end listens on its own path and sends to the other's (the two-way wiring of the NoEcho
 		// check; one path for both would be TS's pitfall).
 		NewPair: func(t testing.TB) bridgetest.Pair {
