@@ -4,7 +4,8 @@
 //   node netbridges.mjs http-listen URL N OUT       serve URL; after N events write them (toJSON) to OUT
 //   node netbridges.mjs socket-listen PATH N OUT    the same on a Unix socket path
 //   node netbridges.mjs http-emit URL N [BLOB]      emit N IPCPingEvent {seq, label, note, blob?}, each
-//   node netbridges.mjs socket-emit PATH N [BLOB]   awaited; BLOB = bytes of a blob field (default none)
+//   node netbridges.mjs socket-emit PATH N [BLOB]   awaited; BLOB = bytes of a blob field (default none);
+//                                                   sent_at_ms = epoch ms (fractional) just before emit
 //
 // Listeners print "ready" on stdout once they accept events, and exit 3 if N events did not arrive
 // within TIMEOUT_MS (env, default 60000), after writing what arrived. Emitters print one JSON line
@@ -23,6 +24,7 @@ const IPCPingEvent = BaseEvent.extend('IPCPingEvent', {
   label: z.string(),
   note: z.string().optional(),
   blob: z.string().optional(),
+  sent_at_ms: z.number().optional(),
 });
 
 async function listen(bridge, out) {
@@ -50,6 +52,7 @@ async function emit(bridge, blobBytes) {
   const t0 = Date.now();
   for (let seq = 0; seq < n; seq++) {
     const ev = new IPCPingEvent({ seq, label: `ping_${seq}`, note: 'from TS → Go ✓', ...(blob ? { blob } : {}) });
+    ev.sent_at_ms = performance.timeOrigin + performance.now(); // for the receiver's latency figure
     try {
       await bridge.emit(ev);
       ok++;

@@ -132,3 +132,67 @@ func BenchmarkGoToTS(b *testing.B) {
 	b.ReportMetric(lat[b.N/2], "emit-p50-ms")
 	b.ReportMetric(lat[min(b.N-1, b.N*99/100)], "emit-p99-ms")
 }
+
+// tsLatencies records, for events a TS emitter stamped with sent_at_ms, the receipt latency.
+type tsLatencies struct {
+	mu        sync.Mutex
+	lat       []float64
+	first     float64
+	last      time.Time
+	n         int
+	all       chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *tsLatencies) handle(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+	now := time.Now()
+	raw, _ := e.PayloadJSON()
+	var p struct {
+		SentAt float64 `json:"sent_at_ms"`
+	}
+	json.Unmarshal(raw, &p)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ms := float64(now.UnixNano())/1e6 - p.SentAt
+	if len(l.lat) == 0 {
+		l.first = p.SentAt
+	}
+	l.lat = append(l.lat, ms)
+	l.last = now
+	if len(l.lat) == l.n {
+		l.closeOnce.Do(func() { close(l.all) })
+	}
+	return nil, nil
+}
+
+func (l *tsLatencies) report(b *testing.B) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	secs := (float64(l.last.UnixNano())/1e6 - l.first) / 1000
+	slices.Sort(l.lat)
+	b.ReportMetric(float64(len(l.lat))/secs, "events/s")
+	b.ReportMetric(l.lat[len(l.lat)/2], "p50-ms")
+	b.ReportMetric(l.lat[min(len(l.lat)-1, len(l.lat)*99/100)], "p99-ms")
+}
+
+// BenchmarkTSToGo: the TS SocketEventBridge emitter (each emit awaited) to a Go listener; latency is the
+// Go handler's receipt minus the TS sent_at_ms stamp (one machine clock). Run with -benchtime=2000x.
+func BenchmarkTSToGo(b *testing.B) {
+	tspeer.Require(b)
+	l := &tsLatencies{n: b.N, all: make(chan struct{})}
+	path := sockPath(b)
+	ln, err := unixsock.New(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	ln.On("*", l.handle)
+	b.ResetTimer()
+	rep := tsEmit(b, context.Background(), "socket-emit", path, b.N, 0)
+	<-l.all
+	b.StopTimer()
+	if rep.OK != b.N {
+		b.Fatalf("TS emitter: %+v", rep)
+	}
+	l.report(b)
+}
