@@ -25,7 +25,7 @@ var quoted = regexp.MustCompile("`[^`]*`")
 
 // publicDirs are the directories (relative to the module root) whose exported API users read.
 var publicDirs = []string{"abxbus", "abxbus/abxbustest", "abxbus/middleware", "codegen", "examples/generated",
-	"abxbus/bridges", "abxbus/bridges/bridgetest", "abxbus/bridges/jsonl"}
+	"abxbus/bridges", "abxbus/bridges/bridgetest", "abxbus/bridges/jsonl", "abxbus/bridges/httpbridge", "abxbus/bridges/unixsock"}
 
 func TestExportedDocsHaveNoSpecNumbers(t *testing.T) {
 	root := filepath.Join("..", "..")

@@ -1,0 +1,173 @@
+package httpbridge_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
+)
+
+func readSeqs(t *testing.T, path string) map[int]int {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	got := map[int]int{}
+	for _, l := range strings.Fields(string(raw)) {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			t.Fatalf("bad line %q in %s", l, path)
+		}
+		got[n]++
+	}
+	return got
+}
+
+// A listener process is killed (SIGKILL) mid-stream and started again: every Emit that returned nil
+// was handled by a listener (AckAfterHandled), every other one returned an error; none is lost
+// silently, and the listener's dedupe keeps retried events single within one listener's life.
+func TestFaultListenerKilledMidStream(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "seqs")
+	url := "http://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/abxbus_events"
+	child := startChild(t, url, out)
+	em := newEmitter(t, url, &httpbridge.Options{MaxAttempts: 3, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond})
+	const n, killAt, restartAfterErrors = 300, 100, 20
+	ok := map[int]bool{}
+	var errs []error
+	restarted := false
+	killed := make(chan struct{})
+	go func() { // kill the listener while a request is in flight, once it handled killAt events
+		defer close(killed)
+		for len(readSeqs(t, out)) < killAt {
+			time.Sleep(time.Millisecond)
+		}
+		child.Process.Kill()
+	}()
+	first := child
+	for i := range n {
+		if len(errs) > 0 && first != nil {
+			<-killed
+			first.Wait()
+			first = nil
+		}
+		err := em.Emit(context.Background(), ping(i))
+		if err == nil {
+			ok[i] = true
+			continue
+		}
+		errs = append(errs, err)
+		if !strings.Contains(err.Error(), url) {
+			t.Fatalf("the error does not name the URL: %v", err)
+		}
+		if len(errs) == restartAfterErrors && !restarted && first == nil {
+			restarted = true
+			child = startChild(t, url, out)
+		}
+	}
+	<-killed
+	child.Process.Kill()
+	child.Wait()
+	got := readSeqs(t, out)
+	lost, dup, errDelivered := 0, 0, 0
+	for i := range n {
+		if ok[i] && got[i] == 0 {
+			lost++
+		}
+		if got[i] > 1 {
+			dup++
+		}
+		if !ok[i] && got[i] > 0 {
+			errDelivered++
+		}
+	}
+	t.Logf("HTTP listener killed at %d of %d: %d Emit ok, %d Emit errors (%d of them delivered anyway), %d delivered, %d duplicated, %d lost silently; first error: %v",
+		killAt, n, len(ok), len(errs), errDelivered, len(got), dup, lost, errs[0])
+	if lost != 0 {
+		t.Fatalf("%d events lost silently", lost)
+	}
+	if len(ok)+len(errs) != n || len(errs) < restartAfterErrors {
+		t.Fatalf("ok %d + errors %d != %d", len(ok), len(errs), n)
+	}
+	if !restarted || len(ok) < n-restartAfterErrors-5 {
+		t.Fatalf("the restarted listener did not take over: %d ok", len(ok))
+	}
+}
+
+// A 10 MB event: refused by Emit at the default limit (nothing sent), delivered intact when both ends
+// allow it.
+func TestFaultTenMegabyteEvent(t *testing.T) {
+	blob := strings.Repeat("0123456789", 1<<20) // 10 MiB
+	big := abxbus.NewEvent(IPCPingEvent{Seq: 1, Blob: blob}).Base()
+	br, c := newListener(t, &httpbridge.Options{MaxBodyBytes: 16 << 20})
+	err := newEmitter(t, br.ListenURL(), nil).Emit(context.Background(), big)
+	if !errors.Is(err, bridges.ErrTooLarge) || !strings.Contains(err.Error(), "limit is 4194304") {
+		t.Fatalf("default limit: %v", err)
+	}
+	if err := newEmitter(t, br.ListenURL(), &httpbridge.Options{MaxBodyBytes: 16 << 20}).Emit(context.Background(), big); err != nil {
+		t.Fatal(err)
+	}
+	c.wait(t, 1, 10*time.Second)
+	c.mu.Lock()
+	got, _ := c.evs[0]["blob"].(string)
+	c.mu.Unlock()
+	if got != blob {
+		t.Fatalf("blob of %d bytes arrived as %d bytes", len(blob), len(got))
+	}
+}
+
+// A peer that accepts the connection and never reads or answers: Emit is bounded by ctx, and by
+// AttemptTimeout per attempt.
+func TestFaultPeerNeverReads(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never read
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-accepted
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/abxbus_events"
+	big := abxbus.NewEvent(IPCPingEvent{Seq: 1, Blob: strings.Repeat("x", 3<<20)}).Base() // more than the socket buffers
+	for _, ev := range []*abxbus.BaseEvent{ping(1), big} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		err := newEmitter(t, url, nil).Emit(ctx, ev)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second || !strings.Contains(err.Error(), url) {
+			t.Fatalf("Emit to a peer that never reads: %v after %v", err, time.Since(start))
+		}
+	}
+	start := time.Now()
+	err = newEmitter(t, url, &httpbridge.Options{AttemptTimeout: 100 * time.Millisecond, MaxAttempts: 2, RetryBackoff: time.Millisecond}).Emit(context.Background(), ping(2))
+	var se *httpbridge.SendError
+	if !errors.As(err, &se) || se.Attempts != 2 || time.Since(start) > 2*time.Second {
+		t.Fatalf("AttemptTimeout: %v after %v", err, time.Since(start))
+	}
+}

@@ -1,0 +1,235 @@
+package unixsock_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
+)
+
+func readSeqs(t *testing.T, path string) map[int]int {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	got := map[int]int{}
+	for _, l := range strings.Fields(string(raw)) {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			t.Fatalf("bad line %q in %s", l, path)
+		}
+		got[n]++
+	}
+	return got
+}
+
+// A listener process (AckAfterHandled) is killed with SIGKILL mid-stream and started again: every
+// Emit that returned nil was handled, every other one returned an error naming the path.
+func TestFaultListenerKilledMidStream(t *testing.T) {
+	for _, persistent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "per-event", true: "persistent"}[persistent], func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "seqs")
+			path := sockPath(t)
+			child := startChild(t, path, out)
+			em := newEmitter(t, path, &unixsock.Options{Persistent: persistent})
+			const n, killAt, restartAfterErrors = 300, 100, 20
+			ok := map[int]bool{}
+			var errs []error
+			killed := make(chan struct{})
+			go func() {
+				defer close(killed)
+				for len(readSeqs(t, out)) < killAt {
+					time.Sleep(time.Millisecond)
+				}
+				child.Process.Kill()
+			}()
+			first, restarted := child, false
+			for i := range n {
+				if len(errs) > 0 && first != nil {
+					<-killed
+					first.Wait()
+					first = nil
+				}
+				err := em.Emit(context.Background(), ping(i))
+				if err == nil {
+					ok[i] = true
+					continue
+				}
+				errs = append(errs, err)
+				if !strings.Contains(err.Error(), path) {
+					t.Fatalf("the error does not name the path: %v", err)
+				}
+				if len(errs) == restartAfterErrors && !restarted && first == nil {
+					restarted = true
+					os.Remove(path) // the killed listener's socket file stays; a new listener removes it too
+					child = startChild(t, path, out)
+				}
+			}
+			<-killed
+			child.Process.Kill()
+			child.Wait()
+			got := readSeqs(t, out)
+			lost, dup, errDelivered := 0, 0, 0
+			for i := range n {
+				if ok[i] && got[i] == 0 {
+					lost++
+				}
+				if got[i] > 1 {
+					dup++
+				}
+				if !ok[i] && got[i] > 0 {
+					errDelivered++
+				}
+			}
+			t.Logf("socket listener (persistent=%v) killed at %d of %d: %d Emit ok, %d Emit errors (%d of them delivered anyway), %d delivered, %d duplicated, %d lost silently; first error: %v",
+				persistent, killAt, n, len(ok), len(errs), errDelivered, len(got), dup, lost, errs[0])
+			if lost != 0 {
+				t.Fatalf("%d events lost silently", lost)
+			}
+			if !restarted || len(ok) < n-restartAfterErrors-5 {
+				t.Fatalf("the restarted listener did not take over: %d ok", len(ok))
+			}
+		})
+	}
+}
+
+// The stale socket a killed listener leaves is taken over by the next listener.
+func TestFaultStaleSocketAfterKill(t *testing.T) {
+	path := sockPath(t)
+	child := startChild(t, path, filepath.Join(t.TempDir(), "seqs"))
+	child.Process.Kill()
+	child.Wait()
+	if _, err := os.Lstat(path); err != nil {
+		t.Fatalf("expected the killed listener's socket file: %v", err)
+	}
+	_, c := newListener(t, path, nil)
+	if err := newEmitter(t, path, nil).Emit(context.Background(), ping(1)); err != nil {
+		t.Fatal(err)
+	}
+	c.wait(t, 1, 5*time.Second)
+}
+
+// A 10 MB event: refused by Emit at the default limit, delivered intact when both ends allow it; a
+// raw 10 MB frame to a listener at the default limit is skipped and the next frame arrives.
+func TestFaultTenMegabyteEvent(t *testing.T) {
+	blob := strings.Repeat("0123456789", 1<<20)
+	big := abxbus.NewEvent(IPCPingEvent{Seq: 1, Blob: blob}).Base()
+	// Per event; a persistent connection reads frames with the same code.
+	{
+		path := sockPath(t)
+		_, c := newListener(t, path, &unixsock.Options{MaxFrameBytes: 16 << 20})
+		err := newEmitter(t, path, nil).Emit(context.Background(), big)
+		if !errors.Is(err, bridges.ErrTooLarge) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("default limit: %v", err)
+		}
+		if err := newEmitter(t, path, &unixsock.Options{MaxFrameBytes: 16 << 20}).Emit(context.Background(), big); err != nil {
+			t.Fatal(err)
+		}
+		c.wait(t, 1, 10*time.Second)
+		c.mu.Lock()
+		got, _ := c.evs[0]["blob"].(string)
+		c.mu.Unlock()
+		if got != blob {
+			t.Fatalf("blob of %d bytes arrived as %d bytes", len(blob), len(got))
+		}
+	}
+	path := sockPath(t)
+	var ref refusals
+	_, c := newListener(t, path, &unixsock.Options{OnError: ref.add})
+	raw, _ := big.ToJSON()
+	rawSend(t, path, string(raw)+"\n", frameN(2)+"\n")
+	c.wait(t, 1, 10*time.Second)
+	if s := c.snapshot(); s[0] != 2 {
+		t.Fatalf("received %v", s)
+	}
+	if rs := ref.list(); len(rs) != 1 || !errors.Is(rs[0], bridges.ErrTooLarge) {
+		t.Fatalf("refusals %v", rs)
+	}
+}
+
+// A peer that accepts and never reads (or never closes): every mode's Emit is bounded by ctx and by
+// Options.Timeout.
+func TestFaultPeerNeverReads(t *testing.T) {
+	path := sockPath(t)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-accepted
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	big := abxbus.NewEvent(IPCPingEvent{Seq: 1, Blob: strings.Repeat("x", 3<<20)}).Base()
+	for _, persistent := range []bool{false, true} {
+		for _, ev := range []*abxbus.BaseEvent{ping(1), big} {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			start := time.Now()
+			err := newEmitter(t, path, &unixsock.Options{Persistent: persistent}).Emit(ctx, ev)
+			cancel()
+			if err == nil || time.Since(start) > 2*time.Second || !strings.Contains(err.Error(), path) {
+				t.Fatalf("persistent=%v: Emit to a peer that never reads: %v after %v", persistent, err, time.Since(start))
+			}
+		}
+		start := time.Now()
+		err := newEmitter(t, path, &unixsock.Options{Persistent: persistent, Timeout: 200 * time.Millisecond}).Emit(context.Background(), big)
+		if err == nil || time.Since(start) > 2*time.Second {
+			t.Fatalf("persistent=%v: Timeout: %v after %v", persistent, err, time.Since(start))
+		}
+	}
+}
+
+// A listener that reads but holds the connection open (TS emitters wait for its close): a Go
+// listener closes at the end of the frames at once, so Emit is quick; the same wait against a
+// holding peer is bounded.
+func TestFaultListenerHoldsConnection(t *testing.T) {
+	path := sockPath(t)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, c) // reads to the end, never closes until the test ends
+		<-time.After(2 * time.Second)
+		c.Close()
+	}()
+	defer func() { ln.Close(); <-done }()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := newEmitter(t, path, nil).Emit(ctx, ping(1)); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Fatalf("Emit to a holding peer: %v after %v", err, time.Since(start))
+	}
+}
