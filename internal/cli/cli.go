@@ -16,10 +16,9 @@ import (
 	"sync"
 
 	// The core module's bridge packages, registered for bridges.Open.
+	_ "github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
 	_ "github.com/typedbus/abxbus-go/abxbus/bridges/jsonl"
-	// The HTTP and Unix socket bridges of the core module are imported here once they exist:
-	// _ "github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
-	// _ "github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
+	_ "github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 )
 
 type command struct {

@@ -196,40 +196,7 @@ func (br *Bridge) reply(m *nats.Msg, r callReply) {
 	}
 }
 
-// serviceErrorCodes are the codes of abxbus.ServiceError (the service reply's error wire form), most
-// specific first; a ServiceError decoded by the caller matches the same errors.
-var serviceErrorCodes = []struct {
-	err  error
-	code string
-}{
-	{abxbus.ErrHandlerTimeout, "handler_timeout"},
-	{abxbus.ErrEventTimeout, "event_timeout"},
-	{abxbus.ErrHandlerCancelled, "handler_cancelled"},
-	{abxbus.ErrHandlerAborted, "handler_aborted"},
-	{abxbus.ErrHandlerPanic, "handler_panic"},
-	{abxbus.ErrResultSchema, "result_schema"},
-	{abxbus.ErrNoHandler, "no_handler"},
-	{abxbus.ErrNoResult, "no_result"},
-	{abxbus.ErrBusDestroyed, "bus_destroyed"},
-	{abxbus.ErrInvalidOption, "invalid_option"},
-	{context.DeadlineExceeded, "deadline_exceeded"},
-	{context.Canceled, "canceled"},
-}
-
-// serviceError describes err in the service reply's wire form: its text and its code (an ErrorCode
-// method in its chain wins, then the kinds of serviceErrorCodes).
+// serviceError describes err in the service reply's wire form: its text and its code (abxbus.ErrorCode).
 func serviceError(service, method string, err error) *abxbus.ServiceError {
-	se := &abxbus.ServiceError{Service: service, Method: method, Message: err.Error()}
-	var coded interface{ ErrorCode() string }
-	if errors.As(err, &coded) && coded.ErrorCode() != "" {
-		se.Code = coded.ErrorCode()
-		return se
-	}
-	for _, c := range serviceErrorCodes {
-		if errors.Is(err, c.err) {
-			se.Code = c.code
-			break
-		}
-	}
-	return se
+	return &abxbus.ServiceError{Service: service, Method: method, Message: err.Error(), Code: abxbus.ErrorCode(err)}
 }
