@@ -101,8 +101,8 @@ func Encode(event []byte) ([]Column, error) {
 // event_payload, when it parses to an object, is the start; every non-NULL event_* column overrides
 // its key with its JSON value (or its text as a string when it is not JSON). Columns whose name does
 // not start with "event_" are ignored. The result is a JSON object, possibly not a valid event (the
-// caller's event decoder says why). Error: a column name is not valid UTF-8 JSON text (never for
-// names read from a table the bridges made).
+// caller's event decoder says why). Error: the merged object has no event_type (event_payload is not
+// an event object and no event_type column is set).
 func Decode(cols []Column) ([]byte, error) {
 	obj := map[string]json.RawMessage{}
 	for _, c := range cols {
@@ -127,6 +127,9 @@ func Decode(cols []Column) ([]byte, error) {
 			return nil, fmt.Errorf("flatrow: column %s: %w", c.Name, err)
 		}
 		obj[c.Name] = s
+	}
+	if _, ok := obj["event_type"]; !ok {
+		return nil, errors.New("flatrow: the row holds no event: no event_type column and event_payload is not an event JSON object")
 	}
 	out, err := json.Marshal(obj)
 	if err != nil {
