@@ -20,7 +20,9 @@ type counter struct {
 	ch     chan struct{}
 }
 
-func newCounter() *counter { return &counter{counts: map[int]int{}, pad: map[int]int{}, ch: make(chan struct{}, 1)} }
+func newCounter() *counter {
+	return &counter{counts: map[int]int{}, pad: map[int]int{}, ch: make(chan struct{}, 1)}
+}
 
 func (c *counter) handler(_ context.Context, e *abxbus.BaseEvent) (any, error) {
 	raw, err := e.PayloadJSON()
