@@ -12,12 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/bridgetest"
+	"github.com/typedbus/abxbus-go/internal/leakcheck"
 	"github.com/typedbus/abxbus-go/internal/testservers"
 )
 
 func TestMain(m *testing.M) {
 	bridgetest.MaybeRunChild(durableHarness(nil))
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // testMaxBytes keeps the suite's oversize check (which builds events of that size) quick.

@@ -4,18 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/bridgetest"
+	"github.com/typedbus/abxbus-go/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
 	bridgetest.MaybeRunChild(durableHarness())
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 func openForTest(t testing.TB, path string, o Options) *Bridge {
