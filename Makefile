@@ -8,7 +8,7 @@ export ABXBUS_REQUIRE_INTEROP := 1
 # without the server binaries outside CI, and under make a missing binary fails them (.ci/run installs them).
 export ABXBUS_REQUIRE_SERVERS := 1
 
-MODULES := . ./cmd/watermillbench ./abxbus/bridges/sqlite ./abxbus/bridges/postgres
+MODULES := . ./cmd/watermillbench ./abxbus/bridges/redis ./cmd/abxbus-all ./abxbus/middleware/sqlitemirror ./abxbus/middleware/otel ./abxbus/bridges/sqlite ./abxbus/bridges/postgres
 
 .PHONY: all demo test interop-deps vet fmtcheck staticcheck gencheck unit bench bench-upstream generate fmt
 
@@ -18,8 +18,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 all: test
 
 ## demo: run the main example program (a checkout workflow on a real bus), the generated-events
-## example (events declared as Go types, used through the helpers abxbus-gen writes) and the transcode
-## example (retried handlers in two processes sharing a multiprocess semaphore) and the service example
+## example (events declared as Go types, used through the helpers abxbus-gen writes), the transcode
+## example (a generated Encoder client calling two worker processes over JSONL queues, their retried
+## handlers sharing two encoder slots through a multiprocess semaphore) and the service example
 ## (an existing Go interface moved onto a bus and across a JSONL bridge by a generated client)
 demo:
 	$(GO) run ./examples/checkout

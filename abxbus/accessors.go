@@ -214,16 +214,16 @@ func (r *EventResult) accessorErrLocked() error {
 func (e *BaseEvent) noResult(o ResultOptions) *EventResultNoneError {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	err := &EventResultNoneError{EventType: e.eventType, EventID: e.id.String(), Buses: slices.Clone(e.path), Handlers: len(e.results)}
+	err := &EventResultNoneError{EventType: e.eventType, EventID: e.id.String(), Buses: slices.Clone(e.path.get()), Handlers: len(e.results)}
 	if err.Handlers == 0 {
 		return err
 	}
 	var null, forwarded, failed, lost, running, filtered int
 	for _, r := range e.results {
 		switch {
-		case r.status == ResultError && r.firstLoser:
+		case r.status == rsError && r.firstLoser:
 			lost++
-		case r.status == ResultError:
+		case r.status == rsError:
 			failed++
 		case !r.status.terminal():
 			running++

@@ -72,6 +72,14 @@ func (r *run) scheduleLocked(at, t int64) {
 	s.mu.Unlock()
 }
 
+// earliest is the earlier of two alarm times, 0 meaning none.
+func earliest(a, b int64) int64 {
+	if a == 0 || b != 0 && b < a {
+		return b
+	}
+	return a
+}
+
 // rescheduleLocked replaces the run's alarm time by at (0: none), earlier or later (onAlarm, after
 // handling what was due). e.mu held.
 func (r *run) rescheduleLocked(at, t int64) {

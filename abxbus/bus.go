@@ -222,7 +222,7 @@ func (b *Bus) Emit(ctx context.Context, e *BaseEvent) (*BaseEvent, error) {
 
 func (b *Bus) reject(e *BaseEvent, err error) error {
 	e.mu.Lock()
-	if len(e.buses) == 0 && e.xr().emitErr == nil {
+	if len(e.buses.get()) == 0 && e.xr().emitErr == nil {
 		e.xw().emitErr = err
 	}
 	e.mu.Unlock()
@@ -240,7 +240,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		return b.reject(e, &EventBusDestroyedError{Bus: b.label, Op: "Emit"})
 	}
 	e.mu.Lock()
-	visited := slicesContains(e.path, b.label)
+	visited := slicesContains(e.path.get(), b.label)
 	e.mu.Unlock()
 	if visited {
 		b.mu.Unlock()
@@ -256,18 +256,18 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	// A completed event forwarded to a new bus is processed there too (A30): it reopens, with fresh
 	// completion channels so waiters see the second completion.
 	e.reopenLocked()
-	if len(e.buses) == 0 {
+	if len(e.buses.get()) == 0 {
 		e.emitCtx = ctx
 	}
-	if len(e.path) == 0 {
-		e.path = b.labelPath // appending to it copies (len = cap): the bus's slice is never written
+	if e.path.p == nil {
+		e.path.share(&b.labelPath) // appending to it copies (len = cap): the bus's slice is never written
 	} else {
-		e.path = append(e.path, b.label)
+		e.path.add(b.label)
 	}
-	if len(e.buses) == 0 {
-		e.buses = b.self // appending to it copies (len = cap): the bus's slice is never written
+	if e.buses.p == nil {
+		e.buses.share(&b.self) // appending to it copies (len = cap): the bus's slice is never written
 	} else {
-		e.buses = append(e.buses, b)
+		e.buses.add(b)
 	}
 	if b.hooks != nil {
 		e.noteEventLocked(b, evPending)
@@ -329,6 +329,10 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 // at a time; the role passes to whichever goroutine finishes a run the dispatcher started (a handler
 // returning, or the timer that timed it out), so a handler that ignores its context never stalls the bus.
 func (b *Bus) dispatchLoop() {
+	// fresh: the previous event's run ended on this goroutine just now, its last step a clock reading
+	// (the settled handler), with nothing in between that waits or runs user code: the next event's
+	// start is stamped with tick (one OS clock reading less per queued event, issue 13 item 3).
+	fresh := false
 	for {
 		// Take the head event's slots before popping it, so that while the dispatcher waits for a slot a
 		// queue-jumper can still take the event out of the queue. The run exists from the start (not yet
@@ -347,7 +351,12 @@ func (b *Bus) dispatchLoop() {
 		b.mu.Unlock()
 		held, n := b.slotsFor(e)
 		got := 0
-		for got < n && r.take(held[got], false) {
+		for got < n {
+			ok, waited := r.takeWaited(held[got], false)
+			if !ok {
+				break
+			}
+			fresh = fresh && !waited
 			got++
 		}
 		b.mu.Lock()
@@ -364,15 +373,17 @@ func (b *Bus) dispatchLoop() {
 			if stop {
 				return
 			}
+			fresh = false
 			continue
 		}
 		b.popLocked()
 		b.initRunLocked(r, nil)
 		r.held, r.nheld = held, int8(n)
 		b.mu.Unlock()
-		if !r.begin() {
+		if !r.begin(fresh) {
 			return
 		}
+		fresh = b.hooks == nil // completion hooks run user code before the loop gets back here
 	}
 }
 
@@ -572,7 +583,7 @@ func (b *Bus) Destroy(clear bool) {
 		r := b.newRunLocked(e, nil)
 		b.mu.Unlock()
 		r.handlers = nil
-		r.begin()
+		r.begin(false)
 	}
 	if clear {
 		b.mu.Lock()

@@ -174,9 +174,7 @@ func (h *Handler) encode(buf *bytes.Buffer, b *Bus) {
 	} else {
 		writeJSONString(buf, h.filePath)
 	}
-	h.mu.Lock()
-	timeout, slow := h.timeout, h.slowTimeout
-	h.mu.Unlock()
+	timeout, slow := h.timeout.load(), h.slowTimeout.load()
 	if timeout != 0 {
 		buf.WriteString(`,"handler_timeout":`)
 		writeTimeout(buf, timeout)
@@ -380,10 +378,10 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 			e.mu.Unlock()
 			return fail("pending_event_queue[%d] names %s, which is completed", i, id.uuid())
 		}
-		e.buses = append(e.buses, b)
+		e.buses.add(b)
 		e.pendingBuses++
-		if !slices.Contains(e.path, b.label) {
-			e.path = append(e.path, b.label)
+		if !slices.Contains(e.path.get(), b.label) {
+			e.path.add(b.label)
 		}
 		e.mu.Unlock()
 		b.queue = append(b.queue, e)
@@ -442,7 +440,9 @@ func (b *Bus) adoptResultRows(hist []member, byID map[ID]*BaseEvent) {
 			if h == nil {
 				src := row.handler
 				h = &Handler{bus: b, restored: true, id: src.id, name: src.name, filePath: src.filePath,
-					registeredAt: src.registeredAt, pattern: src.pattern, timeout: src.timeout, slowTimeout: src.slowTimeout}
+					registeredAt: src.registeredAt, pattern: src.pattern}
+				h.timeout.store(src.timeout.load())
+				h.slowTimeout.store(src.slowTimeout.load())
 				if h.pattern == "" {
 					h.pattern = e.eventType
 				}
@@ -499,8 +499,8 @@ func restoreHandler(id string, raw json.RawMessage) (*Handler, error) {
 	h.pattern = d.str("event_pattern", "")
 	h.name = d.str("handler_name", "")
 	h.filePath = d.str("handler_file_path", "")
-	h.timeout = d.timeout("handler_timeout")
-	h.slowTimeout = d.timeout("handler_slow_timeout")
+	h.timeout.store(d.timeout("handler_timeout"))
+	h.slowTimeout.store(d.timeout("handler_slow_timeout"))
 	h.registeredAt = d.time("handler_registered_at")
 	if d.err == nil && h.id.uuid() != id && !strings.EqualFold(h.id.uuid(), id) {
 		d.fail("id", "differs from its key")

@@ -24,7 +24,8 @@ import (
 //     clockLast+1 with a single atomic Add instead of retrying CAS. No retry loop on equal readings.
 //   - tick hands out the next timestamp with one atomic Add and no OS reading. It is only used right
 //     after a reading in the same critical section (a result that starts as its predecessor completes,
-//     an event that completes as its last result does): the value is after every timestamp so far and
+//     an event that completes as its last result does, the dispatcher's next queued event that starts as
+//     the previous one's run ends on the same goroutine): the value is after every timestamp so far and
 //     within that critical section of the true time.
 
 var (

@@ -113,7 +113,7 @@ func (n wfNode) successors(out []wfNode) []wfNode {
 		e := r.ev
 		e.mu.Lock()
 		for _, res := range r.results {
-			if res.status == ResultStarted {
+			if res.status == rsStarted {
 				if w := res.waitOn.Load(); w != nil {
 					out = append(out, wfNode{kind: wfEvent, e: w})
 				}
@@ -138,7 +138,7 @@ func (n wfNode) successors(out []wfNode) []wfNode {
 			out = append(out, wfNode{kind: wfFinish, r: y})
 		}
 		var busArr [4]*Bus
-		buses := append(busArr[:0], e.buses...)
+		buses := append(busArr[:0], e.buses.get()...)
 		e.mu.Unlock()
 		if e.queued.Load() == 0 {
 			break
@@ -288,8 +288,13 @@ func graphChangedChan() <-chan struct{} {
 // take waits for s on behalf of r, publishing the wait to the deadlock detector while it blocks. It
 // reports whether r got the slot (false: the wait was aborted).
 func (r *run) take(s *slot, priority bool) bool {
-	blocked := false
-	ok := s.acquire(r, priority, func() <-chan struct{} {
+	ok, _ := r.takeWaited(s, priority)
+	return ok
+}
+
+// takeWaited is take that also reports whether it had to wait.
+func (r *run) takeWaited(s *slot, priority bool) (ok, blocked bool) {
+	ok = s.acquire(r, priority, func() <-chan struct{} {
 		blocked = true
 		if r.dispatcher {
 			return r.dispatcherBlockedOn(s)
@@ -299,7 +304,7 @@ func (r *run) take(s *slot, priority bool) bool {
 	if blocked {
 		r.unblocked()
 	}
-	return ok
+	return ok, blocked
 }
 
 func (r *run) unblocked() {

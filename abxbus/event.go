@@ -49,7 +49,7 @@ type BaseEvent struct {
 	// lineage: nil for a top-level event. Set before the event is emitted (EmitChild, decoding) and
 	// not changed after, so ParentID and EmittedByHandlerID read it without the lock.
 	lin  *eventLineage
-	path []string
+	path plist[string]
 
 	// runtime state
 	status        evStatus
@@ -69,7 +69,7 @@ type BaseEvent struct {
 	inline        EventResult     // storage for the first result: one allocation less per event
 	resultsBuf    [1]*EventResult // also the result list of a one-handler first run (run.begin)
 	runsBuf       [1]*run         // backing array for the common single-run event: one allocation less
-	buses         []*Bus          // buses that accepted the event, in order (first: the bus's own one-entry list)
+	buses         plist[*Bus]     // buses that accepted the event, in order (first: the bus's own one-entry list)
 	runs          []*run          // runs in progress
 	emitCtx       context.Context
 	x             *eventExtra // rarely used runtime state, allocated on first use (guarded by mu)
@@ -92,6 +92,33 @@ func (e *BaseEvent) newRun(b *Bus) *run {
 	r.bus, r.ev = b, e
 	return r
 }
+
+// plist is a list held through one pointer (8 bytes in the record instead of a slice's 24): nil when
+// empty, else a bus's own one-entry list (shared, read only: len = cap, so adding to it copies) or the
+// event's own. Adding to a list beyond the bus's shared one allocates the list header once more.
+type plist[T any] struct{ p *[]T }
+
+func (l plist[T]) get() []T {
+	if l.p == nil {
+		return nil
+	}
+	return *l.p
+}
+
+// share makes the list the shared, read-only *p.
+func (l *plist[T]) share(p *[]T) { l.p = p }
+
+// set makes the list s (the caller's own slice from now on).
+func (l *plist[T]) set(s []T) {
+	if len(s) == 0 {
+		l.p = nil
+		return
+	}
+	l.p = &s
+}
+
+// add appends v.
+func (l *plist[T]) add(v T) { l.set(append(l.get(), v)) }
 
 // evStatus is EventStatus as the record keeps it (one byte).
 type evStatus uint8
@@ -213,6 +240,9 @@ type eventExtra struct {
 	// hooks is the middleware hook queue (middleware.go); nil until a bus with lifecycle hooks notes a
 	// change of the event.
 	hooks *eventHooks
+
+	// wireKeys are the top-level JSON keys set with SetWireKey (wirekeys.go).
+	wireKeys map[string]json.RawMessage
 }
 
 // noExtra is what xr reads for an event without extra state; never written.
@@ -370,7 +400,7 @@ func (e *BaseEvent) SetOptions(o EventOptions) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.buses) > 0 {
+	if len(e.buses.get()) > 0 {
 		return fmt.Errorf("%w: options of %s cannot change after it was emitted", ErrInvalidOption, e.label())
 	}
 	e.opts = &o
@@ -450,7 +480,7 @@ func (e *BaseEvent) Path() []string {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.path)
+	return slices.Clone(e.path.get())
 }
 
 // Children returns the linked children emitted from this event's handlers, in emit order.
@@ -482,10 +512,10 @@ func (e *BaseEvent) Bus() *Bus {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.buses) == 0 {
+	if len(e.buses.get()) == 0 {
 		return nil
 	}
-	return e.buses[0]
+	return e.buses.get()[0]
 }
 
 // Results returns a snapshot of the per-handler results in handler registration order. It does
@@ -564,8 +594,8 @@ func (e *BaseEvent) LogValue() slog.Value {
 	e.mu.Lock()
 	status := e.status.public()
 	var bus *Bus
-	if len(e.buses) > 0 {
-		bus = e.buses[0]
+	if len(e.buses.get()) > 0 {
+		bus = e.buses.get()[0]
 	}
 	e.mu.Unlock()
 	attrs := make([]slog.Attr, 0, 5)
@@ -661,7 +691,7 @@ func (e *BaseEvent) tryCompleteLocked() bool { return e.tryCompleteStampLocked(n
 // tryCompleteStampLocked is tryCompleteLocked with the completion time taken from stamp (tick when the
 // caller read the clock just before, see run.finish).
 func (e *BaseEvent) tryCompleteStampLocked(stamp func() int64) bool {
-	if e.status == evCompleted || e.pendingBuses > 0 || len(e.buses) == 0 && e.xr().emitErr == nil {
+	if e.status == evCompleted || e.pendingBuses > 0 || len(e.buses.get()) == 0 && e.xr().emitErr == nil {
 		return false
 	}
 	for _, r := range e.results {
@@ -713,7 +743,7 @@ func (e *BaseEvent) completedNoLock() bool {
 // holds it, and completion of a parent that was waiting for this blocking child.
 func (e *BaseEvent) afterComplete() {
 	e.mu.Lock()
-	buses := e.buses
+	buses := e.buses.get()
 	parent := e.lr().parent
 	blocks := e.blocksParent
 	e.emitCtx = nil // F150: release the captured context

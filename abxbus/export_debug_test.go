@@ -91,9 +91,9 @@ func DumpEvent(e *BaseEvent) string {
 	var sb strings.Builder
 	e.mu.Lock()
 	fmt.Fprintf(&sb, "%s status=%s pendingBuses=%d buses=%d runs=%d queued=%d blocksParent=%v cancelled=%v jumping=%v\n",
-		e.label(), e.status.public(), e.pendingBuses, len(e.buses), len(e.runs), e.queued.Load(), e.blocksParent, e.xr().cancelled, e.jumping)
+		e.label(), e.status.public(), e.pendingBuses, len(e.buses.get()), len(e.runs), e.queued.Load(), e.blocksParent, e.xr().cancelled, e.jumping)
 	for _, r := range e.results {
-		fmt.Fprintf(&sb, "  result %s %s run=%p err=%v\n", r.handler.name, r.status, r.run, r.err)
+		fmt.Fprintf(&sb, "  result %s %s run=%p err=%v\n", r.handler.name, r.status.public(), r.run, r.err)
 	}
 	children := append([]*BaseEvent(nil), e.xr().children...)
 	e.mu.Unlock()

@@ -590,8 +590,8 @@ func metaField(e *BaseEvent, name string) (any, bool) {
 	case "event_completed_at":
 		return ts(e.completedAt), true
 	case "event_path":
-		out := make([]any, len(e.path))
-		for i, p := range e.path {
+		out := make([]any, len(e.path.get()))
+		for i, p := range e.path.get() {
 			out[i] = p
 		}
 		return out, true

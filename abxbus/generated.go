@@ -41,8 +41,8 @@ func decodeResult(schema string, data []byte, t reflect.Type) (any, error) {
 	if err := ValidateResult(json.RawMessage(schema), json.RawMessage(data)); err != nil {
 		return nil, err
 	}
-	ptr := reflect.New(t)
-	if err := json.Unmarshal(data, ptr.Interface()); err != nil {
+	v, err := unmarshalNew(t, data)
+	if err != nil {
 		preview := string(data)
 		if len(preview) > 40 {
 			preview = preview[:40]
@@ -50,7 +50,7 @@ func decodeResult(schema string, data []byte, t reflect.Type) (any, error) {
 		return nil, &EventHandlerResultSchemaError{Message: fmt.Sprintf(
 			"EventHandlerResultSchemaError: Event handler return value %s... did not match event_result_type: %v", preview, err)}
 	}
-	return ptr.Elem().Interface(), nil
+	return v, nil
 }
 
 // GeneratedEvent is the runtime side of the helpers abxbus-gen writes for one event type: each

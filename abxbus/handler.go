@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,9 +35,12 @@ type Handler struct {
 	isNull func(any) bool // reports whether a returned value is JSON null
 	typed  *typeInfo      // set for typed handlers: their values need no result check
 
-	mu          sync.Mutex
-	timeout     time.Duration
-	slowTimeout time.Duration
+	// handler_timeout and handler_slow_timeout: atomics, read without a lock at every handler start
+	// (concurrent callers of a parallel bus then share the line read-only).
+	timeout     atomicDur
+	slowTimeout atomicDur
+
+	mu sync.Mutex
 
 	// A handler restored from bus JSON (BusFromJSON) has no function until one is registered with its
 	// id; these are guarded by mu.
@@ -121,9 +125,7 @@ func (h *Handler) Timeout() time.Duration {
 	if h == nil {
 		return 0
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.timeout
+	return h.timeout.load()
 }
 
 // SetTimeout changes handler_timeout for later executions: 0 unsets it, NoTimeout disables it, a
@@ -136,9 +138,7 @@ func (h *Handler) SetTimeout(t time.Duration) error {
 	if err := checkTimeout("handler_timeout", &t); err != nil {
 		return err
 	}
-	h.mu.Lock()
-	h.timeout = t
-	h.mu.Unlock()
+	h.timeout.store(t)
 	return nil
 }
 
@@ -147,9 +147,7 @@ func (h *Handler) SlowTimeout() time.Duration {
 	if h == nil {
 		return 0
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.slowTimeout
+	return h.slowTimeout.load()
 }
 
 // SetSlowTimeout changes handler_slow_timeout for later executions, with the values SetTimeout takes.
@@ -160,9 +158,7 @@ func (h *Handler) SetSlowTimeout(t time.Duration) error {
 	if err := checkTimeout("handler_slow_timeout", &t); err != nil {
 		return err
 	}
-	h.mu.Lock()
-	h.slowTimeout = t
-	h.mu.Unlock()
+	h.slowTimeout.store(t)
 	return nil
 }
 
@@ -366,9 +362,9 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 		fn:           fn,
 		isNull:       isNull,
 		typed:        typed,
-		timeout:      cfg.timeout,
-		slowTimeout:  cfg.slowTimeout,
 	}
+	h.timeout.store(cfg.timeout)
+	h.slowTimeout.store(cfg.slowTimeout)
 	if h.registeredAt == 0 {
 		h.registeredAt = now()
 	} else {
@@ -533,3 +529,9 @@ func (b *Bus) HandlerByID(id ID) (*Handler, bool) {
 	h, ok := b.handlerIDs[id]
 	return h, ok
 }
+
+// atomicDur is a time.Duration read and written atomically.
+type atomicDur struct{ v atomic.Int64 }
+
+func (d *atomicDur) load() time.Duration   { return time.Duration(d.v.Load()) }
+func (d *atomicDur) store(t time.Duration) { d.v.Store(int64(t)) }

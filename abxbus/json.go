@@ -66,7 +66,7 @@ func (e *BaseEvent) unmarshal(op string, data []byte, typ func(e *BaseEvent, p J
 		return fmt.Errorf("%w: %s into a nil event", ErrInvalidOption, op)
 	}
 	e.mu.Lock()
-	accepted, zero := len(e.buses) > 0 || e.jumping, e.eventType == "" && len(e.results) == 0
+	accepted, zero := len(e.buses.get()) > 0 || e.jumping, e.eventType == "" && len(e.results) == 0
 	e.mu.Unlock()
 	if accepted {
 		return fmt.Errorf("%w: %s into %s, which a bus has accepted (decode into a new event instead)", ErrInvalidOption, op, e.label())
@@ -115,6 +115,7 @@ func (e *BaseEvent) ToJSON() ([]byte, error) {
 		return nil, err
 	}
 	s := e.snapshot()
+	payload = e.unshadowPayload(payload, s.extra)
 
 	var b bytes.Buffer
 	b.Grow(256 + len(payload))
@@ -268,7 +269,7 @@ type eventSnap struct {
 
 type resultSnap struct {
 	id           ID
-	status       ResultStatus
+	status       resStatus
 	eventID      ID
 	handlerID    ID
 	handlerName  string
@@ -294,16 +295,16 @@ func (e *BaseEvent) snapshot() eventSnap {
 	s := eventSnap{
 		label: e.label(), id: e.id, eventType: e.eventType, version: e.versionLocked(), createdAt: e.createdAt,
 		opts: *e.o(), blocksParent: e.blocksParent, parentID: e.lr().parentID, emittedBy: e.lr().emittedBy,
-		path: slices.Clone(e.path), pendingBuses: int(e.pendingBuses), status: e.status.public(),
-		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtra(),
+		path: slices.Clone(e.path.get()), pendingBuses: int(e.pendingBuses), status: e.status.public(),
+		startedAt: e.startedAt, completedAt: e.completedAt, extra: e.wireExtraLocked(),
 	}
 	if s.version == "" {
 		s.version = DefaultEventVersion
 	}
-	if len(e.buses) == 0 && e.wire != nil {
+	if len(e.buses.get()) == 0 && e.wire != nil {
 		s.pendingBuses = e.wire.pendingBuses
 	}
-	for k := range e.wireExtra() {
+	for k := range s.extra {
 		s.extraKeys = append(s.extraKeys, k)
 	}
 	slices.Sort(s.extraKeys)
@@ -315,9 +316,7 @@ func (e *BaseEvent) snapshot() eventSnap {
 			startedAt: r.startedAt, completedAt: r.completedAt, value: r.value, null: r.null, err: r.err,
 			wire: r.wire,
 		}
-		h.mu.Lock()
-		rs.timeout, rs.slowTimeout = h.timeout, h.slowTimeout
-		h.mu.Unlock()
+		rs.timeout, rs.slowTimeout = h.timeout.load(), h.slowTimeout.load()
 		if r.bus != nil {
 			rs.busName, rs.busID = r.bus.name, r.bus.id
 		}
@@ -343,7 +342,7 @@ func (r *resultSnap) encode(b *bytes.Buffer) error {
 	b.WriteString(`{"id":`)
 	writeJSONString(b, r.id.uuid())
 	b.WriteString(`,"status":`)
-	writeJSONString(b, string(r.status))
+	writeJSONString(b, string(r.status.public()))
 	b.WriteString(`,"event_id":`)
 	writeJSONString(b, r.eventID.uuid())
 	b.WriteString(`,"handler_id":`)
@@ -382,7 +381,7 @@ func (r *resultSnap) encode(b *bytes.Buffer) error {
 		b.Write(r.wire.rawResult)
 	case r.wire != nil:
 		// no result key on the way in: none on the way out
-	case r.status == ResultCompleted:
+	case r.status == rsCompleted:
 		b.WriteString(`,"result":`)
 		if _, isEvent := r.value.(*BaseEvent); isEvent || r.value == nil || r.null {
 			b.WriteString("null") // a forward reference is not data (the TS package cannot encode it)
@@ -569,7 +568,7 @@ func decodeEventInto(e *BaseEvent, data []byte) (JSONPayload, error) {
 	if p, by := d.id("event_parent_id", false), d.id("event_emitted_by_handler_id", false); !p.IsZero() || !by.IsZero() {
 		e.linW().parentID, e.lin.emittedBy = p, by
 	}
-	e.path = append(e.path, d.strings("event_path")...)
+	e.path.set(append(e.path.get(), d.strings("event_path")...))
 	e.wireW().pendingBuses = d.count("event_pending_bus_count")
 	e.status = parseEvStatus(d.enum("event_status", string(EventPending), "pending", "started", "completed"))
 	e.startedAt = d.time("event_started_at")
@@ -848,8 +847,8 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 	h := &Handler{}
 	r := &EventResult{ev: e, handler: h, wire: &resultWire{}}
 	r.id = rd.id("id", true)
-	r.status = ResultStatus(rd.enum("status", "", string(ResultPending), string(ResultStarted), string(ResultCompleted), string(ResultError)))
-	if rd.err == nil && r.status == "" {
+	r.status = parseResStatus(ResultStatus(rd.enum("status", "", string(ResultPending), string(ResultStarted), string(ResultCompleted), string(ResultError))))
+	if rd.err == nil && r.status == rsInvalid {
 		rd.fail("status", "must be one of pending, started, completed, error")
 	}
 	if eid := rd.id("event_id", true); rd.err == nil && !e.id.IsZero() && eid != e.id {
@@ -864,8 +863,8 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 	}
 	h.name = rd.str("handler_name", "")
 	h.filePath = rd.str("handler_file_path", "")
-	h.timeout = rd.timeout("handler_timeout")
-	h.slowTimeout = rd.timeout("handler_slow_timeout")
+	h.timeout.store(rd.timeout("handler_timeout"))
+	h.slowTimeout.store(rd.timeout("handler_slow_timeout"))
 	h.registeredAt = rd.time("handler_registered_at")
 	h.pattern = rd.str("handler_event_pattern", "")
 	r.wire.busName = rd.str("eventbus_name", "")
@@ -906,7 +905,7 @@ func (d *eventDecoder) result(e *BaseEvent, key string, row map[string]json.RawM
 		d.err = rd.err
 		return
 	}
-	if r.status == ResultError && r.err == nil {
+	if r.status == rsError && r.err == nil {
 		r.err = &RemoteError{Type: "Error", Message: "handler failed (no error recorded)"}
 	}
 	e.results = append(e.results, r)

@@ -153,7 +153,7 @@ type eventHooks struct {
 	q         []hookNote
 	head      int
 	busy      bool
-	completed int // e.buses[:completed] have had their completion noted
+	completed int // e.buses.get()[:completed] have had their completion noted
 	// signalling: the event completed and its waiters are not woken yet (the wake note is on its way);
 	// waits that start meanwhile wait for it too.
 	signalling bool
@@ -305,14 +305,14 @@ func (e *BaseEvent) noteCompletedLocked() bool {
 		start = hk.completed
 	}
 	queued := false
-	for _, b := range e.buses[min(start, len(e.buses)):] {
+	for _, b := range e.buses.get()[min(start, len(e.buses.get())):] {
 		if b.hooks != nil && len(b.hooks.event) > 0 {
 			e.noteEventLocked(b, evCompleted)
 			queued = true
 		}
 	}
 	if queued || hk != nil {
-		e.hooksLocked().completed = len(e.buses)
+		e.hooksLocked().completed = len(e.buses.get())
 	}
 	return queued
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -162,15 +161,14 @@ func decodePayloadOnce(info *typeInfo, p JSONPayload) (any, map[string]json.RawM
 	if err != nil {
 		return nil, nil, err
 	}
-	ptr := reflect.New(info.payloadType)
-	if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
+	out, err := unmarshalNew(info.payloadType, raw)
+	if err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return nil, nil, fmt.Errorf("payload field %q: %s does not fit %s (%s)", te.Field, te.Value, te.Type, info.payloadType)
 		}
 		return nil, nil, fmt.Errorf("payload does not fit %s: %w", info.payloadType, err)
 	}
-	out := ptr.Elem().Interface()
 	back, err := json.Marshal(out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("payload of %s does not re-encode: %w", info.payloadType, err)

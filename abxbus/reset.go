@@ -28,7 +28,10 @@ func (e *BaseEvent) Reset() (*BaseEvent, error) {
 	if e.lin != nil {
 		c.lin = &eventLineage{parentID: e.lin.parentID, emittedBy: e.lin.emittedBy}
 	}
-	c.path = slices.Clone(e.path)
+	c.path.set(slices.Clone(e.path.get()))
+	if keys := e.xr().wireKeys; len(keys) > 0 {
+		c.xw().wireKeys = maps.Clone(keys)
+	}
 	return c, nil
 }
 

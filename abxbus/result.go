@@ -19,7 +19,37 @@ const (
 	ResultError     ResultStatus = "error"
 )
 
-func (s ResultStatus) terminal() bool { return s == ResultCompleted || s == ResultError }
+// resStatus is ResultStatus as the result record keeps it (one byte, packed with the flags).
+type resStatus uint8
+
+const (
+	rsPending resStatus = iota
+	rsStarted
+	rsCompleted
+	rsError
+	rsInvalid // only while decoding a row whose status is not one of the four
+)
+
+var resStatusNames = [...]ResultStatus{rsPending: ResultPending, rsStarted: ResultStarted, rsCompleted: ResultCompleted, rsError: ResultError, rsInvalid: ""}
+
+func (s resStatus) public() ResultStatus { return resStatusNames[s] }
+
+func (s resStatus) terminal() bool { return s == rsCompleted || s == rsError }
+
+// parseResStatus maps a ResultStatus to its byte (rsInvalid for anything else).
+func parseResStatus(s ResultStatus) resStatus {
+	switch s {
+	case ResultPending:
+		return rsPending
+	case ResultStarted:
+		return rsStarted
+	case ResultCompleted:
+		return rsCompleted
+	case ResultError:
+		return rsError
+	}
+	return rsInvalid
+}
 
 // EventResult is the outcome of one handler for one event on one bus. Once it is terminal
 // (completed or error) it never changes again: a handler that returns after its timeout, abort or
@@ -34,7 +64,7 @@ type EventResult struct {
 
 	// guarded by ev.mu
 	id          ID
-	status      ResultStatus
+	status      resStatus
 	null        bool // value represents JSON null
 	ownDeadline bool // the deadline is the handler's own budget, not the event cap (D6)
 	firstLoser  bool // stopped because another handler won a first-completion event (D12)
@@ -172,7 +202,7 @@ func (r *EventResult) Status() ResultStatus {
 	}
 	r.ev.mu.Lock()
 	defer r.ev.mu.Unlock()
-	return r.status
+	return r.status.public()
 }
 
 // Value returns the handler's return value (nil while not completed, after an error, or for a null
@@ -234,7 +264,7 @@ func (r *EventResult) LogValue() slog.Value {
 		return slog.StringValue("<nil>")
 	}
 	r.ev.mu.Lock()
-	id, status, err := r.id, r.status, r.err
+	id, status, err := r.id, r.status.public(), r.err
 	r.ev.mu.Unlock()
 	attrs := make([]slog.Attr, 0, 6)
 	attrs = append(attrs, slog.String("handler", r.HandlerName()), slog.String("id", id.String()),
@@ -255,7 +285,7 @@ func (r *EventResult) finished() bool {
 // validLocked reports whether the result passes the default result filter (F152): completed with a
 // non-null value that is not a forwarded event.
 func (r *EventResult) validLocked() bool {
-	if r.status != ResultCompleted || r.null || r.value == nil {
+	if r.status != rsCompleted || r.null || r.value == nil {
 		return false
 	}
 	_, isEvent := r.value.(*BaseEvent)

@@ -80,7 +80,7 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 		if bus == nil {
 			bus = h.bus
 		}
-		row = &EventResult{ev: e, bus: bus, handler: h, id: newIDAt(t), status: ResultPending, null: true}
+		row = &EventResult{ev: e, bus: bus, handler: h, id: newIDAt(t), status: rsPending, null: true}
 		e.results = append(e.results, row)
 	} else if row.run != nil {
 		e.mu.Unlock()
@@ -96,24 +96,24 @@ func (e *BaseEvent) UpdateResult(h *Handler, upd ResultUpdate) (*EventResult, er
 	}
 	if setValue {
 		if valueErr != nil {
-			row.status, row.err, row.value, row.null = ResultError, valueErr, nil, true
+			row.status, row.err, row.value, row.null = rsError, valueErr, nil, true
 		} else {
-			row.status, row.err, row.value, row.null = ResultCompleted, nil, value, null
+			row.status, row.err, row.value, row.null = rsCompleted, nil, value, null
 		}
 	}
 	if upd.Error != nil {
-		row.status, row.err, row.value, row.null = ResultError, upd.Error, nil, true
+		row.status, row.err, row.value, row.null = rsError, upd.Error, nil, true
 	}
 	if upd.Status != "" {
-		row.status = upd.Status
+		row.status = parseResStatus(upd.Status)
 	}
 
 	// Timestamps and the event's own state follow the row.
 	switch row.status {
-	case ResultPending:
+	case rsPending:
 		row.completedAt = 0
 		e.reopenLocked()
-	case ResultStarted:
+	case rsStarted:
 		if row.startedAt == 0 {
 			row.startedAt = t
 		}

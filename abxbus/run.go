@@ -29,7 +29,6 @@ type run struct {
 
 	// guarded by ev.mu
 	results  []*EventResult
-	stopped  error
 	deadline int64    // event deadline, Unix ns (0: none)
 	slowAt   int64    // event slow warning, Unix ns (0: none or done)
 	alarmAt  int64    // the run's next alarm (Unix ns; 0: none); written with its shard's mu held too (alarms.go)
@@ -58,6 +57,7 @@ type run struct {
 	begun      bool // begin has run (results exist)
 	inEvent    bool // listed in ev.runs
 	blocked    bool // acquire waited for a slot (owned by the acquiring goroutine)
+	stopped    bool // stopLocked has run: unfinished results were ended, no new deadline applies
 
 	releasePending bool
 	released       bool
@@ -68,8 +68,7 @@ type run struct {
 // runOpts are the resolved timeouts a run reads (the handler concurrency and completion mode are the
 // run's parallel and first flags): the event's overrides merged with the bus defaults, kept compact.
 type runOpts struct {
-	Timeout     time.Duration
-	SlowTimeout time.Duration
+	Timeout time.Duration
 }
 
 // runLend is the part of a run's slot-lending state that only queue-jumps and slot waits use.
@@ -153,7 +152,8 @@ func (b *Bus) initRunLocked(r *run, lender *run) {
 	e := r.ev
 	r.lender = lender
 	o := e.o().merge(b.defaults)
-	r.opts = runOpts{Timeout: o.Timeout, SlowTimeout: o.SlowTimeout}
+	r.opts = runOpts{Timeout: o.Timeout}
+	r.slowAt = int64(o.SlowTimeout) // until begin: the event slow-warning delay (begin makes it a time)
 	r.parallel, r.first = o.HandlerConcurrency == HandlersParallel, o.Completion == CompleteFirst
 	exact, wild := b.byType[e.eventType], b.wildcard
 	switch {
@@ -259,7 +259,7 @@ func (r *run) abandon() {
 	b.mu.Lock()
 	if b.destroyed {
 		b.mu.Unlock()
-		if r.begin() {
+		if r.begin(false) {
 			b.dispatchLoop()
 		}
 		return
@@ -334,8 +334,8 @@ func (r *run) borrowerDone(b *run) {
 
 // begin starts the run on the calling goroutine. It returns true when the caller must continue the
 // bus dispatcher (see drive).
-func (r *run) begin() bool {
-	next, fin, first := r.start()
+func (r *run) begin(fresh bool) bool {
+	next, fin, first := r.start(fresh)
 	if first != nil {
 		var won bool
 		if next, fin, won = r.invoke(first); !won {
@@ -349,7 +349,7 @@ func (r *run) begin() bool {
 // handlers (the others already started on their own goroutines), the first one, which the caller
 // invokes before driving. Split from begin so that its frame is off the stack while handlers run: a
 // run's new goroutine then needs no stack growth for a small handler (issue 13 item 5).
-func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
+func (r *run) start(fresh bool) (next *EventResult, fin bool, first *EventResult) {
 	e := r.ev
 	e.mu.Lock()
 	for len(e.xr().gates) > 0 { // future lookups are being offered the event (see Bus.accept)
@@ -357,8 +357,14 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 		e.mu.Unlock()
 		<-g
 		e.mu.Lock()
+		fresh = false
 	}
-	t := now()
+	var t int64
+	if fresh {
+		t = tick() // the caller read the clock just before (dispatchLoop)
+	} else {
+		t = now()
+	}
 	r.begun = true
 	if !r.inEvent {
 		r.inEvent = true
@@ -398,7 +404,7 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 			if old.status.terminal() {
 				r.terminal++
 			} else {
-				old.status, old.startedAt, old.completedAt = ResultPending, 0, 0
+				old.status, old.startedAt, old.completedAt = rsPending, 0, 0
 				if hooked {
 					e.noteResultLocked(old, evPending)
 				}
@@ -408,7 +414,7 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 		res := r.results[i]
 		res.ev, res.bus, res.handler, res.run = e, r.bus, h, r
 		res.id = newIDAt(tick()) // each id its own timestamp (ids.go)
-		res.status = ResultPending
+		res.status = rsPending
 		e.results = append(e.results, res)
 		if hooked {
 			e.noteResultLocked(res, evPending)
@@ -416,12 +422,13 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 	}
 	if d := r.opts.Timeout; d > 0 {
 		r.deadline = t + int64(d)
-		r.scheduleLocked(r.deadline, t)
 	}
-	if d := r.opts.SlowTimeout; d > 0 {
-		r.slowAt = t + int64(d)
-		r.scheduleLocked(r.slowAt, t)
+	if d := r.slowAt; d > 0 {
+		r.slowAt = t + d
+	} else {
+		r.slowAt = 0
 	}
+	r.scheduleLocked(earliest(r.deadline, r.slowAt), t)
 	var cascade []cascadeItem
 	if r.preStop != nil {
 		r.stopLocked(r.preStop.cause, r.preStop.kind, &cascade)
@@ -431,7 +438,7 @@ func (r *run) start() (next *EventResult, fin bool, first *EventResult) {
 	parallel := !r.serial() && int(r.terminal) < n
 	if parallel {
 		for _, res := range r.results {
-			if res.status == ResultPending {
+			if res.status == rsPending {
 				r.startLocked(res, t)
 			}
 		}
@@ -509,7 +516,7 @@ func (r *run) advanceLocked() (next *EventResult, fin bool) {
 		for int(r.next) < len(r.results) {
 			res := r.results[r.next]
 			r.next++
-			if res.status == ResultPending {
+			if res.status == rsPending {
 				r.startLocked(res, tick())
 				return res, false
 			}
@@ -524,16 +531,14 @@ func (r *run) advanceLocked() (next *EventResult, fin bool) {
 
 // startLocked marks res started and computes its deadline (D6) and slow-warning time (F135-F136).
 func (r *run) startLocked(res *EventResult, t int64) {
-	res.status = ResultStarted
+	res.status = rsStarted
 	res.startedAt = t
 	r.running++
 	if r.bus.hooks != nil {
 		r.ev.noteResultLocked(res, evStarted)
 	}
 	h := res.handler
-	h.mu.Lock()
-	ht, hs := h.timeout, h.slowTimeout
-	h.mu.Unlock()
+	ht, hs := h.timeout.load(), h.slowTimeout.load()
 	// handler_timeout -> event_handler_timeout -> the resolved event timeout (the event's own, else the
 	// bus's), capped by the event deadline.
 	// A resolved NoTimeout is negative: no limit.
@@ -546,15 +551,16 @@ func (r *run) startLocked(res *EventResult, t int64) {
 			res.ownDeadline = true
 		}
 	}
-	if r.stopped != nil {
+	if r.stopped {
 		res.deadline = 0
 	}
-	r.scheduleLocked(res.deadline, t)
 	slow := orElse(orElse(hs, r.ev.o().HandlerSlowTimeout), r.bus.defaults.HandlerSlowTimeout)
+	slowAt := int64(0)
 	if d := slow; d > 0 && (res.deadline == 0 || res.deadline-t > int64(d)) {
-		res.slowAt = t + int64(d)
-		r.scheduleLocked(res.slowAt, t)
+		slowAt = t + int64(d)
+		res.slowAt = slowAt
 	}
+	r.scheduleLocked(earliest(res.deadline, slowAt), t) // one shard visit for both
 }
 
 // call runs the handler function, turning a panic into an error with its stack (D2). A handler that
@@ -608,7 +614,7 @@ func (r *run) invoke(res *EventResult) (next *EventResult, fin, won bool) {
 func (r *run) settleChecked(res *EventResult, v any, null bool, err error) (next *EventResult, fin, won bool) {
 	e := r.ev
 	e.mu.Lock()
-	if res.status != ResultStarted {
+	if res.status != rsStarted {
 		e.mu.Unlock()
 		return nil, false, false
 	}
@@ -621,7 +627,7 @@ func (r *run) settleChecked(res *EventResult, v any, null bool, err error) (next
 		r.expireEventLocked(t, &cascade)
 		r.expireHandlerLocked(res, t, &cascade)
 	}
-	if res.status == ResultStarted {
+	if res.status == rsStarted {
 		r.settleLocked(res, t, v, null, err, &cascade)
 	}
 	next, fin = r.advanceLocked()
@@ -637,7 +643,7 @@ func (r *run) settleChecked(res *EventResult, v any, null bool, err error) (next
 // settleLocked moves res to its terminal state, completed at t (a timestamp of this critical section).
 // In first-completion mode a valid result stops the rest.
 func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err error, cascade *[]cascadeItem) {
-	if res.status == ResultStarted {
+	if res.status == rsStarted {
 		r.running--
 	}
 	r.terminal++
@@ -647,10 +653,10 @@ func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err erro
 		r.ev.noteResultLocked(res, evCompleted)
 	}
 	if err != nil {
-		res.status, res.err, res.value, res.null = ResultError, err, nil, true
+		res.status, res.err, res.value, res.null = rsError, err, nil, true
 		return
 	}
-	res.status, res.value, res.null = ResultCompleted, v, null
+	res.status, res.value, res.null = rsCompleted, v, null
 	if res.validLocked() {
 		e := r.ev
 		if !e.hasValid {
@@ -659,7 +665,7 @@ func (r *run) settleLocked(res *EventResult, t int64, v any, null bool, err erro
 				close(e.x.firstValid)
 			}
 		}
-		if r.first && r.stopped == nil {
+		if r.first && !r.stopped {
 			r.stopLocked(errFirstCompletion, stopFirst, cascade)
 		}
 	}
@@ -727,9 +733,7 @@ func ctxErrFor(cause error) error {
 // started ones EventHandlerAbortedError with their contexts cancelled (F125, F126, F138, F140, F269).
 // Blocking children of aborted handlers are collected for the cascade (F130, F140).
 func (r *run) stopLocked(cause error, kind stopKind, cascade *[]cascadeItem) {
-	if r.stopped == nil {
-		r.stopped = cause
-	}
+	r.stopped = true
 	var t int64 // one clock reading for the first result stopped here, ticks after it
 	stamp := func() int64 {
 		if t == 0 {
@@ -741,9 +745,9 @@ func (r *run) stopLocked(cause error, kind stopKind, cascade *[]cascadeItem) {
 	}
 	for _, res := range r.results {
 		switch res.status {
-		case ResultPending:
+		case rsPending:
 			r.settleLocked(res, stamp(), nil, true, &EventHandlerCancelledError{Message: r.stopMessage(res, cause, kind, false), Cause: cause}, cascade)
-		case ResultStarted:
+		case rsStarted:
 			r.settleLocked(res, stamp(), nil, true, &EventHandlerAbortedError{Message: r.stopMessage(res, cause, kind, true), Cause: cause}, cascade)
 			res.cancel(ctxErrFor(cause))
 			r.collectBlockingLocked(res, cause, cascade)
@@ -878,7 +882,7 @@ func (r *run) onAlarm() {
 		}
 	}
 	for _, res := range r.results {
-		if res.status != ResultStarted {
+		if res.status != rsStarted {
 			continue
 		}
 		if r.expireHandlerLocked(res, t, &cascade) {
@@ -898,7 +902,7 @@ func (r *run) onAlarm() {
 		warns = append(warns, "[abxbus] Slow event processing: "+r.bus.label+".on("+e.label()+") still running")
 	}
 	keep(r.slowAt)
-	if r.stopped == nil {
+	if !r.stopped {
 		keep(r.deadline)
 	}
 	r.rescheduleLocked(next, t)
@@ -918,7 +922,7 @@ func (r *run) onAlarm() {
 
 // expireEventLocked applies the event timeout (F138) when the event deadline has passed.
 func (r *run) expireEventLocked(t int64, cascade *[]cascadeItem) {
-	if r.deadline != 0 && t >= r.deadline && r.stopped == nil {
+	if r.deadline != 0 && t >= r.deadline && !r.stopped {
 		r.stopLocked(&EventTimeoutError{
 			Message: fmt.Sprintf("Event %s.on(%s) timed out after %ss", r.bus.label, r.ev.label(), seconds(r.opts.Timeout)),
 			Timeout: r.opts.Timeout,
@@ -928,7 +932,7 @@ func (r *run) expireEventLocked(t int64, cascade *[]cascadeItem) {
 
 // expireHandlerLocked applies a started handler's own timeout (F137) when its deadline has passed.
 func (r *run) expireHandlerLocked(res *EventResult, t int64, cascade *[]cascadeItem) bool {
-	if res.status != ResultStarted || !res.ownDeadline || t < res.deadline {
+	if res.status != rsStarted || !res.ownDeadline || t < res.deadline {
 		return false
 	}
 	who := r.bus.label + "." + res.handler.Label() + "(" + r.ev.label() + ")"

@@ -105,22 +105,31 @@ var serviceErrorCodes = []struct {
 	{context.Canceled, "canceled"},
 }
 
-// serviceErrorOf describes err for a reply: its message and its code (an ErrorCode method in its
-// chain wins, then the errors of serviceErrorCodes).
+// serviceErrorOf describes err for a reply: its message and its code (ErrorCode).
 func serviceErrorOf(service, method string, err error) *ServiceError {
-	se := &ServiceError{Service: service, Method: method, Message: err.Error()}
+	return &ServiceError{Service: service, Method: method, Message: err.Error(), Code: ErrorCode(err)}
+}
+
+// ErrorCode returns the code that names err's kind on the wire, as a *ServiceError carries it: the
+// result of an `ErrorCode() string` method in err's chain when it is not empty, else the code of the
+// first of this package's errors (ErrHandlerTimeout "handler_timeout", ErrEventTimeout, ...,
+// context.DeadlineExceeded "deadline_exceeded", context.Canceled "canceled") that err matches, else "".
+// A *ServiceError with that code matches the same errors with errors.Is in the receiving process, so
+// a transport that carries calls between processes keeps the error's kind with it.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
 	var coded interface{ ErrorCode() string }
 	if errors.As(err, &coded) && coded.ErrorCode() != "" {
-		se.Code = coded.ErrorCode()
-		return se
+		return coded.ErrorCode()
 	}
 	for _, c := range serviceErrorCodes {
 		if errors.Is(err, c.err) {
-			se.Code = c.code
-			break
+			return c.code
 		}
 	}
-	return se
+	return ""
 }
 
 // ServiceOption configures a service client (the generated NewXClient).

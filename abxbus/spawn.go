@@ -58,7 +58,7 @@ func spawned(i int) {
 		r.abandon()
 		return
 	}
-	if r.begin() {
+	if r.begin(false) {
 		r.bus.dispatchLoop()
 	}
 }

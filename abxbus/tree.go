@@ -178,7 +178,7 @@ func (w *treeWriter) linkByIDs(e *BaseEvent, rows []treeRow, loose []*BaseEvent)
 
 type treeRow struct {
 	res      *EventResult
-	status   ResultStatus
+	status   resStatus
 	value    any
 	null     bool
 	err      error
@@ -242,10 +242,10 @@ func (w *treeWriter) result(row *treeRow, indent string, last bool) {
 		w.buf.WriteString("]")
 	}
 	switch {
-	case row.status == ResultError && row.err != nil:
+	case row.status == rsError && row.err != nil:
 		typ := ErrorType(row.err)
 		w.buf.WriteString(" ☠️ " + typ + ": " + oneLine(strings.TrimPrefix(row.err.Error(), typ+": ")))
-	case row.status == ResultCompleted:
+	case row.status == rsCompleted:
 		w.buf.WriteString(" → " + formatTreeValue(row.value, row.null))
 	}
 	w.buf.WriteString("\n")
@@ -279,16 +279,16 @@ func eventIcon(s EventStatus) string {
 	return "⏳"
 }
 
-func resultIcon(s ResultStatus, err error) string {
+func resultIcon(s resStatus, err error) string {
 	switch s {
-	case ResultCompleted:
+	case rsCompleted:
 		return "✅"
-	case ResultError:
+	case rsError:
 		if errors.Is(err, ErrHandlerCancelled) || errors.Is(err, ErrHandlerAborted) {
 			return "🚫"
 		}
 		return "❌"
-	case ResultStarted:
+	case rsStarted:
 		return "🏃"
 	}
 	return "⏳"

@@ -438,9 +438,19 @@ func decodePayloadAs(b *BaseEvent, t reflect.Type) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ptr := reflect.New(t)
-	if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
+	v, err := unmarshalNew(t, raw)
+	if err != nil {
 		return nil, fmt.Errorf("abxbus: payload of %s does not fit %s: %w", b.label(), t, err)
+	}
+	return v, nil
+}
+
+// unmarshalNew decodes data with encoding/json into a new value of type t and returns that value (not
+// a pointer to it) as any; nil on error.
+func unmarshalNew(t reflect.Type, data []byte) (any, error) {
+	ptr := reflect.New(t)
+	if err := json.Unmarshal(data, ptr.Interface()); err != nil {
+		return nil, err
 	}
 	return ptr.Elem().Interface(), nil
 }
@@ -448,15 +458,15 @@ func decodePayloadAs(b *BaseEvent, t reflect.Type) (any, error) {
 // convertResult converts a result value that is not of type t (JSON-shaped data, or a value of
 // another Go type) to t through JSON, returned as any (nil on error).
 func convertResult(v any, t reflect.Type) (any, error) {
-	ptr := reflect.New(t)
 	raw, err := json.Marshal(v)
+	var out any
 	if err == nil {
-		err = json.Unmarshal(raw, ptr.Interface())
+		out, err = unmarshalNew(t, raw)
 	}
 	if err != nil {
 		return nil, &EventHandlerResultSchemaError{Message: fmt.Sprintf("EventHandlerResultSchemaError: result %T does not fit %s: %v", v, t, err)}
 	}
-	return ptr.Elem().Interface(), nil
+	return out, nil
 }
 
 // checkResult normalises a handler's return value: a returned event becomes its *BaseEvent (a forward

@@ -76,7 +76,7 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 		e.mu.Unlock()
 		return err
 	}
-	if len(e.buses) == 0 {
+	if len(e.buses.get()) == 0 {
 		e.mu.Unlock()
 		return fmt.Errorf("%s: %w", e.label(), ErrNotEmitted)
 	}
@@ -111,7 +111,7 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 				e.xw().jumpLender = lender
 			}
 		}
-		buses = append(buses, e.buses...)
+		buses = append(buses, e.buses.get()...)
 	}
 	e.mu.Unlock()
 

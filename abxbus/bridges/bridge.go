@@ -29,6 +29,11 @@
 // never listens twice. Close stops listening, waits for the bridge's goroutines, and destroys its bus;
 // events received but not yet processed are handled before Close returns, or (durable bridges) left
 // for the next start. Emit after Close fails.
+//
+// # Conformance
+//
+// Package bridgetest is the conformance suite of this contract: every bridge of the project runs it,
+// and a bridge written elsewhere can too (bridgetest.Run from a test).
 package bridges
 
 import (

@@ -27,7 +27,28 @@ import (
 // ABXBUS_REQUIRE_INTEROP=1); there a missing peer fails the tests.
 
 const peerDir = "../../testdata/interop"
-const tsFixtures = "../../../shared/interop/ts-abxbus-2.5.56/"
+
+// tsFixtures is the TS fixtures directory shared/interop/ts-abxbus-2.5.56/, beside the main checkout
+// (../../../shared from here) or further up from a git worktree.
+var tsFixtures = findTSFixtures()
+
+func findTSFixtures() string {
+	const rel = "shared/interop/ts-abxbus-2.5.56/"
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		return "../../../" + rel
+	}
+	for {
+		if fi, err := os.Stat(filepath.Join(dir, rel)); err == nil && fi.IsDir() {
+			return filepath.Join(dir, rel) + string(filepath.Separator)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "../../../" + rel // not found: the tests report the missing file
+		}
+		dir = parent
+	}
+}
 
 // requireInteropEnv is the environment variable that makes the interop suite mandatory (make test
 // sets it).

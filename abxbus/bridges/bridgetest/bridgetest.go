@@ -20,8 +20,8 @@
 // # What the suite checks
 //
 //   - Features: the listener reports the Features the harness claims.
-//   - Delivery: N events emitted one after the other arrive, each once, with payload, type and
-//     event_created_at intact, and (Features.Ordered) in emission order.
+//   - Delivery: N events emitted one after the other arrive, each once, reset (a fresh event_id),
+//     with payload, type and event_created_at intact, and (Features.Ordered) in emission order.
 //   - ConcurrentEmit: N events emitted from several goroutines at once arrive each once; ordered
 //     bridges keep each goroutine's order.
 //   - NoDuplicates: nothing arrives twice, also when Start is called again mid-stream, within a quiet
@@ -61,6 +61,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -183,13 +184,14 @@ type collector struct {
 	counts  map[int]int
 	order   []int
 	created map[int]time.Time
+	sentIDs map[int]string
 	pads    map[int]int
 	bad     []string
 	changed chan struct{}
 }
 
 func newCollector(run string) *collector {
-	return &collector{run: run, counts: map[int]int{}, created: map[int]time.Time{}, pads: map[int]int{},
+	return &collector{run: run, counts: map[int]int{}, created: map[int]time.Time{}, sentIDs: map[int]string{}, pads: map[int]int{},
 		changed: make(chan struct{}, 1)}
 }
 
@@ -201,6 +203,7 @@ func (c *collector) expect(seq int, e *abxbus.BaseEvent) error {
 	}
 	c.mu.Lock()
 	c.created[seq] = at
+	c.sentIDs[seq] = e.EventID()
 	c.mu.Unlock()
 	return nil
 }
@@ -234,6 +237,9 @@ func (c *collector) record(e *abxbus.BaseEvent) {
 	if at, ok := c.created[p.Seq]; ok && !e.CreatedAt().Equal(at) {
 		c.bad = append(c.bad, fmt.Sprintf("seq %d: event_created_at %s, want %s", p.Seq,
 			e.CreatedAt().Format(time.RFC3339Nano), at.Format(time.RFC3339Nano)))
+	}
+	if id, ok := c.sentIDs[p.Seq]; ok && e.EventID() == id {
+		c.bad = append(c.bad, fmt.Sprintf("seq %d: received with the sender's event_id %s: inbound events must be reset (a fresh id)", p.Seq, id))
 	}
 	c.counts[p.Seq]++
 	c.order = append(c.order, p.Seq)
@@ -715,10 +721,10 @@ func (s *suite) closeWhileBusy(t *testing.T) {
 		t.Fatal("an Emit in progress did not return after the emitter was closed")
 	}
 	for name, br := range map[string]bridges.Bridge{"emitter": p.Emitter, "listener": p.Listener} {
-		if err := br.Emit(context.Background(), newPing(c.run, -1, "")); !errorsIs(err, bridges.ErrClosed) {
+		if err := br.Emit(context.Background(), newPing(c.run, -1, "")); !errors.Is(err, bridges.ErrClosed) {
 			t.Errorf("%s Emit after Close: err = %v, want one matching bridges.ErrClosed", name, err)
 		}
-		if err := br.Start(); !errorsIs(err, bridges.ErrClosed) {
+		if err := br.Start(); !errors.Is(err, bridges.ErrClosed) {
 			t.Errorf("%s Start after Close: err = %v, want one matching bridges.ErrClosed", name, err)
 		}
 		if err := br.Close(); err != nil {
@@ -753,15 +759,15 @@ func (s *suite) badFrames(t *testing.T) {
 	}
 	ctx := s.ctx(t)
 	p := s.pair(t)
-	cap := captureOf(t)
-	if cap == nil {
+	logs := captureOf(t)
+	if logs == nil {
 		t.Fatal("the harness did not pass bridgetest.Logger(t) to its bridges: the suite cannot see the logged reasons")
 	}
 	c := newCollector(newRunID())
 	if _, err := p.Listener.On(PingType, c.handler); err != nil {
 		t.Fatalf("listener On: %v", err)
 	}
-	warnBefore := cap.warnings()
+	warnBefore := logs.warnings()
 	badID, err := badIDFrame(c.run)
 	if err != nil {
 		t.Fatal(err)
@@ -795,8 +801,8 @@ func (s *suite) badFrames(t *testing.T) {
 	if s.h.Features.Ordered {
 		checkOrder(t, c, []int{0, 1, 2, 3, 4, 6, 7})
 	}
-	if n := cap.warnings() - warnBefore; n < 3 {
-		t.Errorf("%d records at Warn level or above were logged for 3 bad frames; want a reason for each:\n%s", n, cap.text())
+	if n := logs.warnings() - warnBefore; n < 3 {
+		t.Errorf("%d records at Warn level or above were logged for 3 bad frames; want a reason for each:\n%s", n, logs.text())
 	}
 }
 
@@ -821,22 +827,23 @@ func (s *suite) oversize(t *testing.T) {
 	if limit <= 0 {
 		t.Skip("the bridge claims no Features.MaxMessageBytes")
 	}
+	run := newRunID()
+	over, err := sizedPing(run, 0, limit+1) // built before the check's time starts: large JSON is slow under -race
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact, err := sizedPing(run, 1, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := s.ctx(t)
 	p := s.pair(t)
-	c := newCollector(newRunID())
+	c := newCollector(run)
 	if _, err := p.Listener.On(PingType, c.handler); err != nil {
 		t.Fatalf("listener On: %v", err)
 	}
-	over, err := sizedPing(c.run, 0, limit+1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Emitter.Emit(ctx, over); !errorsIs(err, bridges.ErrTooLarge) {
+	if err := p.Emitter.Emit(ctx, over); !errors.Is(err, bridges.ErrTooLarge) {
 		t.Fatalf("Emit of %d bytes (limit %d): err = %v, want one matching bridges.ErrTooLarge", limit+1, limit, err)
-	}
-	exact, err := sizedPing(c.run, 1, limit)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if err := c.expect(1, exact); err != nil {
 		t.Fatal(err)
@@ -864,22 +871,44 @@ func (s *suite) oversize(t *testing.T) {
 	}
 }
 
-// sizedPing returns a ping whose event JSON is exactly size bytes.
+// sizedPing returns a ping whose event JSON is exactly size bytes. The pad is set on one decoded
+// event, so that its id and created-at (whose text length varies) stay the same while it is sized.
 func sizedPing(run string, seq, size int) (*abxbus.BaseEvent, error) {
+	base, err := newPing(run, seq, "").ToJSON()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(base, &m); err != nil {
+		return nil, err
+	}
 	padLen := 0
-	for range 20 {
-		e := newPing(run, seq, strings.Repeat("x", padLen))
-		data, err := e.ToJSON()
+	for range 5 {
+		if padLen < 0 {
+			return nil, fmt.Errorf("an event of %d bytes is smaller than the smallest ping (%d bytes)", size, len(base))
+		}
+		pad := make([]byte, padLen+2)
+		for i := range pad {
+			pad[i] = 'x'
+		}
+		pad[0], pad[len(pad)-1] = '"', '"'
+		m["pad"] = pad
+		data, err := json.Marshal(m)
 		if err != nil {
 			return nil, err
 		}
-		if len(data) == size {
+		e, err := abxbus.FromJSON(data)
+		if err != nil {
+			return nil, err
+		}
+		out, err := e.ToJSON()
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == size {
 			return e, nil
 		}
-		padLen += size - len(data)
-		if padLen < 0 {
-			return nil, fmt.Errorf("an event of %d bytes is smaller than the smallest ping (%d bytes)", size, len(data))
-		}
+		padLen += size - len(out)
 	}
 	return nil, fmt.Errorf("could not build an event of exactly %d bytes", size)
 }
@@ -927,28 +956,6 @@ func (s *suite) durableReopen(t *testing.T) {
 	if err := l2.Close(); err != nil {
 		t.Errorf("reopened listener Close: %v", err)
 	}
-}
-
-func errorsIs(err, target error) bool {
-	for err != nil {
-		if err == target {
-			return true
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if errorsIs(e, target) {
-					return true
-				}
-			}
-			return false
-		default:
-			return false
-		}
-	}
-	return false
 }
 
 // goroutines returns the stacks of the process's goroutines by id.

@@ -14,9 +14,14 @@ import (
 // The JSONL bridge runs the bridge conformance suite twice: plain (reading from the end of the file at
 // Start) and durable (with a cursor file, reading a new file from its start).
 
+// testMaxLine is the line limit of the conformance pairs: 1 MiB keeps the oversize check quick under
+// -race (the default, 4 MiB, is the same code path).
+const testMaxLine = 1 << 20
+
 func openForTest(t testing.TB, path string, o Options) *Bridge {
 	t.Helper()
 	o.PollInterval = 5 * time.Millisecond
+	o.MaxLineBytes = testMaxLine
 	if t != nil {
 		o.Logger = bridgetest.Logger(t)
 	}
@@ -43,7 +48,7 @@ func injectLine(t testing.TB, p bridgetest.Pair, raw []byte) {
 func plainHarness() bridgetest.Harness {
 	return bridgetest.Harness{
 		Name:     "JSONL",
-		Features: bridges.Features{Ordered: true, FanOut: true, MaxMessageBytes: DefaultMaxLineBytes},
+		Features: bridges.Features{Ordered: true, FanOut: true, MaxMessageBytes: testMaxLine},
 		NewPair: func(t testing.TB) bridgetest.Pair {
 			path := filepath.Join(t.TempDir(), "events.jsonl")
 			return bridgetest.Pair{Emitter: openForTest(t, path, Options{}), Listener: openForTest(t, path, Options{}), Endpoint: path}
@@ -68,7 +73,7 @@ func durableHarness() bridgetest.Harness {
 	}
 	h.ListenerArgs = func(p bridgetest.Pair) []string { return []string{p.Endpoint, cursorOf(p.Endpoint)} }
 	h.OpenListener = func(_ context.Context, args []string) (bridges.Bridge, error) {
-		return New(args[0], &Options{Cursor: args[1], FromStart: true, PollInterval: 5 * time.Millisecond})
+		return New(args[0], &Options{Cursor: args[1], FromStart: true, PollInterval: 5 * time.Millisecond, MaxLineBytes: testMaxLine})
 	}
 	return h
 }
@@ -79,5 +84,7 @@ func TestConformance(t *testing.T) {
 }
 
 func BenchmarkBridge(b *testing.B) {
-	b.Run("plain", func(b *testing.B) { bridgetest.Benchmark(b, plainHarness()) })
+	b.Run("throughput", func(b *testing.B) { bridgetest.Benchmark(b, plainHarness()) })
+	b.Run("latency-2ms-gap", func(b *testing.B) { bridgetest.BenchmarkLatency(b, plainHarness(), 2*time.Millisecond) })
+	b.Run("cursor-throughput", func(b *testing.B) { bridgetest.Benchmark(b, durableHarness()) })
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("roundtrip", "rehydrate abxbus JSON and write it back: roundtrip events|bus IN.json OUT.json", runRoundtrip)
+	Register("roundtrip", "rehydrate abxbus JSON and write it back: roundtrip events|bus IN.json OUT.json", runRoundtrip)
 }
 
 // runRoundtrip is the cross-runtime contract: read a JSON array of events (or one bus object), rebuild

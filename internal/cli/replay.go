@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register("replay", "re-emit the events of a WAL: replay WAL [--type PATTERN]... [--since T] [--until T] [--to ADDRESS]", runReplay)
+	Register("replay", "re-emit the events of a WAL: replay WAL [--type PATTERN]... [--since T] [--until T] [--to ADDRESS]", runReplay)
 }
 
 // patterns is a repeatable flag of comma-separated event type patterns.
@@ -68,7 +68,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if path == "" || fs.NArg() > 1 {
+	if path == "" {
 		return errors.New("usage: abxbus replay WAL [--type PATTERN]... [--since T] [--until T] [--to ADDRESS]")
 	}
 	f, err := os.Open(path)

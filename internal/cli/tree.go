@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("tree", "print the event tree of a WAL or JSONL bridge file: tree FILE", runTree)
+	Register("tree", "print the event tree of a WAL or JSONL bridge file: tree FILE", runTree)
 }
 
 // runTree prints the causality tree (the format of Bus.LogTree) of the events in a WAL or a JSONL file.
@@ -26,7 +26,7 @@ func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if path == "" || fs.NArg() > 1 {
+	if path == "" {
 		return errors.New("usage: abxbus tree FILE")
 	}
 	f, err := os.Open(path)
@@ -48,17 +48,4 @@ func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout, abxbus.LogTreeOf(filepath.Base(path), events))
 	return nil
-}
-
-// parseFileArgs parses a subcommand's flags with its one file argument before or after them, and
-// returns the file ("" when there is none; the caller checks fs.NArg for extra arguments).
-func parseFileArgs(fs *flag.FlagSet, args []string) (string, error) {
-	path, rest := splitFirstArg(args)
-	if err := fs.Parse(rest); err != nil {
-		return "", err
-	}
-	if path == "" && fs.NArg() == 1 {
-		path = fs.Arg(0)
-	}
-	return path, nil
 }

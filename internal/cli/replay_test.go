@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -69,7 +69,7 @@ func TestTreeCommand(t *testing.T) {
 	f.WriteString(`{"event_type":"walOrder","ev`)
 	f.Close()
 	var out, errOut bytes.Buffer
-	if code := runMain(context.Background(), []string{"tree", path}, &out, &errOut); code != 0 {
+	if code := Main(context.Background(), []string{"tree", path}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	// the same tree as the bus printed, under the file's name
@@ -86,7 +86,7 @@ func TestTreeCommand(t *testing.T) {
 func TestReplayCommand(t *testing.T) {
 	path, _ := writeWAL(t)
 	var out, errOut bytes.Buffer
-	if code := runMain(context.Background(), []string{"replay", path, "--type", "walCh*"}, &out, &errOut); code != 0 {
+	if code := Main(context.Background(), []string{"replay", path, "--type", "walCh*"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -96,7 +96,7 @@ func TestReplayCommand(t *testing.T) {
 	if !strings.Contains(errOut.String(), "4 events read, 2 replayed, 2 filtered out") {
 		t.Errorf("stderr: %s", errOut.String())
 	}
-	if code := runMain(context.Background(), []string{"replay", path, "--since", "yesterday"}, &out, &errOut); code == 0 {
+	if code := Main(context.Background(), []string{"replay", path, "--since", "yesterday"}, &out, &errOut); code == 0 {
 		t.Errorf("a bad --since was accepted")
 	}
 }
@@ -115,7 +115,7 @@ func TestReplayCommandTo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	if code := runMain(context.Background(), []string{"replay", path, "--to", "replaytest://x"}, &out, &errOut); code != 0 {
+	if code := Main(context.Background(), []string{"replay", path, "--to", "replaytest://x"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	data, err := os.ReadFile(dst)
@@ -125,7 +125,7 @@ func TestReplayCommandTo(t *testing.T) {
 	if n := bytes.Count(data, []byte("\n")); n != 4 || out.Len() != 0 {
 		t.Errorf("%d lines forwarded, stdout %q", n, out.String())
 	}
-	if code := runMain(context.Background(), []string{"replay", path, "--to", "nosuch://x"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "no bridge for scheme") {
+	if code := Main(context.Background(), []string{"replay", path, "--to", "nosuch://x"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "no bridge for scheme") {
 		t.Errorf("unknown scheme: %s", errOut.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 func run(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runMain(ctx, args, &out, &errb)
+	code := Main(ctx, args, &out, &errb)
 	return out.String(), errb.String(), code
 }
 
@@ -70,7 +70,7 @@ func TestEmitAndTail(t *testing.T) {
 func TestRoundtripCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	fix := "../../../shared/interop/ts-abxbus-2.5.56/"
+	fix := tsFixtureDir(t)
 	for _, c := range []struct{ mode, file string }{{"events", "processed_events.json"}, {"events", "roundtrip_events.json"}, {"bus", "bus_processed.json"}} {
 		out := filepath.Join(dir, c.file)
 		if _, errs, code := run(t, ctx, "roundtrip", c.mode, fix+c.file, out); code != 0 {
@@ -211,5 +211,26 @@ func TestEmitTailMalformedIDIssue11Item1(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "01a20279-f147-73b3-ae9a-7a81a2cdd3d3") ||
 		strings.Count(errs, `event_id: invalid id "`) != 2 || !strings.Contains(errs, bad) {
 		t.Fatalf("tail: exit %d\nstdout %q\nstderr %q", code, out, errs)
+	}
+}
+
+// tsFixtureDir finds the TS fixtures directory shared/interop/ts-abxbus-2.5.56/ in a parent of the
+// working directory (beside the main checkout, or further up from a worktree).
+func tsFixtureDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "interop", "ts-abxbus-2.5.56")
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p + string(filepath.Separator)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("shared/interop/ts-abxbus-2.5.56 not found in any parent directory")
+		}
+		dir = parent
 	}
 }
