@@ -8,7 +8,7 @@ export ABXBUS_REQUIRE_INTEROP := 1
 # without the server binaries outside CI, and under make a missing binary fails them (.ci/run installs them).
 export ABXBUS_REQUIRE_SERVERS := 1
 
-MODULES := . ./cmd/watermillbench ./abxbus/bridges/redis ./abxbus/bridges/nats ./abxbus/middleware/sqlitemirror ./abxbus/middleware/otel ./cmd/abxbus-all
+MODULES := . ./cmd/watermillbench ./abxbus/bridges/sqlite ./abxbus/bridges/postgres ./abxbus/bridges/redis ./abxbus/bridges/nats ./abxbus/middleware/sqlitemirror ./abxbus/middleware/otel ./cmd/abxbus-all
 
 .PHONY: all demo test interop-deps vet fmtcheck staticcheck gencheck unit bench bench-upstream generate fmt
 

@@ -1,0 +1,165 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/internal/testservers"
+)
+
+// counter records the seq numbers a listener received.
+type counter struct {
+	mu     sync.Mutex
+	counts map[int]int
+	pad    map[int]int
+	ch     chan struct{}
+}
+
+func newCounter() *counter {
+	return &counter{counts: map[int]int{}, pad: map[int]int{}, ch: make(chan struct{}, 1)}
+}
+
+func (c *counter) handler(_ context.Context, e *abxbus.BaseEvent) (any, error) {
+	raw, err := e.PayloadJSON()
+	if err != nil {
+		return nil, err
+	}
+	var p struct {
+		Seq int    `json:"seq"`
+		Pad string `json:"pad"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.counts[p.Seq]++
+	c.pad[p.Seq] = len(p.Pad)
+	c.mu.Unlock()
+	select {
+	case c.ch <- struct{}{}:
+	default:
+	}
+	return nil, nil
+}
+
+// wait waits until n distinct seqs arrived or ctx ends; it returns delivered, duplicated, lost.
+func (c *counter) wait(ctx context.Context, n int) (delivered, dup, lost int) {
+	for {
+		c.mu.Lock()
+		have := len(c.counts)
+		c.mu.Unlock()
+		if have >= n {
+			break
+		}
+		select {
+		case <-c.ch:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for s := 0; s < n; s++ {
+		switch k := c.counts[s]; {
+		case k == 0:
+			lost++
+		default:
+			delivered++
+			dup += k - 1
+		}
+	}
+	return delivered, dup, lost
+}
+
+func ping(t testing.TB, seq int, pad string) *abxbus.BaseEvent {
+	e, err := abxbus.NewBaseEvent("FaultPing", map[string]any{"seq": seq, "pad": pad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// A server restart mid-stream (issue 15 item 8): the emitter's Emit retries through the outage, the
+// listener reconnects and catches up from its cursor; nothing is lost (TS: the listener stays dead).
+func TestFaultServerRestartMidStream(t *testing.T) {
+	pg := testservers.StartPostgres(t)
+	table := freshTable()
+	em := openForTest(t, pg.DSN, table, Options{})
+	li := openForTest(t, pg.DSN, table, Options{Consumer: "restart"})
+	c := newCounter()
+	if _, err := li.On("FaultPing", c.handler); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	emitErrs := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			if err := em.Emit(ctx, ping(t, i, "")); err != nil {
+				t.Errorf("Emit %d: %v", i, err)
+				emitErrs++
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	for {
+		c.mu.Lock()
+		k := len(c.counts)
+		c.mu.Unlock()
+		if k >= n/3 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	pg.Restart(t)
+	t.Logf("server restarted in %v", time.Since(start).Round(time.Millisecond))
+	<-done
+	delivered, dup, lost := c.wait(ctx, n)
+	t.Logf("server restart mid-stream: emitted %d (Emit errors %d), delivered %d, duplicated %d, lost %d", n, emitErrs, delivered, dup, lost)
+	if lost > 0 || emitErrs > 0 {
+		t.Fatalf("%d events lost, %d Emit errors", lost, emitErrs)
+	}
+}
+
+// A 10 MB event goes through intact (issue 15 item 8).
+func TestFaultTenMegabyteEvent(t *testing.T) {
+	pg := testservers.StartPostgres(t)
+	table := freshTable()
+	o := Options{}
+	em, err := New(pg.DSN, &Options{Table: table, Channel: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	li := openForTest(t, pg.DSN, table, o)
+	li.opts.MaxEventBytes = DefaultMaxEventBytes
+	c := newCounter()
+	if _, err := li.On("FaultPing", c.handler); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pad := strings.Repeat("x", 10<<20)
+	if err := em.Emit(ctx, ping(t, 0, pad)); err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Emit(ctx, ping(t, 1, "")); err != nil {
+		t.Fatal(err)
+	}
+	delivered, dup, lost := c.wait(ctx, 2)
+	t.Logf("10 MB event: emitted 2, delivered %d, duplicated %d, lost %d", delivered, dup, lost)
+	if lost > 0 || dup > 0 || c.pad[0] != len(pad) {
+		t.Fatalf("lost %d, dup %d, pad of the big event %d bytes, want %d", lost, dup, c.pad[0], len(pad))
+	}
+}
