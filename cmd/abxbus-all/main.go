@@ -1,6 +1,7 @@
 // Command abxbus-all is the abxbus command-line tool with every bridge driver of the project linked in:
-// besides what abxbus speaks (JSONL files, HTTP, Unix sockets), emit and tail take redis:// addresses
-// (and, as their modules are added here, the other drivers' schemes). It lives in a module of its own
+// besides what abxbus speaks (JSONL files, HTTP, Unix sockets), emit and tail take sqlite://,
+// postgres://, redis:// and nats:// addresses (see each bridge package for its address form and
+// options). It lives in a module of its own
 // so that the core module keeps none of the drivers' dependencies; the performance workloads (bench)
 // stay in abxbus.
 //
@@ -17,7 +18,10 @@ import (
 
 	"github.com/typedbus/abxbus-go/internal/cli"
 
+	_ "github.com/typedbus/abxbus-go/abxbus/bridges/nats"
+	_ "github.com/typedbus/abxbus-go/abxbus/bridges/postgres"
 	_ "github.com/typedbus/abxbus-go/abxbus/bridges/redis"
+	_ "github.com/typedbus/abxbus-go/abxbus/bridges/sqlite"
 )
 
 func main() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,13 +33,27 @@ func command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Every driver linked in here answers its scheme: tail on a Redis channel sees what emit sends to it,
-// from two separate processes, as a shell user would run them.
+// Every driver linked in here answers its scheme: tail sees what emit sends, from separate
+// processes, as a shell user would run them.
 func TestEmitAndTailOverRedis(t *testing.T) {
-	srv := testservers.StartRedis(t)
+	emitAndTail(t, testservers.StartRedis(t).URL()+"/0/abxbus_cli")
+}
+
+func TestEmitAndTailOverNATS(t *testing.T) {
+	emitAndTail(t, testservers.StartNATS(t, testservers.NATSOptions{}).URL+"/abxbus.cli")
+}
+
+func TestEmitAndTailOverSQLite(t *testing.T) {
+	emitAndTail(t, "sqlite://"+filepath.Join(t.TempDir(), "events.db")+"?table=cli_events")
+}
+
+func TestEmitAndTailOverPostgres(t *testing.T) {
+	emitAndTail(t, testservers.StartPostgres(t).DSN+"&channel=abxbus_cli")
+}
+
+func emitAndTail(t *testing.T, addr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	addr := srv.URL() + "/0/abxbus_cli"
 
 	tail := command(ctx, "tail", addr, "--json", "--count", "2")
 	stdout, err := tail.StdoutPipe()
