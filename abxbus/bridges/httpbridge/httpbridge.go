@@ -64,6 +64,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
 )
 
 // Defaults of Options.
@@ -186,7 +187,7 @@ type Bridge struct {
 	client   *http.Client
 	ownTr    *http.Transport // the default client's transport, closed by Close
 
-	flight inflight
+	flight inflight.Window
 	dd     *dedupe
 
 	stop       context.Context // cancelled by Close: wakes waiting requests
@@ -232,7 +233,7 @@ func New(sendTo string, opts *Options) (*Bridge, error) {
 	}
 	o := opts.withDefaults()
 	br := &Bridge{opts: o, dd: newDedupe(o.DedupeSize)}
-	br.flight.limit = o.QueueSize
+	br.flight.Limit = o.QueueSize
 	if sendTo == "" && o.ListenOn == "" {
 		return nil, fmt.Errorf("%w: httpbridge: neither a send URL nor Options.ListenOn", abxbus.ErrInvalidOption)
 	}
@@ -657,7 +658,7 @@ func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	got, err := br.flight.acquire(ctx, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	got, err := br.flight.Acquire(ctx, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
 	if en != nil {
 		br.dd.done(id, en, got)
 	}

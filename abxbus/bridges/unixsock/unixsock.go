@@ -68,6 +68,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
 )
 
 // Defaults of Options.
@@ -166,7 +167,7 @@ type Bridge struct {
 	sendPath string
 	opts     Options
 	bus      *abxbus.Bus
-	flight   inflight
+	flight   inflight.Window
 
 	stop       context.Context // cancelled by Close
 	stopCancel context.CancelFunc
@@ -243,7 +244,7 @@ func New(path string, opts *Options) (*Bridge, error) {
 		return nil, fmt.Errorf("unixsock: %w", err)
 	}
 	br := &Bridge{path: p, sendPath: sp, opts: o, bus: bus, conns: map[net.Conn]struct{}{}}
-	br.flight.limit = o.QueueSize
+	br.flight.Limit = o.QueueSize
 	br.stop, br.stopCancel = context.WithCancel(context.Background())
 	return br, nil
 }
@@ -594,7 +595,7 @@ func (br *Bridge) frame(line []byte, n int) (*abxbus.BaseEvent, error) {
 		br.report(fe)
 		return nil, fe
 	}
-	got, err := br.flight.acquire(br.stop, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	got, err := br.flight.Acquire(br.stop, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
 	if err != nil {
 		fe := &FrameError{Path: br.path, Len: n, Reason: "not queued: " + err.Error(), Err: err}
 		br.report(fe)
