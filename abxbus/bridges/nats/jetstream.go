@@ -344,7 +344,7 @@ func (br *Bridge) consumerTrouble(ctx context.Context, err error) {
 }
 
 // receiveJS decodes one message and emits it on the inbound bus (or dead-letters it when it does not
-// decode); it reports whether an event was emitted. acked (optional) is closed once the event's
+// decode, or acknowledges it when it is the bridge's own echo); it reports whether an event was emitted. acked (optional) is closed once the event's
 // acknowledgement (or Nak, or dead-lettering) was confirmed by the server.
 func (br *Bridge) receiveJS(ctx context.Context, msg jetstream.Msg, pending chan<- jsEntry, acked chan struct{}) bool {
 	e, derr := br.decode(msg.Data())
@@ -355,6 +355,12 @@ func (br *Bridge) receiveJS(ctx context.Context, msg jetstream.Msg, pending chan
 		}
 		br.refuse(msg.Subject(), seq, len(msg.Data()), derr)
 		br.deadLetter(msg, "undecodable: "+derr.Error())
+		return false
+	}
+	if br.ownEcho(e) {
+		if err := msg.Ack(); err != nil {
+			br.opts.Logger.Warn("[abxbus] nats bridge: ack", "event", e, "error", err)
+		}
 		return false
 	}
 	// Messages already fetched are handled at Close too: only the end of Close's wait stops them.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -524,7 +525,21 @@ func (br *Bridge) onCoreMsg(m *nats.Msg) {
 		br.refuse(m.Subject, 0, len(m.Data), err)
 		return
 	}
+	if br.ownEcho(e) {
+		return
+	}
 	br.admit(br.ctx, e)
+}
+
+// ownEcho reports whether e already went through the inbound bus (its path names it): an event this
+// bridge received, forwarded back by the two-way wiring. The bus would skip it without completing it,
+// so it is not admitted (core: dropped; JetStream: acknowledged).
+func (br *Bridge) ownEcho(e *abxbus.BaseEvent) bool {
+	if !slices.Contains(e.Path(), br.bus.Label()) {
+		return false
+	}
+	br.opts.Logger.Debug("[abxbus] nats bridge: own echo skipped", "event", e)
+	return true
 }
 
 // admit emits e on the inbound bus once fewer than QueueSize received events are in flight.
