@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges"
 )
 
 // callQueue is the queue group of the call subscriptions: one listener answers each call.
@@ -158,15 +159,21 @@ func (br *Bridge) onCall(m *nats.Msg) {
 		cancel()
 		return
 	}
+	if !br.startCall() {
+		<-br.calls
+		cancel()
+		br.reply(m, callReply{Error: serviceError(br.subject, e.Type(), fmt.Errorf("nats bridge %s: %w", br.subject, bridges.ErrClosed))})
+		return
+	}
 	br.serving.Store(e.ID(), struct{}{})
 	if _, err := br.bus.Emit(context.Background(), e); err != nil {
 		br.serving.Delete(e.ID())
 		<-br.calls
 		cancel()
 		br.reply(m, callReply{Error: serviceError(br.subject, e.Type(), err)})
+		br.wg.Done()
 		return
 	}
-	br.wg.Add(1)
 	go func() {
 		defer br.wg.Done()
 		defer func() { <-br.calls }()

@@ -224,6 +224,8 @@ type Bridge struct {
 	advSub   *nats.Subscription // JetStream: max-deliveries advisories
 	stopRead context.CancelFunc // JetStream: stops fetching
 	wg       sync.WaitGroup     // the bridge's goroutines
+	wgMu     sync.Mutex         // orders a call's wg.Add before waitGoroutines' wg.Wait
+	waiting  bool               // waitGoroutines began: no call goroutine starts any more
 	readers  sync.WaitGroup     // the goroutines that emit received events (JetStream reader)
 	inflight chan *abxbus.BaseEvent
 	calls    chan struct{} // bounds concurrent calls being served
@@ -496,7 +498,7 @@ func (br *Bridge) Start() error {
 	if err != nil {
 		br.stopLocked()
 		cancel()
-		br.wg.Wait()
+		br.waitGoroutines()
 		return fmt.Errorf("nats bridge %s: start: %w", br.subject, err)
 	}
 	br.started = true
@@ -597,13 +599,33 @@ func (br *Bridge) Close() error {
 		br.bus.WaitUntilIdle(ictx)
 		icancel()
 		stop := time.AfterFunc(closeGrace, br.cancel)
-		br.wg.Wait()
+		br.waitGoroutines()
 		stop.Stop()
 		br.cancel()
 	}
 	br.bus.Destroy(true)
 	br.closeConn()
 	return nil
+}
+
+// waitGoroutines waits for the bridge's goroutines; a call that gets its turn afterwards (its
+// subscription was given up while it waited for a slot) is refused instead of starting one.
+func (br *Bridge) waitGoroutines() {
+	br.wgMu.Lock()
+	br.waiting = true
+	br.wgMu.Unlock()
+	br.wg.Wait()
+}
+
+// startCall counts one call goroutine in wg, unless waitGoroutines began.
+func (br *Bridge) startCall() bool {
+	br.wgMu.Lock()
+	defer br.wgMu.Unlock()
+	if br.waiting {
+		return false
+	}
+	br.wg.Add(1)
+	return true
 }
 
 // stopLocked unsubscribes (draining what the client has buffered) and stops the consumer.
@@ -626,7 +648,10 @@ func (br *Bridge) stopLocked() {
 	}
 }
 
-// drainSub stops sub after its buffered messages were handled, waiting at most 10 s.
+// drainTimeout bounds how long drainSub waits (a variable for the tests).
+var drainTimeout = 10 * time.Second
+
+// drainSub stops sub after its buffered messages were handled, waiting at most drainTimeout.
 func drainSub(sub *nats.Subscription) {
 	closed := sub.StatusChanged(nats.SubscriptionClosed)
 	if err := sub.Drain(); err != nil {
@@ -635,7 +660,7 @@ func drainSub(sub *nats.Subscription) {
 	}
 	select {
 	case <-closed:
-	case <-time.After(10 * time.Second):
+	case <-time.After(drainTimeout):
 		sub.Unsubscribe()
 	}
 }
