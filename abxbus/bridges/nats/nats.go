@@ -479,6 +479,9 @@ func (br *Bridge) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	br.ctx, br.cancel = ctx, cancel
+	br.wgMu.Lock()
+	br.waiting = false // a Start that failed before this one waited
+	br.wgMu.Unlock()
 	br.inflight = make(chan *abxbus.BaseEvent, br.opts.QueueSize)
 	br.calls = make(chan struct{}, br.opts.QueueSize)
 	var err error
