@@ -42,9 +42,11 @@ func TestOwnEchoesDoNotStall(t *testing.T) {
 			}
 			const echoed, n = 20, 30
 			emitPings(t, ctx, em, 0, echoed)
-			got := c.waitDistinct(echoed, 10*time.Second)
+			if got := c.waitDistinct(echoed, 10*time.Second); len(distinct(got)) != echoed {
+				t.Fatalf("%d of the %d echoed events arrived: %v", len(distinct(got)), echoed, got)
+			}
 			emitPings(t, ctx, em, echoed, n)
-			got = c.waitDistinct(n, 10*time.Second)
+			got := c.waitDistinct(n, 10*time.Second)
 			if ct := tally(n, got); ct.Lost != 0 || ct.Duplicated != 0 {
 				t.Fatalf("%+v (delivered %v)", ct, got)
 			}
