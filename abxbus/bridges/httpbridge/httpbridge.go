@@ -10,7 +10,9 @@
 // the path and query of its listen URL, and answers:
 //
 //   - 202 "accepted": the event was decoded, reset (a fresh id, pending) and emitted on the inbound
-//     bus; with Options.AckAfterHandled, only once its handlers finished there.
+//     bus; with Options.AckAfterHandled, only once its handlers finished there. An event whose
+//     event_path already names the inbound bus (its own event sent back) is answered 202 at once and
+//     not emitted again.
 //   - 400 "invalid json": the body is not JSON (empty, gzip, truncated).
 //   - 500 "failed to process event: <reason>": JSON that is not a valid event (not an object, a
 //     timestamp with an offset, an unknown event_* key). The TS listener answers 500 here too; ours
@@ -58,6 +60,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -628,6 +631,14 @@ func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		w.Header().Set(RefusedHeader, "event")
 		br.refuse(w, r, http.StatusInternalServerError, "failed to process event: "+err.Error(), "invalid event", err)
+		return
+	}
+	if slices.Contains(ev.Path(), br.bus.Label()) {
+		// This bus's own event sent back (bidirectional wiring): the bus would skip it, so it would
+		// never complete and would hold a queue slot for good. It was handled here already.
+		br.opts.Logger.Debug("[abxbus] http bridge: echoed event, not delivered again", "event_id", in.EventID(), "remote", r.RemoteAddr)
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "accepted")
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())

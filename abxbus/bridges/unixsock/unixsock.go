@@ -45,7 +45,8 @@
 // without being buffered. Emit refuses such an event before sending. Every Emit is bounded by its ctx
 // and Options.Timeout, also against a listener that never reads. Start removes a stale socket file
 // (no listener answers on it), refuses a path where a listener answers or which is not a socket, and
-// Close removes the socket file it created.
+// Close removes the socket file it created. A frame whose event_path already names the inbound bus
+// (its own event sent back) is confirmed ("+") without being emitted again.
 package unixsock
 
 import (
@@ -59,6 +60,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -517,7 +519,7 @@ func (br *Bridge) confirm(c *net.UnixConn, pending []ack, answer bool) {
 			b.WriteString("-" + strings.ReplaceAll(a.err.Error(), "\n", " ") + "\n")
 			continue
 		}
-		if br.opts.AckAfterHandled {
+		if br.opts.AckAfterHandled && a.ev != nil {
 			select {
 			case <-a.ev.Done():
 			case <-br.stop.Done():
@@ -552,7 +554,7 @@ func (br *Bridge) writeAcks(c *net.UnixConn, acks <-chan ack, done chan<- struct
 		if a.err != nil {
 			w.WriteString("-" + strings.ReplaceAll(a.err.Error(), "\n", " ") + "\n")
 		} else {
-			if br.opts.AckAfterHandled {
+			if br.opts.AckAfterHandled && a.ev != nil {
 				if len(acks) == 0 && w.Flush() != nil {
 					broken = true
 					c.Close()
@@ -578,7 +580,8 @@ func (br *Bridge) writeAcks(c *net.UnixConn, acks <-chan ack, done chan<- struct
 }
 
 // frame decodes one frame (n bytes; line is nil when it was too long), resets the event and emits it
-// on the inbound bus. The returned error was reported.
+// on the inbound bus. The returned error was reported. An echoed event (its event_path names the
+// inbound bus) is not emitted: nil, nil.
 func (br *Bridge) frame(line []byte, n int) (*abxbus.BaseEvent, error) {
 	if line == nil {
 		fe := &FrameError{Path: br.path, Len: n, Reason: fmt.Sprintf("frame above the limit of %d bytes", br.opts.MaxFrameBytes), Err: bridges.ErrTooLarge}
@@ -594,6 +597,13 @@ func (br *Bridge) frame(line []byte, n int) (*abxbus.BaseEvent, error) {
 		fe := &FrameError{Path: br.path, Len: n, Reason: err.Error(), Err: err}
 		br.report(fe)
 		return nil, fe
+	}
+	if slices.Contains(ev.Path(), br.bus.Label()) {
+		// This bus's own event sent back (bidirectional wiring): the bus would skip it, so it would
+		// never complete and would hold a queue slot (and, with AckAfterHandled, every later ack) for
+		// good. It was handled here already: confirm it without emitting.
+		br.opts.Logger.Debug("[abxbus] socket bridge: echoed event, not delivered again", "path", br.path, "event_id", in.EventID())
+		return nil, nil
 	}
 	got, err := br.flight.Acquire(br.stop, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
 	if err != nil {
