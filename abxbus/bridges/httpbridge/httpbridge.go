@@ -72,6 +72,8 @@ import (
 
 // Defaults of Options.
 const (
+	// DefaultDrainTimeout is how long Close waits for received events to be handled.
+	DefaultDrainTimeout = inflight.DefaultDrainTimeout
 	// DefaultMaxBodyBytes is the largest event JSON sent or accepted (4 MiB).
 	DefaultMaxBodyBytes = 4 << 20
 	// DefaultMaxAttempts is how many times Emit tries one event.
@@ -138,6 +140,10 @@ type Options struct {
 	QueueSize int
 	// ReadTimeout bounds reading one request, headers and body, on the listener (default 1 min).
 	ReadTimeout time.Duration
+	// DrainTimeout bounds how long Close waits, once the listener stopped accepting, for the events
+	// it already received to be handled (default DefaultDrainTimeout, 10 s; negative: no wait). Past
+	// it, Close cancels what is left and returns an error saying how many events were cut short.
+	DrainTimeout time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -175,6 +181,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.ReadTimeout <= 0 {
 		r.ReadTimeout = time.Minute
+	}
+	if r.DrainTimeout == 0 {
+		r.DrainTimeout = DefaultDrainTimeout
 	}
 	return r
 }
@@ -530,10 +539,11 @@ func (br *Bridge) Start() error {
 	return nil
 }
 
-// Close stops the listener (requests waiting for a queue slot or for their handlers are answered 503;
-// requests already answered keep their events, which are handled or cancelled with the bus), waits
-// for its goroutines, destroys the inbound bus and closes the default client's idle connections. It is
-// safe to call more than once; Emit and Start fail afterwards.
+// Close stops the listener (requests waiting for a queue slot or for their handlers are answered 503),
+// waits for its goroutines, waits up to Options.DrainTimeout for the events already answered 202 to be
+// handled, destroys the inbound bus (cancelling what is left) and closes the default client's idle
+// connections. Its error says how many events the drain timeout cut short. It is safe to call more
+// than once (later calls return nil); Emit and Start fail afterwards.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -552,11 +562,17 @@ func (br *Bridge) Close() error {
 		cancel()
 		<-done
 	}
+	var err error
+	if !inflight.Drain(br.bus, br.opts.DrainTimeout) {
+		n := br.flight.Unfinished()
+		err = fmt.Errorf("httpbridge %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.opts.Name, n, br.opts.DrainTimeout)
+		br.opts.Logger.Warn("[abxbus] http bridge: received events cut short by Close", "unfinished", n, "drain_timeout", br.opts.DrainTimeout, "url", br.listenURL)
+	}
 	br.bus.Destroy(true)
 	if br.ownTr != nil {
 		br.ownTr.CloseIdleConnections()
 	}
-	return nil
+	return err
 }
 
 // RequestError describes a request the listener refused: its status, the reason, and the remote

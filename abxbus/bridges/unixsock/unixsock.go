@@ -75,6 +75,8 @@ import (
 
 // Defaults of Options.
 const (
+	// DefaultDrainTimeout is how long Close waits for received events to be handled.
+	DefaultDrainTimeout = inflight.DefaultDrainTimeout
 	// DefaultMaxFrameBytes is the largest event JSON sent or accepted (4 MiB).
 	DefaultMaxFrameBytes = 4 << 20
 	// DefaultQueueSize is how many received events may be queued or running on the inbound bus.
@@ -135,6 +137,10 @@ type Options struct {
 	// IdleTimeout closes a per-event connection on which nothing arrived for this long (default
 	// 30 s). Persistent connections have no idle limit.
 	IdleTimeout time.Duration
+	// DrainTimeout bounds how long Close waits, once the listener stopped accepting, for the events
+	// it already received to be handled (default DefaultDrainTimeout, 10 s; negative: no wait). Past
+	// it, Close cancels what is left and returns an error saying how many events were cut short.
+	DrainTimeout time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -159,6 +165,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.IdleTimeout <= 0 {
 		r.IdleTimeout = 30 * time.Second
+	}
+	if r.DrainTimeout == 0 {
+		r.DrainTimeout = DefaultDrainTimeout
 	}
 	return r
 }
@@ -374,8 +383,10 @@ func (br *Bridge) acceptLoop(ln *net.UnixListener) {
 
 // Close stops listening, closes every connection (an emitter waiting on one gets an error), stops a
 // persistent sending connection (Emits waiting for their acknowledgement fail), waits for the
-// bridge's goroutines, removes the socket file it created and destroys the inbound bus. It is safe to
-// call more than once; Emit and Start fail afterwards.
+// bridge's goroutines, removes the socket file it created, waits up to Options.DrainTimeout for the
+// events already read to be handled, and destroys the inbound bus (cancelling what is left). Its error
+// says how many events the drain timeout cut short. It is safe to call more than once (later calls
+// return nil); Emit and Start fail afterwards.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -403,8 +414,14 @@ func (br *Bridge) Close() error {
 			os.Remove(br.path)
 		}
 	}
+	var err error
+	if !inflight.Drain(br.bus, br.opts.DrainTimeout) {
+		n := br.flight.Unfinished()
+		err = fmt.Errorf("unixsock %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.path, n, br.opts.DrainTimeout)
+		br.opts.Logger.Warn("[abxbus] socket bridge: received events cut short by Close", "unfinished", n, "drain_timeout", br.opts.DrainTimeout, "path", br.path)
+	}
 	br.bus.Destroy(true)
-	return nil
+	return err
 }
 
 // FrameError describes a frame the listener refused: why, how long it was, and on which socket. It
