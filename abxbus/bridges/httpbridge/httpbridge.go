@@ -17,6 +17,8 @@
 //   - 500 "failed to process event: <reason>": JSON that is not a valid event (not an object, a
 //     timestamp with an offset, an unknown event_* key). The TS listener answers 500 here too; ours
 //     adds the header Abxbus-Refused: event, which tells a Go emitter not to retry it.
+//     An event the inbound bus refuses (its type is bound there to another Go type) gets the same
+//     answer.
 //   - 405 "method not allowed" for a method other than POST, 404 "not found" for another path
 //     (including the path with another query or a trailing slash).
 //   - 401 "unauthorized" when Options.Token is set and the request does not carry it as a bearer
@@ -686,11 +688,20 @@ func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	got, err := br.flight.Acquire(ctx, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	if err != nil {
+		got = nil // Emit returns the event it refused: not accepted, so not remembered
+	}
 	if en != nil {
 		br.dd.done(id, en, got)
 	}
 	if err != nil {
-		br.refuse(w, r, http.StatusServiceUnavailable, "bridge closing", "the event was not queued: "+err.Error(), err)
+		if ctx.Err() != nil || errors.Is(err, abxbus.ErrBusDestroyed) {
+			br.refuse(w, r, http.StatusServiceUnavailable, "bridge closing", "the event was not queued: "+err.Error(), err)
+			return
+		}
+		// The inbound bus refused the event (a type bound to another Go type): a retry cannot succeed.
+		w.Header().Set(RefusedHeader, "event")
+		br.refuse(w, r, http.StatusInternalServerError, "failed to process event: "+err.Error(), "the inbound bus refused the event", err)
 		return
 	}
 	if br.opts.AckAfterHandled && !br.waitHandled(w, r, ctx, got) {
