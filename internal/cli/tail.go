@@ -25,15 +25,16 @@ func init() {
 
 // runTail prints the events that arrive on the bridge at ADDRESS until interrupted (or --count). A
 // JSONL file (a plain path, file:// or jsonl://) is followed line by line: --json prints each line as
-// written, and --from-start and --cursor apply. Any other address is opened with bridges.Open (with
-// --listen for the receiving end of transports such as HTTP) and prints each received event, which
+// written, and --from-start and --cursor apply. Any other address is opened with bridges.Open as its
+// receiving end (OpenOptions.Listen: an HTTP address is listened on; --listen is accepted and changes
+// nothing) and prints each received event, which
 // the bridge reset (a fresh event_id, pending). Refused lines and frames and read problems go to
 // stderr and following goes on; an address that cannot be followed at all is an error at once.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one event JSON per line (for a JSONL file: the line as written)")
-	listen := fs.Bool("listen", false, "open the receiving end of the address (HTTP: listen on it instead of posting to it)")
+	_ = fs.Bool("listen", true, "accepted for compatibility: tail always opens the receiving end of the address (HTTP: listens on it)")
 	fromStart := fs.Bool("from-start", false, "JSONL: print the lines already in the file first (without a saved cursor)")
 	count := fs.Int("count", 0, "exit after this many events (0: until interrupted)")
 	poll := fs.Duration("poll", 50*time.Millisecond, "JSONL: longest wait between looks at a quiet file")
@@ -90,7 +91,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("--%s applies to JSONL files; other bridges take such options in their address", name)
 		}
 	}
-	br, err := bridges.Open(ctx, address, &bridges.OpenOptions{Name: "AbxbusTail", Listen: *listen,
+	br, err := bridges.Open(ctx, address, &bridges.OpenOptions{Name: "AbxbusTail", Listen: true, // tail only receives
 		Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		return err

@@ -10,11 +10,15 @@
 // the path and query of its listen URL, and answers:
 //
 //   - 202 "accepted": the event was decoded, reset (a fresh id, pending) and emitted on the inbound
-//     bus; with Options.AckAfterHandled, only once its handlers finished there.
+//     bus; with Options.AckAfterHandled, only once its handlers finished there. An event whose
+//     event_path already names the inbound bus (its own event sent back) is answered 202 at once and
+//     not emitted again.
 //   - 400 "invalid json": the body is not JSON (empty, gzip, truncated).
 //   - 500 "failed to process event: <reason>": JSON that is not a valid event (not an object, a
 //     timestamp with an offset, an unknown event_* key). The TS listener answers 500 here too; ours
 //     adds the header Abxbus-Refused: event, which tells a Go emitter not to retry it.
+//     An event the inbound bus refuses (its type is bound there to another Go type) gets the same
+//     answer.
 //   - 405 "method not allowed" for a method other than POST, 404 "not found" for another path
 //     (including the path with another query or a trailing slash).
 //   - 401 "unauthorized" when Options.Token is set and the request does not carry it as a bearer
@@ -58,6 +62,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +74,8 @@ import (
 
 // Defaults of Options.
 const (
+	// DefaultDrainTimeout is how long Close waits for received events to be handled.
+	DefaultDrainTimeout = inflight.DefaultDrainTimeout
 	// DefaultMaxBodyBytes is the largest event JSON sent or accepted (4 MiB).
 	DefaultMaxBodyBytes = 4 << 20
 	// DefaultMaxAttempts is how many times Emit tries one event.
@@ -135,6 +142,10 @@ type Options struct {
 	QueueSize int
 	// ReadTimeout bounds reading one request, headers and body, on the listener (default 1 min).
 	ReadTimeout time.Duration
+	// DrainTimeout bounds how long Close waits, once the listener stopped accepting, for the events
+	// it already received to be handled (default DefaultDrainTimeout, 10 s; negative: no wait). Past
+	// it, Close cancels what is left and returns an error saying how many events were cut short.
+	DrainTimeout time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -172,6 +183,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.ReadTimeout <= 0 {
 		r.ReadTimeout = time.Minute
+	}
+	if r.DrainTimeout == 0 {
+		r.DrainTimeout = DefaultDrainTimeout
 	}
 	return r
 }
@@ -527,10 +541,11 @@ func (br *Bridge) Start() error {
 	return nil
 }
 
-// Close stops the listener (requests waiting for a queue slot or for their handlers are answered 503;
-// requests already answered keep their events, which are handled or cancelled with the bus), waits
-// for its goroutines, destroys the inbound bus and closes the default client's idle connections. It is
-// safe to call more than once; Emit and Start fail afterwards.
+// Close stops the listener (requests waiting for a queue slot or for their handlers are answered 503),
+// waits for its goroutines, waits up to Options.DrainTimeout for the events already answered 202 to be
+// handled, destroys the inbound bus (cancelling what is left) and closes the default client's idle
+// connections. Its error says how many events the drain timeout cut short. It is safe to call more
+// than once (later calls return nil); Emit and Start fail afterwards.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -549,11 +564,17 @@ func (br *Bridge) Close() error {
 		cancel()
 		<-done
 	}
+	var err error
+	if !inflight.Drain(br.bus, br.opts.DrainTimeout) {
+		n := br.flight.Unfinished()
+		err = fmt.Errorf("httpbridge %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.opts.Name, n, br.opts.DrainTimeout)
+		br.opts.Logger.Warn("[abxbus] http bridge: received events cut short by Close", "unfinished", n, "drain_timeout", br.opts.DrainTimeout, "url", br.listenURL)
+	}
 	br.bus.Destroy(true)
 	if br.ownTr != nil {
 		br.ownTr.CloseIdleConnections()
 	}
-	return nil
+	return err
 }
 
 // RequestError describes a request the listener refused: its status, the reason, and the remote
@@ -630,6 +651,14 @@ func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 		br.refuse(w, r, http.StatusInternalServerError, "failed to process event: "+err.Error(), "invalid event", err)
 		return
 	}
+	if slices.Contains(ev.Path(), br.bus.Label()) {
+		// This bus's own event sent back (bidirectional wiring): the bus would skip it, so it would
+		// never complete and would hold a queue slot for good. It was handled here already.
+		br.opts.Logger.Debug("[abxbus] http bridge: echoed event, not delivered again", "event_id", in.EventID(), "remote", r.RemoteAddr)
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "accepted")
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(br.stop, cancel)()
@@ -659,11 +688,20 @@ func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	got, err := br.flight.Acquire(ctx, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	if err != nil {
+		got = nil // Emit returns the event it refused: not accepted, so not remembered
+	}
 	if en != nil {
 		br.dd.done(id, en, got)
 	}
 	if err != nil {
-		br.refuse(w, r, http.StatusServiceUnavailable, "bridge closing", "the event was not queued: "+err.Error(), err)
+		if ctx.Err() != nil || errors.Is(err, abxbus.ErrBusDestroyed) {
+			br.refuse(w, r, http.StatusServiceUnavailable, "bridge closing", "the event was not queued: "+err.Error(), err)
+			return
+		}
+		// The inbound bus refused the event (a type bound to another Go type): a retry cannot succeed.
+		w.Header().Set(RefusedHeader, "event")
+		br.refuse(w, r, http.StatusInternalServerError, "failed to process event: "+err.Error(), "the inbound bus refused the event", err)
 		return
 	}
 	if br.opts.AckAfterHandled && !br.waitHandled(w, r, ctx, got) {

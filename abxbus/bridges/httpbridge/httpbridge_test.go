@@ -377,7 +377,7 @@ func TestAckAfterHandled(t *testing.T) {
 
 // Close answers 503 to a request still waiting for its handlers, and waits for everything.
 func TestCloseWhileHandling(t *testing.T) {
-	br, err := httpbridge.New("", &httpbridge.Options{ListenOn: "http://127.0.0.1:0/", AckAfterHandled: true})
+	br, err := httpbridge.New("", &httpbridge.Options{ListenOn: "http://127.0.0.1:0/", AckAfterHandled: true, DrainTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
 )
 
 // Options configure a Bridge (and Follow, which uses the reading options). The zero value (or nil)
@@ -386,8 +387,10 @@ func decodeLine(line []byte, reg *abxbus.Registry) (*abxbus.BaseEvent, error) {
 	return e.Reset()
 }
 
-// Close stops following the file, waits for the follower to end, and destroys the inbound bus
-// (in-flight handlers are cancelled). It is safe to call more than once. With a Cursor, the position
+// Close stops following the file, waits for the follower to end and, without a Cursor, up to 10 s for
+// the events it already emitted to be handled; then it destroys the inbound bus (handlers still
+// running are cancelled, and Close's error says how many). It is safe to call more than once. With a
+// Cursor, the position
 // after every event that completed before Close is saved; an event still being handled is received
 // again by the next reader with that cursor (call Bus().WaitUntilIdle first to let it finish).
 func (br *Bridge) Close() error {
@@ -403,8 +406,21 @@ func (br *Bridge) Close() error {
 		cancel()
 		<-done
 	}
+	var err error
+	if br.opts.Cursor == "" && !inflight.Drain(br.bus, inflight.DefaultDrainTimeout) {
+		n := 0
+		for _, e := range br.inflight { // the follower ended: no one else touches it
+			select {
+			case <-e.Done():
+			default:
+				n++
+			}
+		}
+		err = fmt.Errorf("jsonl %s: Close: %d received event(s) not handled within %v were cancelled", br.path, n, inflight.DefaultDrainTimeout)
+		br.opts.Logger.Warn("[abxbus] jsonl bridge: received events cut short by Close", "unfinished", n, "drain_timeout", inflight.DefaultDrainTimeout, "path", br.path)
+	}
 	br.bus.Destroy(true)
-	return nil
+	return err
 }
 
 // Follow follows the file at path and calls fn with each complete, non-blank line (trimmed, without its

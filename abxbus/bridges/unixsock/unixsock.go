@@ -45,7 +45,8 @@
 // without being buffered. Emit refuses such an event before sending. Every Emit is bounded by its ctx
 // and Options.Timeout, also against a listener that never reads. Start removes a stale socket file
 // (no listener answers on it), refuses a path where a listener answers or which is not a socket, and
-// Close removes the socket file it created.
+// Close removes the socket file it created. A frame whose event_path already names the inbound bus
+// (its own event sent back) is confirmed ("+") without being emitted again.
 package unixsock
 
 import (
@@ -59,6 +60,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +75,10 @@ import (
 
 // Defaults of Options.
 const (
+	// DefaultMaxConns is how many connections a listener serves at once.
+	DefaultMaxConns = 256
+	// DefaultDrainTimeout is how long Close waits for received events to be handled.
+	DefaultDrainTimeout = inflight.DefaultDrainTimeout
 	// DefaultMaxFrameBytes is the largest event JSON sent or accepted (4 MiB).
 	DefaultMaxFrameBytes = 4 << 20
 	// DefaultQueueSize is how many received events may be queued or running on the inbound bus.
@@ -113,7 +119,8 @@ type Options struct {
 	MaxFrameBytes int
 	// QueueSize is how many received events may be queued or running on the inbound bus at once;
 	// when that many are, the listener stops reading (and emitters wait) until the oldest completes
-	// (default DefaultQueueSize).
+	// (default DefaultQueueSize). A frame waits for a slot at most IdleTimeout (per-event connection)
+	// or Timeout (persistent connection); then it is refused.
 	QueueSize int
 	// Persistent makes Emit keep one connection to a Go listener and acknowledge every frame (see the
 	// package documentation). A TS listener does not answer the handshake: Emit fails.
@@ -133,6 +140,13 @@ type Options struct {
 	// IdleTimeout closes a per-event connection on which nothing arrived for this long (default
 	// 30 s). Persistent connections have no idle limit.
 	IdleTimeout time.Duration
+	// MaxConns is how many connections the listener serves at once (default DefaultMaxConns); beyond
+	// that it stops accepting until one ends, so further emitters wait (bounded by their Timeout).
+	MaxConns int
+	// DrainTimeout bounds how long Close waits, once the listener stopped accepting, for the events
+	// it already received to be handled (default DefaultDrainTimeout, 10 s; negative: no wait). Past
+	// it, Close cancels what is left and returns an error saying how many events were cut short.
+	DrainTimeout time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -158,6 +172,12 @@ func (o *Options) withDefaults() Options {
 	if r.IdleTimeout <= 0 {
 		r.IdleTimeout = 30 * time.Second
 	}
+	if r.MaxConns <= 0 {
+		r.MaxConns = DefaultMaxConns
+	}
+	if r.DrainTimeout == 0 {
+		r.DrainTimeout = DefaultDrainTimeout
+	}
 	return r
 }
 
@@ -179,6 +199,7 @@ type Bridge struct {
 	ln      *net.UnixListener
 	lnFile  os.FileInfo // the socket file created by Start, removed by Close if still the same
 	conns   map[net.Conn]struct{}
+	slots   chan struct{} // one per connection being served, at most MaxConns
 
 	smu    sync.Mutex // the persistent stream
 	stream *stream
@@ -243,7 +264,7 @@ func New(path string, opts *Options) (*Bridge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unixsock: %w", err)
 	}
-	br := &Bridge{path: p, sendPath: sp, opts: o, bus: bus, conns: map[net.Conn]struct{}{}}
+	br := &Bridge{path: p, sendPath: sp, opts: o, bus: bus, conns: map[net.Conn]struct{}{}, slots: make(chan struct{}, o.MaxConns)}
 	br.flight.Limit = o.QueueSize
 	br.stop, br.stopCancel = context.WithCancel(context.Background())
 	return br, nil
@@ -340,8 +361,14 @@ func (br *Bridge) Start() error {
 func (br *Bridge) acceptLoop(ln *net.UnixListener) {
 	defer br.wg.Done()
 	for {
+		select { // at most MaxConns connections: further emitters wait in the backlog
+		case br.slots <- struct{}{}:
+		case <-br.stop.Done():
+			return
+		}
 		c, err := ln.AcceptUnix()
 		if err != nil {
+			<-br.slots
 			if br.stop.Err() != nil {
 				return
 			}
@@ -361,6 +388,7 @@ func (br *Bridge) acceptLoop(ln *net.UnixListener) {
 		if br.closed {
 			br.mu.Unlock()
 			c.Close()
+			<-br.slots
 			return
 		}
 		br.conns[c] = struct{}{}
@@ -372,8 +400,10 @@ func (br *Bridge) acceptLoop(ln *net.UnixListener) {
 
 // Close stops listening, closes every connection (an emitter waiting on one gets an error), stops a
 // persistent sending connection (Emits waiting for their acknowledgement fail), waits for the
-// bridge's goroutines, removes the socket file it created and destroys the inbound bus. It is safe to
-// call more than once; Emit and Start fail afterwards.
+// bridge's goroutines, removes the socket file it created, waits up to Options.DrainTimeout for the
+// events already read to be handled, and destroys the inbound bus (cancelling what is left). Its error
+// says how many events the drain timeout cut short. It is safe to call more than once (later calls
+// return nil); Emit and Start fail afterwards.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -401,8 +431,14 @@ func (br *Bridge) Close() error {
 			os.Remove(br.path)
 		}
 	}
+	var err error
+	if !inflight.Drain(br.bus, br.opts.DrainTimeout) {
+		n := br.flight.Unfinished()
+		err = fmt.Errorf("unixsock %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.path, n, br.opts.DrainTimeout)
+		br.opts.Logger.Warn("[abxbus] socket bridge: received events cut short by Close", "unfinished", n, "drain_timeout", br.opts.DrainTimeout, "path", br.path)
+	}
 	br.bus.Destroy(true)
-	return nil
+	return err
 }
 
 // FrameError describes a frame the listener refused: why, how long it was, and on which socket. It
@@ -436,6 +472,7 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 		br.mu.Lock()
 		delete(br.conns, c)
 		br.mu.Unlock()
+		<-br.slots
 	}()
 	r := bufio.NewReaderSize(c, 64<<10)
 	var acks chan ack // persistent with acknowledgements: to the ack writer
@@ -478,7 +515,11 @@ func (br *Bridge) serveConn(c *net.UnixConn) {
 			continue
 		}
 		if n > 0 {
-			ev, ferr := br.frame(line, n)
+			wait := br.opts.IdleTimeout // the bound of a queue slot wait: the connection's timeout
+			if persistent {
+				wait = br.opts.Timeout
+			}
+			ev, ferr := br.frame(line, n, wait)
 			switch {
 			case acks != nil:
 				select {
@@ -517,7 +558,7 @@ func (br *Bridge) confirm(c *net.UnixConn, pending []ack, answer bool) {
 			b.WriteString("-" + strings.ReplaceAll(a.err.Error(), "\n", " ") + "\n")
 			continue
 		}
-		if br.opts.AckAfterHandled {
+		if br.opts.AckAfterHandled && a.ev != nil {
 			select {
 			case <-a.ev.Done():
 			case <-br.stop.Done():
@@ -552,7 +593,7 @@ func (br *Bridge) writeAcks(c *net.UnixConn, acks <-chan ack, done chan<- struct
 		if a.err != nil {
 			w.WriteString("-" + strings.ReplaceAll(a.err.Error(), "\n", " ") + "\n")
 		} else {
-			if br.opts.AckAfterHandled {
+			if br.opts.AckAfterHandled && a.ev != nil {
 				if len(acks) == 0 && w.Flush() != nil {
 					broken = true
 					c.Close()
@@ -578,8 +619,10 @@ func (br *Bridge) writeAcks(c *net.UnixConn, acks <-chan ack, done chan<- struct
 }
 
 // frame decodes one frame (n bytes; line is nil when it was too long), resets the event and emits it
-// on the inbound bus. The returned error was reported.
-func (br *Bridge) frame(line []byte, n int) (*abxbus.BaseEvent, error) {
+// on the inbound bus. The returned error was reported. An echoed event (its event_path names the
+// inbound bus) is not emitted: nil, nil. It waits for a queue slot for up to wait, then refuses the
+// frame.
+func (br *Bridge) frame(line []byte, n int, wait time.Duration) (*abxbus.BaseEvent, error) {
 	if line == nil {
 		fe := &FrameError{Path: br.path, Len: n, Reason: fmt.Sprintf("frame above the limit of %d bytes", br.opts.MaxFrameBytes), Err: bridges.ErrTooLarge}
 		br.report(fe)
@@ -595,9 +638,22 @@ func (br *Bridge) frame(line []byte, n int) (*abxbus.BaseEvent, error) {
 		br.report(fe)
 		return nil, fe
 	}
-	got, err := br.flight.Acquire(br.stop, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	if slices.Contains(ev.Path(), br.bus.Label()) {
+		// This bus's own event sent back (bidirectional wiring): the bus would skip it, so it would
+		// never complete and would hold a queue slot (and, with AckAfterHandled, every later ack) for
+		// good. It was handled here already: confirm it without emitting.
+		br.opts.Logger.Debug("[abxbus] socket bridge: echoed event, not delivered again", "path", br.path, "event_id", in.EventID())
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(br.stop, wait)
+	defer cancel()
+	got, err := br.flight.Acquire(ctx, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
 	if err != nil {
-		fe := &FrameError{Path: br.path, Len: n, Reason: "not queued: " + err.Error(), Err: err}
+		reason := "not queued: " + err.Error()
+		if br.stop.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			reason = fmt.Sprintf("not queued: no queue slot free within %v (QueueSize %d)", wait, br.opts.QueueSize)
+		}
+		fe := &FrameError{Path: br.path, Len: n, Reason: reason, Err: err}
 		br.report(fe)
 		return nil, fe
 	}

@@ -4,6 +4,7 @@ package inflight
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -53,4 +54,32 @@ func isDone(e *abxbus.BaseEvent) bool {
 	default:
 		return false
 	}
+}
+
+// DefaultDrainTimeout is how long a bridge's Close waits by default for the received events to be
+// handled before it destroys the inbound bus.
+const DefaultDrainTimeout = 10 * time.Second
+
+// Drain waits until bus is idle or d passed (d <= 0: it does not wait). It reports whether the bus
+// became idle.
+func Drain(bus *abxbus.Bus, d time.Duration) bool {
+	if d <= 0 {
+		return bus.IsIdle()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return bus.WaitUntilIdle(ctx) == nil
+}
+
+// Unfinished returns how many of the window's events have not completed.
+func (f *Window) Unfinished() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, e := range f.events {
+		if !isDone(e) {
+			n++
+		}
+	}
+	return n
 }

@@ -1,0 +1,87 @@
+package unixsock_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
+)
+
+// echoed returns the frame of event seq with an event_path that already names label, as the
+// listener's own event comes back through a bidirectional wiring.
+func echoed(t *testing.T, seq int, label string) string {
+	t.Helper()
+	raw, err := ping(seq).ToJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["event_path"] = []string{"App#1234", label}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out) + "\n"
+}
+
+// A frame whose event_path names the listener's bus is confirmed without being delivered and does not
+// take a queue slot: more than QueueSize of them used to stop the listener for good (the bus skips
+// them, so they never complete), and with AckAfterHandled the first one blocked every later ack.
+func TestEchoedFramesDoNotStopTheListener(t *testing.T) {
+	t.Run("perEvent", func(t *testing.T) {
+		path := sockPath(t)
+		recv, c := newListener(t, path, &unixsock.Options{QueueSize: 2})
+		for i := range 4 {
+			rawSend(t, path, echoed(t, 100+i, recv.Bus().Label()))
+		}
+		ctx := t.Context()
+		if err := newEmitter(t, path, &unixsock.Options{Timeout: 5 * time.Second}).Emit(ctx, ping(1)); err != nil {
+			t.Fatal(err)
+		}
+		c.wait(t, 1, 5*time.Second)
+		time.Sleep(50 * time.Millisecond)
+		if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
+			t.Fatalf("received %v, want [1]", got)
+		}
+	})
+	t.Run("persistentAckAfterHandled", func(t *testing.T) {
+		path := sockPath(t)
+		recv, c := newListener(t, path, &unixsock.Options{QueueSize: 2, AckAfterHandled: true})
+		conn, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		var b strings.Builder
+		b.WriteString("#abxbus-stream/1 ack\n")
+		for i := range 4 {
+			b.WriteString(echoed(t, 100+i, recv.Bus().Label()))
+		}
+		b.WriteString(frameN(1) + "\n")
+		io.WriteString(conn, b.String())
+		r := bufio.NewReader(conn)
+		for i, w := range []string{"#abxbus-stream/1 ok", "+", "+", "+", "+", "+"} {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("answer %d: %v", i, err)
+			}
+			if strings.TrimSpace(line) != w {
+				t.Fatalf("answer %d: %q, want %q", i, line, w)
+			}
+		}
+		c.wait(t, 1, 5*time.Second)
+		time.Sleep(50 * time.Millisecond)
+		if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
+			t.Fatalf("received %v, want [1]", got)
+		}
+	})
+}
