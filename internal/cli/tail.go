@@ -17,10 +17,10 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus/bridges/jsonl"
 )
 
-const tailUsage = "usage: abxbus tail ADDRESS [--json] [--listen] [--count N] [--from-start] [--cursor FILE] [--poll D]"
+const tailUsage = "usage: abxbus tail ADDRESS [--json] [--count N] [--from-start] [--cursor FILE] [--poll D]"
 
 func init() {
-	Register("tail", "print the events a bridge receives: tail ADDRESS [--json] [--listen] [--count N] [--from-start] [--cursor FILE]", runTail)
+	Register("tail", "print the events a bridge receives: tail ADDRESS [--json] [--count N] [--from-start] [--cursor FILE]", runTail)
 }
 
 // runTail prints the events that arrive on the bridge at ADDRESS until interrupted (or --count). A
