@@ -662,8 +662,8 @@ func (l *listener) readBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
 const maxInflight = 1024
 
 // deliver decodes one row, resets the event and emits it on the inbound bus; with a consumer it waits
-// for the event to complete and saves the cursor past the row. A row that does not decode is logged
-// and skipped.
+// for the event to complete and saves the cursor past the row. A row that does not decode, or that the
+// inbound bus refuses, is logged and skipped.
 func (l *listener) deliver(ctx context.Context, seq int64, cols []flatrow.Column) error {
 	br := l.br
 	e, err := decodeRow(cols, br.opts.Registry)
@@ -696,7 +696,13 @@ func (l *listener) deliver(ctx context.Context, seq int64, cols []flatrow.Column
 		l.inflight = l.inflight[1:]
 	}
 	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		return err
+		if errors.Is(err, abxbus.ErrBusDestroyed) {
+			return err
+		}
+		// Refused for good (a binding conflict, a full history): retrying would refuse it again, and
+		// the listener would take the error for a lost connection.
+		br.opts.Logger.Warn("[abxbus] postgres bridge: skipping a row the inbound bus refused", "table", br.opts.Table, SeqColumn, seq, "error", err)
+		return l.handled(ctx, seq)
 	}
 	if br.opts.Consumer == "" {
 		l.inflight = append(l.inflight, e)

@@ -448,6 +448,7 @@ func (br *Bridge) poll(ctx context.Context, cursor int64) {
 		}
 		for ctx.Err() == nil {
 			n, next, err := br.readBatch(ctx, cursor, &inflight)
+			cursor = next // past the rows delivered before an error too: they are not delivered again
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -459,7 +460,6 @@ func (br *Bridge) poll(ctx context.Context, cursor int64) {
 				break
 			}
 			failing = false
-			cursor = next
 			if n < batchRows {
 				break
 			}
@@ -521,8 +521,8 @@ const maxInflight = 1024
 
 // deliver decodes one row, resets the event and emits it on the inbound bus. With a consumer it waits
 // until the event completed and saves the cursor past the row; without one, at most maxInflight events
-// are queued. A row that does not decode is logged and skipped (its position saved). An error means
-// ctx ended or the cursor could not be saved: the row is read again.
+// are queued. A row that does not decode, or that the inbound bus refuses, is logged and skipped (its
+// position saved). An error means ctx ended or the cursor could not be saved: the row is read again.
 func (br *Bridge) deliver(ctx context.Context, rowid int64, cols []flatrow.Column, inflight *[]*abxbus.BaseEvent) error {
 	e, err := decodeRow(cols, br.opts.Registry)
 	if err != nil {
@@ -554,7 +554,12 @@ func (br *Bridge) deliver(ctx context.Context, rowid int64, cols []flatrow.Colum
 		*inflight = (*inflight)[1:]
 	}
 	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		return err
+		if errors.Is(err, abxbus.ErrBusDestroyed) {
+			return err
+		}
+		// Refused for good (a binding conflict, a full history): retrying would refuse it again.
+		br.opts.Logger.Warn("[abxbus] sqlite bridge: skipping a row the inbound bus refused", "path", br.path, "table", br.opts.Table, "rowid", rowid, "error", err)
+		return br.handled(ctx, rowid)
 	}
 	if br.opts.Consumer == "" {
 		*inflight = append(*inflight, e)
