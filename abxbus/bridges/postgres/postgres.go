@@ -89,6 +89,9 @@ type Options struct {
 	RetryFor time.Duration
 	// MaxEventBytes is the largest event JSON Emit writes (default DefaultMaxEventBytes).
 	MaxEventBytes int
+	// DrainTimeout bounds how long Close waits for the events already received to finish on the
+	// inbound bus before destroying it, which cancels the handlers still running (default 10 s).
+	DrainTimeout time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
 	// Logger receives skipped rows, connection losses and reconnects (default slog.Default()).
@@ -119,6 +122,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.MaxEventBytes <= 0 {
 		r.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if r.DrainTimeout <= 0 {
+		r.DrainTimeout = 10 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
@@ -510,9 +516,11 @@ func (br *Bridge) saveCursor(ctx context.Context, seq int64) error {
 	return nil
 }
 
-// Close stops listening, waits for the listener, destroys the inbound bus (in-flight handlers are
-// cancelled) and closes the connections; an Emit retrying a lost connection returns. With a
-// Consumer, the cursor is past every event that completed before Close. Safe to call more than once.
+// Close stops listening, waits for the listener, lets the events already received finish on the
+// inbound bus (at most Options.DrainTimeout; then the handlers still running are cancelled), destroys
+// the bus and closes the connections; an Emit retrying a lost connection returns. With a Consumer, the
+// cursor is past every event that completed before the listener stopped; one still being handled then
+// is received again by the next listener with that name. Safe to call more than once.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -526,6 +534,10 @@ func (br *Bridge) Close() error {
 	if done != nil {
 		<-done
 	}
+	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
+	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
+	br.bus.WaitUntilIdle(dctx)
+	dcancel()
 	br.bus.Destroy(true)
 	br.pool.Close()
 	return nil

@@ -63,6 +63,9 @@ type Options struct {
 	Mode Mode
 	// Channel is the pub/sub channel; empty: the address' second path segment, else DefaultChannel.
 	Channel string
+	// DrainTimeout bounds how long Close waits for the events already received to finish on the
+	// inbound bus before destroying it, which cancels the handlers still running (default 10 s).
+	DrainTimeout time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
 	// Logger receives refused messages, reconnects and dead-lettered entries (default slog.Default()).
@@ -118,6 +121,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.Name == "" {
 		r.Name = "RedisEventBridge"
+	}
+	if r.DrainTimeout <= 0 {
+		r.DrainTimeout = 10 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
@@ -399,11 +405,12 @@ func (br *Bridge) Start() error {
 	return nil
 }
 
-// Close stops listening, waits for the listener to end, destroys the inbound bus (in-flight handlers
-// are cancelled) and closes the connections. In ModeStreams an event whose handling had not finished
-// stays unacknowledged and is delivered again (to this consumer when it starts again, or to another
-// worker after ClaimIdle); call Bus().WaitUntilIdle first to let it finish. Calling Close again does
-// nothing.
+// Close stops listening, waits for the listener to end, lets the events already received finish on
+// the inbound bus (at most Options.DrainTimeout; then the handlers still running are cancelled),
+// destroys the bus and closes the connections. In ModeStreams an event whose handling had not finished
+// when the listener ended stays unacknowledged and is delivered again (to this consumer when it starts
+// again, or to another worker after ClaimIdle); call Bus().WaitUntilIdle before Close to have it
+// acknowledged. Calling Close again does nothing.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -420,6 +427,10 @@ func (br *Bridge) Close() error {
 		}
 		<-done
 	}
+	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
+	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
+	br.bus.WaitUntilIdle(dctx)
+	dcancel()
 	br.bus.Destroy(true)
 	return br.pub.Close()
 }

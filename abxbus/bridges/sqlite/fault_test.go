@@ -293,3 +293,54 @@ func TestFaultRefusedRowSkipped(t *testing.T) {
 		})
 	}
 }
+
+// Close lets the events already received finish (non-durable mode): 5 events with a 50 ms handler,
+// all 5 handled when Close returns.
+func TestCloseFinishesReceived(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	li := openForTest(t, path, Options{})
+	var mu sync.Mutex
+	started, finished := 0, 0
+	if _, err := li.On("FaultPing", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		mu.Lock()
+		finished++
+		mu.Unlock()
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	em := openForTest(t, path, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 5 {
+		if err := em.Emit(ctx, ping(t, i, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ctx.Err() == nil {
+		mu.Lock()
+		s := started
+		mu.Unlock()
+		if s > 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // the poller has read all 5 rows (PollInterval 5 ms)
+	if err := li.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if finished != 5 {
+		t.Fatalf("handled %d of 5 received events before Close returned (%d started)", finished, started)
+	}
+}

@@ -78,6 +78,9 @@ type Options struct {
 	// MaxEventBytes is the largest event JSON Emit writes (default DefaultMaxEventBytes); a larger
 	// one is refused with an error matching bridges.ErrTooLarge.
 	MaxEventBytes int
+	// DrainTimeout bounds how long Close waits for the events already received to finish on the
+	// inbound bus before destroying it, which cancels the handlers still running (default 10 s).
+	DrainTimeout time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
 	// Logger receives skipped rows and read problems (default slog.Default()).
@@ -105,6 +108,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.MaxEventBytes <= 0 {
 		r.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if r.DrainTimeout <= 0 {
+		r.DrainTimeout = 10 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
@@ -597,10 +603,11 @@ func decodeRow(cols []flatrow.Column, reg *abxbus.Registry) (*abxbus.BaseEvent, 
 	return e.Reset()
 }
 
-// Close stops polling, waits for the poller, destroys the inbound bus (in-flight handlers are
-// cancelled) and closes the database. With a Consumer, the cursor is past every event that completed
-// before Close; one still being handled is received again by the next listener with that name. It is
-// safe to call more than once.
+// Close stops polling, waits for the poller, lets the events already received finish on the inbound
+// bus (at most Options.DrainTimeout; then the handlers still running are cancelled), destroys the bus
+// and closes the database. With a Consumer, the cursor is past every event that completed before the
+// poller stopped; one still being handled then is received again by the next listener with that name.
+// It is safe to call more than once.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -614,6 +621,10 @@ func (br *Bridge) Close() error {
 		cancel()
 		<-done
 	}
+	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
+	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
+	br.bus.WaitUntilIdle(dctx)
+	dcancel()
 	br.bus.Destroy(true)
 	return br.db.Close()
 }
