@@ -23,10 +23,15 @@
 // event again). When the connection breaks (a server restart) the listener reconnects with backoff
 // and catches up from its cursor.
 //
-// Go emitters serialise their inserts with a transaction-level advisory lock, so rows become visible
-// in abxbus_seq order and the cursor never passes a row still being written. Rows written by
-// concurrent TypeScript emitters (which take no lock) could in principle commit out of sequence order;
-// a single TypeScript emitter cannot. An upsert of an existing event_id is not delivered again to Go
+// Go emitters serialise their inserts with a transaction-level advisory lock, so among themselves rows
+// become visible in abxbus_seq order and the cursor never passes a row still being written.
+// TypeScript emitters take no lock, so a Go listener can skip a row when a TypeScript emitter writes
+// while any other emitter (Go or TypeScript, another process or bridge) writes the same table: if the
+// TypeScript insert has taken abxbus_seq n and not yet committed when the other emitter commits n+1,
+// a listener that reads n+1 moves its cursor past n, and row n is never delivered to Go listeners
+// (TypeScript listeners still receive it on its NOTIFY). With a single emitting TypeScript bridge
+// (one connection, its upserts one after another) and no other emitter on the table, or with Go
+// emitters only, no row is skipped. An upsert of an existing event_id is not delivered again to Go
 // listeners (TypeScript listeners re-read it on its NOTIFY).
 package postgres
 
