@@ -93,8 +93,11 @@ type Options struct {
 	// Group (ModeStreams) is the consumer group (default DefaultGroup). Workers of one group split the
 	// events; each group receives all of them.
 	Group string
-	// Consumer (ModeStreams) is this worker's name in the group, unique per running worker and kept
-	// across its restarts so that it re-reads what it had not acknowledged (default "<host>-<pid>").
+	// Consumer (ModeStreams) is this worker's name in the group, unique per running worker (default
+	// "<host>-<pid>"). The default changes at every restart: the entries the old process had not
+	// acknowledged are then taken over by XAUTOCLAIM once idle for ClaimIdle, and the old name stays
+	// listed in the group (until XGROUP DELCONSUMER). Set Consumer to a name that stays the same across
+	// a worker's restarts so that it re-reads its own unacknowledged entries at once.
 	Consumer string
 	// MaxLen (ModeStreams) bounds the stream's length: every XADD trims it to about MaxLen entries
 	// (MAXLEN ~), dropping the oldest, even unread ones (default DefaultMaxLen; negative: no bound).

@@ -86,7 +86,9 @@ type ServerOptions struct {
 	// Group is the servers' consumer group (default DefaultServerGroup): each call goes to one server
 	// of the group.
 	Group string
-	// Consumer is this server's name in the group, kept across restarts (default "<host>-<pid>").
+	// Consumer is this server's name in the group (default "<host>-<pid>", which changes at every
+	// restart: the calls the old process had not acknowledged are taken over after ClaimIdle, and the
+	// old name stays in the group). Set a name that stays the same across the server's restarts.
 	Consumer string
 	// Registry decodes known request types into their Go payload types (nil: untyped events, which
 	// typed handlers also accept).
