@@ -23,10 +23,15 @@
 // event again). When the connection breaks (a server restart) the listener reconnects with backoff
 // and catches up from its cursor.
 //
-// Go emitters serialise their inserts with a transaction-level advisory lock, so rows become visible
-// in abxbus_seq order and the cursor never passes a row still being written. Rows written by
-// concurrent TypeScript emitters (which take no lock) could in principle commit out of sequence order;
-// a single TypeScript emitter cannot. An upsert of an existing event_id is not delivered again to Go
+// Go emitters serialise their inserts with a transaction-level advisory lock, so among themselves rows
+// become visible in abxbus_seq order and the cursor never passes a row still being written.
+// TypeScript emitters take no lock, so a Go listener can skip a row when a TypeScript emitter writes
+// while any other emitter (Go or TypeScript, another process or bridge) writes the same table: if the
+// TypeScript insert has taken abxbus_seq n and not yet committed when the other emitter commits n+1,
+// a listener that reads n+1 moves its cursor past n, and row n is never delivered to Go listeners
+// (TypeScript listeners still receive it on its NOTIFY). With a single emitting TypeScript bridge
+// (one connection, its upserts one after another) and no other emitter on the table, or with Go
+// emitters only, no row is skipped. An upsert of an existing event_id is not delivered again to Go
 // listeners (TypeScript listeners re-read it on its NOTIFY).
 package postgres
 
@@ -89,6 +94,9 @@ type Options struct {
 	RetryFor time.Duration
 	// MaxEventBytes is the largest event JSON Emit writes (default DefaultMaxEventBytes).
 	MaxEventBytes int
+	// DrainTimeout bounds how long Close waits for the events already received to finish on the
+	// inbound bus before destroying it, which cancels the handlers still running (default 10 s).
+	DrainTimeout time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
 	// Logger receives skipped rows, connection losses and reconnects (default slog.Default()).
@@ -119,6 +127,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.MaxEventBytes <= 0 {
 		r.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if r.DrainTimeout <= 0 {
+		r.DrainTimeout = 10 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
@@ -510,9 +521,11 @@ func (br *Bridge) saveCursor(ctx context.Context, seq int64) error {
 	return nil
 }
 
-// Close stops listening, waits for the listener, destroys the inbound bus (in-flight handlers are
-// cancelled) and closes the connections; an Emit retrying a lost connection returns. With a
-// Consumer, the cursor is past every event that completed before Close. Safe to call more than once.
+// Close stops listening, waits for the listener, lets the events already received finish on the
+// inbound bus (at most Options.DrainTimeout; then the handlers still running are cancelled), destroys
+// the bus and closes the connections; an Emit retrying a lost connection returns. With a Consumer, the
+// cursor is past every event that completed before the listener stopped; one still being handled then
+// is received again by the next listener with that name. Safe to call more than once.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -526,6 +539,10 @@ func (br *Bridge) Close() error {
 	if done != nil {
 		<-done
 	}
+	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
+	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
+	br.bus.WaitUntilIdle(dctx)
+	dcancel()
 	br.bus.Destroy(true)
 	br.pool.Close()
 	return nil
@@ -662,8 +679,8 @@ func (l *listener) readBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
 const maxInflight = 1024
 
 // deliver decodes one row, resets the event and emits it on the inbound bus; with a consumer it waits
-// for the event to complete and saves the cursor past the row. A row that does not decode is logged
-// and skipped.
+// for the event to complete and saves the cursor past the row. A row that does not decode, or that the
+// inbound bus refuses, is logged and skipped.
 func (l *listener) deliver(ctx context.Context, seq int64, cols []flatrow.Column) error {
 	br := l.br
 	e, err := decodeRow(cols, br.opts.Registry)
@@ -696,7 +713,13 @@ func (l *listener) deliver(ctx context.Context, seq int64, cols []flatrow.Column
 		l.inflight = l.inflight[1:]
 	}
 	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		return err
+		if errors.Is(err, abxbus.ErrBusDestroyed) {
+			return err
+		}
+		// Refused for good (a binding conflict, a full history): retrying would refuse it again, and
+		// the listener would take the error for a lost connection.
+		br.opts.Logger.Warn("[abxbus] postgres bridge: skipping a row the inbound bus refused", "table", br.opts.Table, SeqColumn, seq, "error", err)
+		return l.handled(ctx, seq)
 	}
 	if br.opts.Consumer == "" {
 		l.inflight = append(l.inflight, e)

@@ -85,3 +85,52 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Close lets the events already received finish (ModePubSub): 5 events with a 50 ms handler, all 5
+// handled when Close returns.
+func TestCloseFinishesReceived(t *testing.T) {
+	srv := startRedis(t, false)
+	li, err := redisbridge.New(srv.URL()+"/0/drain", &redisbridge.Options{Mode: redisbridge.ModePubSub, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer li.Close()
+	var mu sync.Mutex
+	started, finished := 0, 0
+	if _, err := li.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		mu.Lock()
+		finished++
+		mu.Unlock()
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	em, err := redisbridge.New(srv.URL()+"/0/drain", &redisbridge.Options{Mode: redisbridge.ModePubSub, Logger: quiet(), RequireSubscriber: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	ctx := ctxT(t, 10*time.Second)
+	for i := range 5 {
+		if err := em.Emit(ctx, abxbus.NewEvent(Ping{Seq: i}).Base()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(30 * time.Millisecond) // all 5 received; the first is running
+	if err := li.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if finished != 5 {
+		t.Fatalf("handled %d of 5 received events before Close returned (%d started)", finished, started)
+	}
+}

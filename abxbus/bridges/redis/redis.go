@@ -63,6 +63,9 @@ type Options struct {
 	Mode Mode
 	// Channel is the pub/sub channel; empty: the address' second path segment, else DefaultChannel.
 	Channel string
+	// DrainTimeout bounds how long Close waits for the events already received to finish on the
+	// inbound bus before destroying it, which cancels the handlers still running (default 10 s).
+	DrainTimeout time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
 	// Logger receives refused messages, reconnects and dead-lettered entries (default slog.Default()).
@@ -90,8 +93,11 @@ type Options struct {
 	// Group (ModeStreams) is the consumer group (default DefaultGroup). Workers of one group split the
 	// events; each group receives all of them.
 	Group string
-	// Consumer (ModeStreams) is this worker's name in the group, unique per running worker and kept
-	// across its restarts so that it re-reads what it had not acknowledged (default "<host>-<pid>").
+	// Consumer (ModeStreams) is this worker's name in the group, unique per running worker (default
+	// "<host>-<pid>"). The default changes at every restart: the entries the old process had not
+	// acknowledged are then taken over by XAUTOCLAIM once idle for ClaimIdle, and the old name stays
+	// listed in the group (until XGROUP DELCONSUMER). Set Consumer to a name that stays the same across
+	// a worker's restarts so that it re-reads its own unacknowledged entries at once.
 	Consumer string
 	// MaxLen (ModeStreams) bounds the stream's length: every XADD trims it to about MaxLen entries
 	// (MAXLEN ~), dropping the oldest, even unread ones (default DefaultMaxLen; negative: no bound).
@@ -118,6 +124,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.Name == "" {
 		r.Name = "RedisEventBridge"
+	}
+	if r.DrainTimeout <= 0 {
+		r.DrainTimeout = 10 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
@@ -399,11 +408,12 @@ func (br *Bridge) Start() error {
 	return nil
 }
 
-// Close stops listening, waits for the listener to end, destroys the inbound bus (in-flight handlers
-// are cancelled) and closes the connections. In ModeStreams an event whose handling had not finished
-// stays unacknowledged and is delivered again (to this consumer when it starts again, or to another
-// worker after ClaimIdle); call Bus().WaitUntilIdle first to let it finish. Calling Close again does
-// nothing.
+// Close stops listening, waits for the listener to end, lets the events already received finish on
+// the inbound bus (at most Options.DrainTimeout; then the handlers still running are cancelled),
+// destroys the bus and closes the connections. In ModeStreams an event whose handling had not finished
+// when the listener ended stays unacknowledged and is delivered again (to this consumer when it starts
+// again, or to another worker after ClaimIdle); call Bus().WaitUntilIdle before Close to have it
+// acknowledged. Calling Close again does nothing.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -420,6 +430,10 @@ func (br *Bridge) Close() error {
 		}
 		<-done
 	}
+	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
+	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
+	br.bus.WaitUntilIdle(dctx)
+	dcancel()
 	br.bus.Destroy(true)
 	return br.pub.Close()
 }

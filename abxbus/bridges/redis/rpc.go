@@ -86,7 +86,9 @@ type ServerOptions struct {
 	// Group is the servers' consumer group (default DefaultServerGroup): each call goes to one server
 	// of the group.
 	Group string
-	// Consumer is this server's name in the group, kept across restarts (default "<host>-<pid>").
+	// Consumer is this server's name in the group (default "<host>-<pid>", which changes at every
+	// restart: the calls the old process had not acknowledged are taken over after ClaimIdle, and the
+	// old name stays in the group). Set a name that stays the same across the server's restarts.
 	Consumer string
 	// Registry decodes known request types into their Go payload types (nil: untyped events, which
 	// typed handlers also accept).
@@ -203,24 +205,32 @@ func (s *Server) deliver(ctx context.Context, it *item) func(ctx context.Context
 		cancel()
 		return func(context.Context) (error, bool) { return nil, false }
 	}
-	done := make(chan error, 1)
+	// The outcome is stored once and done closed, so the wait may be called any number of times (the
+	// acknowledger's look-ahead calls it, then calls it again for an entry it carries over).
+	done := make(chan struct{})
+	var result error
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer func() { <-s.sem }()
 		defer cancel()
-		done <- s.serve(cctx, e, callID, replyTo, require == "1")
+		result = s.serve(cctx, e, callID, replyTo, require == "1")
+		close(done)
 	}()
 	return func(ctx context.Context) (error, bool) {
 		select {
-		case err := <-done:
-			if err == errServerClosing {
+		case <-done:
+		case <-ctx.Done():
+			select {
+			case <-done:
+			default:
 				return nil, false
 			}
-			return err, true
-		case <-ctx.Done():
+		}
+		if result == errServerClosing {
 			return nil, false
 		}
+		return result, true
 	}
 }
 

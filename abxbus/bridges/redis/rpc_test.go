@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/typedbus/abxbus-go/abxbus"
 	redisbridge "github.com/typedbus/abxbus-go/abxbus/bridges/redis"
 )
@@ -186,4 +188,48 @@ func TestCallServerClosedMidCall(t *testing.T) {
 	if err := <-res; err != nil {
 		t.Fatalf("the call was not answered by the second server: %v", err)
 	}
+}
+
+// A call whose reply cannot be published (the server's Redis user may not publish to the caller's
+// channel) fails after its handler ran; when the acknowledger finds that failure while looking ahead
+// for finished entries to acknowledge together, the calls after it must still be answered and acked.
+func TestCallServerAcksAfterAFailedReply(t *testing.T) {
+	rs := startRedis(t, false)
+	admin := goredis.NewClient(&goredis.Options{Addr: rs.Addr})
+	defer admin.Close()
+	ctx := ctxT(t, 20*time.Second)
+	if err := admin.Do(ctx, "ACL", "SETUSER", "srv", "on", ">pw", "~*", "resetchannels", "&abxbus_reply:*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	startCallServer(t, "redis://srv:pw@"+rs.Addr)
+	slow, err := abxbus.NewEvent(Slow{For: 150 * time.Millisecond}).Base().ToJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	add, err := abxbus.NewEvent(Add{A: 1, B: 1}).Base().ToJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow call, then at once a quick one whose reply goes to a channel the server may not publish
+	// to: the quick one has failed by the time the slow one is over.
+	pipe := admin.Pipeline()
+	pipe.XAdd(ctx, &goredis.XAddArgs{Stream: redisbridge.DefaultCallStream, Values: []any{"event", slow, "call", "c1", "reply", "abxbus_reply:nobody", "deadline", "0", "require", "0"}})
+	pipe.XAdd(ctx, &goredis.XAddArgs{Stream: redisbridge.DefaultCallStream, Values: []any{"event", add, "call", "c2", "reply", "elsewhere:2", "deadline", "0", "require", "0"}})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := redisbridge.NewClient(rs.URL(), &redisbridge.ClientOptions{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	time.Sleep(300 * time.Millisecond)
+	for i := range 5 {
+		got, err := redisbridge.Call(ctx, cl, Add{A: i, B: 1})
+		if err != nil || got != i+1 {
+			t.Fatalf("Add(%d,1) = %d, %v", i, got, err)
+		}
+	}
+	// Only the call whose reply failed stays pending (for a later claim); the rest are acknowledged.
+	waitPending(t, admin, redisbridge.DefaultCallStream, redisbridge.DefaultServerGroup, 1)
 }

@@ -78,6 +78,9 @@ type Options struct {
 	// MaxEventBytes is the largest event JSON Emit writes (default DefaultMaxEventBytes); a larger
 	// one is refused with an error matching bridges.ErrTooLarge.
 	MaxEventBytes int
+	// DrainTimeout bounds how long Close waits for the events already received to finish on the
+	// inbound bus before destroying it, which cancels the handlers still running (default 10 s).
+	DrainTimeout time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
 	// Logger receives skipped rows and read problems (default slog.Default()).
@@ -105,6 +108,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.MaxEventBytes <= 0 {
 		r.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if r.DrainTimeout <= 0 {
+		r.DrainTimeout = 10 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
@@ -448,6 +454,7 @@ func (br *Bridge) poll(ctx context.Context, cursor int64) {
 		}
 		for ctx.Err() == nil {
 			n, next, err := br.readBatch(ctx, cursor, &inflight)
+			cursor = next // past the rows delivered before an error too: they are not delivered again
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -459,7 +466,6 @@ func (br *Bridge) poll(ctx context.Context, cursor int64) {
 				break
 			}
 			failing = false
-			cursor = next
 			if n < batchRows {
 				break
 			}
@@ -521,8 +527,8 @@ const maxInflight = 1024
 
 // deliver decodes one row, resets the event and emits it on the inbound bus. With a consumer it waits
 // until the event completed and saves the cursor past the row; without one, at most maxInflight events
-// are queued. A row that does not decode is logged and skipped (its position saved). An error means
-// ctx ended or the cursor could not be saved: the row is read again.
+// are queued. A row that does not decode, or that the inbound bus refuses, is logged and skipped (its
+// position saved). An error means ctx ended or the cursor could not be saved: the row is read again.
 func (br *Bridge) deliver(ctx context.Context, rowid int64, cols []flatrow.Column, inflight *[]*abxbus.BaseEvent) error {
 	e, err := decodeRow(cols, br.opts.Registry)
 	if err != nil {
@@ -554,7 +560,12 @@ func (br *Bridge) deliver(ctx context.Context, rowid int64, cols []flatrow.Colum
 		*inflight = (*inflight)[1:]
 	}
 	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		return err
+		if errors.Is(err, abxbus.ErrBusDestroyed) {
+			return err
+		}
+		// Refused for good (a binding conflict, a full history): retrying would refuse it again.
+		br.opts.Logger.Warn("[abxbus] sqlite bridge: skipping a row the inbound bus refused", "path", br.path, "table", br.opts.Table, "rowid", rowid, "error", err)
+		return br.handled(ctx, rowid)
 	}
 	if br.opts.Consumer == "" {
 		*inflight = append(*inflight, e)
@@ -592,10 +603,11 @@ func decodeRow(cols []flatrow.Column, reg *abxbus.Registry) (*abxbus.BaseEvent, 
 	return e.Reset()
 }
 
-// Close stops polling, waits for the poller, destroys the inbound bus (in-flight handlers are
-// cancelled) and closes the database. With a Consumer, the cursor is past every event that completed
-// before Close; one still being handled is received again by the next listener with that name. It is
-// safe to call more than once.
+// Close stops polling, waits for the poller, lets the events already received finish on the inbound
+// bus (at most Options.DrainTimeout; then the handlers still running are cancelled), destroys the bus
+// and closes the database. With a Consumer, the cursor is past every event that completed before the
+// poller stopped; one still being handled then is received again by the next listener with that name.
+// It is safe to call more than once.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -609,6 +621,10 @@ func (br *Bridge) Close() error {
 		cancel()
 		<-done
 	}
+	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
+	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
+	br.bus.WaitUntilIdle(dctx)
+	dcancel()
 	br.bus.Destroy(true)
 	return br.db.Close()
 }
