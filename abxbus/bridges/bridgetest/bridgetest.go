@@ -38,6 +38,8 @@
 //     or an event with an invalid event_id are refused with a reason logged at Warn level or above
 //     (through Logger), and the listener keeps delivering good events, among them a valid foreign
 //     frame.
+//   - EchoFlood: frames written by a foreign writer whose event_path already names the listener's bus
+//     (its own events coming back) are not delivered, and many of them do not stop the listener.
 //   - Oversize (Features.MaxMessageBytes > 0): Emit refuses an event whose JSON is one byte over the
 //     limit with an error matching bridges.ErrTooLarge; an event of exactly the limit is delivered.
 //   - Durable (Features.Durable): a listener closed and reopened (Reopen) receives every event emitted
@@ -458,6 +460,7 @@ func Run(t *testing.T, h Harness) {
 		t.Run("StartConcurrent", s.startConcurrent)
 		t.Run("CloseWhileBusy", s.closeWhileBusy)
 		t.Run("BadFrames", s.badFrames)
+		t.Run("EchoFlood", s.echoFlood)
 		t.Run("Oversize", s.oversize)
 		t.Run("Durable", func(t *testing.T) {
 			if !h.Features.Durable {
@@ -807,6 +810,51 @@ func (s *suite) badFrames(t *testing.T) {
 }
 
 const badIDSeq = 100
+
+// echoFloodN echoes outnumber any bridge's default inbound queue, so a bridge that keeps an echo as
+// unfinished work (the bus skips it, it never completes) runs out of room and stops.
+const echoFloodN, echoSeq = 300, 1000
+
+// echoFlood writes, as a foreign writer, frames whose event_path already names the listener's bus (the
+// listener's own events coming back through a ring of bridges): none is delivered, and the listener
+// goes on delivering the events after them.
+func (s *suite) echoFlood(t *testing.T) {
+	if s.h.InjectRaw == nil {
+		t.Fatal("the harness lacks InjectRaw: the echo check cannot write a foreign frame")
+	}
+	ctx := s.ctx(t)
+	p := s.pair(t)
+	c := newCollector(newRunID())
+	if _, err := p.Listener.On(PingType, c.handler); err != nil {
+		t.Fatalf("listener On: %v", err)
+	}
+	label := p.Listener.Bus().Label()
+	for i := range echoFloodN {
+		data, err := newPing(c.run, echoSeq+i, "").ToJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["event_path"] = []string{"Elsewhere#0001", label}
+		raw, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.h.InjectRaw(t, p, raw)
+	}
+	s.emit(ctx, t, p.Emitter, c, 0, 3)
+	if err := c.waitFor(ctx, []int{0, 1, 2}); err != nil {
+		t.Fatalf("the listener stopped delivering after %d frames naming its own bus %s in event_path: %v", echoFloodN, label, err)
+	}
+	sleepCtx(ctx, s.h.Settle)
+	checkOnce(t, c)
+	if n := c.received(); n != 3 {
+		t.Errorf("%d events delivered, want the 3 emitted: an event whose event_path names the listener's bus %s was delivered", n, label)
+	}
+}
 
 func badIDFrame(run string) ([]byte, error) {
 	e := newPing(run, badIDSeq, "")
