@@ -13,17 +13,25 @@ type BenchPing struct {
 	N int `json:"n"`
 }
 
-// BenchmarkCallTyped: emit + immediate await of one typed event with one typed handler.
+// BenchmarkCallTyped: emit + immediate await of one typed event with one typed handler; with the
+// handler registered WithInline it runs on the caller's goroutine.
 func BenchmarkCallTyped(b *testing.B) {
-	ctx := context.Background()
-	bus, _ := abxbus.New("Bench", &abxbus.Options{MaxHistorySize: abxbus.Ptr(0)})
-	defer bus.Destroy(true)
-	abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N + 1, nil })
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if _, err := abxbus.Call(ctx, bus, BenchPing{N: i}); err != nil {
-			b.Fatal(err)
-		}
+	for _, mode := range []struct {
+		name string
+		opts []abxbus.HandlerOption
+	}{{"handoff", nil}, {"inline", []abxbus.HandlerOption{abxbus.WithInline()}}} {
+		b.Run(mode.name, func(b *testing.B) {
+			ctx := context.Background()
+			bus, _ := abxbus.New("Bench", &abxbus.Options{MaxHistorySize: abxbus.Ptr(0)})
+			defer bus.Destroy(true)
+			abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N + 1, nil }, mode.opts...)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if v, err := abxbus.Call(ctx, bus, BenchPing{N: i}); err != nil || v != i+1 {
+					b.Fatal(v, err)
+				}
+			}
+		})
 	}
 }
 

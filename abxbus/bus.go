@@ -320,7 +320,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	if parallel != nil {
 		spawnRun(parallel) // acquires nothing: a parallel event needs no slot
 	} else if jumping && !soon {
-		e.jumpOn(b, lender) // F110: a queue-jumping event jumps on every bus it reaches
+		e.jumpOn(b, lender, false) // F110: a queue-jumping event jumps on every bus it reaches
 	}
 	return nil
 }

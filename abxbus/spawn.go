@@ -13,7 +13,9 @@ import (
 // blocks the event, nor the caller waiting for it). A handler running on the caller's goroutine would
 // hold the caller until it returns, and Go cannot move a running call to another goroutine. What is
 // saved instead is everything around the hand-off: the goroutine is started without a closure (spawnRun)
-// and the caller waits on a pooled channel instead of a new one (nowWaiter).
+// and the caller waits on a pooled channel instead of a new one (nowWaiter). A handler registered with
+// WithInline opts out of that guarantee: its runs from such a Now execute on the caller's goroutine
+// (runHere), and so does a run with no handler at all.
 
 // spawnShard holds runs handed to goroutines that were started for them and have not picked them up.
 type spawnShard struct {
@@ -60,6 +62,29 @@ func spawned(i int) {
 	}
 	if r.begin(false) {
 		r.bus.dispatchLoop()
+	}
+}
+
+// inlineable reports whether every handler of r allows running on the caller's goroutine (WithInline).
+// An event without handlers runs no user function, so it always may.
+func (r *run) inlineable() bool {
+	for _, h := range r.handlers {
+		if !h.inline {
+			return false
+		}
+	}
+	return true
+}
+
+// runHere is spawned's work for r on the calling goroutine (an unlocked run: it never waits for a slot);
+// the dispatcher role a run can hand over at its end goes to a new goroutine, not to the caller.
+func runHere(r *run) {
+	if r.acquire(true) {
+		r.abandon()
+		return
+	}
+	if r.begin(false) {
+		go r.bus.dispatchLoop()
 	}
 }
 

@@ -119,8 +119,9 @@ func (e *BaseEvent) wait(ctx context.Context, jump bool, opts []WaitOption) erro
 	// leave it queued for this Now (a parallel one, or one it was forwarded to) started it already, so
 	// when no queue holds it there is nothing to take out (and no bus lock to take).
 	if jump && !(e.called && e.queued.Load() == 0) {
+		here := lender == nil && !first && len(buses) == 1 // may run on this goroutine (WithInline)
 		for _, b := range buses {
-			e.jumpOn(b, lender)
+			e.jumpOn(b, lender, here)
 		}
 	}
 	select {
@@ -237,7 +238,10 @@ func (e *BaseEvent) willJump(ctx context.Context) {
 // lender's slots when they are the ones e needs and waits for the others with priority. Outside a handler
 // (no lender) it waits for no slot: it takes those that are free and runs at once, beside whatever else
 // runs on b.
-func (e *BaseEvent) jumpOn(b *Bus, lender *run) {
+//
+// With here set (a Now from outside a handler, not FirstResult, the event on one bus), a run whose
+// handlers all allow it (WithInline) runs on the calling goroutine instead.
+func (e *BaseEvent) jumpOn(b *Bus, lender *run, here bool) {
 	b.mu.Lock()
 	if !b.unqueueLocked(e) {
 		b.mu.Unlock()
@@ -246,6 +250,10 @@ func (e *BaseEvent) jumpOn(b *Bus, lender *run) {
 	r := b.newRunLocked(e, lender)
 	r.unlocked = lender == nil
 	b.mu.Unlock()
+	if here && r.inlineable() {
+		runHere(r)
+		return
+	}
 	spawnRun(r)
 }
 
