@@ -75,6 +75,24 @@ func TestAllocsCallTypedOneHandler(t *testing.T) {
 	pinAllocs(t, "typed Call, one handler, default bus", got, 2)
 }
 
+func TestAllocsCallTypedInlineHandler(t *testing.T) {
+	ctx := context.Background()
+	bus, err := New("AllocBus", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Destroy(true)
+	On(bus, func(ctx context.Context, p allocPing) (int, error) { return p.N + 1000, nil }, WithInline())
+	i := 0
+	got := allocsPerEvent(t, func() {
+		i++
+		if _, err := Call(ctx, bus, allocPing{N: i}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	pinAllocs(t, "typed Call, one WithInline handler, default bus", got, 2)
+}
+
 func TestAllocsEmitNoHandler(t *testing.T) {
 	ctx := context.Background()
 	bus, err := New("AllocBus", nil)

@@ -73,11 +73,77 @@ func FormatTimestamp(t time.Time) string {
 		return ""
 	}
 	var buf [len(TimestampLayout)]byte
-	return string(t.UTC().AppendFormat(buf[:0], TimestampLayout))
+	return string(appendTimestamp(buf[:0], t))
 }
 
+// appendTimestamp appends t in the wire form (TimestampLayout) to b.
+func appendTimestamp(b []byte, t time.Time) []byte {
+	if ns, ok := timeNS(t); ok && ns > 0 {
+		return appendTimestampNS(b, ns)
+	}
+	return t.UTC().AppendFormat(b, TimestampLayout)
+}
+
+// appendTimestampNS appends the Unix-nanosecond reading ns (> 0: 1970 to 2262) in the wire form, as
+// time.Time.AppendFormat with TimestampLayout does, without its general layout machinery (a handler
+// registration and every timestamp written to JSON format one).
+func appendTimestampNS(b []byte, ns int64) []byte {
+	secs, frac := ns/1e9, ns%1e9
+	days, sod := secs/86400, secs%86400
+	// Civil date of a day count since 1970-01-01 (the proleptic Gregorian calendar, in eras of 400
+	// years starting on March 1st).
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	year := yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	var out [30]byte
+	put2 := func(i int, v int64) { copy(out[i:i+2], digitPairs[2*v:2*v+2]) }
+	put2(0, year/100)
+	put2(2, year%100)
+	out[4] = '-'
+	put2(5, month)
+	out[7] = '-'
+	put2(8, day)
+	out[10] = 'T'
+	put2(11, sod/3600)
+	out[13] = ':'
+	put2(14, sod/60%60)
+	out[16] = ':'
+	put2(17, sod%60)
+	out[19] = '.'
+	out[20] = byte('0' + frac/1e8)
+	frac %= 1e8
+	put2(21, frac/1e6)
+	put2(23, frac/1e4%100)
+	put2(25, frac/100%100)
+	put2(27, frac%100)
+	out[29] = 'Z'
+	return append(b, out[:]...)
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
 // formatNS renders a recorded Unix-nanosecond reading in the wire form (0 renders as "").
-func formatNS(ns int64) string { return FormatTimestamp(nsTime(ns)) }
+func formatNS(ns int64) string {
+	if ns <= 0 {
+		return FormatTimestamp(nsTime(ns))
+	}
+	var buf [len(TimestampLayout)]byte
+	return string(appendTimestampNS(buf[:0], ns))
+}
 
 // nsTime converts a recorded Unix-nanosecond reading to a time.Time in UTC without a monotonic reading,
 // so that == and Equal agree and a time read back from JSON is equal to the one written (0 stays the

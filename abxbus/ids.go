@@ -180,7 +180,7 @@ func HandlerID(busID ID, name, filePath string, registeredAt time.Time, pattern 
 	b = append(append(b, '|'), filePath...)
 	b = append(b, '|')
 	if !registeredAt.IsZero() {
-		b = registeredAt.UTC().AppendFormat(b, TimestampLayout)
+		b = appendTimestamp(b, registeredAt)
 	}
 	b = append(append(b, '|'), pattern...)
 	return uuidV5Of(b)
