@@ -3,6 +3,7 @@ package abxbus_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -41,21 +42,28 @@ func BenchmarkFloorSpawn(b *testing.B) {
 }
 
 // BenchmarkCallScaling: typed Call with one handler from 1 or 8 concurrent callers, on one Parallel
-// bus shared by all callers and on bus-serial buses (one per caller). ns/op is per call over all
+// bus shared by all callers and on bus-serial buses (one per caller), with the handler handed off (the
+// default) or WithInline. ns/op is per call over all
 // callers, so 8 callers scale when their ns/op is below the single caller's.
 func BenchmarkCallScaling(b *testing.B) {
-	for _, shape := range []string{"parallel-bus", "serial-buses"} {
+	for _, shape := range []string{"parallel-bus", "serial-buses", "parallel-bus-inline", "serial-buses-inline"} {
+		inline := strings.HasSuffix(shape, "-inline")
+		var hopts []abxbus.HandlerOption
+		if inline {
+			hopts = append(hopts, abxbus.WithInline())
+		}
 		for _, callers := range []int{1, 8} {
 			b.Run(fmt.Sprintf("%s/callers=%d", shape, callers), func(b *testing.B) {
 				ctx := context.Background()
 				buses := make([]*abxbus.Bus, callers)
 				for i := range buses {
-					if shape == "parallel-bus" && i > 0 {
+					parallel := strings.HasPrefix(shape, "parallel-bus")
+					if parallel && i > 0 {
 						buses[i] = buses[0]
 						continue
 					}
 					opts := &abxbus.Options{MaxHistorySize: abxbus.Ptr(0)}
-					if shape == "parallel-bus" {
+					if parallel {
 						opts.EventConcurrency = abxbus.Parallel
 					}
 					bus, err := abxbus.New("Bench", opts)
@@ -63,7 +71,7 @@ func BenchmarkCallScaling(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer bus.Destroy(true)
-					abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N + 1, nil })
+					abxbus.On(bus, func(ctx context.Context, p BenchPing) (int, error) { return p.N + 1, nil }, hopts...)
 					buses[i] = bus
 				}
 				b.ReportAllocs()

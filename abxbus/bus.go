@@ -279,6 +279,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	}
 	jumping, lender := e.jumping, e.xr().jumpLender
 	soon := e.callSoon // Call's Now follows: it takes the event out of the queue and starts it
+	here := soon && e.callWhole && len(e.buses.get()) == 1
 	e.callSoon = false
 	e.mu.Unlock()
 
@@ -318,7 +319,13 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 		e.flushHooks()
 	}
 	if parallel != nil {
-		spawnRun(parallel) // acquires nothing: a parallel event needs no slot
+		// A parallel event needs no slot. Call's event, awaited whole from outside a handler, runs right
+		// here when its handlers allow it (WithInline): Call's wait then finds it completed.
+		if here && parallel.inlineable() {
+			runHere(parallel)
+		} else {
+			spawnRun(parallel)
+		}
 	} else if jumping && !soon {
 		e.jumpOn(b, lender, false) // F110: a queue-jumping event jumps on every bus it reaches
 	}

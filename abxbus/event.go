@@ -59,6 +59,7 @@ type BaseEvent struct {
 	jumping       bool         // a Now() caller is queue-jumping the event (x.jumpLender: the run whose slots are lent)
 	callSoon      bool         // set by Call before Emit: the Now that follows starts the run (see willJump)
 	called        bool         // emitted by Call: queue-jumping from the start, so every bus jumps it on accept
+	callWhole     bool         // set by Call before Emit: its wait is for completion, not a first result (see willJump)
 	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
 	run0Used      atomic.Bool  // run0 was handed out (newRun)
 	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)

@@ -209,7 +209,9 @@ func WithHandlerSlowTimeout(t time.Duration) HandlerOption {
 // timeout fires or the bus is destroyed before that (the event records the timeout or the
 // cancellation at the right time for everyone else; the caller sees it once the handler returns). Use it
 // for handlers that return promptly, or at least promptly after their context ends. Now with
-// FirstResult, an event on several buses and a wait from inside a handler never run inline.
+// FirstResult (Call with First), an event on several buses and a wait from inside a handler never run
+// inline; on a Parallel bus only Call does (Emit starts the event on a goroutine of its own at once,
+// before a Now can).
 func WithInline() HandlerOption { return func(c *handlerConfig) { c.inline = true } }
 
 // WithRegisteredAt sets handler_registered_at, for restoring a registration (the zero Time: now). The

@@ -106,6 +106,34 @@ func TestInlineOnlyWhenEveryHandlerAllowsIt(t *testing.T) {
 	idle(t, solo)
 }
 
+// On a Parallel bus Call runs WithInline handlers on the caller's goroutine too, unless it asks for the
+// first result only.
+func TestInlineCallOnParallelBus(t *testing.T) {
+	ctx := tctx(t)
+	bus := newBus(t, "InlineParallel", &abxbus.Options{EventConcurrency: abxbus.Parallel})
+	const me = "TestInlineCallOnParallelBus"
+	here := make(chan bool, 16)
+	must[*abxbus.Handler](t)(abxbus.On(bus, func(hctx context.Context, p Ping) (int, error) {
+		here <- onCallerStack(me)
+		return p.N + 1, nil
+	}, abxbus.WithInline()))
+	for i := range 3 {
+		if v, err := abxbus.Call(ctx, bus, Ping{N: i}); err != nil || v != i+1 {
+			t.Fatalf("Call %d: %v %v", i, v, err)
+		}
+		if !<-here {
+			t.Fatalf("Call %d on a parallel bus did not run the WithInline handler on the caller's goroutine", i)
+		}
+	}
+	if v, err := abxbus.Call(ctx, bus, Ping{N: 9}, abxbus.ResultOptions{First: true}); err != nil || v != 10 {
+		t.Fatalf("Call with First: %v %v", v, err)
+	}
+	if <-here {
+		t.Fatal("Call with First ran the handler on the caller's goroutine")
+	}
+	idle(t, bus)
+}
+
 // The event records the handler's timeout when it fires and completes for every other waiter, while the
 // inline caller is still inside the handler; the caller sees the same outcome once the handler returns.
 func TestInlineHandlerTimeoutCompletesForOthers(t *testing.T) {

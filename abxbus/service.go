@@ -288,7 +288,7 @@ func (c *ServiceClient) Call(ctx context.Context, g GeneratedEvent, method, call
 		delete(c.pending, callID)
 		c.mu.Unlock()
 	}()
-	e.willJump(ctx)
+	e.willJump(ctx, true)
 	if _, err := c.bus.Emit(ctx, e); err != nil {
 		return nil, err
 	}
@@ -342,7 +342,7 @@ func (c *ServiceClient) waitErr(ctx context.Context, method string, err error) e
 func (c *ServiceClient) callLocal(ctx context.Context, g GeneratedEvent, method string, e *BaseEvent) (any, error) {
 	name := c.service + "." + method
 	void := g.result == voidType
-	e.willJump(ctx)
+	e.willJump(ctx, true)
 	if _, err := c.bus.Emit(ctx, e); err != nil {
 		return nil, err
 	}

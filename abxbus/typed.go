@@ -662,15 +662,16 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts ...ResultOptions) (R, error) {
 	e := NewEvent(p)
 	err := e.Base().xr().emitErr
+	ro := callOptions(e.Base(), opts)
 	if err == nil {
-		e.Base().willJump(ctx)
+		e.Base().willJump(ctx, !ro.First)
 		_, err = b.Emit(ctx, e.Base())
 	}
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	return e.Result(ctx, callOptions(e.Base(), opts))
+	return e.Result(ctx, ro)
 }
 
 // CallChild is Call for a linked child of the handler that owns ctx: the child queue-jumps (it runs at

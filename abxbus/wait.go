@@ -226,10 +226,13 @@ func (e *BaseEvent) failure() error {
 // leaves it queued for the Now to start (jumpOn) once the caller is registered as its waiter, so that the
 // run's goroutine does not contend with the caller for the event's lock. A bus it is forwarded to later
 // runs it at once, as for any queue-jumping event.
-func (e *BaseEvent) willJump(ctx context.Context) {
+//
+// whole: the caller waits for completion (not for a first result), so a parallel bus may run the
+// event's WithInline handlers on the caller's goroutine right in the accept.
+func (e *BaseEvent) willJump(ctx context.Context, whole bool) {
 	if currentResult(ctx) == nil {
 		e.mu.Lock()
-		e.jumping, e.callSoon, e.called = true, true, true
+		e.jumping, e.callSoon, e.called, e.callWhole = true, true, true, whole
 		e.mu.Unlock()
 	}
 }
