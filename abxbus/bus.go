@@ -26,6 +26,7 @@ type Bus struct {
 	self        []*Bus       // {b}, len = cap: the bus list of an event this bus accepts first (shared, read only)
 	defaults    EventOptions // every field set
 	maxHistory  int          // < 0: unbounded
+	histZero    atomic.Bool  // maxHistory == 0 (written with mu held): a completion has history to remove
 	drop        bool
 	detectPaths bool
 	logger      *slog.Logger
@@ -104,6 +105,7 @@ func New(name string, opts *Options) (*Bus, error) {
 			b.maxHistory = -1
 		}
 	}
+	b.histZero.Store(b.maxHistory == 0)
 	if opts.DetectFilePaths != nil {
 		b.detectPaths = *opts.DetectFilePaths
 	}
@@ -629,6 +631,7 @@ func (b *Bus) SetMaxHistory(size int, drop bool) {
 		size = -1
 	}
 	b.maxHistory, b.drop = size, drop
+	b.histZero.Store(size == 0) // before the trim below reads the events' completion (see onEventCompleted)
 	if size < 0 {
 		return
 	}

@@ -128,7 +128,14 @@ func (b *Bus) admitLocked(e *BaseEvent) error {
 
 // onEventCompleted applies retention after e completed: with max_history_size=0 the event leaves the
 // history at once. Other sizes evict lazily, when room is needed.
+//
+// Only a bus with max_history_size=0 takes its lock here. The event's completion flag is set before
+// histZero is read, and SetMaxHistory sets histZero before it trims by that flag: a completion that
+// reads a stale false is one the trim sees as completed.
 func (b *Bus) onEventCompleted(e *BaseEvent) {
+	if !b.histZero.Load() {
+		return
+	}
 	b.mu.Lock()
 	if b.maxHistory == 0 {
 		b.hist.remove(e)
