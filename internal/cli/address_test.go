@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +17,24 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/jsonl"
 )
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader on different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // clitestListen records the Listen option the last "clitest" bridge was opened with.
 var clitestListen atomic.Bool
@@ -123,6 +144,36 @@ func TestEmitTailAddressesIssue15Item9(t *testing.T) {
 	}
 	if _, errs, _ := run(t, ctx, "tail", "nosuch://x"); !strings.Contains(errs, "no bridge for scheme") || !strings.Contains(errs, "jsonl") {
 		t.Errorf("unknown scheme: stderr %q, want the registered schemes listed", errs)
+	}
+}
+
+// emit --stdin stops waiting for input when its context ends (Ctrl-C: the CLI's context), after sending
+// the lines it had.
+func TestEmitStdinStopsAtContextEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	path := filepath.Join(t.TempDir(), "bus.jsonl")
+	pr, pw := io.Pipe()
+	defer pw.Close() // lets the line reader end (a blocked read cannot be interrupted)
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runEmitFrom(ctx, []string{path, "--stdin", "--type", "Num"}, pr, &out, &errb) }()
+	if _, err := io.WriteString(pw, `{"n":1}`+"\n"+`{"n":2}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(strings.Fields(out.String())) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two lines were not sent: %q", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stdin line 3") {
+			t.Fatalf("err = %v, want context.Canceled at stdin line 3", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("emit --stdin went on waiting for input after its context ended")
 	}
 }
 

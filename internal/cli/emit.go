@@ -48,13 +48,24 @@ func runEmitFrom(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return emitEvents(ctx, address, stdout, stderr, func(send func(*abxbus.BaseEvent) error) error { return send(e) })
 	}
 	return emitEvents(ctx, address, stdout, stderr, func(send func(*abxbus.BaseEvent) error) error {
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64<<10), 64<<20)
-		for n := 1; sc.Scan(); n++ {
-			if len(sc.Bytes()) == 0 {
+		lines, stop := readLines(stdin)
+		defer close(stop)
+		for n := 1; ; n++ {
+			var l line
+			select {
+			case l = <-lines:
+			case <-ctx.Done(): // Ctrl-C while stdin has nothing to read
+				return fmt.Errorf("stdin line %d: %w", n, ctx.Err())
+			}
+			switch {
+			case l.err != nil:
+				return fmt.Errorf("stdin line %d: %w", n, l.err)
+			case l.eof:
+				return nil
+			case len(l.text) == 0:
 				continue
 			}
-			e, err := eventFrom(sc.Bytes(), *typ)
+			e, err := eventFrom(l.text, *typ)
 			if err != nil {
 				return fmt.Errorf("stdin line %d: %w", n, err)
 			}
@@ -62,8 +73,37 @@ func runEmitFrom(ctx context.Context, args []string, stdin io.Reader, stdout, st
 				return fmt.Errorf("stdin line %d: %w", n, err)
 			}
 		}
-		return sc.Err()
 	})
+}
+
+// line is one line of input, or its end (eof), or the read error that ended it.
+type line struct {
+	text []byte
+	eof  bool
+	err  error
+}
+
+// readLines reads r line by line on a goroutine of its own, so that the reader can stop waiting for
+// input when its context ends (a read cannot be interrupted). Closing stop lets the goroutine end at
+// its next line instead of handing it over; it ends at once when r reaches its end or fails.
+func readLines(r io.Reader) (<-chan line, chan<- struct{}) {
+	lines, stop := make(chan line), make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 64<<20)
+		for sc.Scan() {
+			select {
+			case lines <- line{text: append([]byte(nil), sc.Bytes()...)}:
+			case <-stop:
+				return
+			}
+		}
+		select {
+		case lines <- line{eof: sc.Err() == nil, err: sc.Err()}:
+		case <-stop:
+		}
+	}()
+	return lines, stop
 }
 
 // emitEvents opens the bridge, sends what each gives it, printing each event's id, and closes it.
