@@ -201,8 +201,8 @@ type Bridge struct {
 	client   *http.Client
 	ownTr    *http.Transport // the default client's transport, closed by Close
 
-	in     *inbound.Inbound // owns bus and the queue window
-	dd     *dedupe
+	in *inbound.Inbound // owns bus and the queue window
+	dd *dedupe
 
 	stop       context.Context // cancelled by Close: wakes waiting requests
 	stopCancel context.CancelFunc
