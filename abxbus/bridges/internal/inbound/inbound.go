@@ -6,6 +6,7 @@ package inbound
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"time"
@@ -190,4 +191,39 @@ func Cause(err error) error {
 		return e.Err
 	}
 	return err
+}
+
+// DeliverRow is Deliver for a bridge that reads rows or entries in order and may keep a cursor
+// (durable): an undecodable event, or one the bus refuses for good, is passed to skip (refused tells
+// which) and counts as handled; an echo is handled at once; without durable the event joins the
+// queue window (handled once emitted), with it DeliverRow waits until the event completed. handled
+// (saving the cursor past the row) then runs, with a ctx that is not cancelled once the event
+// completed. It returns handled's error, ctx's error (the row is to be read again), or the error of a
+// destroyed bus.
+func (in *Inbound) DeliverRow(ctx context.Context, data []byte, durable bool, skip func(refused bool, err error), handled func(context.Context) error) error {
+	e, err := in.Deliver(ctx, data, !durable)
+	var de *DecodeError
+	var re *RefusedError
+	switch {
+	case errors.As(err, &de):
+		skip(false, de.Err)
+		return handled(ctx)
+	case errors.As(err, &re):
+		if errors.Is(re.Err, abxbus.ErrBusDestroyed) {
+			return re.Err
+		}
+		// Refused for good (a binding conflict, a full history): retrying would refuse it again.
+		skip(true, re.Err)
+		return handled(ctx)
+	case err != nil:
+		return err
+	case e == nil:
+		return handled(ctx) // an echo
+	case !durable:
+		return nil
+	}
+	if err := Await(ctx, e); err != nil {
+		return err
+	}
+	return handled(context.WithoutCancel(ctx))
 }
