@@ -111,8 +111,8 @@ func (e *DecodeError) Error() string { return e.Err.Error() }
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Deliver is the whole path of one received frame for a bridge that delivers from one goroutine:
-// decode and reset (a *DecodeError), skip an echo (nil, nil), then emit on the bus (a *RefusedError
-// when the bus refuses it). With window, the event counts in the queue window and Deliver first waits
+// decode and reset (a *DecodeError), skip an echo (nil, nil), then emit on the bus (the event and a
+// *RefusedError when the bus refuses it). With window, the event counts in the queue window and Deliver first waits
 // for a free slot (ctx's error, unwrapped, when ctx ends first); without it (a bridge that waits for
 // each event to complete before the next) it is emitted at once.
 func (in *Inbound) Deliver(ctx context.Context, data []byte, window bool) (*abxbus.BaseEvent, error) {
@@ -125,7 +125,7 @@ func (in *Inbound) Deliver(ctx context.Context, data []byte, window bool) (*abxb
 	}
 	if !window {
 		if _, err := in.bus.Emit(context.Background(), e); err != nil {
-			return nil, &RefusedError{Err: err}
+			return e, &RefusedError{Err: err}
 		}
 		return e, nil
 	}
@@ -136,7 +136,7 @@ func (in *Inbound) Deliver(ctx context.Context, data []byte, window bool) (*abxb
 	})
 	if err != nil {
 		if emitted {
-			return nil, &RefusedError{Err: err}
+			return e, &RefusedError{Err: err}
 		}
 		return nil, err
 	}
