@@ -328,11 +328,8 @@ func (br *Bridge) deliver(ctx context.Context, line []byte, offset int64) error 
 
 // decodeLine turns one JSONL line into a fresh pending event (D9).
 func decodeLine(line []byte, reg *abxbus.Registry) (*abxbus.BaseEvent, error) {
-	e, err := reg.Decode(line)
-	if err != nil {
-		return nil, err
-	}
-	return e.Reset()
+	_, e, err := inbound.Decode(reg, line)
+	return e, err
 }
 
 // Close stops following the file, waits for the follower to end and, without a Cursor, up to 10 s for

@@ -70,11 +70,16 @@ func (in *Inbound) On(eventType string, fn abxbus.HandlerFunc, opts []abxbus.Han
 	return h, start()
 }
 
-// Decode decodes one received event JSON with the registry and resets it (a fresh id, pending, no
-// results; its event_path kept). It returns the event as it was sent (for its sender's event id) and
-// the reset one to emit, or the decoding or reset error.
+// Decode decodes one received event JSON with the bus's registry (see the function Decode).
 func (in *Inbound) Decode(data []byte) (sent, ev *abxbus.BaseEvent, err error) {
-	sent, err = in.reg.Decode(data)
+	return Decode(in.reg, data)
+}
+
+// Decode decodes one received event JSON with reg (nil: untyped) and resets it (a fresh id, pending,
+// no results; its event_path kept). It returns the event as it was sent (for its sender's event id)
+// and the reset one to emit, or the decoding or reset error.
+func Decode(reg *abxbus.Registry, data []byte) (sent, ev *abxbus.BaseEvent, err error) {
+	sent, err = reg.Decode(data)
 	if err != nil {
 		return nil, nil, err
 	}
