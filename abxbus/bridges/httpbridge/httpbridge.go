@@ -394,12 +394,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if err := ctx.Err(); err != nil {
 		return &SendError{URL: br.sendURL, Err: err}
 	}
-	body, err := e.ToJSON()
+	body, err := inbound.Encode(e, "httpbridge: POST "+br.sendURL, br.opts.MaxBodyBytes)
 	if err != nil {
-		return fmt.Errorf("httpbridge: POST %s: %w", br.sendURL, err)
-	}
-	if len(body) > br.opts.MaxBodyBytes {
-		return bridges.TooLarge("httpbridge: POST "+br.sendURL, e, len(body), br.opts.MaxBodyBytes)
+		return err
 	}
 	se := &SendError{URL: br.sendURL}
 	for attempt := 1; ; attempt++ {

@@ -203,13 +203,10 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("jsonl bridge %s: %w", br.path, errClosed)
 	}
-	line, err := e.ToJSON()
+	// A reader (this package's, with the same limit) would skip a longer line: refuse it here instead.
+	line, err := inbound.Encode(e, "jsonl bridge "+br.path, br.opts.MaxLineBytes)
 	if err != nil {
-		return fmt.Errorf("jsonl bridge %s: %w", br.path, err)
-	}
-	if len(line) > br.opts.MaxLineBytes {
-		// A reader (this package's, with the same limit) would skip the line: refuse it here instead.
-		return bridges.TooLarge("jsonl bridge "+br.path, e, len(line), br.opts.MaxLineBytes)
+		return err
 	}
 	line = append(line, '\n')
 	br.wmu.Lock()

@@ -421,12 +421,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("nats bridge %s: %w", br.subject, bridges.ErrClosed)
 	}
-	data, err := e.ToJSON()
+	data, err := inbound.Encode(e, "nats bridge "+br.subject, br.maxBytes())
 	if err != nil {
-		return fmt.Errorf("nats bridge %s: %w", br.subject, err)
-	}
-	if max := br.maxBytes(); max > 0 && len(data) > max {
-		return bridges.TooLarge("nats bridge "+br.subject, e, len(data), max)
+		return err
 	}
 	if br.opts.Mode == JetStream {
 		return br.publishJS(ctx, e, data)

@@ -332,12 +332,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("redis bridge %s: %w", br.label, bridges.ErrClosed)
 	}
-	data, err := e.ToJSON()
+	data, err := inbound.Encode(e, "redis bridge "+br.label, br.opts.MaxMessageBytes)
 	if err != nil {
-		return fmt.Errorf("redis bridge %s: %w", br.label, err)
-	}
-	if len(data) > br.opts.MaxMessageBytes {
-		return bridges.TooLarge("redis bridge "+br.label, e, len(data), br.opts.MaxMessageBytes)
+		return err
 	}
 	if br.opts.Mode == ModeStreams {
 		if err := xadd(ctx, br.pub, br.stream, br.opts.MaxLen, fieldEvent, data); err != nil {

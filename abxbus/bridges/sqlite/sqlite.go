@@ -285,12 +285,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("sqlite bridge %s: %w", br.path, bridges.ErrClosed)
 	}
-	data, err := e.ToJSON()
+	data, err := inbound.Encode(e, "sqlite bridge "+br.path, br.opts.MaxEventBytes)
 	if err != nil {
-		return fmt.Errorf("sqlite bridge %s: %w", br.path, err)
-	}
-	if len(data) > br.opts.MaxEventBytes {
-		return bridges.TooLarge("sqlite bridge "+br.path, e, len(data), br.opts.MaxEventBytes)
+		return err
 	}
 	cols, err := flatrow.Encode(data)
 	if err != nil {

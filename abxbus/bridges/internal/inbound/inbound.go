@@ -7,11 +7,13 @@ package inbound
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
 )
 
@@ -231,4 +233,18 @@ func (in *Inbound) DeliverRow(ctx context.Context, data []byte, durable bool, sk
 		return err
 	}
 	return handled(context.WithoutCancel(ctx))
+}
+
+// Encode is the check every bridge's Emit makes before sending: e's JSON as it is now, or the
+// encoding error as "<what>: <error>", or, when limit > 0 and the JSON is longer, an error matching
+// bridges.ErrTooLarge that names what, the event and both sizes.
+func Encode(e *abxbus.BaseEvent, what string, limit int) ([]byte, error) {
+	data, err := e.ToJSON()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if limit > 0 && len(data) > limit {
+		return nil, bridges.TooLarge(what, e, len(data), limit)
+	}
+	return data, nil
 }
