@@ -54,9 +54,9 @@ func TestEchoedEventsDoNotStopTheListener(t *testing.T) {
 			if err := send.Emit(t.Context(), ping(1)); err != nil {
 				t.Fatal(err)
 			}
-			c.wait(t, 1, 5*time.Second)
+			c.Wait(t, 1, 5*time.Second)
 			time.Sleep(50 * time.Millisecond)
-			if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
+			if got := c.Snapshot(); len(got) != 1 || got[0] != 1 {
 				t.Fatalf("received %v, want [1]", got)
 			}
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,23 +14,6 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
 )
-
-func readSeqs(t *testing.T, path string) map[int]int {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	got := map[int]int{}
-	for _, l := range strings.Fields(string(raw)) {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			t.Fatalf("bad line %q in %s", l, path)
-		}
-		got[n]++
-	}
-	return got
-}
 
 // A listener process is killed (SIGKILL) mid-stream and started again: every Emit that returned nil
 // was handled by a listener (AckAfterHandled), every other one returned an error; none is lost
@@ -117,10 +99,8 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	if err := newEmitter(t, br.ListenURL(), &httpbridge.Options{MaxBodyBytes: 16 << 20}).Emit(context.Background(), big); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 10*time.Second)
-	c.mu.Lock()
-	got, _ := c.evs[0]["blob"].(string)
-	c.mu.Unlock()
+	c.Wait(t, 1, 10*time.Second)
+	got, _ := c.Event(0)["blob"].(string)
 	if got != blob {
 		t.Fatalf("blob of %d bytes arrived as %d bytes", len(blob), len(got))
 	}

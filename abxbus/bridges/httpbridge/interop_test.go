@@ -1,14 +1,9 @@
 package httpbridge_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,81 +13,6 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
 	"github.com/typedbus/abxbus-go/internal/tspeer"
 )
-
-// tsListener starts `node netbridges.mjs <cmd> <target> <n> <out>` and waits for its "ready".
-func tsListener(t testing.TB, ctx context.Context, cmd, target string, n int) (wait func() []map[string]any) {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "received.json")
-	c := tspeer.Command(ctx, t, "netbridges.mjs", cmd, target, strconv.Itoa(n), out)
-	var stderr bytes.Buffer // the TS listener logs a stack for every refused event
-	c.Stderr = &stderr
-	stdout, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
-		c.Process.Kill()
-		c.Wait()
-		t.Fatalf("TS listener did not start: %q %v", line, err)
-	}
-	return func() []map[string]any {
-		t.Helper()
-		if err := c.Wait(); err != nil {
-			t.Fatalf("TS listener: %v\n%s", err, stderr.Bytes())
-		}
-		raw, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var evs []map[string]any
-		if err := json.Unmarshal(raw, &evs); err != nil {
-			t.Fatal(err)
-		}
-		return evs
-	}
-}
-
-type emitReport struct {
-	OK     int `json:"ok"`
-	Errors []struct {
-		Seq   int    `json:"seq"`
-		Error string `json:"error"`
-	} `json:"errors"`
-	Ms int `json:"ms"`
-}
-
-// tsEmit runs `node netbridges.mjs <cmd> <target> <n> [blob]` and returns its report.
-func tsEmit(t testing.TB, ctx context.Context, cmd, target string, n, blob int) emitReport {
-	t.Helper()
-	c := tspeer.Command(ctx, t, "netbridges.mjs", cmd, target, strconv.Itoa(n), strconv.Itoa(blob))
-	out, err := c.Output()
-	if err != nil {
-		t.Fatalf("TS emitter: %v", err)
-	}
-	var rep emitReport
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("TS emitter output %q: %v", out, err)
-	}
-	return rep
-}
-
-// checkPings checks that evs are IPCPingEvents 0..n-1 in order with intact payloads.
-func checkPings(t testing.TB, evs []map[string]any, n int, note string, blob int) {
-	t.Helper()
-	if len(evs) != n {
-		t.Fatalf("received %d events, want %d", len(evs), n)
-	}
-	for i, e := range evs {
-		seq, _ := e["seq"].(float64)
-		b, _ := e["blob"].(string)
-		if int(seq) != i || e["label"] != fmt.Sprintf("ping_%d", i) || e["note"] != note || e["event_type"] != "IPCPingEvent" || len(b) != blob {
-			t.Fatalf("event %d: seq %v label %v note %q type %v blob %d bytes", i, e["seq"], e["label"], e["note"], e["event_type"], len(b))
-		}
-	}
-}
 
 // F246, issue 15 item 7: TS emits N, Go receives N in order; Go emits N, TS receives N; payloads intact.
 func TestInteropTSToGo(t *testing.T) {
@@ -105,10 +25,8 @@ func TestInteropTSToGo(t *testing.T) {
 	if rep.OK != n || len(rep.Errors) != 0 {
 		t.Fatalf("TS emitter: %+v", rep)
 	}
-	c.wait(t, n, 10*time.Second)
-	c.mu.Lock()
-	evs := c.evs
-	c.mu.Unlock()
+	c.Wait(t, n, 10*time.Second)
+	evs := c.Events()
 	checkPings(t, evs, n, "from TS → Go ✓", 0)
 	// The TS emitter's direct emit sends event_path [] (ts-bridges.md); the listener's bus joins it.
 	if p, _ := evs[0]["event_path"].([]any); len(p) != 1 || !strings.HasPrefix(p[0].(string), "HTTPEventBridge#") {
@@ -119,10 +37,8 @@ func TestInteropTSToGo(t *testing.T) {
 	if rep.OK != 1 {
 		t.Fatalf("10 MB from TS: %+v", rep)
 	}
-	c.wait(t, n+1, 20*time.Second)
-	c.mu.Lock()
-	b, _ := c.evs[n]["blob"].(string)
-	c.mu.Unlock()
+	c.Wait(t, n+1, 20*time.Second)
+	b, _ := c.Event(n)["blob"].(string)
 	if len(b) != 10<<20 {
 		t.Fatalf("10 MB from TS arrived with %d bytes", len(b))
 	}

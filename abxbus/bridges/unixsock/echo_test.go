@@ -46,9 +46,9 @@ func TestEchoedFramesDoNotStopTheListener(t *testing.T) {
 		if err := newEmitter(t, path, &unixsock.Options{Timeout: 5 * time.Second}).Emit(ctx, ping(1)); err != nil {
 			t.Fatal(err)
 		}
-		c.wait(t, 1, 5*time.Second)
+		c.Wait(t, 1, 5*time.Second)
 		time.Sleep(50 * time.Millisecond)
-		if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
+		if got := c.Snapshot(); len(got) != 1 || got[0] != 1 {
 			t.Fatalf("received %v, want [1]", got)
 		}
 	})
@@ -78,9 +78,9 @@ func TestEchoedFramesDoNotStopTheListener(t *testing.T) {
 				t.Fatalf("answer %d: %q, want %q", i, line, w)
 			}
 		}
-		c.wait(t, 1, 5*time.Second)
+		c.Wait(t, 1, 5*time.Second)
 		time.Sleep(50 * time.Millisecond)
-		if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
+		if got := c.Snapshot(); len(got) != 1 || got[0] != 1 {
 			t.Fatalf("received %v, want [1]", got)
 		}
 	})

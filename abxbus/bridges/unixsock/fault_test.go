@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,23 +15,6 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 )
-
-func readSeqs(t *testing.T, path string) map[int]int {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	got := map[int]int{}
-	for _, l := range strings.Fields(string(raw)) {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			t.Fatalf("bad line %q in %s", l, path)
-		}
-		got[n]++
-	}
-	return got
-}
 
 // A listener process (AckAfterHandled) is killed with SIGKILL mid-stream and started again: every
 // Emit that returned nil was handled, every other one returned an error naming the path.
@@ -118,7 +100,7 @@ func TestFaultStaleSocketAfterKill(t *testing.T) {
 	if err := newEmitter(t, path, nil).Emit(context.Background(), ping(1)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 }
 
 // A 10 MB event: refused by Emit at the default limit, delivered intact when both ends allow it; a
@@ -137,10 +119,8 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 		if err := newEmitter(t, path, &unixsock.Options{MaxFrameBytes: 16 << 20}).Emit(context.Background(), big); err != nil {
 			t.Fatal(err)
 		}
-		c.wait(t, 1, 10*time.Second)
-		c.mu.Lock()
-		got, _ := c.evs[0]["blob"].(string)
-		c.mu.Unlock()
+		c.Wait(t, 1, 10*time.Second)
+		got, _ := c.Event(0)["blob"].(string)
 		if got != blob {
 			t.Fatalf("blob of %d bytes arrived as %d bytes", len(blob), len(got))
 		}
@@ -150,8 +130,8 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	_, c := newListener(t, path, &unixsock.Options{OnError: ref.add})
 	raw, _ := big.ToJSON()
 	rawSend(t, path, string(raw)+"\n", frameN(2)+"\n")
-	c.wait(t, 1, 10*time.Second)
-	if s := c.snapshot(); s[0] != 2 {
+	c.Wait(t, 1, 10*time.Second)
+	if s := c.Snapshot(); s[0] != 2 {
 		t.Fatalf("received %v", s)
 	}
 	if rs := ref.list(); len(rs) != 1 || !errors.Is(rs[0], bridges.ErrTooLarge) {
