@@ -1,0 +1,96 @@
+package bridgetesting
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/typedbus/abxbus-go/abxbus"
+)
+
+// FaultPing is a FaultPing event (untyped) with seq and a pad of any size, the event of the fault
+// tests of the table bridges.
+func FaultPing(t testing.TB, seq int, pad string) *abxbus.BaseEvent {
+	e, err := abxbus.NewBaseEvent("FaultPing", map[string]any{"seq": seq, "pad": pad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Counter records how often each seq arrived, and the pad size of each.
+type Counter struct {
+	mu     sync.Mutex
+	counts map[int]int
+	pad    map[int]int
+	ch     chan struct{}
+}
+
+// NewCounter returns an empty Counter.
+func NewCounter() *Counter {
+	return &Counter{counts: map[int]int{}, pad: map[int]int{}, ch: make(chan struct{}, 1)}
+}
+
+// Handler is the HandlerFunc that records an event's seq and pad.
+func (c *Counter) Handler(_ context.Context, e *abxbus.BaseEvent) (any, error) {
+	raw, err := e.PayloadJSON()
+	if err != nil {
+		return nil, err
+	}
+	var p struct {
+		Seq int    `json:"seq"`
+		Pad string `json:"pad"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.counts[p.Seq]++
+	c.pad[p.Seq] = len(p.Pad)
+	c.mu.Unlock()
+	select {
+	case c.ch <- struct{}{}:
+	default:
+	}
+	return nil, nil
+}
+
+// Wait waits until n distinct seqs arrived or ctx ends; it returns, of seqs 0..n-1, how many were
+// delivered, how many extra deliveries there were, and how many were lost.
+func (c *Counter) Wait(ctx context.Context, n int) (delivered, dup, lost int) {
+	for ctx.Err() == nil {
+		if c.Distinct() >= n {
+			break
+		}
+		select {
+		case <-c.ch:
+		case <-ctx.Done():
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for s := range n {
+		if k := c.counts[s]; k == 0 {
+			lost++
+		} else {
+			delivered++
+			dup += k - 1
+		}
+	}
+	return delivered, dup, lost
+}
+
+// Distinct returns how many distinct seqs arrived.
+func (c *Counter) Distinct() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.counts)
+}
+
+// Pad returns the pad size of seq's last delivery.
+func (c *Counter) Pad(seq int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pad[seq]
+}
