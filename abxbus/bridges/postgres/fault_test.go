@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,14 +82,7 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pad := strings.Repeat("x", 10<<20)
-	if err := em.Emit(ctx, ping(t, 0, pad)); err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Emit(ctx, ping(t, 1, "")); err != nil {
-		t.Fatal(err)
-	}
-	delivered, dup, lost := c.Wait(ctx, 2)
-	t.Logf("10 MB event: emitted 2, delivered %d, duplicated %d, lost %d", delivered, dup, lost)
+	dup, lost := c.EmitBig(ctx, t, em, pad)
 	if lost > 0 || dup > 0 || c.Pad(0) != len(pad) {
 		t.Fatalf("lost %d, dup %d, pad of the big event %d bytes, want %d", lost, dup, c.Pad(0), len(pad))
 	}
@@ -157,22 +149,8 @@ func TestCloseFinishesReceived(t *testing.T) {
 	pg := testservers.StartPostgres(t)
 	table := freshTable()
 	li := openForTest(t, pg.DSN, table, Options{})
-	var mu sync.Mutex
-	started, finished := 0, 0
-	if _, err := li.On("FaultPing", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		mu.Lock()
-		started++
-		mu.Unlock()
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		mu.Lock()
-		finished++
-		mu.Unlock()
-		return nil, nil
-	}); err != nil {
+	h := &bridgetesting.SlowHandler{}
+	if _, err := li.On("FaultPing", h.Handle); err != nil {
 		t.Fatal(err)
 	}
 	em := openForTest(t, pg.DSN, table, Options{})
@@ -183,22 +161,10 @@ func TestCloseFinishesReceived(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for ctx.Err() == nil {
-		mu.Lock()
-		s := started
-		mu.Unlock()
-		if s > 0 {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	h.WaitStarted(ctx)
 	time.Sleep(100 * time.Millisecond) // the listener has read all 5 rows (notified)
 	if err := li.Close(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if finished != 5 {
-		t.Fatalf("handled %d of 5 received events before Close returned (%d started)", finished, started)
-	}
+	h.ExpectFinished(t, 5)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,5 +98,51 @@ func CheckCloseDrainTimeout(t *testing.T, recv Listener, send func() Emitter) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "3 received event") {
 		t.Fatalf("Close: %v, want an error naming 3 received events", err)
+	}
+}
+
+// SlowHandler is a handler that takes 50 ms (or returns ctx's error when cancelled first) and counts
+// the events it started and finished, for the checks that Close lets received events finish.
+type SlowHandler struct {
+	mu                sync.Mutex
+	started, finished int
+}
+
+// Handle is the HandlerFunc.
+func (h *SlowHandler) Handle(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+	h.mu.Lock()
+	h.started++
+	h.mu.Unlock()
+	select {
+	case <-time.After(50 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	h.mu.Lock()
+	h.finished++
+	h.mu.Unlock()
+	return nil, nil
+}
+
+// WaitStarted waits, polling every 2 ms, until an event started or ctx ended.
+func (h *SlowHandler) WaitStarted(ctx context.Context) {
+	for ctx.Err() == nil {
+		h.mu.Lock()
+		s := h.started
+		h.mu.Unlock()
+		if s > 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// ExpectFinished checks that n events finished (once Close returned).
+func (h *SlowHandler) ExpectFinished(t testing.TB, n int) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.finished != n {
+		t.Fatalf("handled %d of %d received events before Close returned (%d started)", h.finished, n, h.started)
 	}
 }

@@ -94,3 +94,18 @@ func (c *Counter) Pad(seq int) int {
 	defer c.mu.Unlock()
 	return c.pad[seq]
 }
+
+// EmitBig has em emit FaultPing 0 carrying pad, then FaultPing 1, waits for both on c (the listener
+// runs c.Handler) until ctx ends, logs the outcome and returns the duplicates and losses.
+func (c *Counter) EmitBig(ctx context.Context, t testing.TB, em Emitter, pad string) (dup, lost int) {
+	t.Helper()
+	if err := em.Emit(ctx, FaultPing(t, 0, pad)); err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Emit(ctx, FaultPing(t, 1, "")); err != nil {
+		t.Fatal(err)
+	}
+	delivered, dup, lost := c.Wait(ctx, 2)
+	t.Logf("10 MB event: emitted 2, delivered %d, duplicated %d, lost %d", delivered, dup, lost)
+	return dup, lost
+}
