@@ -3,9 +3,11 @@ package unixsock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 )
 
@@ -26,63 +29,12 @@ func TestFaultListenerKilledMidStream(t *testing.T) {
 			path := sockPath(t)
 			child := startChild(t, path, out)
 			em := newEmitter(t, path, &unixsock.Options{Persistent: persistent})
-			const n, killAt, restartAfterErrors = 300, 100, 20
-			ok := map[int]bool{}
-			var errs []error
-			killed := make(chan struct{})
-			go func() {
-				defer close(killed)
-				for len(readSeqs(t, out)) < killAt {
-					time.Sleep(time.Millisecond)
-				}
-				child.Process.Kill()
-			}()
-			first, restarted := child, false
-			for i := range n {
-				if len(errs) > 0 && first != nil {
-					<-killed
-					first.Wait()
-					first = nil
-				}
-				err := em.Emit(context.Background(), ping(i))
-				if err == nil {
-					ok[i] = true
-					continue
-				}
-				errs = append(errs, err)
-				if !strings.Contains(err.Error(), path) {
-					t.Fatalf("the error does not name the path: %v", err)
-				}
-				if len(errs) == restartAfterErrors && !restarted && first == nil {
-					restarted = true
-					os.Remove(path) // the killed listener's socket file stays; a new listener removes it too
-					child = startChild(t, path, out)
-				}
+			restart := func() *exec.Cmd {
+				os.Remove(path) // the killed listener's socket file stays; a new listener removes it too
+				return startChild(t, path, out)
 			}
-			<-killed
-			child.Process.Kill()
-			child.Wait()
-			got := readSeqs(t, out)
-			lost, dup, errDelivered := 0, 0, 0
-			for i := range n {
-				if ok[i] && got[i] == 0 {
-					lost++
-				}
-				if got[i] > 1 {
-					dup++
-				}
-				if !ok[i] && got[i] > 0 {
-					errDelivered++
-				}
-			}
-			t.Logf("socket listener (persistent=%v) killed at %d of %d: %d Emit ok, %d Emit errors (%d of them delivered anyway), %d delivered, %d duplicated, %d lost silently; first error: %v",
-				persistent, killAt, n, len(ok), len(errs), errDelivered, len(got), dup, lost, errs[0])
-			if lost != 0 {
-				t.Fatalf("%d events lost silently", lost)
-			}
-			if !restarted || len(ok) < n-restartAfterErrors-5 {
-				t.Fatalf("the restarted listener did not take over: %d ok", len(ok))
-			}
+			label := fmt.Sprintf("socket listener (persistent=%v)", persistent)
+			bridgetesting.KillMidStream(t, child, out, path, "path", em, restart, label, false)
 		})
 	}
 }

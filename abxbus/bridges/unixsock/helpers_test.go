@@ -19,7 +19,6 @@ type (
 var (
 	ping         = bridgetesting.Ping
 	newCollector = bridgetesting.NewCollector
-	readSeqs     = bridgetesting.ReadSeqs
 	tsListener   = bridgetesting.TSListener
 	tsEmit       = bridgetesting.TSEmit
 	checkPings   = bridgetesting.CheckPings
