@@ -22,7 +22,6 @@ var (
 	newCollector = bridgetesting.NewCollector
 	tsListener   = bridgetesting.TSListener
 	tsEmit       = bridgetesting.TSEmit
-	checkPings   = bridgetesting.CheckPings
 )
 
 // childEnv runs this test binary as a listener process: TestMain serves CHILD_URL and appends the seq

@@ -3,7 +3,6 @@ package httpbridge_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/internal/tspeer"
 )
 
@@ -21,30 +21,10 @@ func TestInteropTSToGo(t *testing.T) {
 	defer cancel()
 	br, c := newListener(t, &httpbridge.Options{MaxBodyBytes: 16 << 20})
 	const n = 200
-	rep := tsEmit(t, ctx, "http-emit", br.ListenURL(), n, 0)
-	if rep.OK != n || len(rep.Errors) != 0 {
-		t.Fatalf("TS emitter: %+v", rep)
-	}
-	c.Wait(t, n, 10*time.Second)
-	evs := c.Events()
-	checkPings(t, evs, n, "from TS → Go ✓", 0)
-	// The TS emitter's direct emit sends event_path [] (ts-bridges.md); the listener's bus joins it.
-	if p, _ := evs[0]["event_path"].([]any); len(p) != 1 || !strings.HasPrefix(p[0].(string), "HTTPEventBridge#") {
-		t.Fatalf("event_path %v", evs[0]["event_path"])
-	}
-	// A 10 MB event from TS.
-	rep = tsEmit(t, ctx, "http-emit", br.ListenURL(), 1, 10<<20)
-	if rep.OK != 1 {
-		t.Fatalf("10 MB from TS: %+v", rep)
-	}
-	c.Wait(t, n+1, 20*time.Second)
-	b, _ := c.Event(n)["blob"].(string)
-	if len(b) != 10<<20 {
-		t.Fatalf("10 MB from TS arrived with %d bytes", len(b))
-	}
+	bridgetesting.TSToGo(t, ctx, "http-emit", br.ListenURL(), c, n, "HTTPEventBridge")
 	// A TS emitter gets an error, not a silent loss, for an event above the Go listener's limit.
 	small, _ := newListener(t, &httpbridge.Options{MaxBodyBytes: 1 << 20})
-	rep = tsEmit(t, ctx, "http-emit", small.ListenURL(), 1, 2<<20)
+	rep := tsEmit(t, ctx, "http-emit", small.ListenURL(), 1, 2<<20)
 	if rep.OK != 0 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].Error, "413") {
 		t.Fatalf("TS emitter above the limit: %+v", rep)
 	}
@@ -74,14 +54,5 @@ func TestInteropGoToTS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	blob := strings.Repeat("b", 10<<20)
-	big := abxbus.NewEvent(IPCPingEvent{Seq: n, Label: fmt.Sprintf("ping_%d", n), Note: "from Go → TS ✓", Blob: blob}).Base()
-	if err := em.Emit(ctx, big); err != nil {
-		t.Fatal(err)
-	}
-	evs := wait()
-	checkPings(t, evs[:n], n, "from Go → TS ✓", 0)
-	if b, _ := evs[n]["blob"].(string); b != blob {
-		t.Fatalf("10 MB to TS arrived with %d bytes", len(b))
-	}
+	bridgetesting.EmitBigToTS(t, ctx, em, n, 10<<20, "10 MB", wait)
 }

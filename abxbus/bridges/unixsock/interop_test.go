@@ -3,13 +3,12 @@ package unixsock_test
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 	"github.com/typedbus/abxbus-go/internal/tspeer"
 )
@@ -22,25 +21,7 @@ func TestInteropTSToGo(t *testing.T) {
 	path := sockPath(t)
 	_, c := newListener(t, path, &unixsock.Options{MaxFrameBytes: 16 << 20})
 	const n = 200
-	rep := tsEmit(t, ctx, "socket-emit", path, n, 0)
-	if rep.OK != n || len(rep.Errors) != 0 {
-		t.Fatalf("TS emitter: %+v", rep)
-	}
-	c.Wait(t, n, 10*time.Second)
-	evs := c.Events()
-	checkPings(t, evs, n, "from TS → Go ✓", 0)
-	if p, _ := evs[0]["event_path"].([]any); len(p) != 1 || !strings.HasPrefix(p[0].(string), "SocketEventBridge#") {
-		t.Fatalf("event_path %v", evs[0]["event_path"])
-	}
-	rep = tsEmit(t, ctx, "socket-emit", path, 1, 10<<20)
-	if rep.OK != 1 {
-		t.Fatalf("10 MB from TS: %+v", rep)
-	}
-	c.Wait(t, n+1, 20*time.Second)
-	b, _ := c.Event(n)["blob"].(string)
-	if len(b) != 10<<20 {
-		t.Fatalf("10 MB from TS arrived with %d bytes", len(b))
-	}
+	bridgetesting.TSToGo(t, ctx, "socket-emit", path, c, n, "SocketEventBridge")
 }
 
 func TestInteropGoToTS(t *testing.T) {
@@ -69,16 +50,7 @@ func TestInteropGoToTS(t *testing.T) {
 	// A big event to TS: 2 MB. (10 MB also arrives intact but takes the TS listener about 20 s on
 	// this machine: it appends each chunk to a string and searches it for the newline again, which is
 	// quadratic in the frame size.)
-	blob := strings.Repeat("b", 2<<20)
-	big := abxbus.NewEvent(IPCPingEvent{Seq: n, Label: fmt.Sprintf("ping_%d", n), Note: "from Go → TS ✓", Blob: blob}).Base()
-	if err := em.Emit(ctx, big); err != nil {
-		t.Fatal(err)
-	}
-	evs := wait()
-	checkPings(t, evs[:n], n, "from Go → TS ✓", 0)
-	if b, _ := evs[n]["blob"].(string); b != blob {
-		t.Fatalf("2 MB to TS arrived with %d bytes", len(b))
-	}
+	bridgetesting.EmitBigToTS(t, ctx, em, n, 2<<20, "2 MB", wait)
 }
 
 // startTS starts a TS listener command and returns a channel closed at its "ready" line.

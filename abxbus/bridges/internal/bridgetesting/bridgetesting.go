@@ -280,3 +280,48 @@ func CheckPings(t testing.TB, evs []map[string]any, n int, note string, blob int
 		}
 	}
 }
+
+// TSToGo is the TS-emitter-to-Go-listener interop round of netbridges.mjs: `node netbridges.mjs cmd
+// target` emits n pings, which c (the listener's handler) must receive in order with intact
+// payloads and an event_path of one label, the listener bus's (busName#...); then one ping with a
+// 10 MB blob, which must arrive intact.
+func TSToGo(t *testing.T, ctx context.Context, cmd, target string, c *Collector, n int, busName string) {
+	t.Helper()
+	rep := TSEmit(t, ctx, cmd, target, n, 0)
+	if rep.OK != n || len(rep.Errors) != 0 {
+		t.Fatalf("TS emitter: %+v", rep)
+	}
+	c.Wait(t, n, 10*time.Second)
+	evs := c.Events()
+	CheckPings(t, evs, n, "from TS → Go ✓", 0)
+	// The TS emitter's direct emit sends event_path [] (ts-bridges.md); the listener's bus joins it.
+	if p, _ := evs[0]["event_path"].([]any); len(p) != 1 || !strings.HasPrefix(p[0].(string), busName+"#") {
+		t.Fatalf("event_path %v", evs[0]["event_path"])
+	}
+	rep = TSEmit(t, ctx, cmd, target, 1, 10<<20)
+	if rep.OK != 1 {
+		t.Fatalf("10 MB from TS: %+v", rep)
+	}
+	c.Wait(t, n+1, 20*time.Second)
+	b, _ := c.Event(n)["blob"].(string)
+	if len(b) != 10<<20 {
+		t.Fatalf("10 MB from TS arrived with %d bytes", len(b))
+	}
+}
+
+// EmitBigToTS ends a Go-to-TS interop round: em emits ping n with a blob of blobBytes (named size in
+// the failure message), then wait (the TS listener's) must return pings 0..n-1 in order, intact, and
+// the blob intact.
+func EmitBigToTS(t *testing.T, ctx context.Context, em Emitter, n, blobBytes int, size string, wait func() []map[string]any) {
+	t.Helper()
+	blob := strings.Repeat("b", blobBytes)
+	big := abxbus.NewEvent(IPCPingEvent{Seq: n, Label: fmt.Sprintf("ping_%d", n), Note: "from Go → TS ✓", Blob: blob}).Base()
+	if err := em.Emit(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	evs := wait()
+	CheckPings(t, evs[:n], n, "from Go → TS ✓", 0)
+	if b, _ := evs[n]["blob"].(string); b != blob {
+		t.Fatalf("%s to TS arrived with %d bytes", size, len(b))
+	}
+}
