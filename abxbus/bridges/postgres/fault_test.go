@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/internal/testservers"
 )
@@ -88,22 +87,6 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	}
 }
 
-// Two Go types under one event type name: the listener's Registry decodes "FaultClash" rows as
-// clashA while its bus is bound to clashB, so the bus refuses them.
-type clashA struct {
-	abxbus.Returns[abxbus.Void]
-	N int `json:"n"`
-}
-
-func (clashA) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
-
-type clashB struct {
-	abxbus.Returns[abxbus.Void]
-	N int `json:"n"`
-}
-
-func (clashB) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
-
 // A row the inbound bus refuses is logged and skipped (not taken for a lost connection): the rows
 // around it are each delivered once, with and without a Consumer.
 func TestFaultRefusedRowSkipped(t *testing.T) {
@@ -111,34 +94,17 @@ func TestFaultRefusedRowSkipped(t *testing.T) {
 	for _, consumer := range []string{"", "durable"} {
 		t.Run("consumer="+consumer, func(t *testing.T) {
 			table := freshTable()
-			reg := abxbus.NewRegistry()
-			if err := abxbus.Register[clashA](reg); err != nil {
-				t.Fatal(err)
-			}
+			reg := bridgetesting.ClashRegistry(t)
 			em := openForTest(t, pg.DSN, table, Options{})
 			li := openForTest(t, pg.DSN, table, Options{Registry: reg, Consumer: consumer})
-			abxbus.OnNotify(li.Bus(), func(ctx context.Context, p clashB) error { return nil })
+			bridgetesting.BindClash(li.Bus())
 			c := newCounter()
 			if _, err := li.On("FaultPing", c.Handler); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			clash, err := abxbus.NewBaseEvent("FaultClash", map[string]any{"n": 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range []*abxbus.BaseEvent{ping(t, 0, ""), clash, ping(t, 1, ""), ping(t, 2, "")} {
-				if err := em.Emit(ctx, e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			delivered, dup, lost := c.Wait(ctx, 3)
-			time.Sleep(500 * time.Millisecond) // a redelivery loop would show
-			_, dup2, _ := c.Wait(ctx, 3)
-			if delivered != 3 || dup != 0 || lost != 0 || dup2 != 0 {
-				t.Fatalf("delivered %d, duplicated %d (%d after 500 ms), lost %d", delivered, dup, dup2, lost)
-			}
+			c.EmitAroundRefused(ctx, t, em, 500*time.Millisecond)
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 )
@@ -108,4 +109,58 @@ func (c *Counter) EmitBig(ctx context.Context, t testing.TB, em Emitter, pad str
 	delivered, dup, lost := c.Wait(ctx, 2)
 	t.Logf("10 MB event: emitted 2, delivered %d, duplicated %d, lost %d", delivered, dup, lost)
 	return dup, lost
+}
+
+// Two Go types under one event type name: a listener whose Registry decodes "FaultClash" as
+// clashA (ClashRegistry) while its bus is bound to clashB (BindClash) has its bus refuse them.
+type clashA struct {
+	abxbus.Returns[abxbus.Void]
+	N int `json:"n"`
+}
+
+func (clashA) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
+
+type clashB struct {
+	abxbus.Returns[abxbus.Void]
+	N int `json:"n"`
+}
+
+func (clashB) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
+
+// ClashRegistry returns a registry that decodes "FaultClash" as one Go type (see BindClash).
+func ClashRegistry(t testing.TB) *abxbus.Registry {
+	t.Helper()
+	reg := abxbus.NewRegistry()
+	if err := abxbus.Register[clashA](reg); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// BindClash binds bus to another Go type named "FaultClash", so that it refuses the events a
+// ClashRegistry decodes.
+func BindClash(bus *abxbus.Bus) {
+	abxbus.OnNotify(bus, func(ctx context.Context, p clashB) error { return nil })
+}
+
+// EmitAroundRefused has em emit FaultPing 0, a FaultClash (which the listener's bus refuses), then
+// FaultPing 1 and 2, and checks that the three pings are delivered once each, and still once each
+// settle later (a redelivery loop would show).
+func (c *Counter) EmitAroundRefused(ctx context.Context, t testing.TB, em Emitter, settle time.Duration) {
+	t.Helper()
+	clash, err := abxbus.NewBaseEvent("FaultClash", map[string]any{"n": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*abxbus.BaseEvent{FaultPing(t, 0, ""), clash, FaultPing(t, 1, ""), FaultPing(t, 2, "")} {
+		if err := em.Emit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delivered, dup, lost := c.Wait(ctx, 3)
+	time.Sleep(settle)
+	_, dup2, _ := c.Wait(ctx, 3)
+	if delivered != 3 || dup != 0 || lost != 0 || dup2 != 0 {
+		t.Fatalf("delivered %d, duplicated %d (%d after %d ms), lost %d", delivered, dup, dup2, settle.Milliseconds(), lost)
+	}
 }
