@@ -126,8 +126,6 @@ func seqOf(t testing.TB, e *abxbus.BaseEvent) int {
 }
 
 // The shared seq collector (bridgetesting), by the names these tests use.
-type collector = bridgetesting.SeqCollector
-
 var (
 	newCollector = bridgetesting.NewSeqCollector
 	distinct     = bridgetesting.Distinct

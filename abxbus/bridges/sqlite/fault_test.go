@@ -15,8 +15,6 @@ import (
 )
 
 // The shared harness pieces (bridgetesting), by the names these tests use.
-type counter = bridgetesting.Counter
-
 var (
 	newCounter = bridgetesting.NewCounter
 	ping       = bridgetesting.FaultPing
