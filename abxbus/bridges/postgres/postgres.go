@@ -670,20 +670,8 @@ func (l *listener) deliver(ctx context.Context, seq int64, cols []flatrow.Column
 	br := l.br
 	// A row the inbound bus refuses for good (a binding conflict, a full history) is skipped too:
 	// retrying would refuse it again, and the listener would take the error for a lost connection.
-	skip := func(refused bool, err error) {
-		msg := "[abxbus] postgres bridge: skipping a row"
-		if refused {
-			msg = "[abxbus] postgres bridge: skipping a row the inbound bus refused"
-		}
-		br.opts.Logger.Warn(msg, "table", br.opts.Table, SeqColumn, seq, "error", err)
-	}
-	handled := func(ctx context.Context) error { return l.handled(ctx, seq) }
-	data, err := flatrow.Decode(cols)
-	if err != nil {
-		skip(false, err)
-		return handled(ctx)
-	}
-	return br.in.DeliverRow(ctx, data, br.opts.Consumer != "", skip, handled)
+	skip := inbound.RowSkipper(br.opts.Logger, "postgres bridge", "table", br.opts.Table, SeqColumn, seq)
+	return br.in.DeliverRow(ctx, cols, br.opts.Consumer != "", skip, func(ctx context.Context) error { return l.handled(ctx, seq) })
 }
 
 func (l *listener) handled(ctx context.Context, seq int64) error {

@@ -515,20 +515,8 @@ const maxInflight = 1024
 // are queued. A row that does not decode, or that the inbound bus refuses, is logged and skipped (its
 // position saved). An error means ctx ended or the cursor could not be saved: the row is read again.
 func (br *Bridge) deliver(ctx context.Context, rowid int64, cols []flatrow.Column) error {
-	skip := func(refused bool, err error) {
-		msg := "[abxbus] sqlite bridge: skipping a row"
-		if refused {
-			msg = "[abxbus] sqlite bridge: skipping a row the inbound bus refused"
-		}
-		br.opts.Logger.Warn(msg, "path", br.path, "table", br.opts.Table, "rowid", rowid, "error", err)
-	}
-	handled := func(ctx context.Context) error { return br.handled(ctx, rowid) }
-	data, err := flatrow.Decode(cols)
-	if err != nil {
-		skip(false, err)
-		return handled(ctx)
-	}
-	return br.in.DeliverRow(ctx, data, br.opts.Consumer != "", skip, handled)
+	skip := inbound.RowSkipper(br.opts.Logger, "sqlite bridge", "path", br.path, "table", br.opts.Table, "rowid", rowid)
+	return br.in.DeliverRow(ctx, cols, br.opts.Consumer != "", skip, func(ctx context.Context) error { return br.handled(ctx, rowid) })
 }
 
 func (br *Bridge) handled(ctx context.Context, rowid int64) error {

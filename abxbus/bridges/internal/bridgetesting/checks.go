@@ -50,22 +50,14 @@ func (c *Collector) ExpectSeqs(t testing.TB, want ...int) {
 func CheckCloseHandlesAccepted(t *testing.T, recv Listener, send func() Emitter) {
 	t.Helper()
 	var handled atomic.Int32
-	if _, err := recv.On("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+	onAndEmit(t, recv, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
 		select {
 		case <-time.After(50 * time.Millisecond):
 			handled.Add(1)
 		case <-ctx.Done():
 		}
 		return nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	em := send()
-	for i := range 5 {
-		if err := em.Emit(t.Context(), Ping(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}, send, 5)
 	if err := recv.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -74,23 +66,29 @@ func CheckCloseHandlesAccepted(t *testing.T, recv Listener, send func() Emitter)
 	}
 }
 
+// onAndEmit registers fn on recv for every event, then has send's emitter emit Ping(0..n-1).
+func onAndEmit(t *testing.T, recv Listener, fn abxbus.HandlerFunc, send func() Emitter, n int) {
+	t.Helper()
+	if _, err := recv.On("*", fn); err != nil {
+		t.Fatal(err)
+	}
+	em := send()
+	for i := range n {
+		if err := em.Emit(t.Context(), Ping(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // CheckCloseDrainTimeout checks that Close, past the drain timeout of recv (a short one, not
 // started), cancels what is left within 5 s and says how many events it cut short: recv's handler
 // waits for its cancellation, send emits 3 pings.
 func CheckCloseDrainTimeout(t *testing.T, recv Listener, send func() Emitter) {
 	t.Helper()
-	if _, err := recv.On("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
+	onAndEmit(t, recv, func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
 		<-ctx.Done()
 		return nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	em := send()
-	for i := range 3 {
-		if err := em.Emit(t.Context(), Ping(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}, send, 3)
 	start := time.Now()
 	err := recv.Close()
 	if d := time.Since(start); d > 5*time.Second {

@@ -53,19 +53,26 @@ func (c *PeerPings) Handle(_ context.Context, e *abxbus.BaseEvent) (any, error) 
 	return nil, nil
 }
 
+// wait waits for all n events or the end of ctx and reports whether they all came.
+func (c *PeerPings) wait(ctx context.Context) bool {
+	select {
+	case <-c.all:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // ExpectAll waits for all n events (failing when ctx ends first) and checks them: run, seqs 0..n-1
 // in order, texts intact.
 func (c *PeerPings) ExpectAll(ctx context.Context, t *testing.T, run string) {
 	t.Helper()
-	select {
-	case <-c.all:
-	case <-ctx.Done():
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		t.Fatalf("Go received %d of %d TS events", len(c.got), c.n)
-	}
+	all := c.wait(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !all {
+		t.Fatalf("Go received %d of %d TS events", len(c.got), c.n)
+	}
 	for i, p := range c.got {
 		if p.Run != run || p.Seq != i || p.Text != PeerText(i) {
 			t.Fatalf("event %d: %+v, want seq %d text %q", i, p, i, PeerText(i))
@@ -77,10 +84,7 @@ func (c *PeerPings) ExpectAll(ctx context.Context, t *testing.T, run string) {
 // got of those emitted while it was down, and checks that they are seqs 0..n-1 in order, all of them.
 func (c *PeerPings) ExpectAfterRestart(ctx context.Context, t *testing.T) {
 	t.Helper()
-	select {
-	case <-c.all:
-	case <-ctx.Done():
-	}
+	c.wait(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t.Logf("TS emitted %d while the Go consumer was down; delivered after restart: %d", c.n, len(c.got))

@@ -15,6 +15,7 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
+	"github.com/typedbus/abxbus-go/internal/flatrow"
 )
 
 // Options configure an Inbound.
@@ -200,14 +201,19 @@ func Cause(err error) error {
 	return err
 }
 
-// DeliverRow is Deliver for a bridge that reads rows or entries in order and may keep a cursor
-// (durable): an undecodable event, or one the bus refuses for good, is passed to skip (refused tells
-// which) and counts as handled; an echo is handled at once; without durable the event joins the
-// queue window (handled once emitted), with it DeliverRow waits until the event completed. handled
-// (saving the cursor past the row) then runs, with a ctx that is not cancelled once the event
-// completed. It returns handled's error, ctx's error (the row is to be read again), or the error of a
-// destroyed bus.
-func (in *Inbound) DeliverRow(ctx context.Context, data []byte, durable bool, skip func(refused bool, err error), handled func(context.Context) error) error {
+// DeliverRow is Deliver for a bridge that reads table rows (the flattened columns of the event, see
+// flatrow) in order and may keep a cursor (durable): a row that does not decode, or whose event the
+// bus refuses for good, is passed to skip (refused tells which) and counts as handled; an echo is
+// handled at once; without durable the event joins the queue window (handled once emitted), with it
+// DeliverRow waits until the event completed. handled (saving the cursor past the row) then runs,
+// with a ctx that is not cancelled once the event completed. It returns handled's error, ctx's error
+// (the row is to be read again), or the error of a destroyed bus.
+func (in *Inbound) DeliverRow(ctx context.Context, cols []flatrow.Column, durable bool, skip func(refused bool, err error), handled func(context.Context) error) error {
+	data, err := flatrow.Decode(cols)
+	if err != nil {
+		skip(false, err)
+		return handled(ctx)
+	}
 	e, err := in.Deliver(ctx, data, !durable)
 	var de *DecodeError
 	var re *RefusedError
@@ -233,6 +239,18 @@ func (in *Inbound) DeliverRow(ctx context.Context, data []byte, durable bool, sk
 		return err
 	}
 	return handled(context.WithoutCancel(ctx))
+}
+
+// RowSkipper returns a skip function for DeliverRow that warns on logger "[abxbus] <bridge>:
+// skipping a row" (refused: "... a row the inbound bus refused") with args and the error.
+func RowSkipper(logger *slog.Logger, bridge string, args ...any) func(refused bool, err error) {
+	return func(refused bool, err error) {
+		msg := "[abxbus] " + bridge + ": skipping a row"
+		if refused {
+			msg += " the inbound bus refused"
+		}
+		logger.Warn(msg, append(args[:len(args):len(args)], "error", err)...)
+	}
 }
 
 // Encode is the check every bridge's Emit makes before sending: e's JSON as it is now, or the
