@@ -1,7 +1,6 @@
 package httpbridge_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -9,27 +8,10 @@ import (
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 )
 
-// echoed returns the JSON of event seq with an event_path that already names label, as the listener's
-// own event comes back through a bidirectional wiring.
-func echoed(t *testing.T, seq int, label string) string {
-	t.Helper()
-	raw, err := ping(seq).ToJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["event_path"] = []string{"App#1234", label}
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
+var echoed = bridgetesting.Echoed
 
 // An event whose event_path names the listener's bus is answered 202 without being delivered and
 // does not take a queue slot: more than QueueSize of them used to stop the listener for good (the bus
@@ -54,11 +36,7 @@ func TestEchoedEventsDoNotStopTheListener(t *testing.T) {
 			if err := send.Emit(t.Context(), ping(1)); err != nil {
 				t.Fatal(err)
 			}
-			c.wait(t, 1, 5*time.Second)
-			time.Sleep(50 * time.Millisecond)
-			if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
-				t.Fatalf("received %v, want [1]", got)
-			}
+			c.ExpectSeqs(t, 1)
 		})
 	}
 }

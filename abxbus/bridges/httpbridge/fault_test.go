@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,24 +14,8 @@ import (
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/httpbridge"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 )
-
-func readSeqs(t *testing.T, path string) map[int]int {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	got := map[int]int{}
-	for _, l := range strings.Fields(string(raw)) {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			t.Fatalf("bad line %q in %s", l, path)
-		}
-		got[n]++
-	}
-	return got
-}
 
 // A listener process is killed (SIGKILL) mid-stream and started again: every Emit that returned nil
 // was handled by a listener (AckAfterHandled), every other one returned an error; none is lost
@@ -42,66 +26,7 @@ func TestFaultListenerKilledMidStream(t *testing.T) {
 	url := "http://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/abxbus_events"
 	child := startChild(t, url, out)
 	em := newEmitter(t, url, &httpbridge.Options{MaxAttempts: 3, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond})
-	const n, killAt, restartAfterErrors = 300, 100, 20
-	ok := map[int]bool{}
-	var errs []error
-	restarted := false
-	killed := make(chan struct{})
-	go func() { // kill the listener while a request is in flight, once it handled killAt events
-		defer close(killed)
-		for len(readSeqs(t, out)) < killAt {
-			time.Sleep(time.Millisecond)
-		}
-		child.Process.Kill()
-	}()
-	first := child
-	for i := range n {
-		if len(errs) > 0 && first != nil {
-			<-killed
-			first.Wait()
-			first = nil
-		}
-		err := em.Emit(context.Background(), ping(i))
-		if err == nil {
-			ok[i] = true
-			continue
-		}
-		errs = append(errs, err)
-		if !strings.Contains(err.Error(), url) {
-			t.Fatalf("the error does not name the URL: %v", err)
-		}
-		if len(errs) == restartAfterErrors && !restarted && first == nil {
-			restarted = true
-			child = startChild(t, url, out)
-		}
-	}
-	<-killed
-	child.Process.Kill()
-	child.Wait()
-	got := readSeqs(t, out)
-	lost, dup, errDelivered := 0, 0, 0
-	for i := range n {
-		if ok[i] && got[i] == 0 {
-			lost++
-		}
-		if got[i] > 1 {
-			dup++
-		}
-		if !ok[i] && got[i] > 0 {
-			errDelivered++
-		}
-	}
-	t.Logf("HTTP listener killed at %d of %d: %d Emit ok, %d Emit errors (%d of them delivered anyway), %d delivered, %d duplicated, %d lost silently; first error: %v",
-		killAt, n, len(ok), len(errs), errDelivered, len(got), dup, lost, errs[0])
-	if lost != 0 {
-		t.Fatalf("%d events lost silently", lost)
-	}
-	if len(ok)+len(errs) != n || len(errs) < restartAfterErrors {
-		t.Fatalf("ok %d + errors %d != %d", len(ok), len(errs), n)
-	}
-	if !restarted || len(ok) < n-restartAfterErrors-5 {
-		t.Fatalf("the restarted listener did not take over: %d ok", len(ok))
-	}
+	bridgetesting.KillMidStream(t, child, out, url, "URL", em, func() *exec.Cmd { return startChild(t, url, out) }, "HTTP listener", true)
 }
 
 // A 10 MB event: refused by Emit at the default limit (nothing sent), delivered intact when both ends
@@ -117,10 +42,8 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	if err := newEmitter(t, br.ListenURL(), &httpbridge.Options{MaxBodyBytes: 16 << 20}).Emit(context.Background(), big); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 10*time.Second)
-	c.mu.Lock()
-	got, _ := c.evs[0]["blob"].(string)
-	c.mu.Unlock()
+	c.Wait(t, 1, 10*time.Second)
+	got, _ := c.Event(0)["blob"].(string)
 	if got != blob {
 		t.Fatalf("blob of %d bytes arrived as %d bytes", len(blob), len(got))
 	}

@@ -62,13 +62,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
 )
 
@@ -201,8 +201,8 @@ type Bridge struct {
 	client   *http.Client
 	ownTr    *http.Transport // the default client's transport, closed by Close
 
-	flight inflight.Window
-	dd     *dedupe
+	in *inbound.Inbound // owns bus and the queue window
+	dd *dedupe
 
 	stop       context.Context // cancelled by Close: wakes waiting requests
 	stopCancel context.CancelFunc
@@ -247,7 +247,6 @@ func New(sendTo string, opts *Options) (*Bridge, error) {
 	}
 	o := opts.withDefaults()
 	br := &Bridge{opts: o, dd: newDedupe(o.DedupeSize)}
-	br.flight.Limit = o.QueueSize
 	if sendTo == "" && o.ListenOn == "" {
 		return nil, fmt.Errorf("%w: httpbridge: neither a send URL nor Options.ListenOn", abxbus.ErrInvalidOption)
 	}
@@ -285,19 +284,11 @@ func New(sendTo string, opts *Options) (*Bridge, error) {
 		tr.MaxIdleConnsPerHost = 16
 		br.client, br.ownTr = &http.Client{Transport: tr}, tr
 	}
-	var bo abxbus.Options
-	if o.BusOptions != nil {
-		bo = *o.BusOptions
-	}
-	bo.MaxHistorySize = abxbus.Ptr(0)
-	if bo.Logger == nil {
-		bo.Logger = o.Logger
-	}
-	bus, err := abxbus.New(o.Name, &bo)
+	in, err := inbound.New(inbound.Options{Name: o.Name, BusOptions: o.BusOptions, Logger: o.Logger, Registry: o.Registry, QueueSize: o.QueueSize})
 	if err != nil {
 		return nil, fmt.Errorf("httpbridge: %w", err)
 	}
-	br.bus = bus
+	br.in, br.bus = in, in.Bus()
 	br.stop, br.stopCancel = context.WithCancel(context.Background())
 	return br, nil
 }
@@ -340,11 +331,7 @@ func (br *Bridge) Features() bridges.Features {
 // On registers a handler for received events of eventType ("*" for all) on the inbound bus and
 // starts the listener (if the bridge has a listen URL).
 func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	h, err := br.bus.OnType(eventType, fn, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return h, br.Start()
+	return br.in.On(eventType, fn, opts, br.Start)
 }
 
 // Forward is a HandlerFunc that sends every event it is given: wire an application bus to the bridge
@@ -407,12 +394,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if err := ctx.Err(); err != nil {
 		return &SendError{URL: br.sendURL, Err: err}
 	}
-	body, err := e.ToJSON()
+	body, err := inbound.Encode(e, "httpbridge: POST "+br.sendURL, br.opts.MaxBodyBytes)
 	if err != nil {
-		return fmt.Errorf("httpbridge: POST %s: %w", br.sendURL, err)
-	}
-	if len(body) > br.opts.MaxBodyBytes {
-		return bridges.TooLarge("httpbridge: POST "+br.sendURL, e, len(body), br.opts.MaxBodyBytes)
+		return err
 	}
 	se := &SendError{URL: br.sendURL}
 	for attempt := 1; ; attempt++ {
@@ -564,13 +548,10 @@ func (br *Bridge) Close() error {
 		cancel()
 		<-done
 	}
-	var err error
-	if !inflight.Drain(br.bus, br.opts.DrainTimeout) {
-		n := br.flight.Unfinished()
-		err = fmt.Errorf("httpbridge %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.opts.Name, n, br.opts.DrainTimeout)
+	err := br.in.Close(br.opts.DrainTimeout, func(n int) error {
 		br.opts.Logger.Warn("[abxbus] http bridge: received events cut short by Close", "unfinished", n, "drain_timeout", br.opts.DrainTimeout, "url", br.listenURL)
-	}
-	br.bus.Destroy(true)
+		return fmt.Errorf("httpbridge %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.opts.Name, n, br.opts.DrainTimeout)
+	})
 	if br.ownTr != nil {
 		br.ownTr.CloseIdleConnections()
 	}
@@ -641,17 +622,13 @@ func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 		br.refuse(w, r, http.StatusBadRequest, "invalid json", "the body is not JSON", nil)
 		return
 	}
-	in, err := br.opts.Registry.Decode(body)
-	var ev *abxbus.BaseEvent
-	if err == nil {
-		ev, err = in.Reset()
-	}
+	in, ev, err := br.in.Decode(body)
 	if err != nil {
 		w.Header().Set(RefusedHeader, "event")
 		br.refuse(w, r, http.StatusInternalServerError, "failed to process event: "+err.Error(), "invalid event", err)
 		return
 	}
-	if slices.Contains(ev.Path(), br.bus.Label()) {
+	if br.in.Echo(ev) {
 		// This bus's own event sent back (bidirectional wiring): the bus would skip it, so it would
 		// never complete and would hold a queue slot for good. It was handled here already.
 		br.opts.Logger.Debug("[abxbus] http bridge: echoed event, not delivered again", "event_id", in.EventID(), "remote", r.RemoteAddr)
@@ -687,7 +664,7 @@ func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	got, err := br.flight.Acquire(ctx, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	got, err := br.in.Emit(ctx, ev)
 	if err != nil {
 		got = nil // Emit returns the event it refused: not accepted, so not remembered
 	}

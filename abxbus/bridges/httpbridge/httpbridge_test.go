@@ -110,8 +110,8 @@ func TestListenerStatusCodes(t *testing.T) {
 			accepted++
 		}
 	}
-	c.wait(t, accepted, 5*time.Second)
-	if got := c.snapshot(); len(got) != accepted {
+	c.Wait(t, accepted, 5*time.Second)
+	if got := c.Snapshot(); len(got) != accepted {
 		t.Fatalf("delivered %v, want %d events", got, accepted)
 	}
 	mu.Lock()
@@ -125,9 +125,7 @@ func TestListenerStatusCodes(t *testing.T) {
 		}
 	}
 	// The received event was reset: a fresh id, its created_at kept (D9).
-	c.mu.Lock()
-	first := c.evs[0]
-	c.mu.Unlock()
+	first := c.Event(0)
 	if first["event_id"] == "01a202f1-32cf-7552-b3c8-1a509ea05cac" || first["event_created_at"] != "2026-01-01T00:00:00.000000001Z" {
 		t.Errorf("received event not reset as D9 says: %v", first)
 	}
@@ -164,7 +162,7 @@ func TestBearerToken(t *testing.T) {
 	if !errors.As(err, &se) || se.Status != 401 || se.Attempts != 1 || !strings.Contains(err.Error(), br.ListenURL()) {
 		t.Fatalf("wrong token: %v, want a 401 SendError naming the URL after 1 attempt", err)
 	}
-	c.wait(t, 2, 5*time.Second)
+	c.Wait(t, 2, 5*time.Second)
 }
 
 func TestEmitErrors(t *testing.T) {
@@ -214,7 +212,7 @@ func TestEmitErrors(t *testing.T) {
 		t.Fatalf("listen-only Emit: %v", err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if got := c.snapshot(); len(got) != 0 {
+	if got := c.Snapshot(); len(got) != 0 {
 		t.Fatalf("refused events were delivered: %v", got)
 	}
 	for _, bad := range []string{"ftp://x/y", "http://", "::"} {
@@ -271,9 +269,9 @@ func TestRetryIsDeduplicated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.wait(t, n, 10*time.Second)
+	c.Wait(t, n, 10*time.Second)
 	time.Sleep(50 * time.Millisecond)
-	got := c.snapshot()
+	got := c.Snapshot()
 	if len(got) != n {
 		t.Fatalf("delivered %d events, want %d (each once)", len(got), n)
 	}
@@ -306,7 +304,7 @@ func TestRetryOn503ThenSuccess(t *testing.T) {
 	if err := em.Emit(context.Background(), ping(7)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 	if calls.Load() != 3 {
 		t.Fatalf("%d attempts, want 3", calls.Load())
 	}
@@ -424,13 +422,13 @@ func TestStartIsIdempotentAndConcurrent(t *testing.T) {
 		}
 	}
 	c := newCollector()
-	br.On("*", c.handle)
+	br.On("*", c.Handle)
 	if err := newEmitter(t, urls[0], nil).Emit(context.Background(), ping(1)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 	time.Sleep(30 * time.Millisecond)
-	if n := len(c.snapshot()); n != 1 {
+	if n := len(c.Snapshot()); n != 1 {
 		t.Fatalf("delivered %d times", n)
 	}
 }
@@ -478,7 +476,7 @@ func TestTLS(t *testing.T) {
 	if !errors.As(err, &uerr) {
 		t.Fatalf("untrusted certificate: %v", err)
 	}
-	c.wait(t, 2, 5*time.Second)
+	c.Wait(t, 2, 5*time.Second)
 }
 
 // F246 wiring: forwarding an application bus through a pair of bridges and back does not echo.

@@ -17,7 +17,7 @@ func TestOpenByAddress(t *testing.T) {
 	}
 	defer li.Close()
 	c := newCollector()
-	if _, err := li.On("*", c.handle); err != nil {
+	if _, err := li.On("*", c.Handle); err != nil {
 		t.Fatal(err)
 	}
 	url := li.(*httpbridge.Bridge).ListenURL()
@@ -29,7 +29,7 @@ func TestOpenByAddress(t *testing.T) {
 	if err := em.Emit(ctx, ping(1)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 	if li.Bus().Name() != "Inbox" {
 		t.Fatalf("bus name %q", li.Bus().Name())
 	}

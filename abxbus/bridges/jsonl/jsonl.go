@@ -50,12 +50,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
 )
 
@@ -148,6 +148,7 @@ type Bridge struct {
 	path string
 	opts Options
 	bus  *abxbus.Bus
+	in   *inbound.Inbound // owns bus and the queue window
 
 	wmu sync.Mutex // serialises local appends (each is one write; this keeps them in call order)
 
@@ -157,8 +158,6 @@ type Bridge struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	wake    chan struct{}
-
-	inflight []*abxbus.BaseEvent // emitted, maybe not completed, oldest first (follower goroutine only)
 }
 
 // New creates a bridge on path (its directory is created on the first write). It does not touch the
@@ -171,19 +170,11 @@ func New(path string, opts *Options) (*Bridge, error) {
 	if o.Name == "" {
 		o.Name = "JSONLEventBridge"
 	}
-	var bo abxbus.Options
-	if o.BusOptions != nil {
-		bo = *o.BusOptions
-	}
-	bo.MaxHistorySize = abxbus.Ptr(0)
-	if bo.Logger == nil {
-		bo.Logger = o.Logger
-	}
-	bus, err := abxbus.New(o.Name, &bo)
+	in, err := inbound.New(inbound.Options{Name: o.Name, BusOptions: o.BusOptions, Logger: o.Logger, Registry: o.Registry, QueueSize: o.QueueSize})
 	if err != nil {
 		return nil, fmt.Errorf("jsonl bridge: %w", err)
 	}
-	return &Bridge{path: path, opts: o, bus: bus, wake: make(chan struct{}, 1)}, nil
+	return &Bridge{path: path, opts: o, bus: in.Bus(), in: in, wake: make(chan struct{}, 1)}, nil
 }
 
 // Bus returns the inbound bus: register handlers on it (or use On) to receive the file's events.
@@ -195,11 +186,7 @@ func (br *Bridge) Path() string { return br.path }
 // On registers a handler for received events of eventType ("*" for all) on the inbound bus and starts
 // following the file.
 func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	h, err := br.bus.OnType(eventType, fn, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return h, br.Start()
+	return br.in.On(eventType, fn, opts, br.Start)
 }
 
 // Emit appends e to the file as one line (its JSON as it is now, like the TS bridge) with a single
@@ -216,13 +203,10 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("jsonl bridge %s: %w", br.path, errClosed)
 	}
-	line, err := e.ToJSON()
+	// A reader (this package's, with the same limit) would skip a longer line: refuse it here instead.
+	line, err := inbound.Encode(e, "jsonl bridge "+br.path, br.opts.MaxLineBytes)
 	if err != nil {
-		return fmt.Errorf("jsonl bridge %s: %w", br.path, err)
-	}
-	if len(line) > br.opts.MaxLineBytes {
-		// A reader (this package's, with the same limit) would skip the line: refuse it here instead.
-		return bridges.TooLarge("jsonl bridge "+br.path, e, len(line), br.opts.MaxLineBytes)
+		return err
 	}
 	line = append(line, '\n')
 	br.wmu.Lock()
@@ -327,64 +311,22 @@ func newFollower(path string, o *Options, wake <-chan struct{}) (*follower, erro
 // follower's goroutine and applies the backpressure: at most QueueSize events in flight, or, with a
 // cursor, one (it returns when the event completed, so that the follower saves the cursor then).
 func (br *Bridge) deliver(ctx context.Context, line []byte, offset int64) error {
-	e, err := decodeLine(line, br.opts.Registry)
+	// An echo (this bus's own event written back by a two-way wiring) would never complete on the
+	// bus: it is handled, skipped (with a cursor, its position is saved).
+	e, err := br.in.Deliver(ctx, line, br.opts.Cursor == "")
 	if err != nil {
-		return err
+		return inbound.Cause(err)
 	}
-	if slices.Contains(e.Path(), br.bus.Label()) {
-		// This bus's own event written back (bidirectional wiring): the bus would not accept it, so it
-		// would never complete. It is handled: skip it (with a cursor, its position is saved).
+	if e == nil || br.opts.Cursor == "" {
 		return nil
 	}
-	limit := br.opts.QueueSize
-	for len(br.inflight) > 0 {
-		head := br.inflight[0]
-		if len(br.inflight) < limit {
-			select {
-			case <-head.Done():
-			default:
-				head = nil
-			}
-			if head == nil {
-				break
-			}
-		} else {
-			select {
-			case <-head.Done():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		br.inflight[0] = nil
-		br.inflight = br.inflight[1:]
-	}
-	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		return err
-	}
-	if br.opts.Cursor != "" {
-		select {
-		case <-e.Done():
-			return nil
-		case <-ctx.Done():
-			select {
-			case <-e.Done(): // completed before Close: its position is saved
-				return nil
-			default:
-				return ctx.Err()
-			}
-		}
-	}
-	br.inflight = append(br.inflight, e)
-	return nil
+	return inbound.Await(ctx, e) // completed before Close: its position is saved
 }
 
 // decodeLine turns one JSONL line into a fresh pending event (D9).
 func decodeLine(line []byte, reg *abxbus.Registry) (*abxbus.BaseEvent, error) {
-	e, err := reg.Decode(line)
-	if err != nil {
-		return nil, err
-	}
-	return e.Reset()
+	_, e, err := inbound.Decode(reg, line)
+	return e, err
 }
 
 // Close stops following the file, waits for the follower to end and, without a Cursor, up to 10 s for
@@ -406,21 +348,14 @@ func (br *Bridge) Close() error {
 		cancel()
 		<-done
 	}
-	var err error
-	if br.opts.Cursor == "" && !inflight.Drain(br.bus, inflight.DefaultDrainTimeout) {
-		n := 0
-		for _, e := range br.inflight { // the follower ended: no one else touches it
-			select {
-			case <-e.Done():
-			default:
-				n++
-			}
-		}
-		err = fmt.Errorf("jsonl %s: Close: %d received event(s) not handled within %v were cancelled", br.path, n, inflight.DefaultDrainTimeout)
-		br.opts.Logger.Warn("[abxbus] jsonl bridge: received events cut short by Close", "unfinished", n, "drain_timeout", inflight.DefaultDrainTimeout, "path", br.path)
+	if br.opts.Cursor != "" {
+		br.in.Destroy()
+		return nil
 	}
-	br.bus.Destroy(true)
-	return err
+	return br.in.Close(inflight.DefaultDrainTimeout, func(n int) error {
+		br.opts.Logger.Warn("[abxbus] jsonl bridge: received events cut short by Close", "unfinished", n, "drain_timeout", inflight.DefaultDrainTimeout, "path", br.path)
+		return fmt.Errorf("jsonl %s: Close: %d received event(s) not handled within %v were cancelled", br.path, n, inflight.DefaultDrainTimeout)
+	})
 }
 
 // Follow follows the file at path and calls fn with each complete, non-blank line (trimmed, without its

@@ -29,7 +29,7 @@ func TestCoreFanOutInOrder(t *testing.T) {
 	const n = 300
 	emitPings(t, ctx, em, 0, n)
 	for i, c := range cs {
-		got := c.waitDistinct(n, 10*time.Second)
+		got := c.WaitDistinct(n, 10*time.Second)
 		want := make([]int, n)
 		for j := range want {
 			want[j] = j
@@ -71,7 +71,7 @@ func TestCoreStartIdempotentConcurrent(t *testing.T) {
 	emitPings(t, ctx, br, 0, 1)
 	time.Sleep(200 * time.Millisecond)
 	// 8 handlers on one subscription: 8 calls for the single event, never 16.
-	if got := c.snapshot(); len(got) != 8 {
+	if got := c.Snapshot(); len(got) != 8 {
 		t.Fatalf("%d handler calls, want 8 (one subscription)", len(got))
 	}
 	br.Close()

@@ -30,7 +30,7 @@ func TestOwnEchoesDoNotStall(t *testing.T) {
 			t.Cleanup(func() { app.Destroy(true) })
 			c := newCollector()
 			abxbus.On(app, func(ctx context.Context, p Ping) (abxbus.Void, error) {
-				c.add(p.Seq)
+				c.Add(p.Seq)
 				return abxbus.Void{}, nil
 			})
 			app.OnType("*", br.Forward) // the documented two-way wiring
@@ -42,11 +42,11 @@ func TestOwnEchoesDoNotStall(t *testing.T) {
 			}
 			const echoed, n = 20, 30
 			emitPings(t, ctx, em, 0, echoed)
-			if got := c.waitDistinct(echoed, 10*time.Second); len(distinct(got)) != echoed {
+			if got := c.WaitDistinct(echoed, 10*time.Second); len(distinct(got)) != echoed {
 				t.Fatalf("%d of the %d echoed events arrived: %v", len(distinct(got)), echoed, got)
 			}
 			emitPings(t, ctx, em, echoed, n)
-			got := c.waitDistinct(n, 10*time.Second)
+			got := c.WaitDistinct(n, 10*time.Second)
 			if ct := tally(n, got); ct.Lost != 0 || ct.Duplicated != 0 {
 				t.Fatalf("%+v (delivered %v)", ct, got)
 			}

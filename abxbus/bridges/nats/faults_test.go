@@ -52,14 +52,14 @@ func TestFaultWorkerKill9JetStream(t *testing.T) {
 	errs := make(chan int, 1)
 	go func() { errs <- producer(ctx, em, n, 0, &progress) }()
 	waitProgress(&progress, n/3)
-	for len(c.snapshot()) < 50 {
+	for len(c.Snapshot()) < 50 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	w.kill()
-	killedAt := len(c.snapshot())
+	killedAt := len(c.Snapshot())
 	startWorker(t, c, env)
 	emitErrs := <-errs
-	got := c.waitDistinct(n, 60*time.Second)
+	got := c.WaitDistinct(n, 60*time.Second)
 	ct := tally(n, got)
 	t.Logf("worker kill -9 after %d handled, restarted (JetStream): %+v, emit errors %d", killedAt, ct, emitErrs)
 	if ct.Lost != 0 || emitErrs != 0 {
@@ -87,14 +87,14 @@ func TestFaultTwoWorkersOneKilled(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	var all []int
 	for time.Now().Before(deadline) {
-		all = append(c1.snapshot(), c2.snapshot()...)
+		all = append(c1.Snapshot(), c2.Snapshot()...)
 		if len(distinct(all)) >= n {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	ct := tally(n, all)
-	t.Logf("2 workers, one killed -9: worker1 %d, worker2 %d; %+v", len(c1.snapshot()), len(c2.snapshot()), ct)
+	t.Logf("2 workers, one killed -9: worker1 %d, worker2 %d; %+v", len(c1.Snapshot()), len(c2.Snapshot()), ct)
 	if ct.Lost != 0 || emitErrs != 0 {
 		t.Fatalf("lost %d, emit errors %d", ct.Lost, emitErrs)
 	}
@@ -122,7 +122,7 @@ func TestFaultServerRestart(t *testing.T) {
 			if mode == natsbridge.Core {
 				wait = 3 * time.Second // what is lost does not come
 			}
-			got := c.waitDistinct(n, wait)
+			got := c.WaitDistinct(n, wait)
 			ct := tally(n, got)
 			t.Logf("server restart mid-stream (%s): %+v, emit errors %d", mode, ct, emitErrs)
 			if mode == natsbridge.JetStream && (ct.Lost != 0 || emitErrs != 0) {
@@ -180,7 +180,7 @@ func TestFaultClusterNodeKill(t *testing.T) {
 	victim, _ := strconv.Atoi(strings.TrimPrefix(info.Cluster.Leader, "n")) // the stream's leader
 	nodes[victim].Kill(t)
 	emitErrs := <-errs
-	got := c.waitDistinct(n, 60*time.Second)
+	got := c.WaitDistinct(n, 60*time.Second)
 	ct := tally(n, got)
 	t.Logf("3-node cluster, R3, node n%d killed -9 mid-stream: %+v, emit errors %d", victim, ct, emitErrs)
 	if ct.Lost != 0 || emitErrs != 0 {
@@ -209,7 +209,7 @@ func TestFaultPoisonKillsWorker(t *testing.T) {
 	crashes := 0
 	w := startWorkerMayExit(t, c, env, true)
 	for {
-		d := distinct(c.snapshot())
+		d := distinct(c.Snapshot())
 		m, err := dlq.GetMsg(ctx, 1)
 		if err == nil && len(d) == n-1 && d[3] == 0 {
 			t.Logf("poison that kills its worker: %d crashes, dead letter reason %q, the other %d events handled", crashes, m.Header.Get(natsbridge.HeaderDeadReason), len(d))

@@ -3,11 +3,11 @@ package nats_test
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	natsbridge "github.com/typedbus/abxbus-go/abxbus/bridges/nats"
 	"github.com/typedbus/abxbus-go/internal/testservers"
 )
@@ -58,54 +58,13 @@ func seqOf(t testing.TB, e *abxbus.BaseEvent) int {
 	return n
 }
 
-// collector records the seq numbers received, in order.
-type collector struct {
-	mu   sync.Mutex
-	seqs []int
-	ch   chan struct{}
-}
+// The shared seq collector (bridgetesting), by the names these tests use.
+type collector = bridgetesting.SeqCollector
 
-func newCollector() *collector { return &collector{ch: make(chan struct{}, 1)} }
-
-func (c *collector) add(n int) {
-	c.mu.Lock()
-	c.seqs = append(c.seqs, n)
-	c.mu.Unlock()
-	select {
-	case c.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (c *collector) snapshot() []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]int(nil), c.seqs...)
-}
-
-// waitDistinct waits until n distinct seqs arrived or d passed; it returns the snapshot.
-func (c *collector) waitDistinct(n int, d time.Duration) []int {
-	deadline := time.After(d)
-	for {
-		s := c.snapshot()
-		if len(distinct(s)) >= n {
-			return s
-		}
-		select {
-		case <-c.ch:
-		case <-deadline:
-			return c.snapshot()
-		}
-	}
-}
-
-func distinct(s []int) map[int]int {
-	m := map[int]int{}
-	for _, v := range s {
-		m[v]++
-	}
-	return m
-}
+var (
+	newCollector = bridgetesting.NewSeqCollector
+	distinct     = bridgetesting.Distinct
+)
 
 // counts summarises a run: emitted 0..n-1, the seqs delivered (possibly repeated).
 type counts struct{ Emitted, Delivered, Distinct, Duplicated, Lost int }
@@ -141,7 +100,7 @@ func emitPings(t testing.TB, ctx context.Context, br *natsbridge.Bridge, from, t
 func onSeq(t testing.TB, br *natsbridge.Bridge, c *collector) {
 	t.Helper()
 	if _, err := br.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		c.add(seqOf(t, e))
+		c.Add(seqOf(t, e))
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)

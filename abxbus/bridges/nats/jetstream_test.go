@@ -29,12 +29,12 @@ func TestJetStreamDurableReplay(t *testing.T) {
 	l1 := newBridge(t, srv.URL, "orders", jsOpts("svc"))
 	onSeq(t, l1, c)
 	emitPings(t, ctx, em, 0, 50)
-	c.waitDistinct(50, 10*time.Second)
+	c.WaitDistinct(50, 10*time.Second)
 	l1.Close()
 	emitPings(t, ctx, em, 50, 100) // nobody listens
 	l2 := newBridge(t, srv.URL, "orders", jsOpts("svc"))
 	onSeq(t, l2, c)
-	got := c.waitDistinct(100, 10*time.Second)
+	got := c.WaitDistinct(100, 10*time.Second)
 	if ct := tally(100, got); ct.Lost != 0 || ct.Duplicated != 0 {
 		t.Fatalf("%+v", ct)
 	}
@@ -56,14 +56,14 @@ func TestJetStreamSplitAndFanOut(t *testing.T) {
 	onSeq(t, newBridge(t, srv.URL, "jobs", jsOpts("audit")), audit)
 	const n = 400
 	emitPings(t, ctx, em, 0, n)
-	if ct := tally(n, audit.waitDistinct(n, 20*time.Second)); ct.Lost != 0 || ct.Duplicated != 0 {
+	if ct := tally(n, audit.WaitDistinct(n, 20*time.Second)); ct.Lost != 0 || ct.Duplicated != 0 {
 		t.Fatalf("audit consumer: %+v", ct)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for len(w1.snapshot())+len(w2.snapshot()) < n && time.Now().Before(deadline) {
+	for len(w1.Snapshot())+len(w2.Snapshot()) < n && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	a, b := w1.snapshot(), w2.snapshot()
+	a, b := w1.Snapshot(), w2.Snapshot()
 	ct := tally(n, append(append([]int{}, a...), b...))
 	t.Logf("2 workers on one consumer: %d + %d events; %+v", len(a), len(b), ct)
 	if ct.Lost != 0 || ct.Duplicated != 0 {
@@ -91,7 +91,7 @@ func TestJetStreamPoisonDeadLetter(t *testing.T) {
 			attempts.Add(1)
 			return nil, errors.New("poison")
 		}
-		c.add(n)
+		c.Add(n)
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestJetStreamPoisonDeadLetter(t *testing.T) {
 	if err := em.Conn().Publish("pay", []byte("not json")); err != nil {
 		t.Fatal(err)
 	}
-	got := c.waitDistinct(9, 10*time.Second)
+	got := c.WaitDistinct(9, 10*time.Second)
 	if len(distinct(got)) != 9 {
 		t.Fatalf("got %v", got)
 	}

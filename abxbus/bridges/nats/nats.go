@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 )
 
 // Mode selects how a Bridge moves events.
@@ -210,6 +210,7 @@ type Bridge struct {
 	subject string
 	opts    Options
 	bus     *abxbus.Bus
+	in      *inbound.Inbound // owns bus (the queue window is inflight below)
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	closedC chan struct{} // closed by the connection's ClosedHandler
@@ -256,19 +257,12 @@ func New(servers, subject string, opts *Options) (*Bridge, error) {
 	if o.Mode == JetStream && strings.ContainsAny(subject, "*>") && len(o.Subjects) == 1 && o.Subjects[0] == subject {
 		return nil, fmt.Errorf("%w: nats bridge: a JetStream bridge publishes on its subject; %q is a wildcard", abxbus.ErrInvalidOption, subject)
 	}
-	var bo abxbus.Options
-	if o.BusOptions != nil {
-		bo = *o.BusOptions
-	}
-	bo.MaxHistorySize = abxbus.Ptr(0)
-	if bo.Logger == nil {
-		bo.Logger = o.Logger
-	}
-	bus, err := abxbus.New(o.Name, &bo)
+	in, err := inbound.New(inbound.Options{Name: o.Name, BusOptions: o.BusOptions, Logger: o.Logger, Registry: o.Registry})
 	if err != nil {
 		return nil, fmt.Errorf("nats bridge: %w", err)
 	}
-	br := &Bridge{servers: servers, subject: subject, opts: o, bus: bus, closedC: make(chan struct{})}
+	bus := in.Bus()
+	br := &Bridge{servers: servers, subject: subject, opts: o, bus: bus, in: in, closedC: make(chan struct{})}
 	copts := []nats.Option{
 		nats.Name("abxbus " + o.Name),
 		nats.MaxReconnects(-1),
@@ -393,11 +387,7 @@ func (br *Bridge) maxBytes() int {
 // On registers a handler for received events of eventType ("*" for all) on the inbound bus and starts
 // listening.
 func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	h, err := br.bus.OnType(eventType, fn, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return h, br.Start()
+	return br.in.On(eventType, fn, opts, br.Start)
 }
 
 // Forward is a HandlerFunc that publishes every event it is given: wire an application bus to the
@@ -431,12 +421,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("nats bridge %s: %w", br.subject, bridges.ErrClosed)
 	}
-	data, err := e.ToJSON()
+	data, err := inbound.Encode(e, "nats bridge "+br.subject, br.maxBytes())
 	if err != nil {
-		return fmt.Errorf("nats bridge %s: %w", br.subject, err)
-	}
-	if max := br.maxBytes(); max > 0 && len(data) > max {
-		return bridges.TooLarge("nats bridge "+br.subject, e, len(data), max)
+		return err
 	}
 	if br.opts.Mode == JetStream {
 		return br.publishJS(ctx, e, data)
@@ -540,7 +527,7 @@ func (br *Bridge) onCoreMsg(m *nats.Msg) {
 // bridge received, forwarded back by the two-way wiring. The bus would skip it without completing it,
 // so it is not admitted (core: dropped; JetStream: acknowledged).
 func (br *Bridge) ownEcho(e *abxbus.BaseEvent) bool {
-	if !slices.Contains(e.Path(), br.bus.Label()) {
+	if !br.in.Echo(e) {
 		return false
 	}
 	br.opts.Logger.Debug("[abxbus] nats bridge: own echo skipped", "event", e)
@@ -568,11 +555,8 @@ func (br *Bridge) admit(ctx context.Context, e *abxbus.BaseEvent) bool {
 }
 
 func (br *Bridge) decode(data []byte) (*abxbus.BaseEvent, error) {
-	e, err := br.opts.Registry.Decode(data)
-	if err != nil {
-		return nil, err
-	}
-	return e.Reset()
+	_, e, err := inbound.Decode(br.opts.Registry, data)
+	return e, err
 }
 
 // Close stops listening, waits for the events already received to be handled (core; JetStream: those
@@ -598,15 +582,13 @@ func (br *Bridge) Close() error {
 		// moment for the events that completed; events still pending (on a bus they were forwarded to)
 		// are not acknowledged, so the server delivers them again (JetStream), and calls still waiting
 		// are answered with the bridge's closing.
-		ictx, icancel := context.WithTimeout(context.Background(), closeWait)
-		br.bus.WaitUntilIdle(ictx)
-		icancel()
+		br.in.Drain(closeWait)
 		stop := time.AfterFunc(closeGrace, br.cancel)
 		br.waitGoroutines()
 		stop.Stop()
 		br.cancel()
 	}
-	br.bus.Destroy(true)
+	br.in.Destroy()
 	br.closeConn()
 	return nil
 }

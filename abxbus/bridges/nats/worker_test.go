@@ -121,7 +121,7 @@ func startWorkerMayExit(t testing.TB, c *collector, env map[string]string, mayEx
 				continue
 			}
 			if n, err := strconv.Atoi(line); err == nil {
-				c.add(n)
+				c.Add(n)
 			}
 		}
 		cmd.Wait()

@@ -2,89 +2,19 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/internal/testservers"
 )
 
-// counter records the seq numbers a listener received.
-type counter struct {
-	mu     sync.Mutex
-	counts map[int]int
-	pad    map[int]int
-	ch     chan struct{}
-}
-
-func newCounter() *counter {
-	return &counter{counts: map[int]int{}, pad: map[int]int{}, ch: make(chan struct{}, 1)}
-}
-
-func (c *counter) handler(_ context.Context, e *abxbus.BaseEvent) (any, error) {
-	raw, err := e.PayloadJSON()
-	if err != nil {
-		return nil, err
-	}
-	var p struct {
-		Seq int    `json:"seq"`
-		Pad string `json:"pad"`
-	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.counts[p.Seq]++
-	c.pad[p.Seq] = len(p.Pad)
-	c.mu.Unlock()
-	select {
-	case c.ch <- struct{}{}:
-	default:
-	}
-	return nil, nil
-}
-
-// wait waits until n distinct seqs arrived or ctx ends; it returns delivered, duplicated, lost.
-func (c *counter) wait(ctx context.Context, n int) (delivered, dup, lost int) {
-	for {
-		c.mu.Lock()
-		have := len(c.counts)
-		c.mu.Unlock()
-		if have >= n {
-			break
-		}
-		select {
-		case <-c.ch:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for s := 0; s < n; s++ {
-		switch k := c.counts[s]; {
-		case k == 0:
-			lost++
-		default:
-			delivered++
-			dup += k - 1
-		}
-	}
-	return delivered, dup, lost
-}
-
-func ping(t testing.TB, seq int, pad string) *abxbus.BaseEvent {
-	e, err := abxbus.NewBaseEvent("FaultPing", map[string]any{"seq": seq, "pad": pad})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+// The shared harness pieces (bridgetesting), by the names these tests use.
+var (
+	newCounter = bridgetesting.NewCounter
+	ping       = bridgetesting.FaultPing
+)
 
 // A server restart mid-stream (issue 15 item 8): the emitter's Emit retries through the outage, the
 // listener reconnects and catches up from its cursor; nothing is lost (TS: the listener stays dead).
@@ -94,7 +24,7 @@ func TestFaultServerRestartMidStream(t *testing.T) {
 	em := openForTest(t, pg.DSN, table, Options{})
 	li := openForTest(t, pg.DSN, table, Options{Consumer: "restart"})
 	c := newCounter()
-	if _, err := li.On("FaultPing", c.handler); err != nil {
+	if _, err := li.On("FaultPing", c.Handler); err != nil {
 		t.Fatal(err)
 	}
 	const n = 300
@@ -113,9 +43,7 @@ func TestFaultServerRestartMidStream(t *testing.T) {
 		}
 	}()
 	for {
-		c.mu.Lock()
-		k := len(c.counts)
-		c.mu.Unlock()
+		k := c.Distinct()
 		if k >= n/3 {
 			break
 		}
@@ -125,7 +53,7 @@ func TestFaultServerRestartMidStream(t *testing.T) {
 	pg.Restart(t)
 	t.Logf("server restarted in %v", time.Since(start).Round(time.Millisecond))
 	<-done
-	delivered, dup, lost := c.wait(ctx, n)
+	delivered, dup, lost := c.Wait(ctx, n)
 	t.Logf("server restart mid-stream: emitted %d (Emit errors %d), delivered %d, duplicated %d, lost %d", n, emitErrs, delivered, dup, lost)
 	if lost > 0 || emitErrs > 0 {
 		t.Fatalf("%d events lost, %d Emit errors", lost, emitErrs)
@@ -145,40 +73,17 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	li := openForTest(t, pg.DSN, table, o)
 	li.opts.MaxEventBytes = DefaultMaxEventBytes
 	c := newCounter()
-	if _, err := li.On("FaultPing", c.handler); err != nil {
+	if _, err := li.On("FaultPing", c.Handler); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pad := strings.Repeat("x", 10<<20)
-	if err := em.Emit(ctx, ping(t, 0, pad)); err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Emit(ctx, ping(t, 1, "")); err != nil {
-		t.Fatal(err)
-	}
-	delivered, dup, lost := c.wait(ctx, 2)
-	t.Logf("10 MB event: emitted 2, delivered %d, duplicated %d, lost %d", delivered, dup, lost)
-	if lost > 0 || dup > 0 || c.pad[0] != len(pad) {
-		t.Fatalf("lost %d, dup %d, pad of the big event %d bytes, want %d", lost, dup, c.pad[0], len(pad))
+	dup, lost := c.EmitBig(ctx, t, em, pad)
+	if lost > 0 || dup > 0 || c.Pad(0) != len(pad) {
+		t.Fatalf("lost %d, dup %d, pad of the big event %d bytes, want %d", lost, dup, c.Pad(0), len(pad))
 	}
 }
-
-// Two Go types under one event type name: the listener's Registry decodes "FaultClash" rows as
-// clashA while its bus is bound to clashB, so the bus refuses them.
-type clashA struct {
-	abxbus.Returns[abxbus.Void]
-	N int `json:"n"`
-}
-
-func (clashA) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
-
-type clashB struct {
-	abxbus.Returns[abxbus.Void]
-	N int `json:"n"`
-}
-
-func (clashB) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
 
 // A row the inbound bus refuses is logged and skipped (not taken for a lost connection): the rows
 // around it are each delivered once, with and without a Consumer.
@@ -187,34 +92,17 @@ func TestFaultRefusedRowSkipped(t *testing.T) {
 	for _, consumer := range []string{"", "durable"} {
 		t.Run("consumer="+consumer, func(t *testing.T) {
 			table := freshTable()
-			reg := abxbus.NewRegistry()
-			if err := abxbus.Register[clashA](reg); err != nil {
-				t.Fatal(err)
-			}
+			reg := bridgetesting.ClashRegistry(t)
 			em := openForTest(t, pg.DSN, table, Options{})
 			li := openForTest(t, pg.DSN, table, Options{Registry: reg, Consumer: consumer})
-			abxbus.OnNotify(li.Bus(), func(ctx context.Context, p clashB) error { return nil })
+			bridgetesting.BindClash(li.Bus())
 			c := newCounter()
-			if _, err := li.On("FaultPing", c.handler); err != nil {
+			if _, err := li.On("FaultPing", c.Handler); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			clash, err := abxbus.NewBaseEvent("FaultClash", map[string]any{"n": 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range []*abxbus.BaseEvent{ping(t, 0, ""), clash, ping(t, 1, ""), ping(t, 2, "")} {
-				if err := em.Emit(ctx, e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			delivered, dup, lost := c.wait(ctx, 3)
-			time.Sleep(500 * time.Millisecond) // a redelivery loop would show
-			_, dup2, _ := c.wait(ctx, 3)
-			if delivered != 3 || dup != 0 || lost != 0 || dup2 != 0 {
-				t.Fatalf("delivered %d, duplicated %d (%d after 500 ms), lost %d", delivered, dup, dup2, lost)
-			}
+			c.EmitAroundRefused(ctx, t, em, 500*time.Millisecond)
 		})
 	}
 }
@@ -225,22 +113,8 @@ func TestCloseFinishesReceived(t *testing.T) {
 	pg := testservers.StartPostgres(t)
 	table := freshTable()
 	li := openForTest(t, pg.DSN, table, Options{})
-	var mu sync.Mutex
-	started, finished := 0, 0
-	if _, err := li.On("FaultPing", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		mu.Lock()
-		started++
-		mu.Unlock()
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		mu.Lock()
-		finished++
-		mu.Unlock()
-		return nil, nil
-	}); err != nil {
+	h := &bridgetesting.SlowHandler{}
+	if _, err := li.On("FaultPing", h.Handle); err != nil {
 		t.Fatal(err)
 	}
 	em := openForTest(t, pg.DSN, table, Options{})
@@ -251,22 +125,10 @@ func TestCloseFinishesReceived(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for ctx.Err() == nil {
-		mu.Lock()
-		s := started
-		mu.Unlock()
-		if s > 0 {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	h.WaitStarted(ctx)
 	time.Sleep(100 * time.Millisecond) // the listener has read all 5 rows (notified)
 	if err := li.Close(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if finished != 5 {
-		t.Fatalf("handled %d of 5 received events before Close returned (%d started)", finished, started)
-	}
+	h.ExpectFinished(t, 5)
 }

@@ -42,7 +42,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +52,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 	"github.com/typedbus/abxbus-go/internal/flatrow"
 )
 
@@ -157,6 +157,7 @@ type Bridge struct {
 	dsn  string
 	opts Options
 	bus  *abxbus.Bus
+	in   *inbound.Inbound // owns bus and the queue window
 	pool *pgxpool.Pool
 
 	schemaMu sync.Mutex
@@ -194,21 +195,13 @@ func New(dsn string, opts *Options) (*Bridge, error) {
 		cancel()
 		return nil, fmt.Errorf("postgres bridge: %w", err)
 	}
-	var bo abxbus.Options
-	if o.BusOptions != nil {
-		bo = *o.BusOptions
-	}
-	bo.MaxHistorySize = abxbus.Ptr(0)
-	if bo.Logger == nil {
-		bo.Logger = o.Logger
-	}
-	bus, err := abxbus.New(o.Name, &bo)
+	in, err := inbound.New(inbound.Options{Name: o.Name, BusOptions: o.BusOptions, Logger: o.Logger, Registry: o.Registry, QueueSize: maxInflight})
 	if err != nil {
 		cancel()
 		pool.Close()
 		return nil, fmt.Errorf("postgres bridge: %w", err)
 	}
-	return &Bridge{dsn: dsn, opts: o, bus: bus, pool: pool, ctx: ctx, cancel: cancel}, nil
+	return &Bridge{dsn: dsn, opts: o, bus: in.Bus(), in: in, pool: pool, ctx: ctx, cancel: cancel}, nil
 }
 
 // Bus returns the inbound bus.
@@ -230,11 +223,7 @@ func (br *Bridge) Features() bridges.Features {
 // On registers fn on the inbound bus for received events of eventType ("*" for all) and starts
 // listening.
 func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	h, err := br.bus.OnType(eventType, fn, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return h, br.Start()
+	return br.in.On(eventType, fn, opts, br.Start)
 }
 
 // Forward is Emit as a HandlerFunc, for app.OnType("*", br.Forward). It returns no value.
@@ -540,19 +529,15 @@ func (br *Bridge) Close() error {
 		<-done
 	}
 	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
-	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
-	br.bus.WaitUntilIdle(dctx)
-	dcancel()
-	br.bus.Destroy(true)
+	br.in.Close(br.opts.DrainTimeout, nil)
 	br.pool.Close()
 	return nil
 }
 
 // listener is the reading side: one dedicated connection that LISTENs and reads.
 type listener struct {
-	br       *Bridge
-	cursor   int64
-	inflight []*abxbus.BaseEvent
+	br     *Bridge
+	cursor int64
 }
 
 func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
@@ -683,58 +668,10 @@ const maxInflight = 1024
 // inbound bus refuses, is logged and skipped.
 func (l *listener) deliver(ctx context.Context, seq int64, cols []flatrow.Column) error {
 	br := l.br
-	e, err := decodeRow(cols, br.opts.Registry)
-	if err != nil {
-		br.opts.Logger.Warn("[abxbus] postgres bridge: skipping a row", "table", br.opts.Table, SeqColumn, seq, "error", err)
-		return l.handled(ctx, seq)
-	}
-	if slices.Contains(e.Path(), br.bus.Label()) {
-		return l.handled(ctx, seq)
-	}
-	for len(l.inflight) > 0 {
-		head := l.inflight[0]
-		if len(l.inflight) < maxInflight {
-			select {
-			case <-head.Done():
-			default:
-				head = nil
-			}
-			if head == nil {
-				break
-			}
-		} else {
-			select {
-			case <-head.Done():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		l.inflight[0] = nil
-		l.inflight = l.inflight[1:]
-	}
-	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		if errors.Is(err, abxbus.ErrBusDestroyed) {
-			return err
-		}
-		// Refused for good (a binding conflict, a full history): retrying would refuse it again, and
-		// the listener would take the error for a lost connection.
-		br.opts.Logger.Warn("[abxbus] postgres bridge: skipping a row the inbound bus refused", "table", br.opts.Table, SeqColumn, seq, "error", err)
-		return l.handled(ctx, seq)
-	}
-	if br.opts.Consumer == "" {
-		l.inflight = append(l.inflight, e)
-		return nil
-	}
-	select {
-	case <-e.Done():
-	case <-ctx.Done():
-		select {
-		case <-e.Done():
-		default:
-			return ctx.Err()
-		}
-	}
-	return l.handled(context.WithoutCancel(ctx), seq)
+	// A row the inbound bus refuses for good (a binding conflict, a full history) is skipped too:
+	// retrying would refuse it again, and the listener would take the error for a lost connection.
+	skip := inbound.RowSkipper(br.opts.Logger, "postgres bridge", "table", br.opts.Table, SeqColumn, seq)
+	return br.in.DeliverRow(ctx, cols, br.opts.Consumer != "", skip, func(ctx context.Context) error { return l.handled(ctx, seq) })
 }
 
 func (l *listener) handled(ctx context.Context, seq int64) error {
@@ -742,18 +679,6 @@ func (l *listener) handled(ctx context.Context, seq int64) error {
 		return nil
 	}
 	return l.br.saveCursor(ctx, seq)
-}
-
-func decodeRow(cols []flatrow.Column, reg *abxbus.Registry) (*abxbus.BaseEvent, error) {
-	data, err := flatrow.Decode(cols)
-	if err != nil {
-		return nil, err
-	}
-	e, err := reg.Decode(data)
-	if err != nil {
-		return nil, err
-	}
-	return e.Reset()
 }
 
 // parseAddress splits a bridge address, postgres://user:pass@host:port/db[/table]?channel=...&...,

@@ -47,7 +47,7 @@ func TestStreamsServerRestartLosesNothing(t *testing.T) {
 	recv := streamsBridge(t, url, "g", "w1", &redisbridge.Options{ClaimIdle: time.Second})
 	got := newCollector()
 	recv.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		got.add(seqOf(t, e))
+		got.Add(seqOf(t, e))
 		return nil, nil
 	})
 	send := streamsBridge(t, url, "g", "producer", nil)
@@ -56,7 +56,7 @@ func TestStreamsServerRestartLosesNothing(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		srv.Start(t)
 	})
-	seqs := got.waitCount(len(emitted), 30*time.Second)
+	seqs := got.WaitCount(len(emitted), 30*time.Second)
 	c := countOf(emitted, seqs)
 	t.Logf("streams, server killed and restarted (appendonly, fsync always): %v; failed emits retried: %d", c, failures)
 	if c.lost != 0 {
@@ -79,7 +79,7 @@ func TestPubSubServerRestartReportsLoss(t *testing.T) {
 	defer recv.Close()
 	got := newCollector()
 	recv.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		got.add(seqOf(t, e))
+		got.Add(seqOf(t, e))
 		return nil, nil
 	})
 	send, err := redisbridge.New(url, &redisbridge.Options{RequireSubscriber: true})
@@ -109,7 +109,7 @@ func TestPubSubServerRestartReportsLoss(t *testing.T) {
 		emitted = append(emitted, i)
 		time.Sleep(2 * time.Millisecond)
 	}
-	seqs := got.waitCount(len(emitted), 10*time.Second)
+	seqs := got.WaitCount(len(emitted), 10*time.Second)
 	c := countOf(emitted, seqs)
 	t.Logf("pub/sub, server restarted: %v (emits refused while the server was down: %d, with no subscriber: %d, retried); listener problems reported: %d",
 		c, down, noSub, reconnects.Load())
@@ -135,7 +135,7 @@ func TestPubSubBadMessagesSkipped(t *testing.T) {
 	defer recv.Close()
 	got := newCollector()
 	recv.On("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		got.add(seqOf(t, e))
+		got.Add(seqOf(t, e))
 		return nil, nil
 	})
 	bad := []string{`not json`, `{"event_type":"X","event_created_at":"2026-01-01T00:00:00+00:00"}`,
@@ -144,7 +144,7 @@ func TestPubSubBadMessagesSkipped(t *testing.T) {
 		recv.Client().Publish(ctx, "bad", b)
 	}
 	recv.Emit(ctx, abxbus.NewEvent(Ping{Seq: 7}).Base())
-	if s := got.waitCount(1, 10*time.Second); len(s) != 1 || s[0] != 7 {
+	if s := got.WaitCount(1, 10*time.Second); len(s) != 1 || s[0] != 7 {
 		t.Fatalf("got %v", s)
 	}
 	mu.Lock()
@@ -189,12 +189,12 @@ func TestStreamsServerRestartWithoutPersistence(t *testing.T) {
 	recv := streamsBridge(t, url, "g", "w1", nil)
 	got := newCollector()
 	recv.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		got.add(seqOf(t, e))
+		got.Add(seqOf(t, e))
 		return nil, nil
 	})
 	send := streamsBridge(t, url, "g", "producer", nil)
 	emitN(t, ctx, send, 0, 10)
-	if s := got.waitCount(10, 10*time.Second); len(s) != 10 {
+	if s := got.WaitCount(10, 10*time.Second); len(s) != 10 {
 		t.Fatalf("before the restart: %v", s)
 	}
 	srv.Restart(t)
@@ -203,7 +203,7 @@ func TestStreamsServerRestartWithoutPersistence(t *testing.T) {
 		if err := send.Emit(ctx, abxbus.NewEvent(Ping{Seq: i}).Base()); err != nil {
 			t.Logf("emit %d: %v", i, err)
 		}
-		if len(distinct(got.snapshot())) > 10 {
+		if len(distinct(got.Snapshot())) > 10 {
 			break
 		}
 		if time.Now().After(deadline) {

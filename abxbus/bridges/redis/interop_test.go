@@ -30,7 +30,7 @@ func TestInteropTSEmitsGoReceives(t *testing.T) {
 	defer recv.Close()
 	got := newCollector()
 	if _, err := recv.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		got.add(seqOf(t, e))
+		got.Add(seqOf(t, e))
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestInteropTSEmitsGoReceives(t *testing.T) {
 	if out, err := cmd.Output(); err != nil {
 		t.Fatalf("TS emitter: %v %s", err, out)
 	}
-	seqs := got.waitCount(interopN, 20*time.Second)
+	seqs := got.WaitCount(interopN, 20*time.Second)
 	var emitted []int
 	for i := range interopN {
 		emitted = append(emitted, i)

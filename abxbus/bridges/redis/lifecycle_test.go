@@ -9,6 +9,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	redisbridge "github.com/typedbus/abxbus-go/abxbus/bridges/redis"
 )
 
@@ -59,7 +60,7 @@ func TestLifecycle(t *testing.T) {
 			go func() { defer wg.Done(); br.Start() }()
 			go func() {
 				defer wg.Done()
-				br.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { got.add(seqOf(t, e)); return nil, nil })
+				br.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { got.Add(seqOf(t, e)); return nil, nil })
 			}()
 		}
 		wg.Wait()
@@ -67,7 +68,7 @@ func TestLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
-		if s := got.waitCount(1, 5*time.Second); len(s) != 8 { // 8 handlers, one listener: each once
+		if s := got.WaitCount(1, 5*time.Second); len(s) != 8 { // 8 handlers, one listener: each once
 			t.Fatalf("%v: %d deliveries, want 8", mode, len(s))
 		}
 		if err := br.Close(); err != nil {
@@ -95,22 +96,8 @@ func TestCloseFinishesReceived(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer li.Close()
-	var mu sync.Mutex
-	started, finished := 0, 0
-	if _, err := li.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		mu.Lock()
-		started++
-		mu.Unlock()
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		mu.Lock()
-		finished++
-		mu.Unlock()
-		return nil, nil
-	}); err != nil {
+	h := &bridgetesting.SlowHandler{}
+	if _, err := li.On("Ping", h.Handle); err != nil {
 		t.Fatal(err)
 	}
 	em, err := redisbridge.New(srv.URL()+"/0/drain", &redisbridge.Options{Mode: redisbridge.ModePubSub, Logger: quiet(), RequireSubscriber: true})
@@ -128,9 +115,5 @@ func TestCloseFinishesReceived(t *testing.T) {
 	if err := li.Close(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if finished != 5 {
-		t.Fatalf("handled %d of 5 received events before Close returned (%d started)", finished, started)
-	}
+	h.ExpectFinished(t, 5)
 }

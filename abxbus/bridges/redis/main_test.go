@@ -12,13 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/bridgetest"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	redisbridge "github.com/typedbus/abxbus-go/abxbus/bridges/redis"
 	"github.com/typedbus/abxbus-go/internal/leakcheck"
 	"github.com/typedbus/abxbus-go/internal/testservers"
@@ -125,54 +125,11 @@ func seqOf(t testing.TB, e *abxbus.BaseEvent) int {
 	return v.Seq
 }
 
-// collector records received seq numbers.
-type collector struct {
-	mu   sync.Mutex
-	seqs []int
-	ch   chan struct{}
-}
-
-func newCollector() *collector { return &collector{ch: make(chan struct{}, 1)} }
-
-func (c *collector) add(n int) {
-	c.mu.Lock()
-	c.seqs = append(c.seqs, n)
-	c.mu.Unlock()
-	select {
-	case c.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (c *collector) snapshot() []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]int(nil), c.seqs...)
-}
-
-// waitCount waits until at least n distinct seqs were received or d passed.
-func (c *collector) waitCount(n int, d time.Duration) []int {
-	deadline := time.After(d)
-	for {
-		s := c.snapshot()
-		if len(distinct(s)) >= n {
-			return s
-		}
-		select {
-		case <-c.ch:
-		case <-deadline:
-			return s
-		}
-	}
-}
-
-func distinct(s []int) map[int]int {
-	m := map[int]int{}
-	for _, v := range s {
-		m[v]++
-	}
-	return m
-}
+// The shared seq collector (bridgetesting), by the names these tests use.
+var (
+	newCollector = bridgetesting.NewSeqCollector
+	distinct     = bridgetesting.Distinct
+)
 
 // counts summarises a delivery run.
 type counts struct{ emitted, delivered, duplicated, lost int }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 )
 
 // pingEvery is how long a quiet subscription waits before it checks the connection with a PING.
@@ -68,7 +68,6 @@ func (br *Bridge) startPubSub(ctx context.Context) (func(context.Context), error
 // runPubSub receives messages until ctx ends, reconnecting and resubscribing when the connection
 // breaks (go-redis resubscribes on the new connection; the confirmation is logged).
 func (br *Bridge) runPubSub(ctx context.Context, ps *goredis.PubSub) {
-	var inflight []*abxbus.BaseEvent
 	fails := 0
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, pingEvery)
@@ -106,8 +105,7 @@ func (br *Bridge) runPubSub(ctx context.Context, ps *goredis.PubSub) {
 				br.onRaw(m.Payload)
 				continue
 			}
-			inflight = br.deliverPubSub(ctx, inflight, m.Payload)
-			if inflight == nil && ctx.Err() != nil {
+			if !br.deliverPubSub(ctx, m.Payload) {
 				return
 			}
 		}
@@ -115,41 +113,18 @@ func (br *Bridge) runPubSub(ctx context.Context, ps *goredis.PubSub) {
 }
 
 // deliverPubSub decodes one message and emits it on the inbound bus, keeping at most QueueSize events
-// in flight (waiting for the oldest when full). It returns the updated in-flight list (nil when ctx
-// ended while waiting).
-func (br *Bridge) deliverPubSub(ctx context.Context, inflight []*abxbus.BaseEvent, payload string) []*abxbus.BaseEvent {
-	e, _, err := br.decode([]byte(payload))
-	if err != nil {
-		br.report("skipping a message", &MessageError{Source: br.channel, Len: len(payload), Err: err})
-		return inflight
+// in flight (waiting for the oldest when full). It reports false when ctx ended while it waited.
+func (br *Bridge) deliverPubSub(ctx context.Context, payload string) bool {
+	e, err := br.in.Deliver(ctx, []byte(payload), true)
+	var de *inbound.DecodeError
+	var re *inbound.RefusedError
+	switch {
+	case errors.As(err, &de):
+		br.report("skipping a message", &MessageError{Source: br.channel, Len: len(payload), Err: de.Err})
+	case errors.As(err, &re):
+		br.report("inbound bus refused an event", re.Err, "event", e.String())
+	case err != nil:
+		return false
 	}
-	if br.echo(e) {
-		return inflight
-	}
-	for len(inflight) > 0 {
-		head := inflight[0]
-		if len(inflight) < br.opts.QueueSize {
-			select {
-			case <-head.Done():
-			default:
-				head = nil
-			}
-			if head == nil {
-				break
-			}
-		} else {
-			select {
-			case <-head.Done():
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		inflight[0] = nil
-		inflight = inflight[1:]
-	}
-	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		br.report("inbound bus refused an event", err, "event", e.String())
-		return inflight
-	}
-	return append(inflight, e)
+	return true
 }

@@ -19,7 +19,7 @@ func TestPubSubRoundTrip(t *testing.T) {
 	defer recv.Close()
 	got := newCollector()
 	if _, err := recv.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		got.add(seqOf(t, e))
+		got.Add(seqOf(t, e))
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestPubSubRoundTrip(t *testing.T) {
 		}
 		emitted = append(emitted, i)
 	}
-	seqs := got.waitCount(n, 10*time.Second)
+	seqs := got.WaitCount(n, 10*time.Second)
 	c := countOf(emitted, seqs)
 	if c.lost != 0 || c.duplicated != 0 {
 		t.Fatalf("%v", c)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 )
 
 // Mode selects how the bridge uses Redis.
@@ -169,6 +169,7 @@ type Bridge struct {
 	label   string // for messages: redis://host:port/db/channel
 	copts   *goredis.Options
 	bus     *abxbus.Bus
+	in      *inbound.Inbound // owns bus and the pub/sub queue window
 	pub     *goredis.Client
 
 	mu      sync.Mutex
@@ -267,19 +268,11 @@ func newFromURL(u *url.URL, o Options) (*Bridge, error) {
 	if o.Mode == ModeStreams {
 		br.label = fmt.Sprintf("redis://%s/%d stream %s group %s consumer %s", copts.Addr, db, br.stream, o.Group, o.Consumer)
 	}
-	var bo abxbus.Options
-	if o.BusOptions != nil {
-		bo = *o.BusOptions
-	}
-	bo.MaxHistorySize = abxbus.Ptr(0)
-	if bo.Logger == nil {
-		bo.Logger = o.Logger
-	}
-	bus, err := abxbus.New(o.Name, &bo)
+	in, err := inbound.New(inbound.Options{Name: o.Name, BusOptions: o.BusOptions, Logger: o.Logger, Registry: o.Registry, QueueSize: o.QueueSize})
 	if err != nil {
 		return nil, fmt.Errorf("redis bridge: %w", err)
 	}
-	br.bus = bus
+	br.in, br.bus = in, in.Bus()
 	br.pub = goredis.NewClient(copts)
 	return br, nil
 }
@@ -315,11 +308,7 @@ func (br *Bridge) Features() bridges.Features {
 // On registers a handler for received events of eventType ("*" for all) on the inbound bus and starts
 // listening.
 func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	h, err := br.bus.OnType(eventType, fn, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return h, br.Start()
+	return br.in.On(eventType, fn, opts, br.Start)
 }
 
 // Forward is a HandlerFunc that sends every event it is given: wire an application bus to the bridge
@@ -343,12 +332,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("redis bridge %s: %w", br.label, bridges.ErrClosed)
 	}
-	data, err := e.ToJSON()
+	data, err := inbound.Encode(e, "redis bridge "+br.label, br.opts.MaxMessageBytes)
 	if err != nil {
-		return fmt.Errorf("redis bridge %s: %w", br.label, err)
-	}
-	if len(data) > br.opts.MaxMessageBytes {
-		return bridges.TooLarge("redis bridge "+br.label, e, len(data), br.opts.MaxMessageBytes)
+		return err
 	}
 	if br.opts.Mode == ModeStreams {
 		if err := xadd(ctx, br.pub, br.stream, br.opts.MaxLen, fieldEvent, data); err != nil {
@@ -431,10 +417,7 @@ func (br *Bridge) Close() error {
 		<-done
 	}
 	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
-	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
-	br.bus.WaitUntilIdle(dctx)
-	dcancel()
-	br.bus.Destroy(true)
+	br.in.Close(br.opts.DrainTimeout, nil)
 	return br.pub.Close()
 }
 
@@ -448,18 +431,16 @@ func (br *Bridge) report(msg string, err error, args ...any) {
 
 // decode turns one message into a fresh pending event (D9), returning the original event id too.
 func (br *Bridge) decode(data []byte) (*abxbus.BaseEvent, string, error) {
-	e, err := br.opts.Registry.Decode(data)
+	sent, e, err := br.in.Decode(data)
 	if err != nil {
 		return nil, "", err
 	}
-	orig := e.EventID()
-	r, err := e.Reset()
-	return r, orig, err
+	return e, sent.EventID(), nil
 }
 
 // echo reports whether e already went through the inbound bus (the bidirectional wiring sent it
 // back): the bus would not accept it, so it would never complete; it is skipped as handled.
-func (br *Bridge) echo(e *abxbus.BaseEvent) bool { return slices.Contains(e.Path(), br.bus.Label()) }
+func (br *Bridge) echo(e *abxbus.BaseEvent) bool { return br.in.Echo(e) }
 
 // backoff waits before the n-th reconnection attempt (50 ms doubling to 1 s), or until ctx ends.
 func backoff(ctx context.Context, n int) bool {

@@ -67,10 +67,10 @@ func TestStreamsDurableAndOrdered(t *testing.T) {
 		if !ok || d.EventID != ids[seq] || d.Deliveries != 1 || d.ID == "" || d.Stream != "durable" {
 			badDelivery.Store(d)
 		}
-		got.add(seq)
+		got.Add(seq)
 		return nil, nil
 	})
-	seqs := got.waitCount(50, 10*time.Second)
+	seqs := got.WaitCount(50, 10*time.Second)
 	if c := countOf(emitN(t, ctx, send, 50, 0), seqs); len(seqs) != 50 {
 		t.Fatalf("%v %v", c, seqs)
 	}
@@ -112,19 +112,19 @@ func TestStreamsGroupsSplitAndFanOut(t *testing.T) {
 		br.On("Ping", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
 			time.Sleep(time.Millisecond)
 			per[i].Add(1)
-			all.add(seqOf(t, e))
+			all.Add(seqOf(t, e))
 			return nil, nil
 		})
 	}
 	audit := newCollector()
 	ab := streamsBridge(t, url, "audit", "a1", nil)
 	ab.On("*", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		audit.add(seqOf(t, e))
+		audit.Add(seqOf(t, e))
 		return nil, nil
 	})
 	send := streamsBridge(t, url, "workers", "producer", nil)
 	emitted := emitN(t, ctx, send, 0, 400)
-	seqs := all.waitCount(400, 20*time.Second)
+	seqs := all.WaitCount(400, 20*time.Second)
 	c := countOf(emitted, seqs)
 	t.Logf("group of 2: %v; w1 %d, w2 %d", c, per[0].Load(), per[1].Load())
 	if c.lost != 0 || c.duplicated != 0 {
@@ -133,7 +133,7 @@ func TestStreamsGroupsSplitAndFanOut(t *testing.T) {
 	if per[0].Load() == 0 || per[1].Load() == 0 {
 		t.Errorf("one worker got nothing: %d %d", per[0].Load(), per[1].Load())
 	}
-	if c := countOf(emitted, audit.waitCount(400, 20*time.Second)); c.lost != 0 || c.duplicated != 0 {
+	if c := countOf(emitted, audit.WaitCount(400, 20*time.Second)); c.lost != 0 || c.duplicated != 0 {
 		t.Fatalf("second group: %v", c)
 	}
 }
@@ -153,11 +153,11 @@ func TestStreamsPoisonToDeadLetter(t *testing.T) {
 			poisonTries.Add(1)
 			return nil, errors.New("poison")
 		}
-		got.add(seq)
+		got.Add(seq)
 		return nil, nil
 	})
 	emitted := emitN(t, ctx, br, 0, 20)
-	seqs := got.waitCount(19, 10*time.Second)
+	seqs := got.WaitCount(19, 10*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	var dl []goredis.XMessage
 	for time.Now().Before(deadline) {

@@ -10,79 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/typedbus/abxbus-go/abxbus"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/internal/flatrow"
 )
 
-type counter struct {
-	mu     sync.Mutex
-	counts map[int]int
-	order  []int
-	pad    map[int]int
-	ch     chan struct{}
-}
-
-func newCounter() *counter {
-	return &counter{counts: map[int]int{}, pad: map[int]int{}, ch: make(chan struct{}, 1)}
-}
-
-func (c *counter) handler(_ context.Context, e *abxbus.BaseEvent) (any, error) {
-	raw, err := e.PayloadJSON()
-	if err != nil {
-		return nil, err
-	}
-	var p struct {
-		Seq int    `json:"seq"`
-		Pad string `json:"pad"`
-	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.counts[p.Seq]++
-	c.order = append(c.order, p.Seq)
-	c.pad[p.Seq] = len(p.Pad)
-	c.mu.Unlock()
-	select {
-	case c.ch <- struct{}{}:
-	default:
-	}
-	return nil, nil
-}
-
-func (c *counter) wait(ctx context.Context, n int) (delivered, dup, lost int) {
-	for ctx.Err() == nil {
-		c.mu.Lock()
-		have := len(c.counts)
-		c.mu.Unlock()
-		if have >= n {
-			break
-		}
-		select {
-		case <-c.ch:
-		case <-ctx.Done():
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for s := range n {
-		if k := c.counts[s]; k == 0 {
-			lost++
-		} else {
-			delivered++
-			dup += k - 1
-		}
-	}
-	return delivered, dup, lost
-}
-
-func ping(t testing.TB, seq int, pad string) *abxbus.BaseEvent {
-	e, err := abxbus.NewBaseEvent("FaultPing", map[string]any{"seq": seq, "pad": pad})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+// The shared harness pieces (bridgetesting), by the names these tests use.
+var (
+	newCounter = bridgetesting.NewCounter
+	ping       = bridgetesting.FaultPing
+)
 
 // A row written late with an event_created_at older than rows already read is delivered (the TS
 // cursor on (event_created_at, event_id) never delivers it; ours follows rowid), and so are the rows
@@ -92,7 +28,7 @@ func TestFaultLateOlderAndFutureRows(t *testing.T) {
 	em := openForTest(t, path, Options{})
 	li := openForTest(t, path, Options{})
 	c := newCounter()
-	if _, err := li.On("FaultPing", c.handler); err != nil {
+	if _, err := li.On("FaultPing", c.Handler); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -100,7 +36,7 @@ func TestFaultLateOlderAndFutureRows(t *testing.T) {
 	if err := em.Emit(ctx, ping(t, 0, "")); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(ctx, 1)
+	c.Wait(ctx, 1)
 	// In this order: each wait below counts the rows delivered so far (a map's order is random).
 	for seq, at := range []string{1: "2001-01-01T00:00:00.000000000Z", 2: "2099-01-01T00:00:00.000000000Z"} {
 		if at == "" {
@@ -115,12 +51,12 @@ func TestFaultLateOlderAndFutureRows(t *testing.T) {
 		m["event_created_at"] = at
 		data, _ = json.Marshal(m)
 		insertRaw(t, path, data)
-		c.wait(ctx, seq+1)
+		c.Wait(ctx, seq+1)
 	}
 	if err := em.Emit(ctx, ping(t, 3, "")); err != nil {
 		t.Fatal(err)
 	}
-	delivered, dup, lost := c.wait(ctx, 4)
+	delivered, dup, lost := c.Wait(ctx, 4)
 	t.Logf("late older row and future row: emitted 4, delivered %d, duplicated %d, lost %d", delivered, dup, lost)
 	if lost != 0 || dup != 0 {
 		t.Fatalf("lost %d, duplicated %d", lost, dup)
@@ -169,22 +105,15 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	}
 	defer li.Close()
 	c := newCounter()
-	if _, err := li.On("FaultPing", c.handler); err != nil {
+	if _, err := li.On("FaultPing", c.Handler); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pad := strings.Repeat("y", 10<<20)
-	if err := em.Emit(ctx, ping(t, 0, pad)); err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Emit(ctx, ping(t, 1, "")); err != nil {
-		t.Fatal(err)
-	}
-	delivered, dup, lost := c.wait(ctx, 2)
-	t.Logf("10 MB event: emitted 2, delivered %d, duplicated %d, lost %d", delivered, dup, lost)
-	if lost > 0 || dup > 0 || c.pad[0] != len(pad) {
-		t.Fatalf("lost %d, dup %d, pad %d bytes, want %d", lost, dup, c.pad[0], len(pad))
+	dup, lost := c.EmitBig(ctx, t, em, pad)
+	if lost > 0 || dup > 0 || c.Pad(0) != len(pad) {
+		t.Fatalf("lost %d, dup %d, pad %d bytes, want %d", lost, dup, c.Pad(0), len(pad))
 	}
 }
 
@@ -194,7 +123,7 @@ func TestFaultConcurrentWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.db")
 	li := openForTest(t, path, Options{})
 	c := newCounter()
-	if _, err := li.On("FaultPing", c.handler); err != nil {
+	if _, err := li.On("FaultPing", c.Handler); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -212,7 +141,7 @@ func TestFaultConcurrentWriters(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	delivered, dup, lost := c.wait(ctx, 2*per)
+	delivered, dup, lost := c.Wait(ctx, 2*per)
 	t.Logf("2 writers: emitted %d, delivered %d, duplicated %d, lost %d", 2*per, delivered, dup, lost)
 	if lost > 0 || dup > 0 {
 		t.Fatalf("lost %d, dup %d", lost, dup)
@@ -244,56 +173,23 @@ func TestAddColumnAddedElsewhere(t *testing.T) {
 	}
 }
 
-// Two Go types under one event type name: the listener's Registry decodes "FaultClash" rows as
-// clashA while its bus is bound to clashB, so the bus refuses them.
-type clashA struct {
-	abxbus.Returns[abxbus.Void]
-	N int `json:"n"`
-}
-
-func (clashA) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
-
-type clashB struct {
-	abxbus.Returns[abxbus.Void]
-	N int `json:"n"`
-}
-
-func (clashB) EventSpec() abxbus.EventSpec { return abxbus.EventSpec{Type: "FaultClash"} }
-
 // A row the inbound bus refuses is logged and skipped: the rows around it are each delivered once,
 // with and without a Consumer, and the refused row is not retried.
 func TestFaultRefusedRowSkipped(t *testing.T) {
 	for _, consumer := range []string{"", "durable"} {
 		t.Run("consumer="+consumer, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "events.db")
-			reg := abxbus.NewRegistry()
-			if err := abxbus.Register[clashA](reg); err != nil {
-				t.Fatal(err)
-			}
+			reg := bridgetesting.ClashRegistry(t)
 			li := openForTest(t, path, Options{Registry: reg, Consumer: consumer})
-			abxbus.OnNotify(li.Bus(), func(ctx context.Context, p clashB) error { return nil })
+			bridgetesting.BindClash(li.Bus())
 			c := newCounter()
-			if _, err := li.On("FaultPing", c.handler); err != nil {
+			if _, err := li.On("FaultPing", c.Handler); err != nil {
 				t.Fatal(err)
 			}
 			em := openForTest(t, path, Options{})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			clash, err := abxbus.NewBaseEvent("FaultClash", map[string]any{"n": 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range []*abxbus.BaseEvent{ping(t, 0, ""), clash, ping(t, 1, ""), ping(t, 2, "")} {
-				if err := em.Emit(ctx, e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			delivered, dup, lost := c.wait(ctx, 3)
-			time.Sleep(200 * time.Millisecond) // 40 poll intervals: a redelivery loop would show
-			_, dup2, _ := c.wait(ctx, 3)
-			if delivered != 3 || dup != 0 || lost != 0 || dup2 != 0 {
-				t.Fatalf("delivered %d, duplicated %d (%d after 200 ms), lost %d", delivered, dup, dup2, lost)
-			}
+			c.EmitAroundRefused(ctx, t, em, 200*time.Millisecond) // 40 poll intervals
 		})
 	}
 }
@@ -303,22 +199,8 @@ func TestFaultRefusedRowSkipped(t *testing.T) {
 func TestCloseFinishesReceived(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.db")
 	li := openForTest(t, path, Options{})
-	var mu sync.Mutex
-	started, finished := 0, 0
-	if _, err := li.On("FaultPing", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) {
-		mu.Lock()
-		started++
-		mu.Unlock()
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		mu.Lock()
-		finished++
-		mu.Unlock()
-		return nil, nil
-	}); err != nil {
+	h := &bridgetesting.SlowHandler{}
+	if _, err := li.On("FaultPing", h.Handle); err != nil {
 		t.Fatal(err)
 	}
 	em := openForTest(t, path, Options{})
@@ -329,22 +211,10 @@ func TestCloseFinishesReceived(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for ctx.Err() == nil {
-		mu.Lock()
-		s := started
-		mu.Unlock()
-		if s > 0 {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	h.WaitStarted(ctx)
 	time.Sleep(20 * time.Millisecond) // the poller has read all 5 rows (PollInterval 5 ms)
 	if err := li.Close(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if finished != 5 {
-		t.Fatalf("handled %d of 5 received events before Close returned (%d started)", finished, started)
-	}
+	h.ExpectFinished(t, 5)
 }

@@ -39,13 +39,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 	"github.com/typedbus/abxbus-go/internal/flatrow"
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
@@ -123,6 +123,7 @@ type Bridge struct {
 	path string
 	opts Options
 	bus  *abxbus.Bus
+	in   *inbound.Inbound // owns bus and the queue window
 	db   *sql.DB
 	wake chan struct{}
 
@@ -155,20 +156,12 @@ func New(path string, opts *Options) (*Bridge, error) {
 		return nil, fmt.Errorf("sqlite bridge %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(2)
-	var bo abxbus.Options
-	if o.BusOptions != nil {
-		bo = *o.BusOptions
-	}
-	bo.MaxHistorySize = abxbus.Ptr(0)
-	if bo.Logger == nil {
-		bo.Logger = o.Logger
-	}
-	bus, err := abxbus.New(o.Name, &bo)
+	in, err := inbound.New(inbound.Options{Name: o.Name, BusOptions: o.BusOptions, Logger: o.Logger, Registry: o.Registry, QueueSize: maxInflight})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite bridge: %w", err)
 	}
-	br := &Bridge{path: path, opts: o, bus: bus, db: db, wake: make(chan struct{}, 1)}
+	br := &Bridge{path: path, opts: o, bus: in.Bus(), in: in, db: db, wake: make(chan struct{}, 1)}
 	return br, nil
 }
 
@@ -191,11 +184,7 @@ func (br *Bridge) Features() bridges.Features {
 // On registers fn on the inbound bus for received events of eventType ("*" for all) and starts
 // listening.
 func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	h, err := br.bus.OnType(eventType, fn, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return h, br.Start()
+	return br.in.On(eventType, fn, opts, br.Start)
 }
 
 // Forward is Emit as a HandlerFunc, for app.OnType("*", br.Forward). It returns no value.
@@ -296,12 +285,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("sqlite bridge %s: %w", br.path, bridges.ErrClosed)
 	}
-	data, err := e.ToJSON()
+	data, err := inbound.Encode(e, "sqlite bridge "+br.path, br.opts.MaxEventBytes)
 	if err != nil {
-		return fmt.Errorf("sqlite bridge %s: %w", br.path, err)
-	}
-	if len(data) > br.opts.MaxEventBytes {
-		return bridges.TooLarge("sqlite bridge "+br.path, e, len(data), br.opts.MaxEventBytes)
+		return err
 	}
 	cols, err := flatrow.Encode(data)
 	if err != nil {
@@ -437,7 +423,6 @@ const batchRows = 256
 func (br *Bridge) poll(ctx context.Context, cursor int64) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var inflight []*abxbus.BaseEvent
 	failing := false
 	for {
 		select {
@@ -453,7 +438,7 @@ func (br *Bridge) poll(ctx context.Context, cursor int64) {
 			}
 		}
 		for ctx.Err() == nil {
-			n, next, err := br.readBatch(ctx, cursor, &inflight)
+			n, next, err := br.readBatch(ctx, cursor)
 			cursor = next // past the rows delivered before an error too: they are not delivered again
 			if err != nil {
 				if ctx.Err() != nil {
@@ -476,7 +461,7 @@ func (br *Bridge) poll(ctx context.Context, cursor int64) {
 
 // readBatch reads up to batchRows rows after cursor and delivers them; it returns how many rows it
 // read and the new cursor (the rowid of the last row handled).
-func (br *Bridge) readBatch(ctx context.Context, cursor int64, inflight *[]*abxbus.BaseEvent) (int, int64, error) {
+func (br *Bridge) readBatch(ctx context.Context, cursor int64) (int, int64, error) {
 	rows, err := br.db.QueryContext(ctx, `SELECT rowid, * FROM `+q(br.opts.Table)+` WHERE rowid > ? ORDER BY rowid LIMIT ?`, cursor, batchRows)
 	if err != nil {
 		return 0, cursor, err
@@ -515,7 +500,7 @@ func (br *Bridge) readBatch(ctx context.Context, cursor int64, inflight *[]*abxb
 		return 0, cursor, err
 	}
 	for _, r := range batch {
-		if err := br.deliver(ctx, r.id, r.cols, inflight); err != nil {
+		if err := br.deliver(ctx, r.id, r.cols); err != nil {
 			return 0, cursor, err
 		}
 		cursor = r.id
@@ -529,58 +514,9 @@ const maxInflight = 1024
 // until the event completed and saves the cursor past the row; without one, at most maxInflight events
 // are queued. A row that does not decode, or that the inbound bus refuses, is logged and skipped (its
 // position saved). An error means ctx ended or the cursor could not be saved: the row is read again.
-func (br *Bridge) deliver(ctx context.Context, rowid int64, cols []flatrow.Column, inflight *[]*abxbus.BaseEvent) error {
-	e, err := decodeRow(cols, br.opts.Registry)
-	if err != nil {
-		br.opts.Logger.Warn("[abxbus] sqlite bridge: skipping a row", "path", br.path, "table", br.opts.Table, "rowid", rowid, "error", err)
-		return br.handled(ctx, rowid)
-	}
-	if slices.Contains(e.Path(), br.bus.Label()) {
-		return br.handled(ctx, rowid) // this bus's own event written back: it would not run here
-	}
-	for len(*inflight) > 0 {
-		head := (*inflight)[0]
-		if len(*inflight) < maxInflight {
-			select {
-			case <-head.Done():
-			default:
-				head = nil
-			}
-			if head == nil {
-				break
-			}
-		} else {
-			select {
-			case <-head.Done():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		(*inflight)[0] = nil
-		*inflight = (*inflight)[1:]
-	}
-	if _, err := br.bus.Emit(context.Background(), e); err != nil {
-		if errors.Is(err, abxbus.ErrBusDestroyed) {
-			return err
-		}
-		// Refused for good (a binding conflict, a full history): retrying would refuse it again.
-		br.opts.Logger.Warn("[abxbus] sqlite bridge: skipping a row the inbound bus refused", "path", br.path, "table", br.opts.Table, "rowid", rowid, "error", err)
-		return br.handled(ctx, rowid)
-	}
-	if br.opts.Consumer == "" {
-		*inflight = append(*inflight, e)
-		return nil
-	}
-	select {
-	case <-e.Done():
-	case <-ctx.Done():
-		select {
-		case <-e.Done():
-		default:
-			return ctx.Err()
-		}
-	}
-	return br.handled(context.WithoutCancel(ctx), rowid)
+func (br *Bridge) deliver(ctx context.Context, rowid int64, cols []flatrow.Column) error {
+	skip := inbound.RowSkipper(br.opts.Logger, "sqlite bridge", "path", br.path, "table", br.opts.Table, "rowid", rowid)
+	return br.in.DeliverRow(ctx, cols, br.opts.Consumer != "", skip, func(ctx context.Context) error { return br.handled(ctx, rowid) })
 }
 
 func (br *Bridge) handled(ctx context.Context, rowid int64) error {
@@ -588,19 +524,6 @@ func (br *Bridge) handled(ctx context.Context, rowid int64) error {
 		return nil
 	}
 	return br.saveCursor(ctx, rowid)
-}
-
-// decodeRow merges a row's columns into an event and resets it (a fresh id, pending).
-func decodeRow(cols []flatrow.Column, reg *abxbus.Registry) (*abxbus.BaseEvent, error) {
-	data, err := flatrow.Decode(cols)
-	if err != nil {
-		return nil, err
-	}
-	e, err := reg.Decode(data)
-	if err != nil {
-		return nil, err
-	}
-	return e.Reset()
 }
 
 // Close stops polling, waits for the poller, lets the events already received finish on the inbound
@@ -622,10 +545,7 @@ func (br *Bridge) Close() error {
 		<-done
 	}
 	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
-	dctx, dcancel := context.WithTimeout(context.Background(), br.opts.DrainTimeout)
-	br.bus.WaitUntilIdle(dctx)
-	dcancel()
-	br.bus.Destroy(true)
+	br.in.Close(br.opts.DrainTimeout, nil)
 	return br.db.Close()
 }
 

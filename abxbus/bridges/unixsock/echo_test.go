@@ -2,13 +2,13 @@ package unixsock_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 )
 
@@ -16,20 +16,7 @@ import (
 // listener's own event comes back through a bidirectional wiring.
 func echoed(t *testing.T, seq int, label string) string {
 	t.Helper()
-	raw, err := ping(seq).ToJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["event_path"] = []string{"App#1234", label}
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out) + "\n"
+	return bridgetesting.Echoed(t, seq, label) + "\n"
 }
 
 // A frame whose event_path names the listener's bus is confirmed without being delivered and does not
@@ -46,11 +33,7 @@ func TestEchoedFramesDoNotStopTheListener(t *testing.T) {
 		if err := newEmitter(t, path, &unixsock.Options{Timeout: 5 * time.Second}).Emit(ctx, ping(1)); err != nil {
 			t.Fatal(err)
 		}
-		c.wait(t, 1, 5*time.Second)
-		time.Sleep(50 * time.Millisecond)
-		if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
-			t.Fatalf("received %v, want [1]", got)
-		}
+		c.ExpectSeqs(t, 1)
 	})
 	t.Run("persistentAckAfterHandled", func(t *testing.T) {
 		path := sockPath(t)
@@ -78,10 +61,6 @@ func TestEchoedFramesDoNotStopTheListener(t *testing.T) {
 				t.Fatalf("answer %d: %q, want %q", i, line, w)
 			}
 		}
-		c.wait(t, 1, 5*time.Second)
-		time.Sleep(50 * time.Millisecond)
-		if got := c.snapshot(); len(got) != 1 || got[0] != 1 {
-			t.Fatalf("received %v, want [1]", got)
-		}
+		c.ExpectSeqs(t, 1)
 	})
 }

@@ -3,36 +3,21 @@ package unixsock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/bridgetesting"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/unixsock"
 )
-
-func readSeqs(t *testing.T, path string) map[int]int {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	got := map[int]int{}
-	for _, l := range strings.Fields(string(raw)) {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			t.Fatalf("bad line %q in %s", l, path)
-		}
-		got[n]++
-	}
-	return got
-}
 
 // A listener process (AckAfterHandled) is killed with SIGKILL mid-stream and started again: every
 // Emit that returned nil was handled, every other one returned an error naming the path.
@@ -44,63 +29,12 @@ func TestFaultListenerKilledMidStream(t *testing.T) {
 			path := sockPath(t)
 			child := startChild(t, path, out)
 			em := newEmitter(t, path, &unixsock.Options{Persistent: persistent})
-			const n, killAt, restartAfterErrors = 300, 100, 20
-			ok := map[int]bool{}
-			var errs []error
-			killed := make(chan struct{})
-			go func() {
-				defer close(killed)
-				for len(readSeqs(t, out)) < killAt {
-					time.Sleep(time.Millisecond)
-				}
-				child.Process.Kill()
-			}()
-			first, restarted := child, false
-			for i := range n {
-				if len(errs) > 0 && first != nil {
-					<-killed
-					first.Wait()
-					first = nil
-				}
-				err := em.Emit(context.Background(), ping(i))
-				if err == nil {
-					ok[i] = true
-					continue
-				}
-				errs = append(errs, err)
-				if !strings.Contains(err.Error(), path) {
-					t.Fatalf("the error does not name the path: %v", err)
-				}
-				if len(errs) == restartAfterErrors && !restarted && first == nil {
-					restarted = true
-					os.Remove(path) // the killed listener's socket file stays; a new listener removes it too
-					child = startChild(t, path, out)
-				}
+			restart := func() *exec.Cmd {
+				os.Remove(path) // the killed listener's socket file stays; a new listener removes it too
+				return startChild(t, path, out)
 			}
-			<-killed
-			child.Process.Kill()
-			child.Wait()
-			got := readSeqs(t, out)
-			lost, dup, errDelivered := 0, 0, 0
-			for i := range n {
-				if ok[i] && got[i] == 0 {
-					lost++
-				}
-				if got[i] > 1 {
-					dup++
-				}
-				if !ok[i] && got[i] > 0 {
-					errDelivered++
-				}
-			}
-			t.Logf("socket listener (persistent=%v) killed at %d of %d: %d Emit ok, %d Emit errors (%d of them delivered anyway), %d delivered, %d duplicated, %d lost silently; first error: %v",
-				persistent, killAt, n, len(ok), len(errs), errDelivered, len(got), dup, lost, errs[0])
-			if lost != 0 {
-				t.Fatalf("%d events lost silently", lost)
-			}
-			if !restarted || len(ok) < n-restartAfterErrors-5 {
-				t.Fatalf("the restarted listener did not take over: %d ok", len(ok))
-			}
+			label := fmt.Sprintf("socket listener (persistent=%v)", persistent)
+			bridgetesting.KillMidStream(t, child, out, path, "path", em, restart, label, false)
 		})
 	}
 }
@@ -118,7 +52,7 @@ func TestFaultStaleSocketAfterKill(t *testing.T) {
 	if err := newEmitter(t, path, nil).Emit(context.Background(), ping(1)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 }
 
 // A 10 MB event: refused by Emit at the default limit, delivered intact when both ends allow it; a
@@ -137,10 +71,8 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 		if err := newEmitter(t, path, &unixsock.Options{MaxFrameBytes: 16 << 20}).Emit(context.Background(), big); err != nil {
 			t.Fatal(err)
 		}
-		c.wait(t, 1, 10*time.Second)
-		c.mu.Lock()
-		got, _ := c.evs[0]["blob"].(string)
-		c.mu.Unlock()
+		c.Wait(t, 1, 10*time.Second)
+		got, _ := c.Event(0)["blob"].(string)
 		if got != blob {
 			t.Fatalf("blob of %d bytes arrived as %d bytes", len(blob), len(got))
 		}
@@ -150,8 +82,8 @@ func TestFaultTenMegabyteEvent(t *testing.T) {
 	_, c := newListener(t, path, &unixsock.Options{OnError: ref.add})
 	raw, _ := big.ToJSON()
 	rawSend(t, path, string(raw)+"\n", frameN(2)+"\n")
-	c.wait(t, 1, 10*time.Second)
-	if s := c.snapshot(); s[0] != 2 {
+	c.Wait(t, 1, 10*time.Second)
+	if s := c.Snapshot(); s[0] != 2 {
 		t.Fatalf("received %v", s)
 	}
 	if rs := ref.list(); len(rs) != 1 || !errors.Is(rs[0], bridges.ErrTooLarge) {

@@ -36,12 +36,12 @@ func TestMaxConns(t *testing.T) {
 	io.WriteString(third, frameN(7)+"\n")
 	third.(*net.UnixConn).CloseWrite()
 	time.Sleep(300 * time.Millisecond)
-	if got := c.snapshot(); len(got) != 0 {
+	if got := c.Snapshot(); len(got) != 0 {
 		t.Fatalf("a third connection was served while MaxConns (2) were open: received %v", got)
 	}
 	idle[0].Close()
-	c.wait(t, 1, 5*time.Second)
-	if got := c.snapshot(); got[0] != 7 {
+	c.Wait(t, 1, 5*time.Second)
+	if got := c.Snapshot(); got[0] != 7 {
 		t.Fatalf("received %v, want [7]", got)
 	}
 }

@@ -20,7 +20,7 @@ func TestOpenByAddress(t *testing.T) {
 	}
 	defer li.Close()
 	c := newCollector()
-	if _, err := li.On("*", c.handle); err != nil {
+	if _, err := li.On("*", c.Handle); err != nil {
 		t.Fatal(err)
 	}
 	em, err := bridges.Open(ctx, "unix://"+path+"?persistent=1", nil)
@@ -34,7 +34,7 @@ func TestOpenByAddress(t *testing.T) {
 	if err := em.Emit(ctx, ping(1)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 	if li.Bus().Name() != "Inbox" {
 		t.Fatalf("bus name %q", li.Bus().Name())
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 )
 
 // Emit sends e's JSON, as it is now, as one frame to the send path. Per event (the default) it
@@ -33,12 +34,9 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if closed {
 		return fmt.Errorf("unixsock: send to %s: %w", br.sendPath, bridges.ErrClosed)
 	}
-	frame, err := e.ToJSON()
+	frame, err := inbound.Encode(e, "unixsock: send to "+br.sendPath, br.opts.MaxFrameBytes)
 	if err != nil {
-		return fmt.Errorf("unixsock: send to %s: %w", br.sendPath, err)
-	}
-	if len(frame) > br.opts.MaxFrameBytes {
-		return bridges.TooLarge("unixsock: send to "+br.sendPath, e, len(frame), br.opts.MaxFrameBytes)
+		return err
 	}
 	frame = append(frame, '\n')
 	ctx, cancel := br.bound(ctx)

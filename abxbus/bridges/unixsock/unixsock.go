@@ -60,7 +60,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +69,7 @@ import (
 
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/abxbus/bridges"
+	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inbound"
 	"github.com/typedbus/abxbus-go/abxbus/bridges/internal/inflight"
 )
 
@@ -187,7 +187,7 @@ type Bridge struct {
 	sendPath string
 	opts     Options
 	bus      *abxbus.Bus
-	flight   inflight.Window
+	in       *inbound.Inbound // owns bus and the queue window
 
 	stop       context.Context // cancelled by Close
 	stopCancel context.CancelFunc
@@ -252,20 +252,11 @@ func New(path string, opts *Options) (*Bridge, error) {
 			return nil, err
 		}
 	}
-	var bo abxbus.Options
-	if o.BusOptions != nil {
-		bo = *o.BusOptions
-	}
-	bo.MaxHistorySize = abxbus.Ptr(0)
-	if bo.Logger == nil {
-		bo.Logger = o.Logger
-	}
-	bus, err := abxbus.New(o.Name, &bo)
+	in, err := inbound.New(inbound.Options{Name: o.Name, BusOptions: o.BusOptions, Logger: o.Logger, Registry: o.Registry, QueueSize: o.QueueSize})
 	if err != nil {
 		return nil, fmt.Errorf("unixsock: %w", err)
 	}
-	br := &Bridge{path: p, sendPath: sp, opts: o, bus: bus, conns: map[net.Conn]struct{}{}, slots: make(chan struct{}, o.MaxConns)}
-	br.flight.Limit = o.QueueSize
+	br := &Bridge{path: p, sendPath: sp, opts: o, bus: in.Bus(), in: in, conns: map[net.Conn]struct{}{}, slots: make(chan struct{}, o.MaxConns)}
 	br.stop, br.stopCancel = context.WithCancel(context.Background())
 	return br, nil
 }
@@ -299,11 +290,7 @@ func (br *Bridge) Features() bridges.Features {
 // On registers a handler for received events of eventType ("*" for all) on the inbound bus and
 // starts listening.
 func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.HandlerOption) (*abxbus.Handler, error) {
-	h, err := br.bus.OnType(eventType, fn, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return h, br.Start()
+	return br.in.On(eventType, fn, opts, br.Start)
 }
 
 // Forward is a HandlerFunc that sends every event it is given: wire an application bus to the bridge
@@ -431,14 +418,10 @@ func (br *Bridge) Close() error {
 			os.Remove(br.path)
 		}
 	}
-	var err error
-	if !inflight.Drain(br.bus, br.opts.DrainTimeout) {
-		n := br.flight.Unfinished()
-		err = fmt.Errorf("unixsock %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.path, n, br.opts.DrainTimeout)
+	return br.in.Close(br.opts.DrainTimeout, func(n int) error {
 		br.opts.Logger.Warn("[abxbus] socket bridge: received events cut short by Close", "unfinished", n, "drain_timeout", br.opts.DrainTimeout, "path", br.path)
-	}
-	br.bus.Destroy(true)
-	return err
+		return fmt.Errorf("unixsock %s: Close: %d received event(s) not handled within the drain timeout of %v were cancelled", br.path, n, br.opts.DrainTimeout)
+	})
 }
 
 // FrameError describes a frame the listener refused: why, how long it was, and on which socket. It
@@ -628,17 +611,13 @@ func (br *Bridge) frame(line []byte, n int, wait time.Duration) (*abxbus.BaseEve
 		br.report(fe)
 		return nil, fe
 	}
-	in, err := br.opts.Registry.Decode(line)
-	var ev *abxbus.BaseEvent
-	if err == nil {
-		ev, err = in.Reset()
-	}
+	in, ev, err := br.in.Decode(line)
 	if err != nil {
 		fe := &FrameError{Path: br.path, Len: n, Reason: err.Error(), Err: err}
 		br.report(fe)
 		return nil, fe
 	}
-	if slices.Contains(ev.Path(), br.bus.Label()) {
+	if br.in.Echo(ev) {
 		// This bus's own event sent back (bidirectional wiring): the bus would skip it, so it would
 		// never complete and would hold a queue slot (and, with AckAfterHandled, every later ack) for
 		// good. It was handled here already: confirm it without emitting.
@@ -647,7 +626,7 @@ func (br *Bridge) frame(line []byte, n int, wait time.Duration) (*abxbus.BaseEve
 	}
 	ctx, cancel := context.WithTimeout(br.stop, wait)
 	defer cancel()
-	got, err := br.flight.Acquire(ctx, func() (*abxbus.BaseEvent, error) { return br.bus.Emit(context.Background(), ev) })
+	got, err := br.in.Emit(ctx, ev)
 	if err != nil {
 		reason := "not queued: " + err.Error()
 		if br.stop.Err() == nil && errors.Is(err, context.DeadlineExceeded) {

@@ -91,16 +91,14 @@ func TestListenerFramesAsTSSends(t *testing.T) {
 		`{"event_type":"X","event_created_at":"2026-01-01T00:00:00+00:00"}`+"\n", frameN(6)+"\n",
 		`"a string"`+"\n", huge+"\n", frameN(7)+"\n", `{"event_type":"X","event_bogus":1}`)
 	rawSend(t, path, "{\"event_type\":\"RawEvent\",\"seq\":8,\"note\":\"→ ✓\"}\n")
-	c.wait(t, 9, 5*time.Second)
-	got := c.snapshot()
+	c.Wait(t, 9, 5*time.Second)
+	got := c.Snapshot()
 	for i, s := range got {
 		if s != i {
 			t.Fatalf("received %v, want 0..8 in order", got)
 		}
 	}
-	c.mu.Lock()
-	note := c.evs[8]["note"]
-	c.mu.Unlock()
+	note := c.Event(8)["note"]
 	if note != "→ ✓" {
 		t.Fatalf("multi-byte payload: %q", note)
 	}
@@ -135,7 +133,7 @@ func TestEmitOnlyNeverBinds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.wait(t, 20, 5*time.Second)
+	c.Wait(t, 20, 5*time.Second)
 }
 
 func TestSeparateSendPath(t *testing.T) {
@@ -148,10 +146,10 @@ func TestSeparateSendPath(t *testing.T) {
 	if err := brB.Emit(context.Background(), ping(2)); err != nil {
 		t.Fatal(err)
 	}
-	cA.wait(t, 1, 5*time.Second)
-	cB.wait(t, 1, 5*time.Second)
-	if cA.snapshot()[0] != 2 || cB.snapshot()[0] != 1 {
-		t.Fatalf("A got %v, B got %v", cA.snapshot(), cB.snapshot())
+	cA.Wait(t, 1, 5*time.Second)
+	cB.Wait(t, 1, 5*time.Second)
+	if cA.Snapshot()[0] != 2 || cB.Snapshot()[0] != 1 {
+		t.Fatalf("A got %v, B got %v", cA.Snapshot(), cB.Snapshot())
 	}
 }
 
@@ -171,7 +169,7 @@ func TestStaleAndLiveSocketFiles(t *testing.T) {
 	if err := newEmitter(t, path, nil).Emit(context.Background(), ping(1)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 	// A live listener: a second one refuses to take the path over.
 	second, err := unixsock.New(path, nil)
 	if err != nil {
@@ -224,7 +222,7 @@ func TestEmitErrors(t *testing.T) {
 		}
 	}
 	time.Sleep(20 * time.Millisecond)
-	if n := len(c.snapshot()); n != 0 {
+	if n := len(c.Snapshot()); n != 0 {
 		t.Fatalf("%d refused events delivered", n)
 	}
 }
@@ -244,8 +242,8 @@ func TestPersistentMode(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c.wait(t, n, 10*time.Second)
-			for i, s := range c.snapshot() {
+			c.Wait(t, n, 10*time.Second)
+			for i, s := range c.Snapshot() {
 				if s != i {
 					t.Fatalf("out of order at %d: %d", i, s)
 				}
@@ -274,9 +272,9 @@ func TestPersistentConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	c.wait(t, workers*each, 10*time.Second)
+	c.Wait(t, workers*each, 10*time.Second)
 	seen := map[int]bool{}
-	for _, s := range c.snapshot() {
+	for _, s := range c.Snapshot() {
 		if seen[s] {
 			t.Fatalf("%d twice", s)
 		}
@@ -307,7 +305,7 @@ func TestPersistentWireAcks(t *testing.T) {
 			t.Fatalf("answer %d: %q, want %q...", i, line, w)
 		}
 	}
-	c.wait(t, 3, 5*time.Second)
+	c.Wait(t, 3, 5*time.Second)
 }
 
 // A TS-style listener (one that never answers) makes a persistent Emit fail instead of hang.
@@ -358,13 +356,13 @@ func TestStartIsIdempotentAndConcurrent(t *testing.T) {
 		t.Fatalf("%d Starts failed", fails.Load())
 	}
 	c := newCollector()
-	br.On("*", c.handle)
+	br.On("*", c.Handle)
 	if err := newEmitter(t, path, nil).Emit(context.Background(), ping(1)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 	time.Sleep(30 * time.Millisecond)
-	if n := len(c.snapshot()); n != 1 {
+	if n := len(c.Snapshot()); n != 1 {
 		t.Fatalf("delivered %d times", n)
 	}
 }
@@ -404,7 +402,7 @@ func TestPersistentReconnects(t *testing.T) {
 	if err := em.Emit(context.Background(), ping(0)); err != nil {
 		t.Fatal(err)
 	}
-	c.wait(t, 1, 5*time.Second)
+	c.Wait(t, 1, 5*time.Second)
 	br.Close()
 	var err error
 	for range 3 { // the broken connection is noticed by the first Emit at the latest
@@ -419,5 +417,5 @@ func TestPersistentReconnects(t *testing.T) {
 	if err := em.Emit(context.Background(), ping(2)); err != nil {
 		t.Fatal(err)
 	}
-	c2.wait(t, 1, 5*time.Second)
+	c2.Wait(t, 1, 5*time.Second)
 }
