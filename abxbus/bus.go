@@ -282,7 +282,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	jumping, lender := e.jumping, e.xr().jumpLender
 	soon := e.callSoon // Call's Now follows: it takes the event out of the queue and starts it
 	here := soon && e.callWhole && len(e.buses.get()) == 1
-	e.callSoon = false
+	e.callSoon, e.callWhole = false, false
 	e.mu.Unlock()
 
 	b.active++

@@ -134,6 +134,41 @@ func TestInlineCallOnParallelBus(t *testing.T) {
 	idle(t, bus)
 }
 
+// blockStarted is a middleware whose "started" hook waits for release (a hook doing slow I/O).
+type blockStarted struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (m blockStarted) OnEventChange(b *abxbus.Bus, e *abxbus.BaseEvent, ph abxbus.EventStatus) {
+	if ph == abxbus.EventStarted {
+		close(m.entered)
+		<-m.release
+	}
+}
+
+// An event without handlers runs on the caller's goroutine only on a bus without middlewares: a hook is
+// user code too, and one that blocks must not hold a Call past its context.
+func TestNoHandlerEventWithMiddlewareNotInline(t *testing.T) {
+	m := blockStarted{entered: make(chan struct{}), release: make(chan struct{})}
+	bus := newBus(t, "NoHandlerHooked", &abxbus.Options{Middlewares: []abxbus.Middleware{m}})
+	ctx, cancel := context.WithCancel(context.Background())
+	callErr := make(chan error, 1)
+	go func() { _, err := abxbus.Call(ctx, bus, Ping{}); callErr <- err }()
+	<-m.entered
+	cancel()
+	select {
+	case err := <-callErr:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Call: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a blocked middleware hook held Call past its context")
+	}
+	close(m.release)
+	idle(t, bus)
+}
+
 // The event records the handler's timeout when it fires and completes for every other waiter, while the
 // inline caller is still inside the handler; the caller sees the same outcome once the handler returns.
 func TestInlineHandlerTimeoutCompletesForOthers(t *testing.T) {

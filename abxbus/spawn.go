@@ -15,7 +15,7 @@ import (
 // saved instead is everything around the hand-off: the goroutine is started without a closure (spawnRun)
 // and the caller waits on a pooled channel instead of a new one (nowWaiter). A handler registered with
 // WithInline opts out of that guarantee: its runs from such a Now execute on the caller's goroutine
-// (runHere), and so does a run with no handler at all.
+// (runHere), and so does a run with no handler at all on a bus without middlewares.
 
 // spawnShard holds runs handed to goroutines that were started for them and have not picked them up.
 type spawnShard struct {
@@ -66,8 +66,11 @@ func spawned(i int) {
 }
 
 // inlineable reports whether every handler of r allows running on the caller's goroutine (WithInline).
-// An event without handlers runs no user function, so it always may.
+// An event without handlers may too when the bus has no middleware (whose hooks are user code as well).
 func (r *run) inlineable() bool {
+	if len(r.handlers) == 0 && r.bus.hooks != nil {
+		return false
+	}
 	for _, h := range r.handlers {
 		if !h.inline {
 			return false
