@@ -208,7 +208,8 @@ func WithHandlerSlowTimeout(t time.Duration) HandlerOption {
 // returns only once the handler's function has returned, even when its context ends, the handler's
 // timeout fires or the bus is destroyed before that (the event records the timeout or the
 // cancellation at the right time for everyone else; the caller sees it once the handler returns). Use it
-// for handlers that return promptly, or at least promptly after their context ends. Now with
+// for handlers that return promptly, or at least promptly after their context ends (the run's middleware
+// hooks then run on the caller's goroutine too). Now with
 // FirstResult (Call with First), an event on several buses and a wait from inside a handler never run
 // inline; on a Parallel bus only Call does (Emit starts the event on a goroutine of its own at once,
 // before a Now can).
