@@ -1,19 +1,31 @@
 package abxbus
 
+import "sync/atomic"
+
 // history is a bus's ordered record of the events it accepted (F185, F254): insertion order, oldest at
 // head. Removed entries leave a nil hole that is skipped and compacted away, so adding is O(1) and
 // eviction of the oldest completed event is O(1) amortised when completions arrive roughly in order.
 // Guarded by the owning bus's mu.
+//
+// Finding the oldest completed event scans from the head; clean remembers how far a scan found none, so
+// a burst of emits into a full history of unfinished events (drop mode) does not rescan it for every
+// event: completions counts the completions of events the bus accepted (onEventCompleted, after the
+// event's completion flag is set), and items[head:clean] are known unfinished while it still reads
+// cleanEpoch.
 type history struct {
 	items []*BaseEvent
 	head  int
 	n     int
+
+	completions atomic.Uint64
+	clean       int
+	cleanEpoch  uint64
 }
 
 func (h *history) init() {}
 
 func (h *history) clear() {
-	h.items, h.head, h.n = nil, 0, 0
+	h.items, h.head, h.n, h.clean = nil, 0, 0, 0
 }
 
 func (h *history) add(e *BaseEvent) {
@@ -29,7 +41,7 @@ func (h *history) removeAt(i int) {
 	}
 	if h.head == len(h.items) {
 		h.items = h.items[:0]
-		h.head = 0
+		h.head, h.clean = 0, 0
 		return
 	}
 	holes := len(h.items) - h.head - h.n
@@ -43,7 +55,7 @@ func (h *history) removeAt(i int) {
 		}
 		clear(h.items[j:])
 		h.items = h.items[:j]
-		h.head = 0
+		h.head, h.clean = 0, 0 // positions moved
 	}
 }
 
@@ -62,13 +74,21 @@ func (h *history) remove(e *BaseEvent) bool {
 func (h *history) evictCompleted() bool { return h.takeCompleted() != nil }
 
 // takeCompleted drops the oldest completed event and returns it (nil when there is none).
+// Cost: O(1) amortised while completions arrive roughly in order, and while none arrive.
 func (h *history) takeCompleted() *BaseEvent {
-	for i := h.head; i < len(h.items); i++ {
+	epoch := h.completions.Load() // before the flags are read (see history)
+	from := h.head
+	if epoch == h.cleanEpoch && h.clean > from {
+		from = h.clean
+	}
+	for i := from; i < len(h.items); i++ {
 		if e := h.items[i]; e != nil && e.completedFlag.Load() {
+			h.clean, h.cleanEpoch = i, epoch
 			h.removeAt(i)
 			return e
 		}
 	}
+	h.clean, h.cleanEpoch = len(h.items), epoch
 	return nil
 }
 
@@ -133,6 +153,7 @@ func (b *Bus) admitLocked(e *BaseEvent) error {
 // histZero is read, and SetMaxHistory sets histZero before it trims by that flag: a completion that
 // reads a stale false is one the trim sees as completed.
 func (b *Bus) onEventCompleted(e *BaseEvent) {
+	b.hist.completions.Add(1)
 	if !b.histZero.Load() {
 		return
 	}
