@@ -66,7 +66,7 @@ func bench(b *testing.B, h Harness, gap time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.Timeout+time.Duration(n)*(time.Millisecond+gap))
 	defer cancel()
-	if err := p.Emitter.Emit(ctx, newPing(run, -1, "")); err != nil { // warm up: connections, listener
+	if err := p.Emitter.Emit(ctx, mustPing(b, run, -1)); err != nil { // warm up: connections, listener
 		b.Fatal(err)
 	}
 	select {
@@ -76,7 +76,7 @@ func bench(b *testing.B, h Harness, gap time.Duration) {
 	}
 	events := make([]*abxbus.BaseEvent, n)
 	for i := range events {
-		events[i] = newPing(run, i, "")
+		events[i] = mustPing(b, run, i)
 	}
 	b.ResetTimer()
 	start := time.Now()

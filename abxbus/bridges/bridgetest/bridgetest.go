@@ -158,10 +158,21 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func newPing(run string, seq int, pad string) *abxbus.BaseEvent {
+// newPing returns ping seq of run, or NewBaseEvent's error naming the ping.
+func newPing(run string, seq int, pad string) (*abxbus.BaseEvent, error) {
 	e, err := abxbus.NewBaseEvent(PingType, ping{Run: run, Seq: seq, Text: pingText(seq), Pad: pad})
 	if err != nil {
-		panic(err) // a constant, valid event type: cannot fail
+		return nil, fmt.Errorf("bridgetest: ping %d of run %s: %w", seq, run, err)
+	}
+	return e, nil
+}
+
+// mustPing is newPing for the test's goroutine: an error fails the test (t.Fatal).
+func mustPing(t testing.TB, run string, seq int) *abxbus.BaseEvent {
+	t.Helper()
+	e, err := newPing(run, seq, "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return e
 }
@@ -433,7 +444,7 @@ func (s *suite) pair(t testing.TB) Pair {
 func (s *suite) emit(ctx context.Context, t testing.TB, br bridges.Bridge, c *collector, from, to int) {
 	t.Helper()
 	for i := from; i < to; i++ {
-		e := newPing(c.run, i, "")
+		e := mustPing(t, c.run, i)
 		if err := c.expect(i, e); err != nil {
 			t.Fatal(err)
 		}
@@ -517,7 +528,11 @@ func (s *suite) concurrentEmit(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w * per; i < (w+1)*per; i++ {
-				e := newPing(c.run, i, "")
+				e, err := newPing(c.run, i, "")
+				if err != nil {
+					errs <- err
+					return
+				}
 				if err := c.expect(i, e); err != nil {
 					errs <- err
 					return
@@ -615,7 +630,7 @@ func (s *suite) noEcho(t *testing.T) {
 	wire(b, p.Listener, onB)
 	k := min(s.h.N, 50)
 	for i := range k {
-		e := newPing(run, i, "")
+		e := mustPing(t, run, i)
 		if err := onB.expect(i, e); err != nil {
 			t.Fatal(err)
 		}
@@ -706,7 +721,12 @@ func (s *suite) closeWhileBusy(t *testing.T) {
 		i := 0
 		defer func() { emitted <- i }()
 		for ; emitCtx.Err() == nil; i++ {
-			if err := p.Emitter.Emit(emitCtx, newPing(c.run, i, "")); err != nil {
+			e, err := newPing(c.run, i, "")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := p.Emitter.Emit(emitCtx, e); err != nil {
 				return
 			}
 		}
@@ -724,7 +744,7 @@ func (s *suite) closeWhileBusy(t *testing.T) {
 		t.Fatal("an Emit in progress did not return after the emitter was closed")
 	}
 	for name, br := range map[string]bridges.Bridge{"emitter": p.Emitter, "listener": p.Listener} {
-		if err := br.Emit(context.Background(), newPing(c.run, -1, "")); !errors.Is(err, bridges.ErrClosed) {
+		if err := br.Emit(context.Background(), mustPing(t, c.run, -1)); !errors.Is(err, bridges.ErrClosed) {
 			t.Errorf("%s Emit after Close: err = %v, want one matching bridges.ErrClosed", name, err)
 		}
 		if err := br.Start(); !errors.Is(err, bridges.ErrClosed) {
@@ -775,7 +795,7 @@ func (s *suite) badFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign := newPing(c.run, 5, "")
+	foreign := mustPing(t, c.run, 5)
 	if err := c.expect(5, foreign); err != nil {
 		t.Fatal(err)
 	}
@@ -830,7 +850,7 @@ func (s *suite) echoFlood(t *testing.T) {
 	}
 	label := p.Listener.Bus().Label()
 	for i := range echoFloodN {
-		data, err := newPing(c.run, echoSeq+i, "").ToJSON()
+		data, err := mustPing(t, c.run, echoSeq+i).ToJSON()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -857,7 +877,10 @@ func (s *suite) echoFlood(t *testing.T) {
 }
 
 func badIDFrame(run string) ([]byte, error) {
-	e := newPing(run, badIDSeq, "")
+	e, err := newPing(run, badIDSeq, "")
+	if err != nil {
+		return nil, err
+	}
 	data, err := e.ToJSON()
 	if err != nil {
 		return nil, err
@@ -922,7 +945,11 @@ func (s *suite) oversize(t *testing.T) {
 // sizedPing returns a ping whose event JSON is exactly size bytes. The pad is set on one decoded
 // event, so that its id and created-at (whose text length varies) stay the same while it is sized.
 func sizedPing(run string, seq, size int) (*abxbus.BaseEvent, error) {
-	base, err := newPing(run, seq, "").ToJSON()
+	e, err := newPing(run, seq, "")
+	if err != nil {
+		return nil, err
+	}
+	base, err := e.ToJSON()
 	if err != nil {
 		return nil, err
 	}

@@ -208,7 +208,12 @@ func (s *suite) durableKill9(t *testing.T) {
 	emitDone := make(chan error, 1)
 	go func() {
 		for i := range half {
-			if err := p.Emitter.Emit(ctx, newPing(c.run, i, "")); err != nil {
+			e, err := newPing(c.run, i, "")
+			if err != nil {
+				emitDone <- err
+				return
+			}
+			if err := p.Emitter.Emit(ctx, e); err != nil {
 				emitDone <- fmt.Errorf("emit of seq %d: %w", i, err)
 				return
 			}
@@ -227,7 +232,7 @@ func (s *suite) durableKill9(t *testing.T) {
 	}
 	// Emitted while no listener runs.
 	for i := half; i < s.h.N; i++ {
-		if err := p.Emitter.Emit(ctx, newPing(c.run, i, "")); err != nil {
+		if err := p.Emitter.Emit(ctx, mustPing(t, c.run, i)); err != nil {
 			t.Fatalf("Emit of seq %d while the listener is down: %v", i, err)
 		}
 	}

@@ -213,6 +213,10 @@ type Bridge struct {
 	srv       *http.Server
 	serveDone chan struct{}
 	listenURL string
+
+	hmu      sync.Mutex     // orders a request's handlers.Add before Close's handlers.Wait
+	hclosed  bool           // Close waits for the handlers: no request is served any more
+	handlers sync.WaitGroup // the requests being served
 }
 
 // registerErr is the error of registering the "http" and "https" schemes, if any; New reports it.
@@ -526,7 +530,8 @@ func (br *Bridge) Start() error {
 }
 
 // Close stops the listener (requests waiting for a queue slot or for their handlers are answered 503),
-// waits for its goroutines, waits up to Options.DrainTimeout for the events already answered 202 to be
+// waits for its goroutines and the requests being served (those still running after a grace of 5 s
+// have their connections closed, and Close waits for their handlers to return), waits up to Options.DrainTimeout for the events already answered 202 to be
 // handled, destroys the inbound bus (cancelling what is left) and closes the default client's idle
 // connections. Its error says how many events the drain timeout cut short. It is safe to call more
 // than once (later calls return nil); Emit and Start fail afterwards.
@@ -543,10 +548,15 @@ func (br *Bridge) Close() error {
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
+			srv.Close() // closes the connections of the requests still served; it does not wait for them
 		}
 		cancel()
 		<-done
+		// The handlers of the requests cut off by srv.Close return once their reads and writes fail.
+		br.hmu.Lock()
+		br.hclosed = true
+		br.hmu.Unlock()
+		br.handlers.Wait()
 	}
 	err := br.in.Close(br.opts.DrainTimeout, func(n int) error {
 		br.opts.Logger.Warn("[abxbus] http bridge: received events cut short by Close", "unfinished", n, "drain_timeout", br.opts.DrainTimeout, "url", br.listenURL)
@@ -585,6 +595,20 @@ func (br *Bridge) refuse(w http.ResponseWriter, r *http.Request, status int, bod
 // serve is the listener's handler: the checks in TS's order (method, path), then ours (token, size),
 // then the body.
 func (br *Bridge) serve(w http.ResponseWriter, r *http.Request) {
+	br.hmu.Lock()
+	if br.hclosed {
+		br.hmu.Unlock()
+		http.Error(w, "bridge closing", http.StatusServiceUnavailable)
+		return
+	}
+	br.handlers.Add(1)
+	br.hmu.Unlock()
+	defer br.handlers.Done()
+	br.serveRequest(w, r)
+}
+
+// serveRequest serves one request (see serve).
+func (br *Bridge) serveRequest(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		br.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed", "method "+r.Method, nil)
 		return

@@ -192,10 +192,11 @@ func (br *Bridge) On(eventType string, fn abxbus.HandlerFunc, opts ...abxbus.Han
 // Emit appends e to the file as one line (its JSON as it is now, like the TS bridge) with a single
 // write. It does not start following the file. Errors: the event does not encode, its JSON is longer
 // than Options.MaxLineBytes (matching bridges.ErrTooLarge: a reader with that limit would skip it), the
-// file cannot be opened or written, the bridge is closed (matching bridges.ErrClosed).
+// file cannot be opened or written, the bridge is closed (matching bridges.ErrClosed), ctx ended before
+// the write (matching ctx.Err()). Every error names the file.
 func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("jsonl bridge %s: emit: %w", br.path, err)
 	}
 	br.mu.Lock()
 	closed := br.closed
@@ -212,11 +213,11 @@ func (br *Bridge) Emit(ctx context.Context, e *abxbus.BaseEvent) error {
 	br.wmu.Lock()
 	defer br.wmu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(br.path), 0o755); err != nil {
-		return fmt.Errorf("jsonl bridge: %w", err)
+		return fmt.Errorf("jsonl bridge %s: %w", br.path, err)
 	}
 	f, err := os.OpenFile(br.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("jsonl bridge: %w", err)
+		return fmt.Errorf("jsonl bridge %s: %w", br.path, err)
 	}
 	_, werr := f.Write(line)
 	cerr := f.Close()
@@ -256,11 +257,11 @@ func (br *Bridge) Start() error {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(br.path), 0o755); err != nil {
-		return fmt.Errorf("jsonl bridge: %w", err)
+		return fmt.Errorf("jsonl bridge %s: %w", br.path, err)
 	}
 	f, err := os.OpenFile(br.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("jsonl bridge: %w", err)
+		return fmt.Errorf("jsonl bridge %s: %w", br.path, err)
 	}
 	f.Close()
 	fl, err := newFollower(br.path, &br.opts, br.wake)

@@ -64,7 +64,8 @@ type Options struct {
 	// Channel is the pub/sub channel; empty: the address' second path segment, else DefaultChannel.
 	Channel string
 	// DrainTimeout bounds how long Close waits for the events already received to finish on the
-	// inbound bus before destroying it, which cancels the handlers still running (default 10 s).
+	// inbound bus before destroying it, which cancels the handlers still running (default 10 s). In
+	// ModeStreams the events finishing within it are acknowledged.
 	DrainTimeout time.Duration
 	// Registry decodes known event types into their Go payload types (nil: untyped events).
 	Registry *abxbus.Registry
@@ -396,10 +397,10 @@ func (br *Bridge) Start() error {
 
 // Close stops listening, waits for the listener to end, lets the events already received finish on
 // the inbound bus (at most Options.DrainTimeout; then the handlers still running are cancelled),
-// destroys the bus and closes the connections. In ModeStreams an event whose handling had not finished
-// when the listener ended stays unacknowledged and is delivered again (to this consumer when it starts
-// again, or to another worker after ClaimIdle); call Bus().WaitUntilIdle before Close to have it
-// acknowledged. Calling Close again does nothing.
+// destroys the bus and closes the connections. In ModeStreams the events that finish within
+// DrainTimeout are acknowledged as they complete; an event whose handling had not finished by then
+// stays unacknowledged and is delivered again (to this consumer when it starts again, or to another
+// worker after ClaimIdle). Calling Close again does nothing.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -409,15 +410,16 @@ func (br *Bridge) Close() error {
 	br.closed = true
 	cancel, done, closers := br.cancel, br.done, br.closers
 	br.mu.Unlock()
+	drainEnd := time.Now().Add(br.opts.DrainTimeout)
 	if cancel != nil {
 		cancel()
 		for _, c := range closers {
 			c()
 		}
-		<-done
+		<-done // Streams: the acknowledger settles the events completing within DrainTimeout first
 	}
-	// Events already received finish (at most DrainTimeout) before Destroy cancels what still runs.
-	br.in.Close(br.opts.DrainTimeout, nil)
+	// Events already received finish (at most DrainTimeout in all) before Destroy cancels what still runs.
+	br.in.Close(time.Until(drainEnd), nil)
 	return br.pub.Close()
 }
 

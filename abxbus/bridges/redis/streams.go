@@ -328,10 +328,14 @@ func handlerError(e *abxbus.BaseEvent) error {
 // settle acknowledges entries in the order they were handed over, once their handling is over: XACK
 // after success; after a failure, nothing (the entry is claimed again after ClaimIdle) unless it was
 // the MaxDeliveries-th delivery, then it moves to the dead-letter stream. It returns when queue is
-// closed or ctx ends (entries not yet settled stay pending, for the next run or another worker).
-func (c *consumer) settle(ctx context.Context, queue <-chan *item) {
+// closed. When ctx ends (Close) it goes on settling, as they complete, the entries handed over before,
+// for up to DrainTimeout (the drain of Close); entries not over by then stay pending, for the next
+// run or another worker.
+func (c *consumer) settle(runCtx context.Context, queue <-chan *item) {
 	now, cancel := context.WithCancel(context.Background())
 	cancel() // a done context: it.wait(now) reports whether the entry's handling is already over
+	ctx, stop := drainContext(runCtx, c.o.DrainTimeout)
+	defer stop()
 	var carry *item
 	for {
 		it := carry
@@ -378,6 +382,36 @@ func (c *consumer) settle(ctx context.Context, queue <-chan *item) {
 		}
 		c.retry(ctx, "XACK", func(ctx context.Context) error { return c.writer.XAck(ctx, c.stream, c.group, ids...).Err() })
 		c.forget(ids...)
+	}
+}
+
+// drainContext returns a context that ends d after ctx ended (at once when d <= 0), and its cancel
+// function, which also stops the timer.
+func drainContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer
+	stopped := false
+	stopAfter := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case stopped:
+		case d <= 0:
+			cancel()
+		default:
+			timer = time.AfterFunc(d, cancel)
+		}
+	})
+	return dctx, func() {
+		stopAfter()
+		mu.Lock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
 	}
 }
 

@@ -107,9 +107,11 @@ type stream struct {
 	c   *net.UnixConn
 	ack bool
 
-	wmu     sync.Mutex    // one frame written at a time; waiters are queued in write order
+	// wsem holds one token while a frame is written: one frame at a time, waiters queued in write
+	// order. A channel, not a mutex, so that an Emit waiting for its turn gives up when its ctx ends.
+	wsem    chan struct{}
 	writing atomic.Uint64 // the sequence number of the write in progress, 0 when none
-	seq     uint64        // under wmu
+	seq     uint64        // under wsem
 
 	mu      sync.Mutex
 	waiters []chan error
@@ -141,10 +143,19 @@ func (s *stream) broken() error {
 
 // getStream returns the live persistent connection, connecting (with the handshake) when there is
 // none or the last one broke.
+// Connecting is one Emit at a time (br.connSem); an Emit waiting for its turn returns ctx's error
+// when ctx ends first.
 func (br *Bridge) getStream(ctx context.Context) (*stream, error) {
+	select {
+	case br.connSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w waiting for another Emit connecting the persistent connection", ctx.Err())
+	}
+	defer func() { <-br.connSem }()
 	br.smu.Lock()
-	defer br.smu.Unlock()
-	if s := br.stream; s != nil && s.broken() == nil {
+	s := br.stream
+	br.smu.Unlock()
+	if s != nil && s.broken() == nil {
 		return s, nil
 	}
 	br.mu.Lock()
@@ -182,9 +193,21 @@ func (br *Bridge) getStream(ctx context.Context) (*stream, error) {
 		return nil, fmt.Errorf("the listener did not answer the persistent-connection handshake (a TS listener, or not an abxbus socket; use per-event mode for TS peers): %w", err)
 	}
 	uc.SetDeadline(time.Time{})
-	s := &stream{c: uc, ack: !br.opts.NoAck}
+	s = &stream{c: uc, ack: !br.opts.NoAck, wsem: make(chan struct{}, 1)}
+	// Close sets closed before it takes smu to fail the stream: either it sees this stream or this
+	// sees closed, and wg.Add happens before Close's wg.Wait.
+	br.smu.Lock()
+	br.mu.Lock()
+	closed = br.closed
+	br.mu.Unlock()
+	if closed {
+		br.smu.Unlock()
+		uc.Close()
+		return nil, bridges.ErrClosed
+	}
 	br.stream = s
 	br.wg.Add(1)
+	br.smu.Unlock()
 	go br.readAcks(s, r)
 	return s, nil
 }
@@ -238,11 +261,16 @@ func (br *Bridge) sendStream(ctx context.Context, frame []byte) error {
 		return wrap(err)
 	}
 	ch := make(chan error, 1)
-	s.wmu.Lock()
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		// Nothing of this frame was written: the connection stays whole for the other Emits.
+		return fmt.Errorf("unixsock: send to %s: %w waiting for another Emit writing on the persistent connection (nothing sent)", br.sendPath, ctx.Err())
+	}
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
-		s.wmu.Unlock()
+		<-s.wsem
 		return s.err
 	}
 	if s.ack {
@@ -262,7 +290,7 @@ func (br *Bridge) sendStream(ctx context.Context, frame []byte) error {
 	_, werr := s.c.Write(frame)
 	s.writing.Store(0)
 	stop()
-	s.wmu.Unlock()
+	<-s.wsem
 	if werr != nil {
 		if ctx.Err() != nil {
 			werr = fmt.Errorf("%w (%v)", ctx.Err(), werr)

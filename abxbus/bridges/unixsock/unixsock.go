@@ -201,8 +201,9 @@ type Bridge struct {
 	conns   map[net.Conn]struct{}
 	slots   chan struct{} // one per connection being served, at most MaxConns
 
-	smu    sync.Mutex // the persistent stream
-	stream *stream
+	connSem chan struct{} // one token while an Emit connects the persistent stream
+	smu     sync.Mutex    // the persistent stream pointer (held briefly, never across I/O)
+	stream  *stream
 
 	goPeer atomic.Bool // a listener on sendPath answered a per-event frame: it is an abxbus Go listener
 }
@@ -256,7 +257,7 @@ func New(path string, opts *Options) (*Bridge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unixsock: %w", err)
 	}
-	br := &Bridge{path: p, sendPath: sp, opts: o, bus: in.Bus(), in: in, conns: map[net.Conn]struct{}{}, slots: make(chan struct{}, o.MaxConns)}
+	br := &Bridge{path: p, sendPath: sp, opts: o, bus: in.Bus(), in: in, conns: map[net.Conn]struct{}{}, slots: make(chan struct{}, o.MaxConns), connSem: make(chan struct{}, 1)}
 	br.stop, br.stopCancel = context.WithCancel(context.Background())
 	return br, nil
 }
