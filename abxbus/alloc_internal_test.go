@@ -146,3 +146,11 @@ func TestEventRecordSize(t *testing.T) {
 		t.Errorf("BaseEvent is %d bytes, want at most %d (EventResult %d, run %d)", got, limit, unsafe.Sizeof(EventResult{}), unsafe.Sizeof(run{}))
 	}
 }
+
+// A registration allocates its Handler: keep it within the 160-byte size class (onoff registers one
+// per event; a bool added in the wrong place once made it 168 bytes, 176 with its class).
+func TestHandlerRecordSize(t *testing.T) {
+	if got := unsafe.Sizeof(Handler{}); got > 160 {
+		t.Errorf("Handler is %d bytes, want at most 160", got)
+	}
+}

@@ -34,7 +34,6 @@ type Handler struct {
 	fn     HandlerFunc
 	isNull func(any) bool // reports whether a returned value is JSON null
 	typed  *typeInfo      // set for typed handlers: their values need no result check
-	inline bool           // WithInline: may run on the goroutine of a Now or Call from outside a handler
 
 	// handler_timeout and handler_slow_timeout: atomics, read without a lock at every handler start
 	// (concurrent callers of a parallel bus then share the line read-only).
@@ -42,6 +41,8 @@ type Handler struct {
 	slowTimeout atomicDur
 
 	mu sync.Mutex
+
+	inline bool // WithInline: may run on the goroutine of a Now or Call from outside a handler (immutable)
 
 	// A handler restored from bus JSON (BusFromJSON) has no function until one is registered with its
 	// id; these are guarded by mu.
