@@ -173,7 +173,7 @@ type handlerConfig struct {
 	filePath    *string
 	timeout     time.Duration
 	slowTimeout time.Duration
-	registered  time.Time
+	registered  *time.Time // WithRegisteredAt (a pointer keeps the config, allocated per registration, small)
 	inline      bool
 }
 
@@ -219,7 +219,7 @@ func WithInline() HandlerOption { return func(c *handlerConfig) { c.inline = tru
 // WithRegisteredAt sets handler_registered_at, for restoring a registration (the zero Time: now). The
 // time is kept to the nanosecond in UTC, like every timestamp; one outside the years 1991-2499 (the
 // range the wire format accepts) makes the registration fail with an error matching ErrInvalidOption.
-func WithRegisteredAt(t time.Time) HandlerOption { return func(c *handlerConfig) { c.registered = t } }
+func WithRegisteredAt(t time.Time) HandlerOption { return func(c *handlerConfig) { c.registered = &t } }
 
 // registeredAtNS checks and converts a WithRegisteredAt time: the zero Time is 0 ("now"); others must be
 // in the years the wire format accepts and this package can hold.
@@ -356,7 +356,11 @@ func (b *Bus) register(pattern string, fn HandlerFunc, orig any, isNull func(any
 	if err := checkTimeout("handler_slow_timeout", &cfg.slowTimeout); err != nil {
 		return nil, err
 	}
-	registered, err := registeredAtNS(cfg.registered)
+	var registered int64
+	var err error
+	if cfg.registered != nil {
+		registered, err = registeredAtNS(*cfg.registered)
+	}
 	if err != nil {
 		return nil, err
 	}
