@@ -139,6 +139,13 @@ func (p *proc) signalLocked(sig syscall.Signal) {
 	}
 }
 
+// signal sends sig to the running server's process group (SIGSTOP/SIGCONT: freeze and resume it).
+func (p *proc) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.signalLocked(sig)
+}
+
 // stop sends sig to the server's process group and waits for it to exit (SIGKILL after 30 s).
 func (p *proc) stop(sig syscall.Signal) {
 	p.mu.Lock()
@@ -246,6 +253,16 @@ func (r *Redis) Stop(t testing.TB) { r.p.stop(syscall.SIGTERM) }
 
 // Kill kills the server (SIGKILL) and waits for it.
 func (r *Redis) Kill(t testing.TB) { r.p.stop(syscall.SIGKILL) }
+
+// Freeze stops the server without ending it (SIGSTOP): connections stay open and nothing is answered,
+// as with a server that hangs. Resume (SIGCONT) lets it go on; Cleanup resumes it before stopping it.
+func (r *Redis) Freeze(t testing.TB) {
+	r.p.signal(syscall.SIGSTOP)
+	t.Cleanup(func() { r.p.signal(syscall.SIGCONT) })
+}
+
+// Resume lets a frozen server go on.
+func (r *Redis) Resume(t testing.TB) { r.p.signal(syscall.SIGCONT) }
 
 // Start starts a stopped or killed server again on the same port and data directory.
 func (r *Redis) Start(t testing.TB) { t.Helper(); r.p.start(t) }

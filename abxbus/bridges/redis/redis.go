@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -86,7 +87,8 @@ type Options struct {
 	// PUBLISH reached no subscriber.
 	RequireSubscriber bool
 	// Client configures the go-redis clients (TLS, timeouts, pool); nil: from the address. Its Addr,
-	// credentials and DB are those of the address.
+	// credentials and DB are those of the address, and ContextTimeoutEnabled is always on (the bridge
+	// bounds its calls, Close's acknowledgements included, by their contexts' deadlines).
 	Client *goredis.Options
 
 	// Stream (ModeStreams) is the stream key; empty: the channel name.
@@ -163,15 +165,16 @@ func (o *Options) withDefaults() Options {
 // Bridge is one process's end of a Redis channel (ModePubSub) or stream (ModeStreams). Its methods are
 // safe for concurrent use.
 type Bridge struct {
-	opts    Options
-	channel string
-	stream  string
-	dead    string
-	label   string // for messages: redis://host:port/db/channel
-	copts   *goredis.Options
-	bus     *abxbus.Bus
-	in      *inbound.Inbound // owns bus and the pub/sub queue window
-	pub     *goredis.Client
+	drainEnd atomic.Int64 // Close's drain deadline (Unix ns; 0 before Close)
+	opts     Options
+	channel  string
+	stream   string
+	dead     string
+	label    string // for messages: redis://host:port/db/channel
+	copts    *goredis.Options
+	bus      *abxbus.Bus
+	in       *inbound.Inbound // owns bus and the pub/sub queue window
+	pub      *goredis.Client
 
 	mu      sync.Mutex
 	started bool
@@ -256,6 +259,7 @@ func newFromURL(u *url.URL, o Options) (*Bridge, error) {
 			o.Logger.Warn("[abxbus] redis bridge: bridges.Open does not reach this package", "error", registerErr)
 		})
 	}
+	copts.ContextTimeoutEnabled = true
 	br := &Bridge{opts: o, channel: channel, copts: copts}
 	br.label = fmt.Sprintf("redis://%s/%d/%s", copts.Addr, db, channel)
 	br.stream = o.Stream
@@ -411,6 +415,7 @@ func (br *Bridge) Close() error {
 	cancel, done, closers := br.cancel, br.done, br.closers
 	br.mu.Unlock()
 	drainEnd := time.Now().Add(br.opts.DrainTimeout)
+	br.drainEnd.Store(drainEnd.UnixNano()) // before cancel: the acknowledger's calls end by then too
 	if cancel != nil {
 		cancel()
 		for _, c := range closers {

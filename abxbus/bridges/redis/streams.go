@@ -455,12 +455,16 @@ func (c *consumer) deadLetter(ctx context.Context, it *item, why error) error {
 	return err
 }
 
-// retry runs op until it succeeds or ctx ends (then the entry stays pending: redelivered later). op
-// gets a context that outlives ctx by up to two seconds, so that what completed before Close is still
-// acknowledged.
+// retry runs op until it succeeds or ctx ends (then the entry stays pending: redelivered later). ctx is
+// settle's, which lasts DrainTimeout past Close (what completes within it is still acknowledged); each
+// attempt has two seconds, and none outlasts Close's drain deadline.
 func (c *consumer) retry(ctx context.Context, what string, op func(ctx context.Context) error) {
 	for n := 0; ; n++ {
-		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		deadline := time.Now().Add(2 * time.Second)
+		if end := c.br.drainEnd.Load(); end != 0 && end < deadline.UnixNano() {
+			deadline = time.Unix(0, end)
+		}
+		octx, cancel := context.WithDeadline(ctx, deadline)
 		err := op(octx)
 		cancel()
 		if err == nil || ctx.Err() != nil {

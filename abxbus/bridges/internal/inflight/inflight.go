@@ -12,7 +12,8 @@ import (
 // Window bounds how many received events are queued or running on the inbound bus at once. It keeps
 // the events in emit order; the bus processes them in that order, so the oldest is the one to wait for.
 // No goroutine watches the events: completed ones are dropped from the front when a slot is asked for.
-// Set Limit before the first Acquire; a Window is safe for concurrent use.
+// Set Limit before the first Acquire (0 or less: no bound, nothing is tracked); a Window is safe for
+// concurrent use.
 type Window struct {
 	Limit  int
 	mu     sync.Mutex
@@ -23,6 +24,12 @@ type Window struct {
 // the order of the slice is the order of the bus) and records the event it returns. It returns ctx's
 // error when ctx ends first.
 func (f *Window) Acquire(ctx context.Context, emit func() (*abxbus.BaseEvent, error)) (*abxbus.BaseEvent, error) {
+	if f.Limit <= 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return emit()
+	}
 	for {
 		f.mu.Lock()
 		for len(f.events) > 0 && isDone(f.events[0]) {

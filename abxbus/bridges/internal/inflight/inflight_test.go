@@ -63,3 +63,26 @@ func TestWindowBoundsEventsInFlight(t *testing.T) {
 		t.Fatalf("emit's error: %v", err)
 	}
 }
+
+// A Window without a Limit bounds nothing: every Acquire emits at once (it once indexed an empty
+// window and panicked), and a context already ended is still refused.
+func TestWindowWithoutLimit(t *testing.T) {
+	b, err := abxbus.New("InflightUnbounded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Destroy(true)
+	var w inflight.Window
+	for i := range 3 {
+		e, _ := abxbus.NewBaseEvent("Job", nil)
+		if got, err := w.Acquire(context.Background(), func() (*abxbus.BaseEvent, error) { return b.Emit(context.Background(), e) }); err != nil || got != e {
+			t.Fatalf("Acquire %d: %v %v", i, got, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e, _ := abxbus.NewBaseEvent("Job", nil)
+	if _, err := w.Acquire(ctx, func() (*abxbus.BaseEvent, error) { return b.Emit(context.Background(), e) }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire with an ended context: %v", err)
+	}
+}
