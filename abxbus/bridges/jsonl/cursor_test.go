@@ -124,34 +124,56 @@ func TestCursorKill9Item11(t *testing.T) {
 	dir := t.TempDir()
 	file, cursor, out := filepath.Join(dir, "bus.jsonl"), filepath.Join(dir, "state", "reader.cursor"), filepath.Join(dir, "out")
 	const n, kills = 3000, 5
+	const chunk = n / (kills + 1)
 	w := newBridge(t, file, nil)
 	reader := startReader(t, file, cursor, out)
+	// The writer emits up to the bound it is given, so every kill comes before the last chunk is written
+	// (mid-stream by construction), while the reader is still handling the chunk being written.
+	allow := make(chan int)
+	closeAllow := sync.OnceFunc(func() { close(allow) })
+	defer closeAllow() // a failed check ends the writer too
 	var wg sync.WaitGroup
 	wg.Add(1)
 	werr := make(chan error, 1)
 	go func() {
 		defer wg.Done()
-		for i := range n {
-			if err := w.Emit(context.Background(), abxbus.NewEvent(Ping{N: i}).Base()); err != nil {
-				werr <- err
-				return
-			}
-			if i%2 == 0 {
-				time.Sleep(time.Millisecond)
+		i := 0
+		for bound := range allow {
+			for ; i < bound; i++ {
+				if err := w.Emit(context.Background(), abxbus.NewEvent(Ping{N: i}).Base()); err != nil {
+					werr <- err
+					for range allow {
+					}
+					return
+				}
+				if i%2 == 0 {
+					time.Sleep(time.Millisecond)
+				}
 			}
 		}
 	}()
 	for k := range kills {
-		time.Sleep(time.Duration(150+k*60) * time.Millisecond)
-		kill9(t, reader)
-		if _, counts := readCounts(t, out); len(counts) == 0 || len(counts) == n {
-			t.Fatalf("kill %d was not mid-stream: %d of %d events handled", k, len(counts), n)
-		} else {
-			t.Logf("kill %d: %d events handled", k, len(counts))
+		allow <- (k + 1) * chunk
+		want := k*chunk + chunk/2
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			if _, counts := readCounts(t, out); len(counts) >= want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: the reader did not handle %d events in 30 s", k, want)
+			}
 		}
+		kill9(t, reader)
+		_, counts := readCounts(t, out)
+		if len(counts) == 0 || len(counts) == n {
+			t.Fatalf("kill %d was not mid-stream: %d of %d events handled", k, len(counts), n)
+		}
+		t.Logf("kill %d: %d events handled", k, len(counts))
 		time.Sleep(50 * time.Millisecond) // events written while no reader runs
 		reader = startReader(t, file, cursor, out)
 	}
+	allow <- n
+	closeAllow()
 	wg.Wait()
 	select {
 	case err := <-werr:
