@@ -261,11 +261,18 @@ func (br *Bridge) sendStream(ctx context.Context, frame []byte) error {
 		return wrap(err)
 	}
 	ch := make(chan error, 1)
+	waited := func() error {
+		// Nothing of this frame was written: the connection stays whole for the other Emits.
+		return fmt.Errorf("unixsock: send to %s: %w waiting for another Emit writing on the persistent connection (nothing sent)", br.sendPath, ctx.Err())
+	}
 	select {
 	case s.wsem <- struct{}{}:
 	case <-ctx.Done():
-		// Nothing of this frame was written: the connection stays whole for the other Emits.
-		return fmt.Errorf("unixsock: send to %s: %w waiting for another Emit writing on the persistent connection (nothing sent)", br.sendPath, ctx.Err())
+		return waited()
+	}
+	if ctx.Err() != nil { // both were ready: do not start a write that ctx would break at once
+		<-s.wsem
+		return waited()
 	}
 	s.mu.Lock()
 	if s.err != nil {

@@ -140,3 +140,37 @@ func TestEmitWaitingForConnectionHonorsCtx(t *testing.T) {
 		})
 	}
 }
+
+// An Emit whose ctx has already ended writes nothing on a free persistent connection either (the wait
+// for the write token and ctx's end were both ready: the frame used to be written about half the time,
+// and ctx's end then broke the connection under it).
+func TestEmitEndedCtxWritesNothingOnStream(t *testing.T) {
+	path := sockPath(t)
+	peer := newStallingPeer(t, path, true)
+	close(peer.read)
+	em := newEmitter(t, path, &unixsock.Options{Persistent: true})
+	if err := em.Emit(context.Background(), ping(1)); err != nil {
+		t.Fatal(err)
+	}
+	if f := <-peer.frames; !strings.Contains(f, `"seq":1`) {
+		t.Fatalf("first frame: %.200s", f)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 40 {
+		if err := em.Emit(ended, ping(100+i)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Emit %d with an ended ctx: %v", i, err)
+		}
+	}
+	if err := em.Emit(context.Background(), ping(2)); err != nil {
+		t.Fatalf("Emit after the ended ones: %v", err)
+	}
+	select {
+	case f := <-peer.frames:
+		if !strings.Contains(f, `"seq":2`) {
+			t.Fatalf("frame after the ended Emits: %.200s, want seq 2 (an Emit with an ended ctx wrote)", f)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("seq 2 did not arrive")
+	}
+}
