@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -429,7 +430,7 @@ func RegisterService(b *Bus, service string, impl any, methods []ServiceMethod, 
 			s.Off()
 			return nil, fmt.Errorf("%w: Register%s: method %s without CallID or Serve", ErrInvalidOption, service, m.Name)
 		}
-		call := func(ctx context.Context, p any) (any, error) {
+		call := func(ctx context.Context, p any) (v any, err error) {
 			id := m.CallID(p)
 			if id == "" {
 				return m.Serve(ctx, p)
@@ -445,9 +446,8 @@ func RegisterService(b *Bus, service string, impl any, methods []ServiceMethod, 
 					return
 				}
 				serviceReply(b, service, m.Name, id, nil, fmt.Errorf("%w: %v", ErrHandlerPanic, rec))
-				// The method's own panic continues to the bus, which recovers it and records it on the
-				// result as an EventHandlerPanicError, as for any handler.
-				panic(rec)
+				// The result records the method's panic as the bus records any handler's.
+				v, err = nil, &EventHandlerPanicError{Value: rec, Stack: debug.Stack()}
 			}()
 			r, err := m.Serve(ctx, p)
 			replied = true
