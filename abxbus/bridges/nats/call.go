@@ -131,6 +131,10 @@ func (br *Bridge) startCalls() error {
 // before it) and its result sent back once it completed. It runs on its own goroutine, at most
 // QueueSize at once.
 func (br *Bridge) onCall(m *nats.Msg) {
+	stopping, counted := br.enterOnCall()
+	if counted {
+		defer br.leaveOnCall()
+	}
 	if m.Reply == "" {
 		br.refuse(m.Subject, 0, len(m.Data), errors.New("a call request without a reply subject"))
 		return
@@ -153,16 +157,22 @@ func (br *Bridge) onCall(m *nats.Msg) {
 			ro = abxbus.ResultOptions{RequireResult: w.RequireResult, IgnoreErrors: w.IgnoreErrors, First: w.First}
 		}
 	}
+	closed := func() {
+		cancel()
+		br.reply(m, callReply{Error: serviceError(br.subject, e.Type(), fmt.Errorf("nats bridge %s: %w", br.subject, bridges.ErrClosed))})
+	}
 	select {
 	case br.calls <- struct{}{}:
+	case <-stopping:
+		closed()
+		return
 	case <-ctx.Done():
 		cancel()
 		return
 	}
 	if !br.startCall() {
 		<-br.calls
-		cancel()
-		br.reply(m, callReply{Error: serviceError(br.subject, e.Type(), fmt.Errorf("nats bridge %s: %w", br.subject, bridges.ErrClosed))})
+		closed()
 		return
 	}
 	br.serving.Store(e.ID(), struct{}{})

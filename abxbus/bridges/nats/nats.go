@@ -227,6 +227,10 @@ type Bridge struct {
 	wg       sync.WaitGroup     // the bridge's goroutines
 	wgMu     sync.Mutex         // orders a call's wg.Add before waitGoroutines' wg.Wait
 	waiting  bool               // waitGoroutines began: no call goroutine starts any more
+	stopping chan struct{}      // closed when waitGoroutines begins: calls waiting for a slot are refused
+	onCalls  int                // call callbacks running (onCall), each answers its request
+	onCallsZ *sync.Cond         // on wgMu: signalled when onCalls drops to 0 while waiting
+	callsOut bool               // waitGoroutines saw onCalls at 0: later callbacks are not waited for
 	readers  sync.WaitGroup     // the goroutines that emit received events (JetStream reader)
 	inflight chan *abxbus.BaseEvent
 	calls    chan struct{} // bounds concurrent calls being served
@@ -467,7 +471,11 @@ func (br *Bridge) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	br.ctx, br.cancel = ctx, cancel
 	br.wgMu.Lock()
-	br.waiting = false // a Start that failed before this one waited
+	br.waiting, br.callsOut = false, false // a Start that failed before this one waited
+	br.stopping = make(chan struct{})
+	if br.onCallsZ == nil {
+		br.onCallsZ = sync.NewCond(&br.wgMu)
+	}
 	br.wgMu.Unlock()
 	br.inflight = make(chan *abxbus.BaseEvent, br.opts.QueueSize)
 	br.calls = make(chan struct{}, br.opts.QueueSize)
@@ -560,8 +568,9 @@ func (br *Bridge) decode(data []byte) (*abxbus.BaseEvent, error) {
 }
 
 // Close stops listening, waits for the events already received to be handled (core; JetStream: those
-// pulled from the server, which are then acknowledged) and for the calls being served, destroys the
-// inbound bus and closes the connection after flushing what was published. Events still unacknowledged
+// pulled from the server, which are then acknowledged) and for the calls being served, answers the
+// calls still waiting for a slot with an error matching bridges.ErrClosed, destroys the inbound bus
+// and closes the connection after flushing what was published (those replies included). Events still unacknowledged
 // in JetStream mode are delivered again, to a listener of the same consumer. It is safe to call more
 // than once.
 func (br *Bridge) Close() error {
@@ -593,13 +602,42 @@ func (br *Bridge) Close() error {
 	return nil
 }
 
-// waitGoroutines waits for the bridge's goroutines; a call that gets its turn afterwards (its
-// subscription was given up while it waited for a slot) is refused instead of starting one.
+// waitGoroutines waits for the bridge's goroutines and for the call callbacks in progress, so every
+// request received before Close is answered (served or refused) while the connection is still open: a
+// call that waits for a slot, or gets its turn afterwards (its subscription was given up while it
+// waited), is refused instead of starting a goroutine.
 func (br *Bridge) waitGoroutines() {
 	br.wgMu.Lock()
 	br.waiting = true
+	close(br.stopping)
+	for br.onCalls > 0 {
+		br.onCallsZ.Wait()
+	}
+	br.callsOut = true
 	br.wgMu.Unlock()
 	br.wg.Wait()
+}
+
+// enterOnCall counts a call callback until leaveOnCall and returns the channel closed when Close
+// stops waiting for slots; counted is false for a callback that starts after waitGoroutines finished
+// waiting for them (a message the client handed over as the subscription ended).
+func (br *Bridge) enterOnCall() (stopping <-chan struct{}, counted bool) {
+	br.wgMu.Lock()
+	defer br.wgMu.Unlock()
+	if br.callsOut {
+		return br.stopping, false
+	}
+	br.onCalls++
+	return br.stopping, true
+}
+
+func (br *Bridge) leaveOnCall() {
+	br.wgMu.Lock()
+	br.onCalls--
+	if br.onCalls == 0 {
+		br.onCallsZ.Broadcast()
+	}
+	br.wgMu.Unlock()
 }
 
 // startCall counts one call goroutine in wg, unless waitGoroutines began.
