@@ -283,10 +283,18 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	soon := e.callSoon // Call's Now follows: it takes the event out of the queue and starts it
 	here := soon && e.callWhole && len(e.buses.get()) == 1
 	e.callSoon, e.callWhole = false, false
+	if !here || b.hooks != nil {
+		e.callNew = false // the run does not start on this goroutine, or hooks run user code first
+	}
 	e.mu.Unlock()
 
 	b.active++
 	finders := b.matchFindersLocked(e)
+	if len(finders) > 0 && here {
+		e.mu.Lock()
+		e.callNew = false // lookups are offered the event before its run starts
+		e.mu.Unlock()
+	}
 	var gate chan struct{}
 	if slices.ContainsFunc(finders, func(f *finder) bool { return f.note == nil && f.q.typeMatches(e) }) {
 		// Future lookups see the event as it was accepted: its processing waits until they were offered it.
@@ -389,7 +397,11 @@ func (b *Bus) dispatchLoop() {
 		b.initRunLocked(r, nil)
 		r.held, r.nheld = held, int8(n)
 		b.mu.Unlock()
-		if !r.begin(fresh) {
+		st := stampNow
+		if fresh {
+			st = stampTick
+		}
+		if !r.begin(st) {
 			return
 		}
 		fresh = b.hooks == nil // completion hooks run user code before the loop gets back here
@@ -592,7 +604,7 @@ func (b *Bus) Destroy(clear bool) {
 		r := b.newRunLocked(e, nil)
 		b.mu.Unlock()
 		r.handlers = nil
-		r.begin(false)
+		r.begin(stampNow)
 	}
 	if clear {
 		b.mu.Lock()

@@ -60,6 +60,7 @@ type BaseEvent struct {
 	callSoon      bool         // set by Call before Emit: the Now that follows starts the run (see willJump)
 	called        bool         // emitted by Call: queue-jumping from the start, so every bus jumps it on accept
 	callWhole     bool         // set by Call before Emit: its wait is for completion, not a first result (see willJump)
+	callNew       bool         // created by the typed Call that emits it: a run started on its goroutine without user code since is stamped with tick
 	completedFlag atomic.Bool  // mirrors status == completed for lock-free reads (history scans)
 	run0Used      atomic.Bool  // run0 was handed out (newRun)
 	queued        atomic.Int32 // number of bus queues holding the event (deadlock.go)

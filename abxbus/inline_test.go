@@ -270,3 +270,53 @@ func TestInlineBesideTheDispatcher(t *testing.T) {
 	}
 	idle(t, bus)
 }
+
+// Issue 13 item 3: a typed Call whose handlers run inline reads the OS clock twice (creation, the
+// handler's return); its run's start is stamped with the next tick after the creation, since nothing on
+// the way waits or runs user code. Read back: started_at is the creation plus one nanosecond (a
+// concurrent reading elsewhere in the process could add one more tick, hence the majority rule), and
+// never before it. A Call whose run is handed to another goroutine reads the clock at the start.
+func TestInlineCallStartIsTheNextTick(t *testing.T) {
+	ctx := tctx(t)
+	for _, shape := range []string{"serial", "parallel", "handed-off"} {
+		opts := &abxbus.Options{}
+		if shape == "parallel" {
+			opts.EventConcurrency = abxbus.Parallel
+		}
+		bus := newBus(t, "Stamp"+strings.ReplaceAll(shape, "-", "_"), opts)
+		var hopts []abxbus.HandlerOption
+		if shape != "handed-off" {
+			hopts = append(hopts, abxbus.WithInline())
+		}
+		var events []*abxbus.BaseEvent
+		must[*abxbus.Handler](t)(abxbus.On(bus, func(hctx context.Context, p Ping) (int, error) {
+			events = append(events, abxbus.EventFromContext(hctx))
+			return p.N, nil
+		}, hopts...))
+		const calls = 50
+		for i := range calls {
+			if _, err := abxbus.Call(ctx, bus, Ping{N: i}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next := 0
+		for i, e := range events {
+			d := e.StartedAt().Sub(e.CreatedAt())
+			if d <= 0 {
+				t.Errorf("%s call %d: started %v after its creation, want after it", shape, i, d)
+			}
+			if d <= 2 {
+				next++
+			}
+		}
+		if len(events) != calls {
+			t.Fatalf("%s: %d handler runs, want %d", shape, len(events), calls)
+		}
+		if shape == "handed-off" {
+			continue // its start is a reading of its own: any gap
+		}
+		if next < calls/2 {
+			t.Errorf("%s: %d of %d inline Calls started within 2 ns of their creation, want most (the next tick)", shape, next, calls)
+		}
+	}
+}

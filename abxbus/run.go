@@ -259,7 +259,7 @@ func (r *run) abandon() {
 	b.mu.Lock()
 	if b.destroyed {
 		b.mu.Unlock()
-		if r.begin(false) {
+		if r.begin(stampNow) {
 			b.dispatchLoop()
 		}
 		return
@@ -334,8 +334,8 @@ func (r *run) borrowerDone(b *run) {
 
 // begin starts the run on the calling goroutine. It returns true when the caller must continue the
 // bus dispatcher (see drive).
-func (r *run) begin(fresh bool) bool {
-	next, fin, first := r.start(fresh)
+func (r *run) begin(st stamp) bool {
+	next, fin, first := r.start(st)
 	if first != nil {
 		var won bool
 		if next, fin, won = r.invoke(first); !won {
@@ -345,11 +345,20 @@ func (r *run) begin(fresh bool) bool {
 	return r.drive(next, fin)
 }
 
+// stamp says how a run's start is timestamped.
+type stamp uint8
+
+const (
+	stampNow  stamp = iota // read the clock
+	stampTick              // the caller read it just before, with nothing since that waits or runs user code (dispatchLoop)
+	stampCall              // stampTick when the event is the typed Call's own, created just before on this goroutine (runHere)
+)
+
 // start is begin up to the first handler call: it returns what drive continues with, or, for parallel
 // handlers (the others already started on their own goroutines), the first one, which the caller
 // invokes before driving. Split from begin so that its frame is off the stack while handlers run: a
 // run's new goroutine then needs no stack growth for a small handler (issue 13 item 5).
-func (r *run) start(fresh bool) (next *EventResult, fin bool, first *EventResult) {
+func (r *run) start(st stamp) (next *EventResult, fin bool, first *EventResult) {
 	e := r.ev
 	e.mu.Lock()
 	for len(e.xr().gates) > 0 { // future lookups are being offered the event (see Bus.accept)
@@ -357,11 +366,15 @@ func (r *run) start(fresh bool) (next *EventResult, fin bool, first *EventResult
 		e.mu.Unlock()
 		<-g
 		e.mu.Lock()
-		fresh = false
+		st = stampNow
 	}
+	if st == stampCall && !e.callNew {
+		st = stampNow
+	}
+	e.callNew = false
 	var t int64
-	if fresh {
-		t = tick() // the caller read the clock just before (dispatchLoop)
+	if st != stampNow {
+		t = tick() // the caller read the clock just before (dispatchLoop, typed Call)
 	} else {
 		t = now()
 	}

@@ -289,7 +289,7 @@ func (c *ServiceClient) Call(ctx context.Context, g GeneratedEvent, method, call
 		delete(c.pending, callID)
 		c.mu.Unlock()
 	}()
-	e.willJump(ctx, true)
+	e.willJump(ctx, true, false)
 	if _, err := c.bus.Emit(ctx, e); err != nil {
 		return nil, err
 	}
@@ -343,7 +343,7 @@ func (c *ServiceClient) waitErr(ctx context.Context, method string, err error) e
 func (c *ServiceClient) callLocal(ctx context.Context, g GeneratedEvent, method string, e *BaseEvent) (any, error) {
 	name := c.service + "." + method
 	void := g.result == voidType
-	e.willJump(ctx, true)
+	e.willJump(ctx, true, false)
 	if _, err := c.bus.Emit(ctx, e); err != nil {
 		return nil, err
 	}

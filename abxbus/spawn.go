@@ -60,7 +60,7 @@ func spawned(i int) {
 		r.abandon()
 		return
 	}
-	if r.begin(false) {
+	if r.begin(stampNow) {
 		r.bus.dispatchLoop()
 	}
 }
@@ -80,13 +80,15 @@ func (r *run) inlineable() bool {
 }
 
 // runHere is spawned's work for r on the calling goroutine (an unlocked run: it never waits for a slot);
-// the dispatcher role a run can hand over at its end goes to a new goroutine, not to the caller.
+// the dispatcher role a run can hand over at its end goes to a new goroutine, not to the caller. An
+// event the typed Call created just before on this goroutine (callNew, cleared when user code ran in
+// between) starts with a tick: its creation was the last clock reading of this critical path.
 func runHere(r *run) {
 	if r.acquire(true) {
 		r.abandon()
 		return
 	}
-	if r.begin(false) {
+	if r.begin(stampCall) {
 		go r.bus.dispatchLoop()
 	}
 }

@@ -664,7 +664,7 @@ func Call[P Payload[R], R any](ctx context.Context, b *Bus, p P, opts ...ResultO
 	err := e.Base().xr().emitErr
 	ro := callOptions(e.Base(), opts)
 	if err == nil {
-		e.Base().willJump(ctx, !ro.First)
+		e.Base().willJump(ctx, !ro.First, true)
 		_, err = b.Emit(ctx, e.Base())
 	}
 	if err != nil {

@@ -229,10 +229,14 @@ func (e *BaseEvent) failure() error {
 //
 // whole: the caller waits for completion (not for a first result), so a parallel bus may run the
 // event's WithInline handlers on the caller's goroutine right in the accept.
-func (e *BaseEvent) willJump(ctx context.Context, whole bool) {
+//
+// created says the caller made e just before (typed Call): if the run then starts on the caller's
+// goroutine with no user code in between (WithInline, no middleware hooks, no lookups offered the
+// event), its start is stamped without reading the OS clock again (runHere).
+func (e *BaseEvent) willJump(ctx context.Context, whole, created bool) {
 	if currentResult(ctx) == nil {
 		e.mu.Lock()
-		e.jumping, e.callSoon, e.called, e.callWhole = true, true, true, whole
+		e.jumping, e.callSoon, e.called, e.callWhole, e.callNew = true, true, true, whole, created
 		e.mu.Unlock()
 	}
 }
