@@ -25,8 +25,9 @@ import (
 //   - tick hands out the next timestamp with one atomic Add and no OS reading. It is only used right
 //     after a reading in the same critical section (a result that starts as its predecessor completes,
 //     an event that completes as its last result does, the dispatcher's next queued event that starts as
-//     the previous one's run ends on the same goroutine): the value is after every timestamp so far and
-//     within that critical section of the true time.
+//     the previous one's run ends on the same goroutine, the inline run of a typed Call's event created
+//     just before on the caller's goroutine): the value is after every timestamp so far and within that
+//     critical section of the true time.
 
 var (
 	clockBase     = time.Now()
