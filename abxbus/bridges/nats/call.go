@@ -130,20 +130,28 @@ func (br *Bridge) startCalls() error {
 // onCall serves one request: the event is emitted on the inbound bus (after the events received
 // before it) and its result sent back once it completed. It runs on its own goroutine, at most
 // QueueSize at once.
+//
+// Close waits for the callback from the moment it has a request to answer until the answer is sent,
+// so the reply goes out before the connection closes; OnError (user code that may call Close) runs
+// outside that span.
 func (br *Bridge) onCall(m *nats.Msg) {
-	stopping, counted := br.enterOnCall()
-	if counted {
-		defer br.leaveOnCall()
-	}
 	if m.Reply == "" {
 		br.refuse(m.Subject, 0, len(m.Data), errors.New("a call request without a reply subject"))
 		return
 	}
 	e, err := br.decode(m.Data)
 	if err != nil {
-		br.refuse(m.Subject, 0, len(m.Data), err)
+		_, counted := br.enterOnCall()
 		br.reply(m, callReply{Error: &abxbus.ServiceError{Service: br.subject, Message: "the request is not an abxbus event: " + err.Error(), Code: "invalid_option"}})
+		if counted {
+			br.leaveOnCall()
+		}
+		br.refuse(m.Subject, 0, len(m.Data), err)
 		return
+	}
+	stopping, counted := br.enterOnCall()
+	if counted {
+		defer br.leaveOnCall()
 	}
 	ctx := br.ctx
 	var cancel context.CancelFunc = func() {}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/typedbus/abxbus-go/abxbus"
 	"github.com/typedbus/abxbus-go/internal/testservers"
 )
@@ -72,5 +73,51 @@ func TestCloseWithCallWaitingForSlot(t *testing.T) {
 			t.Fatalf("run %d: the waiting call was not answered: %v", i, errs[1])
 		}
 		t.Logf("run %d: waiting call: %v", i, errs[1])
+	}
+}
+
+// OnError runs on the call subscription's goroutine when a call request is refused (no reply subject,
+// not an event): a Close called from it must not wait for that very callback.
+func TestCloseFromOnErrorOfRefusedCall(t *testing.T) {
+	defer func(d time.Duration) { drainTimeout = d }(drainTimeout)
+	drainTimeout = 100 * time.Millisecond
+	srv := testservers.StartNATS(t, testservers.NATSOptions{})
+	for _, request := range []struct {
+		name  string
+		reply bool
+		data  string
+	}{
+		{"without a reply subject", false, `{"event_type":"addCall","a":1}`},
+		{"not an event", true, `{"event_type":`},
+	} {
+		var br *Bridge
+		closed := make(chan struct{})
+		var once sync.Once
+		br, err := New(srv.URL, "calc", &Options{OnError: func(error) {
+			once.Do(func() { br.Close(); close(closed) })
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := br.On("addCall", func(ctx context.Context, e *abxbus.BaseEvent) (any, error) { return 1, nil }); err != nil {
+			t.Fatal(err)
+		}
+		peer, err := natsgo.Connect(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := &natsgo.Msg{Subject: "calc.call", Data: []byte(request.data)}
+		if request.reply {
+			msg.Reply = natsgo.NewInbox()
+		}
+		if err := peer.PublishMsg(msg); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("a request %s: Close called from OnError did not return", request.name)
+		}
+		peer.Close()
 	}
 }

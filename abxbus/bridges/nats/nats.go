@@ -568,9 +568,11 @@ func (br *Bridge) decode(data []byte) (*abxbus.BaseEvent, error) {
 }
 
 // Close stops listening, waits for the events already received to be handled (core; JetStream: those
-// pulled from the server, which are then acknowledged) and for the calls being served, answers the
-// calls still waiting for a slot with an error matching bridges.ErrClosed, destroys the inbound bus
-// and closes the connection after flushing what was published (those replies included). Events still unacknowledged
+// pulled from the server, which are then acknowledged) and for the calls being served, destroys the
+// inbound bus and closes the connection after flushing what was published. Every call request
+// received before is answered first: calls still waiting for a slot once Close stops waiting for the
+// handlers get an error matching bridges.ErrClosed, and a call whose handlers are still running half a
+// second later gets its context's cancellation. Events still unacknowledged
 // in JetStream mode are delivered again, to a listener of the same consumer. It is safe to call more
 // than once.
 func (br *Bridge) Close() error {
