@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,10 +103,14 @@ func TestReplayCommand(t *testing.T) {
 	}
 }
 
+var replayRuns atomic.Int32
+
 func TestReplayCommandTo(t *testing.T) {
 	path, _ := writeWAL(t)
 	dst := filepath.Join(t.TempDir(), "out.jsonl")
-	err := bridges.Register("replaytest", func(ctx context.Context, addr *url.URL, opts bridges.OpenOptions) (bridges.Bridge, error) {
+	// The bridge registry lasts for the process: each run (-count=N) registers a scheme of its own.
+	scheme := fmt.Sprintf("replaytest%d", replayRuns.Add(1))
+	err := bridges.Register(scheme, func(ctx context.Context, addr *url.URL, opts bridges.OpenOptions) (bridges.Bridge, error) {
 		br, err := jsonl.New(dst, nil)
 		if err != nil {
 			return nil, err
@@ -115,7 +121,7 @@ func TestReplayCommandTo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	if code := Main(context.Background(), []string{"replay", path, "--to", "replaytest://x"}, &out, &errOut); code != 0 {
+	if code := Main(context.Background(), []string{"replay", path, "--to", scheme + "://x"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	data, err := os.ReadFile(dst)
