@@ -502,23 +502,17 @@ func (b *Bus) PendingQueue() []*BaseEvent {
 // runDone is called once per run, after its slots were released.
 func (b *Bus) runDone(r *run) {
 	b.mu.Lock()
-	idle := b.runDoneLocked(r)
-	b.mu.Unlock()
-	if idle != nil {
-		close(idle)
-	}
-}
-
-// runDoneLocked is runDone's bookkeeping; it returns the idle channel the caller closes after
-// unlocking, if the bus became idle. b.mu held.
-func (b *Bus) runDoneLocked(r *run) (idle chan struct{}) {
 	delete(b.runs, r)
 	b.active--
+	var idle chan struct{}
 	if b.active == 0 && b.idle != nil {
 		idle = b.idle
 		b.idle = nil
 	}
-	return idle
+	b.mu.Unlock()
+	if idle != nil {
+		close(idle)
+	}
 }
 
 // WaitUntilIdle blocks until every event accepted by this bus has finished processing on it, or ctx is

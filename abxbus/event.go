@@ -743,10 +743,8 @@ func (e *BaseEvent) completedNoLock() bool {
 
 // afterComplete runs outside the lock after the event completed: history retention on every bus that
 // holds it, and completion of a parent that was waiting for this blocking child. ended is the run whose
-// finish completed the event (nil when something else did); afterComplete reports whether it took care
-// of that run's runDone (the caller must not call it then): with hooks configured it is queued behind
-// the completion hooks; without, and without a parent waiting for this event, it is done with the
-// retention on the run's bus under one bus lock.
+// finish completed the event (nil when something else did); with hooks configured its bus's runDone is
+// queued behind the completion hooks and afterComplete reports true (the caller must not call it).
 func (e *BaseEvent) afterComplete(ended *run) (queued bool) {
 	e.mu.Lock()
 	buses := e.buses.get()
@@ -762,16 +760,7 @@ func (e *BaseEvent) afterComplete(ended *run) (queued bool) {
 		wake, w = e.takeWakeLocked()
 	}
 	e.mu.Unlock()
-	// The run's bus stays busy until a parent this event blocks had its completion checked: only
-	// without one is the run's bookkeeping merged into the retention.
-	merge := ended != nil && !hooked && !(parent != nil && blocks)
-	var idle chan struct{}
 	for _, b := range buses {
-		if merge && b == ended.bus {
-			idle = b.onRunCompleted(ended)
-			queued = true
-			continue
-		}
 		b.onEventCompleted(e)
 	}
 	if hooked {
@@ -790,9 +779,6 @@ func (e *BaseEvent) afterComplete(ended *run) (queued bool) {
 		e.flushHooks()
 	} else {
 		wakeWaiters(wake, w)
-		if idle != nil {
-			close(idle) // after the waiters: WaitUntilIdle returns once the event's waiters were woken
-		}
 	}
 	if parent != nil && blocks {
 		parent.checkComplete()

@@ -164,19 +164,6 @@ func (b *Bus) onEventCompleted(e *BaseEvent) {
 	b.mu.Unlock()
 }
 
-// onRunCompleted is onEventCompleted and runDone for r, whose finish completed its event, under one
-// bus lock. It returns the idle channel to close, if the bus became idle.
-func (b *Bus) onRunCompleted(r *run) (idle chan struct{}) {
-	b.hist.completions.Add(1)
-	b.mu.Lock()
-	if b.maxHistory == 0 {
-		b.hist.remove(r.ev)
-	}
-	idle = b.runDoneLocked(r)
-	b.mu.Unlock()
-	return idle
-}
-
 // HistoryEvent returns the retained event with that id . Cost: O(history).
 func (b *Bus) HistoryEvent(id ID) (*BaseEvent, bool) {
 	if !b.usable() {
