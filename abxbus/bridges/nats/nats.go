@@ -267,6 +267,7 @@ func New(servers, subject string, opts *Options) (*Bridge, error) {
 	}
 	bus := in.Bus()
 	br := &Bridge{servers: servers, subject: subject, opts: o, bus: bus, in: in, closedC: make(chan struct{})}
+	br.onCallsZ = sync.NewCond(&br.wgMu)
 	copts := []nats.Option{
 		nats.Name("abxbus " + o.Name),
 		nats.MaxReconnects(-1),
@@ -473,9 +474,6 @@ func (br *Bridge) Start() error {
 	br.wgMu.Lock()
 	br.waiting, br.callsOut = false, false // a Start that failed before this one waited
 	br.stopping = make(chan struct{})
-	if br.onCallsZ == nil {
-		br.onCallsZ = sync.NewCond(&br.wgMu)
-	}
 	br.wgMu.Unlock()
 	br.inflight = make(chan *abxbus.BaseEvent, br.opts.QueueSize)
 	br.calls = make(chan struct{}, br.opts.QueueSize)
