@@ -41,9 +41,8 @@ type Bus struct {
 	queue       []*BaseEvent // serial events not yet started, FIFO from qhead
 	qhead       int
 	dispatching bool
-	active      int // events accepted and not finished on this bus
-	idle        chan struct{}
-	runs        map[*run]struct{}
+	idle        chan struct{} // closed when active drops to 0 (made by WaitUntilIdle)
+	runs        runSet
 	hist        history
 	destroyed   bool
 	dropWarned  bool
@@ -51,6 +50,13 @@ type Bus struct {
 	acquiring   *run                         // the dispatcher's run while it takes the head event's slots
 	made        bool                         // set by New: the zero Bus is refused (nilsafe.go)
 	bound       atomic.Pointer[typeBindings] // event type name -> Go payload type (binding.go)
+
+	// active counts the events accepted and not finished on this bus. It grows with mu held (accept)
+	// and drops without it (runDone), after the finished event's waiters were woken; idleWanted says
+	// a WaitUntilIdle made idle (set and cleared with mu held), so that the run that drops active to
+	// 0 takes mu only then.
+	active     atomic.Int64
+	idleWanted atomic.Bool
 }
 
 // headChangedLocked stops the dispatcher's wait for the slots of an event that is no longer the head of
@@ -84,7 +90,6 @@ func New(name string, opts *Options) (*Bus, error) {
 		global:      lockDomain(opts.LockDomain),
 		byType:      map[string][]*Handler{},
 		handlerIDs:  map[ID]*Handler{},
-		runs:        map[*run]struct{}{},
 		made:        true,
 	}
 	if opts.ID != "" {
@@ -288,7 +293,7 @@ func (b *Bus) accept(ctx context.Context, e *BaseEvent) error {
 	}
 	e.mu.Unlock()
 
-	b.active++
+	b.active.Add(1)
 	finders := b.matchFindersLocked(e)
 	if len(finders) > 0 && here {
 		e.mu.Lock()
@@ -499,20 +504,33 @@ func (b *Bus) PendingQueue() []*BaseEvent {
 	return append([]*BaseEvent(nil), b.queue[b.qhead:]...)
 }
 
-// runDone is called once per run, after its slots were released.
+// runDone is called once per run, after its slots were released and, when the run completed its
+// event, after the event's waiters were woken and every bus applied its history retention: the bus is
+// idle only once all of that is visible.
 func (b *Bus) runDone(r *run) {
-	b.mu.Lock()
-	delete(b.runs, r)
-	b.active--
-	var idle chan struct{}
-	if b.active == 0 && b.idle != nil {
-		idle = b.idle
-		b.idle = nil
+	b.runs.remove(r)
+	if b.active.Add(-1) != 0 || !b.idleWanted.Load() {
+		return
 	}
+	// Someone waits for idle. Either WaitUntilIdle sees active at 0 after it set idleWanted, or this
+	// load sees idleWanted after WaitUntilIdle made the channel: the channel is closed either way.
+	b.mu.Lock()
+	idle := b.takeIdleLocked()
 	b.mu.Unlock()
 	if idle != nil {
 		close(idle)
 	}
+}
+
+// takeIdleLocked takes the idle channel to close when the bus is idle (nil otherwise). b.mu held.
+func (b *Bus) takeIdleLocked() chan struct{} {
+	if b.idle == nil || b.active.Load() != 0 {
+		return nil
+	}
+	idle := b.idle
+	b.idle = nil
+	b.idleWanted.Store(false)
+	return idle
 }
 
 // WaitUntilIdle blocks until every event accepted by this bus has finished processing on it, or ctx is
@@ -523,15 +541,21 @@ func (b *Bus) WaitUntilIdle(ctx context.Context) error {
 	if err := b.unusable("WaitUntilIdle"); err != nil {
 		return err
 	}
-	b.mu.Lock()
-	if b.active == 0 {
-		b.mu.Unlock()
+	if b.active.Load() == 0 {
 		return nil
 	}
+	b.mu.Lock()
 	if b.idle == nil {
 		b.idle = make(chan struct{})
+		b.idleWanted.Store(true)
 	}
 	ch := b.idle
+	if idle := b.takeIdleLocked(); idle != nil {
+		// active dropped to 0 before the run that dropped it could see idleWanted
+		b.mu.Unlock()
+		close(idle)
+		return nil
+	}
 	b.mu.Unlock()
 	select {
 	case <-ch:
@@ -546,9 +570,7 @@ func (b *Bus) IsIdle() bool {
 	if !b.usable() {
 		return false
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.active == 0
+	return b.active.Load() == 0
 }
 
 // Destroy stops the bus for good: in-flight handlers are aborted (their contexts
@@ -578,10 +600,7 @@ func (b *Bus) Destroy(clear bool) {
 	}
 	b.queue, b.qhead = nil, 0
 	b.headChangedLocked()
-	runs := make([]*run, 0, len(b.runs))
-	for r := range b.runs {
-		runs = append(runs, r)
-	}
+	runs := b.runs.all()
 	finders := b.finders
 	b.finders = nil
 	b.mu.Unlock()

@@ -386,7 +386,7 @@ func BusFromJSON(data []byte, reg *Registry, opts *Options) (*Bus, error) {
 		e.mu.Unlock()
 		b.queue = append(b.queue, e)
 		e.queued.Add(1)
-		b.active++
+		b.active.Add(1)
 	}
 	return b, nil
 }

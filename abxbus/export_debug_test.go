@@ -17,10 +17,7 @@ func DumpWaits(buses ...*Bus) string {
 	}
 	for _, b := range buses {
 		b.mu.Lock()
-		runs := make([]*run, 0, len(b.runs))
-		for r := range b.runs {
-			runs = append(runs, r)
-		}
+		runs := b.runs.all()
 		fmt.Fprintf(&sb, "%s dispatching=%v queue=%v\n", b.label, b.dispatching, b.queue[b.qhead:])
 		fmt.Fprintf(&sb, "  slot owner=%s waiters=%d; global owner=%s waiters=%d\n", rn(b.slot.ownerRun()), len(b.slot.waiters), rn(b.global.ownerRun()), len(b.global.waiters))
 		b.mu.Unlock()
@@ -45,10 +42,7 @@ func DumpWaits(buses ...*Bus) string {
 	// trace the walk from each waited event
 	for _, b := range buses {
 		b.mu.Lock()
-		runs := make([]*run, 0, len(b.runs))
-		for r := range b.runs {
-			runs = append(runs, r)
-		}
+		runs := b.runs.all()
 		b.mu.Unlock()
 		for _, r := range runs {
 			for _, res := range r.results {

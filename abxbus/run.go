@@ -164,7 +164,7 @@ func (b *Bus) initRunLocked(r *run, lender *run) {
 	default:
 		r.handlers = append(append(make([]*Handler, 0, len(exact)+len(wild)), exact...), wild...)
 	}
-	b.runs[r] = struct{}{}
+	b.runs.add(r)
 	if lender != nil {
 		// A queue-jump from a handler may wait for slots before it begins: from now on a stop and the
 		// deadlock detector reach it through the event. (Other runs never wait once created; they join
@@ -264,7 +264,7 @@ func (r *run) abandon() {
 		}
 		return
 	}
-	delete(b.runs, r)
+	b.runs.remove(r)
 	e.mu.Lock()
 	if i := slices.Index(e.runs, r); i >= 0 {
 		e.runs = slices.Delete(e.runs, i, i+1)
