@@ -24,6 +24,31 @@ func idleOrderRounds() int {
 	return 20000
 }
 
+// idleBeforeDone emits an event on b n times, calls idle(i) (which returns once b reports idle) and
+// counts the times the event's Done() was still open then; an event not completed by then fails t.
+func idleBeforeDone(t *testing.T, b *abxbus.Bus, n int, idle func(i int)) (bad int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		e, err := abxbus.Emit(ctx, b, IdleOrderPing{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := e.Base().Done()
+		idle(i)
+		select {
+		case <-done:
+		default:
+			if s := e.Base().Status(); s != abxbus.EventCompleted {
+				t.Fatalf("%s: idle with the event %s", b.Label(), s)
+			}
+			bad++
+		}
+		<-done
+	}
+	return bad
+}
+
 func TestIsIdleImpliesDoneClosed(t *testing.T) {
 	for _, mode := range []abxbus.EventConcurrency{abxbus.Parallel, abxbus.BusSerial} {
 		b, err := abxbus.New("IdleOrder", &abxbus.Options{EventConcurrency: mode})
@@ -31,26 +56,11 @@ func TestIsIdleImpliesDoneClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		abxbus.On(b, func(ctx context.Context, p IdleOrderPing) (int, error) { return 1, nil })
-		ctx := context.Background()
-		bad, n := 0, idleOrderRounds()
-		for i := 0; i < n; i++ {
-			e, err := abxbus.Emit(ctx, b, IdleOrderPing{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := e.Base().Done()
+		n := idleOrderRounds()
+		bad := idleBeforeDone(t, b, n, func(int) {
 			for !b.IsIdle() { // a busy spin: the window is short
 			}
-			select {
-			case <-done:
-			default:
-				if e.Base().Status() != abxbus.EventCompleted {
-					t.Fatalf("%s: idle with the event %s", mode, e.Base().Status())
-				}
-				bad++
-			}
-			<-done
-		}
+		})
 		b.Destroy(true)
 		if bad > 0 {
 			t.Errorf("%s: %d of %d times IsIdle() was true while the completed event's Done() was open", mode, bad, n)
@@ -65,28 +75,16 @@ func TestWaitUntilIdleImpliesDoneClosed(t *testing.T) {
 	}
 	defer b.Destroy(true)
 	abxbus.On(b, func(ctx context.Context, p IdleOrderPing) (int, error) { return 1, nil })
-	ctx := context.Background()
-	bad, n := 0, idleOrderRounds()
-	for i := 0; i < n; i++ {
-		e, err := abxbus.Emit(ctx, b, IdleOrderPing{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := e.Base().Done()
+	n := idleOrderRounds()
+	bad := idleBeforeDone(t, b, n, func(i int) {
 		if i%2 == 0 {
 			for !b.IsIdle() { // a busy spin, so that WaitUntilIdle takes its fast path
 			}
 		}
-		if err := b.WaitUntilIdle(ctx); err != nil {
+		if err := b.WaitUntilIdle(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case <-done:
-		default:
-			bad++
-		}
-		<-done
-	}
+	})
 	if bad > 0 {
 		t.Errorf("%d of %d times WaitUntilIdle returned while the event's Done() was open", bad, n)
 	}
