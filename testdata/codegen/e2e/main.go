@@ -93,13 +93,19 @@ func scenario() error {
 	}); err != nil {
 		return err
 	}
+	// Audit handlers can run at the same time: an Await from outside a handler runs its event beside
+	// the one the dispatcher runs (an unawaited Audit child of the order before), and the Audit it
+	// awaits inside its handler runs with it.
+	var auditsMu sync.Mutex
 	var audits []string
 	if _, err := shop.OnAuditEvent(bus, func(ctx context.Context, e *abxbus.Event[shop.Audit, *string]) (*string, error) {
 		p, err := e.Payload()
 		if err != nil {
 			return nil, err
 		}
+		auditsMu.Lock()
 		audits = append(audits, p.Line)
+		auditsMu.Unlock()
 		return nil, nil
 	}); err != nil {
 		return err
@@ -244,8 +250,11 @@ func scenario() error {
 	if err := bus.WaitUntilIdle(ctx); err != nil {
 		return err
 	}
-	if !slices.Contains(audits, "reserved r-o-ada") {
-		return fmt.Errorf("audit lines %v", audits)
+	auditsMu.Lock()
+	lines := slices.Clone(audits)
+	auditsMu.Unlock()
+	if !slices.Contains(lines, "reserved r-o-ada") {
+		return fmt.Errorf("audit lines %v", lines)
 	}
 	return nil
 }
