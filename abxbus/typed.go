@@ -649,7 +649,10 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 // handler returned a value; when no handler returns a non-null result the error matches ErrNoResult
 // (and ErrNoHandler when no handler was registered for the event type at all: the message names the
 // event type and the bus).
-// The answer never depends on which handler finishes first. ctx bounds only the wait; processing
+// The answer never depends on which handler finishes first. From outside a handler, as with Now, the
+// event does not wait for its queue turn: on a busy bus-serial bus it runs beside the event the bus is
+// processing, and so do the children its handlers await (handlers that share state guard it).
+// ctx bounds only the wait; processing
 // continues if it ends. A notification (an event declared with Returns[Void]) has no value to return:
 // Call returns (Void{}, nil) once every handler has succeeded, also when it has no handler, and the
 // handler errors otherwise (see Void).
