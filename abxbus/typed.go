@@ -651,11 +651,10 @@ func EmitChildOf[P Payload[R], R any](ctx context.Context, p P) (*Event[P, R], e
 // event type and the bus).
 // The answer never depends on which handler finishes first. From outside a handler, as with Now, the
 // event does not wait for its queue turn: on a busy bus-serial bus it runs beside the event the bus is
-// processing, and so do the children its handlers await (handlers that share state guard it).
-// ctx bounds only the wait; processing
-// continues if it ends. A notification (an event declared with Returns[Void]) has no value to return:
-// Call returns (Void{}, nil) once every handler has succeeded, also when it has no handler, and the
-// handler errors otherwise (see Void).
+// processing, and so do the children its handlers await (handlers that share state guard it). ctx
+// bounds only the wait; processing continues if it ends. A notification (an event declared with
+// Returns[Void]) has no value to return: Call returns (Void{}, nil) once every handler has succeeded,
+// also when it has no handler, and the handler errors otherwise (see Void).
 //
 // opts (at most one is used) shape the read like Result's, except that RequireResult is always set
 // (never for a notification):

@@ -251,10 +251,9 @@ func scenario() error {
 		return err
 	}
 	auditsMu.Lock()
-	lines := slices.Clone(audits)
-	auditsMu.Unlock()
-	if !slices.Contains(lines, "reserved r-o-ada") {
-		return fmt.Errorf("audit lines %v", lines)
+	defer auditsMu.Unlock()
+	if !slices.Contains(audits, "reserved r-o-ada") {
+		return fmt.Errorf("audit lines %v", audits)
 	}
 	return nil
 }
